@@ -1,0 +1,42 @@
+# Parley — see README.md. `make run` starts a server on http://localhost:8080;
+# `make test` runs every test (Go unit, pion integration, Chromium end-to-end,
+# node) and installs what it needs first.
+
+GO      ?= go
+BIN     ?= bin/parley
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all run build test test-go test-js lint deps bench fuzz clean
+
+all: build
+
+run:
+	$(GO) run ./cmd/parley $(ARGS)
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/parley
+
+deps:
+	@scripts/ensure-deps.sh
+
+test: deps lint test-js test-go
+
+test-go:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-js:
+	node --test web/js/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./signaling
+
+clean:
+	rm -rf bin

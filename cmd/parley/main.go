@@ -1,0 +1,60 @@
+// Command parley is the Parley conferencing server: web client, signaling,
+// SFU and TURN in one binary.
+//
+//	parley [--http :8080] [--config parley.yaml] [--mesh-max 6] ...
+//
+// Flags override PARLEY_* environment variables, which override the config
+// file, which overrides the defaults. See docs/config.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "parley:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the server and blocks until ctx ends.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer) error {
+	cfg, err := config.Load(args, lookup, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+// newLogger builds the process's structured logger from the config.
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // Validate accepted it
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,179 @@
+// Package config holds Parley's one configuration value and the loaders that
+// fill it: defaults, a YAML file, PARLEY_* environment variables and
+// command-line flags, in rising order of precedence.
+//
+// Every key lives in the Config struct below; its `yaml` tag is its name in
+// the file, its env name is PARLEY_ followed by the upper-cased path
+// (turn.allow_peers → PARLEY_TURN_ALLOW_PEERS), and its `help` tag is the
+// one line that docs/config.md shows. Nothing else needs updating when a key
+// is added.
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the whole of Parley's configuration. It is passed by value to the
+// parts that need it; there are no package-level settings anywhere.
+type Config struct {
+	HTTP      string `yaml:"http" help:"HTTP listen address (the web client, /ws, /healthz)"`
+	PublicURL string `yaml:"public_url" help:"URL people use to reach Parley, e.g. https://meet.example.org; used for invite links and the WebSocket Origin check (empty: the request's Host)"`
+	LogLevel  string `yaml:"log_level" help:"debug, info, warn or error"`
+	LogFormat string `yaml:"log_format" help:"json or text"`
+
+	MeshMax  int    `yaml:"mesh_max" help:"largest room that stays a full mesh; the next joiner switches it to the SFU (policy auto) or is refused (mesh-only)"`
+	MeshDown int    `yaml:"mesh_down" help:"an SFU room returns to mesh after staying at or below this size for 10 s; 0 means max(2, mesh_max-2)"`
+	Policy   string `yaml:"policy" help:"default room policy: auto, mesh-only or sfu-only"`
+	RoomMax  int    `yaml:"room_max" help:"hard cap on participants per room, whatever the policy"`
+
+	TLS  TLS  `yaml:"tls"`
+	TURN TURN `yaml:"turn"`
+}
+
+// TLS configures HTTPS on the HTTP listener.
+type TLS struct {
+	CertFile string `yaml:"cert_file" help:"PEM certificate chain; with key_file, Parley serves HTTPS"`
+	KeyFile  string `yaml:"key_file" help:"PEM private key for cert_file"`
+}
+
+// TURN configures the embedded TURN relay (see docs/turn.md).
+type TURN struct {
+	Listen         string        `yaml:"listen" help:"UDP and TCP listen address of the embedded TURN server; off disables it"`
+	TLSListen      string        `yaml:"tls_listen" help:"TURNS (TLS) listen address; needs tls.cert_file and tls.key_file"`
+	PublicIP       string        `yaml:"public_ip" help:"relay address advertised to clients (default: the host's first non-loopback IPv4)"`
+	Host           string        `yaml:"host" help:"host name put in turn: URLs (default: public_ip)"`
+	Secret         string        `yaml:"secret" help:"shared secret for REST credentials; empty: a random one per start (restarts invalidate live credentials)"`
+	CredentialTTL  time.Duration `yaml:"credential_ttl" help:"lifetime of a minted TURN credential"`
+	AllowPeers     []string      `yaml:"allow_peers" help:"CIDRs the relay may reach although they are special-purpose (a LAN-only deployment lists its LAN)"`
+	RelayPortMin   int           `yaml:"relay_port_min" help:"lowest UDP port for relayed allocations"`
+	RelayPortMax   int           `yaml:"relay_port_max" help:"highest UDP port for relayed allocations"`
+	MaxPerUser     int           `yaml:"max_allocations_per_user" help:"allocations one credential may hold"`
+	MaxPerIP       int           `yaml:"max_allocations_per_ip" help:"allocations one client IP may hold"`
+	MaxAllocations int           `yaml:"max_allocations" help:"allocations the whole server may hold"`
+	External       []string      `yaml:"external_urls" help:"turn:/turns: URLs of an external coturn sharing secret, sent to clients instead of (or besides) the embedded server"`
+}
+
+// Default returns the configuration `make run` uses: everything on one box,
+// reachable at http://localhost:8080, with the embedded TURN server on.
+func Default() Config {
+	return Config{
+		HTTP:      ":8080",
+		LogLevel:  "info",
+		LogFormat: "text",
+		MeshMax:   6,
+		Policy:    "auto",
+		RoomMax:   100,
+		TURN: TURN{
+			Listen:         ":3478",
+			CredentialTTL:  time.Hour,
+			RelayPortMin:   49152,
+			RelayPortMax:   65535,
+			MaxPerUser:     10,
+			MaxPerIP:       64,
+			MaxAllocations: 10000,
+		},
+	}
+}
+
+// EffectiveMeshDown is the size at or below which an SFU room goes back to
+// mesh: mesh_down when set, else max(2, mesh_max-2) (DESIGN §2).
+func (c Config) EffectiveMeshDown() int {
+	if c.MeshDown > 0 {
+		return c.MeshDown
+	}
+	return max(2, c.MeshMax-2)
+}
+
+// TURNEnabled reports whether the embedded TURN server should run.
+func (c Config) TURNEnabled() bool {
+	return c.TURN.Listen != "" && c.TURN.Listen != "off"
+}
+
+// AllowPeerPrefixes parses turn.allow_peers. Validate has already checked it.
+func (c Config) AllowPeerPrefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.TURN.AllowPeers))
+	for _, s := range c.TURN.AllowPeers {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("turn.allow_peers: %q is not a CIDR like 10.0.0.0/8: %w", s, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// Validate checks every key and says which one is wrong and why.
+func (c Config) Validate() error {
+	var errs []string
+	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if c.HTTP == "" {
+		add("http: listen address is empty")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("public_url: %q is not an http(s) URL like https://meet.example.org", c.PublicURL)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log_level: %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		add("log_format: %q is not json or text", c.LogFormat)
+	}
+	if c.MeshMax < 1 || c.MeshMax > 50 {
+		add("mesh_max: %d is outside 1..50", c.MeshMax)
+	}
+	if c.MeshDown < 0 || (c.MeshDown > 0 && c.MeshDown >= c.MeshMax) {
+		add("mesh_down: %d must be 0 (automatic) or below mesh_max (%d)", c.MeshDown, c.MeshMax)
+	}
+	switch c.Policy {
+	case "auto", "mesh-only", "sfu-only":
+	default:
+		add("policy: %q is not auto, mesh-only or sfu-only", c.Policy)
+	}
+	if c.RoomMax < 1 {
+		add("room_max: %d must be at least 1", c.RoomMax)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		add("tls: cert_file and key_file go together")
+	}
+	if _, err := c.AllowPeerPrefixes(); err != nil {
+		add("%v", err)
+	}
+	t := c.TURN
+	if t.CredentialTTL < time.Minute {
+		add("turn.credential_ttl: %s is shorter than a minute", t.CredentialTTL)
+	}
+	if t.RelayPortMin < 1024 || t.RelayPortMax > 65535 || t.RelayPortMin > t.RelayPortMax {
+		add("turn.relay_port_min/max: %d..%d is not a range within 1024..65535", t.RelayPortMin, t.RelayPortMax)
+	}
+	if t.PublicIP != "" {
+		if _, err := netip.ParseAddr(t.PublicIP); err != nil {
+			add("turn.public_ip: %q is not an IP address", t.PublicIP)
+		}
+	}
+	if t.TLSListen != "" && c.TLS.CertFile == "" {
+		add("turn.tls_listen: needs tls.cert_file and tls.key_file")
+	}
+	if t.MaxPerUser < 1 || t.MaxPerIP < 1 || t.MaxAllocations < 1 {
+		add("turn.max_allocations*: limits must be at least 1")
+	}
+	for _, u := range t.External {
+		if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			add("turn.external_urls: %q does not start with turn: or turns:", u)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}

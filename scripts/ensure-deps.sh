@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Makes sure everything `make test` needs is on this machine, installing what
+# it can and failing loudly (never skipping) when something cannot be had.
+set -euo pipefail
+
+fail() { echo "make test: $*" >&2; exit 1; }
+
+command -v go >/dev/null || fail "Go is missing: install Go 1.26 from https://go.dev/dl/"
+command -v node >/dev/null || fail "Node.js (20 or newer) is missing: apt-get install nodejs"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || fail "Node.js $node_major is too old: the client tests need 20 or newer (WebCrypto, node --test)"
+
+chromium=${PARLEY_CHROMIUM:-}
+if [ -z "$chromium" ]; then
+  chromium=$(command -v chromium || command -v chromium-browser || true)
+fi
+if [ -z "$chromium" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "make test: installing Debian's chromium for the browser tests (about a minute)…"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium >/dev/null
+    chromium=$(command -v chromium)
+  else
+    fail "Chromium is missing and I cannot install it (not root, or no apt-get). Install it yourself: sudo apt-get install chromium (or set PARLEY_CHROMIUM to a Chromium binary)"
+  fi
+fi
+"$chromium" --version >/dev/null 2>&1 || fail "$chromium does not run"
+echo "make test: using $("$chromium" --version 2>/dev/null | head -1), node $(node --version), $(go version | cut -d' ' -f3)"

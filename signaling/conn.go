@@ -1,0 +1,265 @@
+package signaling
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+)
+
+const (
+	// closeGrace bounds how long a connection lingers after the server sent
+	// its close frame, waiting for the client's close reply.
+	closeGrace = 2 * time.Second
+	// hardReadLimit is where the WebSocket library itself cuts a frame off
+	// (with 1009 and no error message); below it, frames over
+	// MaxMessageBytes are refused with too-large first.
+	hardReadLimit = 1 << 20
+	// maxRefusals is how many rate-limited messages in a row a client may
+	// send before it is disconnected with 1008: past that it is flooding,
+	// not bursting.
+	maxRefusals = 50
+)
+
+// outFrame is one queued write: a text message, or a close frame.
+type outFrame struct {
+	data      []byte
+	closeCode int
+	closeText string
+}
+
+// conn is one client connection. Its read goroutine (serve) owns the
+// decoding state; its write goroutine (writeLoop) is the only writer to the
+// socket. id, name and room are guarded by Hub.mu.
+type conn struct {
+	hub     *Hub
+	ws      *websocket.Conn
+	log     *slog.Logger
+	out     chan outFrame // bounded; a client that lets it fill is dropped
+	done    chan struct{} // closed when the connection is finished
+	wdone   chan struct{} // closed when writeLoop returns
+	once    sync.Once
+	closing atomic.Bool // a close frame has been queued
+
+	// owned by the read goroutine
+	limiter     *rate.Limiter
+	refusals    int
+	lastRateErr time.Time
+
+	// guarded by Hub.mu
+	id, name string
+	room     *room
+}
+
+func newConn(h *Hub, ws *websocket.Conn, remote string) *conn {
+	return &conn{
+		hub:     h,
+		ws:      ws,
+		log:     h.log.With("remote", remote),
+		out:     make(chan outFrame, h.opts.SendQueue),
+		done:    make(chan struct{}),
+		wdone:   make(chan struct{}),
+		limiter: rate.NewLimiter(h.opts.RateLimit, h.opts.RateBurst),
+	}
+}
+
+func (c *conn) peer() Peer { return Peer{ID: c.id, Name: c.name} }
+
+// send queues a message without blocking. A client whose queue is full is
+// too slow to keep up and is disconnected, so it never slows its room.
+func (c *conn) send(msg []byte) {
+	select {
+	case c.out <- outFrame{data: msg}:
+	case <-c.done:
+	default:
+		c.log.Warn("send queue full; disconnecting slow client")
+		c.kill()
+	}
+}
+
+// closeWith queues a close frame after whatever is already queued.
+func (c *conn) closeWith(code int, text string) {
+	if c.closing.Swap(true) {
+		return
+	}
+	select {
+	case c.out <- outFrame{closeCode: code, closeText: text}:
+	case <-c.done:
+	default:
+		c.kill()
+	}
+}
+
+// kill ends the connection at once. Safe from any goroutine, any number of
+// times; the read goroutine then notices and cleans up.
+func (c *conn) kill() {
+	c.once.Do(func() {
+		close(c.done)
+		c.ws.Close()
+	})
+}
+
+// serve runs the connection: the writer in its own goroutine, the reader
+// here, until the client goes away.
+func (c *conn) serve() {
+	go c.writeLoop()
+	reason := c.readLoop()
+	c.hub.leave(c, reason)
+	c.kill()
+	<-c.wdone
+}
+
+// readLoop reads and handles frames until the connection fails, and says
+// why it ended: "left", "timeout" or "closed".
+func (c *conn) readLoop() string {
+	o := c.hub.opts
+	c.ws.SetReadLimit(hardReadLimit)
+	extend := func() {
+		if !c.closing.Load() {
+			c.ws.SetReadDeadline(time.Now().Add(o.PongWait))
+		}
+	}
+	extend()
+	c.ws.SetPongHandler(func(string) error { extend(); return nil })
+	for {
+		kind, r, err := c.ws.NextReader()
+		if err != nil {
+			return c.readError(err)
+		}
+		frame, err := io.ReadAll(io.LimitReader(r, MaxMessageBytes+1))
+		if err != nil {
+			return c.readError(err)
+		}
+		extend()
+		if c.closing.Load() || !c.allow() {
+			continue // closing: only the client's close reply matters now
+		}
+		if len(frame) > MaxMessageBytes {
+			// RFC 6455 §7.4.1: 1009, the message is too big to process.
+			c.sendError(protoErr(CodeTooLarge, "messages are limited to %d bytes", MaxMessageBytes), "")
+			c.closeWith(websocket.CloseMessageTooBig, "message too big")
+			continue
+		}
+		if kind != websocket.TextMessage {
+			c.sendError(protoErr(CodeBadJSON, "binary frames are not part of the protocol; send JSON text"), "")
+			continue
+		}
+		c.handle(frame)
+	}
+}
+
+// readError classifies the error that ended the read loop.
+func (c *conn) readError(err error) string {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		return "closed" // the library has sent 1009 itself
+	case errors.As(err, &ce):
+		if ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway {
+			return "left"
+		}
+		return "closed"
+	case errors.As(err, &ne) && ne.Timeout() && !c.closing.Load():
+		c.log.Info("heartbeat timeout")
+		return "timeout"
+	}
+	return "closed"
+}
+
+// allow applies the per-connection rate budget. Refusals are answered at
+// most once a second, so a flood is not amplified; a long flood is cut off.
+func (c *conn) allow() bool {
+	if c.limiter.Allow() {
+		c.refusals = 0
+		return true
+	}
+	c.refusals++
+	if c.refusals >= maxRefusals {
+		c.log.Warn("flooding; disconnecting")
+		c.closeWith(websocket.ClosePolicyViolation, "rate limit exceeded")
+		return false
+	}
+	if now := time.Now(); now.Sub(c.lastRateErr) >= time.Second {
+		c.lastRateErr = now
+		c.sendError(protoErr(CodeRateLimited, "too many messages; this one was dropped (limit %v per second)", float64(c.hub.opts.RateLimit)), "")
+	}
+	return false
+}
+
+// handle decodes one frame and acts on it; every refusal becomes an error
+// message to this client alone.
+func (c *conn) handle(frame []byte) {
+	req, perr := decode(frame)
+	joined := c.joined()
+	if !joined && (req.typ == TypeSignal || req.typ == TypeKey || req.typ == TypeLeave) {
+		perr = protoErr(CodeNotJoined, "send join before %s", req.typ)
+	}
+	if perr == nil {
+		switch req.typ {
+		case TypeJoin:
+			if joined {
+				perr = protoErr(CodeAlreadyJoined, "this connection has already joined a room")
+			} else {
+				perr = c.hub.join(c, req)
+			}
+		case TypeSignal, TypeKey:
+			perr = c.hub.relay(c, req)
+		case TypeLeave:
+			c.hub.leave(c, "left")
+			c.closeWith(websocket.CloseNormalClosure, "left")
+		}
+	}
+	if perr != nil {
+		c.sendError(perr, req.typ)
+	}
+}
+
+func (c *conn) joined() bool {
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	return c.room != nil
+}
+
+func (c *conn) sendError(e *ProtocolError, ref string) {
+	c.log.Debug("refused", "code", e.Code, "msg", e.Message, "ref", ref)
+	c.send(encode(errorMsg{Type: TypeError, Code: e.Code, Message: e.Message, Ref: truncate(ref, 32)}))
+}
+
+// writeLoop is the only writer to the socket: queued messages, pings for the
+// heartbeat, and at most one close frame, each under a write deadline.
+func (c *conn) writeLoop() {
+	defer close(c.wdone)
+	o := c.hub.opts
+	ping := time.NewTicker(o.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case f := <-c.out:
+			c.ws.SetWriteDeadline(time.Now().Add(o.WriteWait))
+			if f.closeCode != 0 {
+				c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeText))
+				// Wait for the client's close reply, but not for long.
+				c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+				return
+			}
+			if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
+				c.kill()
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(o.WriteWait)); err != nil {
+				c.kill()
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}

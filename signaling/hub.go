@@ -1,0 +1,302 @@
+// Package signaling is Parley's WebSocket endpoint: it admits participants
+// into rooms, tells them about each other, and relays the small opaque
+// messages (SDP, ICE, E2EE key material) they exchange. It owns all room
+// state; nothing else mutates it. The wire protocol is docs/protocol.md.
+package signaling
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+)
+
+// Options configures a Hub. Zero values take the documented defaults.
+type Options struct {
+	MeshMax int    // largest mesh room (default 6)
+	RoomMax int    // hard cap per room (default 100)
+	Policy  Policy // policy of new rooms
+
+	// ICEServers returns the ICE servers, with fresh TURN credentials, for
+	// a participant about to be welcomed. Nil means none.
+	ICEServers func(peerID string) []ICEServer
+
+	// PublicHost is the host[:port] of the public URL; browsers whose
+	// Origin names it (or the request's Host) may connect.
+	PublicHost string
+
+	Logger *slog.Logger
+
+	// Timing and budgets; tests shorten them.
+	PingInterval time.Duration // default 4s
+	PongWait     time.Duration // default 12s: a silent client is gone within 15s
+	WriteWait    time.Duration // default 10s
+	RateLimit    rate.Limit    // messages per second, default 50
+	RateBurst    int           // default 200
+	SendQueue    int           // outgoing messages buffered per connection, default 256
+}
+
+func (o *Options) setDefaults() {
+	if o.MeshMax <= 0 {
+		o.MeshMax = 6
+	}
+	if o.RoomMax <= 0 {
+		o.RoomMax = 100
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 4 * time.Second
+	}
+	if o.PongWait <= 0 {
+		o.PongWait = 12 * time.Second
+	}
+	if o.WriteWait <= 0 {
+		o.WriteWait = 10 * time.Second
+	}
+	if o.RateLimit <= 0 {
+		o.RateLimit = 50
+	}
+	if o.RateBurst <= 0 {
+		o.RateBurst = 200
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = 256
+	}
+}
+
+// Hub is the signaling server: an http.Handler for /ws and the owner of
+// every room.
+type Hub struct {
+	opts     Options
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	wg       sync.WaitGroup // one per served connection
+
+	mu      sync.Mutex // guards the fields below and every room's fields
+	rooms   map[string]*room
+	peers   map[string]*conn   // joined participants by id
+	conns   map[*conn]struct{} // every open connection, joined or not
+	closing bool
+}
+
+// NewHub returns a Hub ready to serve.
+func NewHub(opts Options) *Hub {
+	opts.setDefaults()
+	h := &Hub{
+		opts:  opts,
+		log:   opts.Logger,
+		rooms: make(map[string]*room),
+		peers: make(map[string]*conn),
+		conns: make(map[*conn]struct{}),
+	}
+	h.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		// Compression off on purpose: CPU per message, and compression
+		// oracles over relayed data.
+		EnableCompression: false,
+		CheckOrigin:       h.checkOrigin,
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			h.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "status", status, "err", reason)
+			http.Error(w, reason.Error(), status)
+		},
+	}
+	return h
+}
+
+// checkOrigin refuses cross-site WebSocket hijacking: a browser page from
+// another site must not be able to join rooms with the visitor's network
+// position. Non-browser clients send no Origin and are accepted.
+func (h *Hub) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	host, ok := strings.CutPrefix(origin, "https://")
+	if !ok {
+		host, ok = strings.CutPrefix(origin, "http://")
+	}
+	if ok && (strings.EqualFold(host, r.Host) || (h.opts.PublicHost != "" && strings.EqualFold(host, h.opts.PublicHost))) {
+		return true
+	}
+	h.log.Warn("websocket origin refused", "origin", origin, "host", r.Host, "remote", r.RemoteAddr)
+	return false
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves it until the
+// participant leaves.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	closing := h.closing
+	h.mu.Unlock()
+	if closing {
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	c := newConn(h, ws, r.RemoteAddr)
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		ws.Close()
+		return
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
+	c.serve()
+}
+
+// Shutdown tells every client the server is going away, closes their
+// connections, and waits for them to finish or for ctx to end.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+
+	notice := encode(shutdownMsg{Type: TypeServerShutdown, Message: "the server is restarting; reconnecting", Reconnect: true})
+	for _, c := range conns {
+		c.send(notice)
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.kill()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+// join admits c into the room req names and welcomes it.
+func (h *Hub) join(c *conn, req request) *ProtocolError {
+	id := newID()
+	var ice []ICEServer
+	if h.opts.ICEServers != nil {
+		ice = h.opts.ICEServers(id) // minted outside the lock: HMAC per join
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return protoErr(CodeInternal, "the server is shutting down")
+	}
+	for h.peers[id] != nil {
+		id = newID()
+	}
+	r := h.rooms[req.room]
+	if r == nil {
+		r = &room{name: req.room, policy: h.opts.Policy}
+		if r.policy == PolicySFUOnly {
+			r.mode = ModeSFU
+		}
+	}
+	if err := r.admit(h.opts); err != nil {
+		return err
+	}
+	h.rooms[req.room] = r
+	c.id, c.name, c.room = id, req.name, r
+	h.peers[id] = c
+
+	c.send(encode(welcomeMsg{
+		Type: TypeWelcome, V: ProtocolVersion,
+		ID: id, Room: r.name, Name: c.name,
+		Peers: r.peerList(), Mode: r.mode, Policy: r.policy,
+		ICEServers: ice,
+		Limits:     Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxNameLength: MaxNameRunes},
+	}))
+	r.broadcast(encode(peerMsg{Type: TypePeerJoined, Peer: c.peer()}), c)
+	r.members = append(r.members, c)
+	c.log.Info("joined", "room", r.name, "peer", id, "participants", len(r.members))
+	return nil
+}
+
+// leave takes c out of its room, if it is in one, and tells the others why.
+// It is idempotent.
+func (h *Hub) leave(c *conn, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, c)
+	r := c.room
+	if r == nil {
+		return
+	}
+	c.room = nil
+	delete(h.peers, c.id)
+	r.remove(c)
+	r.broadcast(encode(peerMsg{Type: TypePeerLeft, Peer: c.peer(), Reason: reason}), nil)
+	if len(r.members) == 0 {
+		delete(h.rooms, r.name)
+	}
+	c.log.Info("left", "room", r.name, "peer", c.id, "reason", reason, "participants", len(r.members))
+}
+
+// relay forwards a signal or key message from c to one peer, or for a key
+// message without `to`, to every other participant.
+func (h *Hub) relay(c *conn, req request) *ProtocolError {
+	msg := encode(relayMsg{Type: req.typ, From: c.id, Data: req.data})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := c.room
+	if req.to == "" {
+		r.broadcast(msg, c)
+		return nil
+	}
+	to := r.member(req.to)
+	if to == nil || to == c {
+		return protoErr(CodeUnknownPeer, "no other participant %q in room %s", truncate(req.to, 32), r.name)
+	}
+	to.send(msg)
+	return nil
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
+
+// newID returns a random 10-character participant id (50 bits): unguessable
+// enough that ids never collide in practice and cannot be enumerated.
+func newID() string {
+	var b [7]byte
+	rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])[:10]
+}
+
+// RoomInfo is a snapshot of one room, for the admin API and tests.
+type RoomInfo struct {
+	Name   string `json:"name"`
+	Mode   Mode   `json:"mode"`
+	Policy Policy `json:"policy"`
+	Peers  []Peer `json:"peers"`
+}
+
+// Rooms returns a snapshot of every room, in no particular order.
+func (h *Hub) Rooms() []RoomInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]RoomInfo, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		out = append(out, RoomInfo{Name: r.name, Mode: r.mode, Policy: r.policy, Peers: r.peerList()})
+	}
+	return out
+}

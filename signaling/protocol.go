@@ -1,0 +1,252 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ProtocolVersion is the `v` a client must send in `join`.
+const ProtocolVersion = 1
+
+// Limits of protocol version 1; docs/protocol.md explains each value.
+const (
+	MaxMessageBytes = 64 << 10 // largest frame accepted; an SDP offer is ~10 KiB
+	MaxNameRunes    = 64       // a display name fits a tile label
+)
+
+// SFUPeerID is the reserved `to`/`from` id of the server's SFU.
+const SFUPeerID = "sfu"
+
+// Message types, client → server and server → client.
+const (
+	TypeJoin           = "join"
+	TypeSignal         = "signal"
+	TypeKey            = "key"
+	TypeLeave          = "leave"
+	TypeWelcome        = "welcome"
+	TypePeerJoined     = "peer-joined"
+	TypePeerLeft       = "peer-left"
+	TypeMode           = "mode"
+	TypeError          = "error"
+	TypeServerShutdown = "server-shutdown"
+)
+
+var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidRoomName reports whether s may name a room: [A-Za-z0-9_-]{1,64},
+// safe in URLs and logs.
+func ValidRoomName(s string) bool { return roomNameRE.MatchString(s) }
+
+// inbound is any client message. Fields stay raw until the message's type
+// says which are required, so each refusal can name the field at fault.
+type inbound struct {
+	Type json.RawMessage `json:"type"`
+	V    json.RawMessage `json:"v"`
+	Room json.RawMessage `json:"room"`
+	Name json.RawMessage `json:"name"`
+	To   json.RawMessage `json:"to"`
+	Data json.RawMessage `json:"data"`
+}
+
+// request is a decoded, validated client message.
+type request struct {
+	typ  string
+	room string
+	name string
+	to   string
+	data json.RawMessage
+}
+
+// decode parses and validates one client frame.
+func decode(frame []byte) (request, *ProtocolError) {
+	trimmed := bytes.TrimLeft(frame, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return request{}, protoErr(CodeBadJSON, "a message must be a JSON object")
+	}
+	var in inbound
+	if err := json.Unmarshal(frame, &in); err != nil {
+		return request{}, protoErr(CodeBadJSON, "invalid JSON: %v", err)
+	}
+	typ, perr := stringField(in.Type, "type", true)
+	if perr != nil {
+		if perr.Code == CodeMissingField {
+			perr.Code = CodeUnknownType
+			perr.Message = "message has no type"
+		}
+		return request{}, perr
+	}
+	req := request{typ: typ}
+	switch typ {
+	case TypeJoin:
+		return decodeJoin(in, req)
+	case TypeSignal, TypeKey:
+		if req.to, perr = stringField(in.To, "to", typ == TypeSignal); perr != nil {
+			return req, perr
+		}
+		if len(in.Data) == 0 || string(in.Data) == "null" {
+			return req, protoErr(CodeMissingField, "%s needs a data field", typ)
+		}
+		req.data = in.Data
+		return req, nil
+	case TypeLeave:
+		return req, nil
+	}
+	return req, protoErr(CodeUnknownType, "unknown message type %q", truncate(typ, 32))
+}
+
+func decodeJoin(in inbound, req request) (request, *ProtocolError) {
+	if len(in.V) == 0 {
+		return req, protoErr(CodeMissingField, "join needs v (the protocol version, %d)", ProtocolVersion)
+	}
+	var v float64
+	if err := json.Unmarshal(in.V, &v); err != nil {
+		return req, protoErr(CodeBadField, "v must be a number")
+	}
+	if v != ProtocolVersion {
+		return req, protoErr(CodeBadVersion, "protocol version %v is not supported; this server speaks %d", v, ProtocolVersion)
+	}
+	var perr *ProtocolError
+	if req.room, perr = stringField(in.Room, "room", true); perr != nil {
+		return req, perr
+	}
+	if !ValidRoomName(req.room) {
+		return req, protoErr(CodeBadRoom, "room names are 1 to 64 letters, digits, - or _")
+	}
+	if req.name, perr = stringField(in.Name, "name", true); perr != nil {
+		if perr.Code == CodeMissingField {
+			perr.Code = CodeBadName
+			perr.Message = "a display name is required"
+		}
+		return req, perr
+	}
+	name, err := cleanName(req.name)
+	if err != nil {
+		return req, err
+	}
+	req.name = name
+	return req, nil
+}
+
+// cleanName trims a display name and refuses what cannot be shown safely.
+func cleanName(s string) (string, *ProtocolError) {
+	s = strings.TrimSpace(s)
+	n := utf8.RuneCountInString(s)
+	switch {
+	case n == 0:
+		return "", protoErr(CodeBadName, "a display name is required")
+	case n > MaxNameRunes:
+		return "", protoErr(CodeBadName, "a display name is at most %d characters (this one has %d)", MaxNameRunes, n)
+	}
+	for _, r := range s {
+		// Control characters and bidi overrides would let a name rewrite
+		// how other names and the UI around it are displayed.
+		if unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+			return "", protoErr(CodeBadName, "a display name may not contain control characters")
+		}
+	}
+	return s, nil
+}
+
+// stringField decodes a JSON string field. A missing or empty field is
+// CodeMissingField when required; a non-string is CodeBadField.
+func stringField(raw json.RawMessage, name string, required bool) (string, *ProtocolError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		if required {
+			return "", protoErr(CodeMissingField, "missing field %q", name)
+		}
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", protoErr(CodeBadField, "field %q must be a string", name)
+	}
+	if s == "" && required {
+		return "", protoErr(CodeMissingField, "field %q is empty", name)
+	}
+	return s, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Peer identifies a participant to the others.
+type Peer struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// ICEServer is an RTCIceServer as the browser's RTCPeerConnection takes it.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Limits tells a client the bounds it must respect.
+type Limits struct {
+	MeshMax         int `json:"meshMax"`
+	MaxMessageBytes int `json:"maxMessageBytes"`
+	MaxNameLength   int `json:"maxNameLength"`
+}
+
+type welcomeMsg struct {
+	Type       string      `json:"type"`
+	V          int         `json:"v"`
+	ID         string      `json:"id"`
+	Room       string      `json:"room"`
+	Name       string      `json:"name"`
+	Peers      []Peer      `json:"peers"`
+	Mode       Mode        `json:"mode"`
+	Policy     Policy      `json:"policy"`
+	ICEServers []ICEServer `json:"iceServers"`
+	Limits     Limits      `json:"limits"`
+}
+
+type peerMsg struct {
+	Type   string `json:"type"`
+	Peer   Peer   `json:"peer"`
+	Reason string `json:"reason,omitempty"`
+}
+
+type relayMsg struct {
+	Type string          `json:"type"`
+	From string          `json:"from"`
+	Data json.RawMessage `json:"data"`
+}
+
+type modeMsg struct {
+	Type   string `json:"type"`
+	Mode   Mode   `json:"mode"`
+	Policy Policy `json:"policy"`
+}
+
+type errorMsg struct {
+	Type    string `json:"type"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	Ref     string `json:"ref,omitempty"`
+}
+
+type shutdownMsg struct {
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	Reconnect bool   `json:"reconnect"`
+}
+
+// encode marshals a server message. The types above cannot fail to
+// marshal except for relayed data, which decode already validated.
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(errorMsg{Type: TypeError, Code: CodeInternal, Message: "could not encode message"})
+	}
+	return b
+}

@@ -1,0 +1,59 @@
+package signaling
+
+import (
+	"fmt"
+	"slices"
+)
+
+// room is one conversation. Every field is guarded by Hub.mu: the Hub is the
+// single owner of room state.
+type room struct {
+	name    string
+	policy  Policy
+	mode    Mode
+	members []*conn // in joining order
+}
+
+// admit refuses a joiner the room's policy or size has no place for.
+func (r *room) admit(o Options) *ProtocolError {
+	n := len(r.members)
+	if r.policy == PolicyMeshOnly && n >= o.MeshMax {
+		return &ProtocolError{Code: CodeRoomFull, Message: fmt.Sprintf("this room is limited to %d participants (mesh-only mode)", o.MeshMax)}
+	}
+	if n >= o.RoomMax {
+		return &ProtocolError{Code: CodeRoomFull, Message: fmt.Sprintf("this room is full (%d participants)", o.RoomMax)}
+	}
+	return nil
+}
+
+func (r *room) peerList() []Peer {
+	peers := make([]Peer, 0, len(r.members))
+	for _, m := range r.members {
+		peers = append(peers, m.peer())
+	}
+	return peers
+}
+
+func (r *room) member(id string) *conn {
+	for _, m := range r.members {
+		if m.id == id {
+			return m
+		}
+	}
+	return nil
+}
+
+func (r *room) remove(c *conn) {
+	if i := slices.Index(r.members, c); i >= 0 {
+		r.members = slices.Delete(r.members, i, i+1)
+	}
+}
+
+// broadcast queues msg for every member but except.
+func (r *room) broadcast(msg []byte, except *conn) {
+	for _, m := range r.members {
+		if m != except {
+			m.send(msg)
+		}
+	}
+}
