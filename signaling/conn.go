@@ -55,6 +55,7 @@ type conn struct {
 	// guarded by Hub.mu
 	id, name string
 	room     *room
+	sfu      SFUSession // this participant's SFU connection, once it made one
 }
 
 func newConn(h *Hub, ws *websocket.Conn, remote string) *conn {
@@ -210,7 +211,11 @@ func (c *conn) handle(frame []byte) {
 				perr = c.hub.join(c, req)
 			}
 		case TypeSignal, TypeKey:
-			perr = c.hub.relay(c, req)
+			if req.typ == TypeSignal && req.to == SFUPeerID {
+				perr = c.hub.signalSFU(c, req.data)
+			} else {
+				perr = c.hub.relay(c, req)
+			}
 		case TypeLeave:
 			c.hub.leave(c, "left")
 			c.closeWith(websocket.CloseNormalClosure, "left")

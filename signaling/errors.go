@@ -22,6 +22,8 @@ const (
 	CodeRateLimited   Code = "rate-limited"
 	CodeTooLarge      Code = "too-large"
 	CodeInternal      Code = "internal"
+	CodeKicked        Code = "kicked"
+	CodeRoomClosed    Code = "room-closed"
 )
 
 // ProtocolError is a refusal of one client message: it becomes an `error`

@@ -20,9 +20,15 @@ import (
 
 // Options configures a Hub. Zero values take the documented defaults.
 type Options struct {
-	MeshMax int    // largest mesh room (default 6)
-	RoomMax int    // hard cap per room (default 100)
-	Policy  Policy // policy of new rooms
+	MeshMax       int           // largest mesh room (default 6)
+	MeshDown      int           // an auto SFU room at or below this size returns to mesh (default max(2, MeshMax-2))
+	MeshDownDelay time.Duration // how long it must stay that small first (default 10s)
+	RoomMax       int           // hard cap per room (default 100)
+	Policy        Policy        // policy of rooms no admin has set one for
+
+	// SFU is the media server for rooms in SFU mode; nil keeps every room
+	// a mesh.
+	SFU SFU
 
 	// ICEServers returns the ICE servers, with fresh TURN credentials, for
 	// a participant about to be welcomed. Nil means none.
@@ -46,6 +52,12 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.MeshMax <= 0 {
 		o.MeshMax = 6
+	}
+	if o.MeshDown <= 0 {
+		o.MeshDown = max(2, o.MeshMax-2)
+	}
+	if o.MeshDownDelay <= 0 {
+		o.MeshDownDelay = 10 * time.Second
 	}
 	if o.RoomMax <= 0 {
 		o.RoomMax = 100
@@ -81,10 +93,11 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	wg       sync.WaitGroup // one per served connection
 
-	mu      sync.Mutex // guards the fields below and every room's fields
+	mu      sync.Mutex // guards the fields below, every room's fields and every conn's id, name, room and sfu
 	rooms   map[string]*room
 	peers   map[string]*conn   // joined participants by id
 	conns   map[*conn]struct{} // every open connection, joined or not
+	policy  Policy             // the global policy, changeable by an admin
 	closing bool
 }
 
@@ -92,11 +105,12 @@ type Hub struct {
 func NewHub(opts Options) *Hub {
 	opts.setDefaults()
 	h := &Hub{
-		opts:  opts,
-		log:   opts.Logger,
-		rooms: make(map[string]*room),
-		peers: make(map[string]*conn),
-		conns: make(map[*conn]struct{}),
+		opts:   opts,
+		log:    opts.Logger,
+		rooms:  make(map[string]*room),
+		peers:  make(map[string]*conn),
+		conns:  make(map[*conn]struct{}),
+		policy: opts.Policy,
 	}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -208,10 +222,7 @@ func (h *Hub) join(c *conn, req request) *ProtocolError {
 	}
 	r := h.rooms[req.room]
 	if r == nil {
-		r = &room{name: req.room, policy: h.opts.Policy}
-		if r.policy == PolicySFUOnly {
-			r.mode = ModeSFU
-		}
+		r = &room{name: req.room, policy: h.policy}
 	}
 	if err := r.admit(h.opts); err != nil {
 		return err
@@ -219,17 +230,20 @@ func (h *Hub) join(c *conn, req request) *ProtocolError {
 	h.rooms[req.room] = r
 	c.id, c.name, c.room = id, req.name, r
 	h.peers[id] = c
-
+	peers := r.peerList()
+	r.members = append(r.members, c)
+	// The room may switch now; the others hear `mode` before
+	// `peer-joined`, the newcomer reads the mode in its welcome.
+	h.evaluate(r, c)
 	c.send(encode(welcomeMsg{
 		Type: TypeWelcome, V: ProtocolVersion,
 		ID: id, Room: r.name, Name: c.name,
-		Peers: r.peerList(), Mode: r.mode, Policy: r.policy,
+		Peers: peers, Mode: r.mode, Policy: r.policy,
 		ICEServers: ice,
 		Limits:     Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxNameLength: MaxNameRunes},
 	}))
 	r.broadcast(encode(peerMsg{Type: TypePeerJoined, Peer: c.peer()}), c)
-	r.members = append(r.members, c)
-	c.log.Info("joined", "room", r.name, "peer", id, "participants", len(r.members))
+	c.log.Info("joined", "room", r.name, "peer", id, "participants", len(r.members), "mode", r.mode)
 	return nil
 }
 
@@ -237,20 +251,32 @@ func (h *Hub) join(c *conn, req request) *ProtocolError {
 // It is idempotent.
 func (h *Hub) leave(c *conn, reason string) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	sess := h.leaveLocked(c, reason)
+	h.mu.Unlock()
+	detachSFU(sess)
+}
+
+// leaveLocked is leave with Hub.mu held. It returns c's SFU session for the
+// caller to close once the lock is released.
+func (h *Hub) leaveLocked(c *conn, reason string) SFUSession {
 	delete(h.conns, c)
 	r := c.room
 	if r == nil {
-		return
+		return nil
 	}
-	c.room = nil
+	sess := c.sfu
+	c.room, c.sfu = nil, nil
 	delete(h.peers, c.id)
 	r.remove(c)
 	r.broadcast(encode(peerMsg{Type: TypePeerLeft, Peer: c.peer(), Reason: reason}), nil)
 	if len(r.members) == 0 {
+		r.stopDownTimer()
 		delete(h.rooms, r.name)
+	} else {
+		h.evaluate(r, nil)
 	}
 	c.log.Info("left", "room", r.name, "peer", c.id, "reason", reason, "participants", len(r.members))
+	return sess
 }
 
 // relay forwards a signal or key message from c to one peer, or for a key
@@ -280,23 +306,4 @@ func newID() string {
 	var b [7]byte
 	rand.Read(b[:])
 	return idEncoding.EncodeToString(b[:])[:10]
-}
-
-// RoomInfo is a snapshot of one room, for the admin API and tests.
-type RoomInfo struct {
-	Name   string `json:"name"`
-	Mode   Mode   `json:"mode"`
-	Policy Policy `json:"policy"`
-	Peers  []Peer `json:"peers"`
-}
-
-// Rooms returns a snapshot of every room, in no particular order.
-func (h *Hub) Rooms() []RoomInfo {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]RoomInfo, 0, len(h.rooms))
-	for _, r := range h.rooms {
-		out = append(out, RoomInfo{Name: r.name, Mode: r.mode, Policy: r.policy, Peers: r.peerList()})
-	}
-	return out
 }

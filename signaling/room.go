@@ -3,15 +3,19 @@ package signaling
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // room is one conversation. Every field is guarded by Hub.mu: the Hub is the
 // single owner of room state.
 type room struct {
-	name    string
-	policy  Policy
-	mode    Mode
-	members []*conn // in joining order
+	name      string
+	policy    Policy
+	policySet bool // set by an admin for this room; the global policy no longer applies
+	mode      Mode
+	members   []*conn     // in joining order
+	downTimer *time.Timer // running while an auto SFU room is small enough for mesh
+	switches  int         // mode changes since the room was created
 }
 
 // admit refuses a joiner the room's policy or size has no place for.

@@ -30,8 +30,17 @@ type Config struct {
 	Policy   string `yaml:"policy" help:"default room policy: auto, mesh-only or sfu-only"`
 	RoomMax  int    `yaml:"room_max" help:"hard cap on participants per room, whatever the policy"`
 
+	AdminToken string `yaml:"admin_token" help:"bearer token for the admin API and page; empty: a random one is generated and logged at start"`
+
 	TLS  TLS  `yaml:"tls"`
+	SFU  SFU  `yaml:"sfu"`
 	TURN TURN `yaml:"turn"`
+}
+
+// SFU configures the media server used by rooms in SFU mode.
+type SFU struct {
+	UDPPort   int      `yaml:"udp_port" help:"the one UDP port every SFU connection uses (ICE UDP mux); open it in the firewall"`
+	PublicIPs []string `yaml:"public_ips" help:"addresses advertised for the SFU when the host is behind 1:1 NAT (default: the host's own addresses)"`
 }
 
 // TLS configures HTTPS on the HTTP listener.
@@ -67,6 +76,7 @@ func Default() Config {
 		MeshMax:   6,
 		Policy:    "auto",
 		RoomMax:   100,
+		SFU:       SFU{UDPPort: 7882},
 		TURN: TURN{
 			Listen:         ":3478",
 			CredentialTTL:  time.Hour,
@@ -142,6 +152,14 @@ func (c Config) Validate() error {
 	}
 	if c.RoomMax < 1 {
 		add("room_max: %d must be at least 1", c.RoomMax)
+	}
+	if c.SFU.UDPPort < 0 || c.SFU.UDPPort > 65535 {
+		add("sfu.udp_port: %d is not a port (0 picks a free one)", c.SFU.UDPPort)
+	}
+	for _, ip := range c.SFU.PublicIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			add("sfu.public_ips: %q is not an IP address", ip)
+		}
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		add("tls: cert_file and key_file go together")

@@ -159,6 +159,8 @@ var flagKeys = []struct{ flag, path string }{
 	{"mesh-max", "mesh_max"},
 	{"mesh-down", "mesh_down"},
 	{"policy", "policy"},
+	{"admin-token", "admin_token"},
+	{"sfu-port", "sfu.udp_port"},
 	{"tls-cert", "tls.cert_file"},
 	{"tls-key", "tls.key_file"},
 	{"turn", "turn.listen"},

@@ -1,0 +1,158 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gorilla/websocket"
+)
+
+// Errors of the admin operations, for the admin API to map to HTTP codes.
+var (
+	// ErrNoRoom means no room of that name exists (rooms vanish when empty).
+	ErrNoRoom = errors.New("no such room")
+	// ErrNoPeer means no participant has that id.
+	ErrNoPeer = errors.New("no such participant")
+)
+
+// PeerInfo describes one participant for admins.
+type PeerInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Path is the participant's media path: the room's mode.
+	Path Mode `json:"path"`
+	// SFU is the state of its SFU connection: "none" before the client
+	// made one, else the pre-flight or live connection's state.
+	SFU string `json:"sfu"`
+}
+
+// RoomInfo is a snapshot of one room, for the admin API and tests.
+type RoomInfo struct {
+	Name      string     `json:"name"`
+	Mode      Mode       `json:"mode"`
+	Policy    Policy     `json:"policy"`
+	PolicySet bool       `json:"policySet"` // an admin set this room's policy
+	Switches  int        `json:"switches"`
+	Peers     []PeerInfo `json:"participants"`
+}
+
+// Rooms returns a snapshot of every room, sorted by name.
+func (h *Hub) Rooms() []RoomInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]RoomInfo, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		out = append(out, r.info())
+	}
+	slices.SortFunc(out, func(a, b RoomInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Room returns a snapshot of one room.
+func (h *Hub) Room(name string) (RoomInfo, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[name]
+	if r == nil {
+		return RoomInfo{}, fmt.Errorf("room %q: %w", name, ErrNoRoom)
+	}
+	return r.info(), nil
+}
+
+func (r *room) info() RoomInfo {
+	ri := RoomInfo{Name: r.name, Mode: r.mode, Policy: r.policy, PolicySet: r.policySet, Switches: r.switches}
+	for _, m := range r.members {
+		ri.Peers = append(ri.Peers, PeerInfo{ID: m.id, Name: m.name, Path: r.mode, SFU: m.sfuState()})
+	}
+	return ri
+}
+
+// DefaultPolicy is the policy of rooms no admin has set one for.
+func (h *Hub) DefaultPolicy() Policy {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.policy
+}
+
+// SetDefaultPolicy changes the global policy, live: new rooms get it, and so
+// does every room whose policy no admin has set.
+func (h *Hub) SetDefaultPolicy(p Policy) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.policy = p
+	for _, r := range h.rooms {
+		if !r.policySet {
+			h.applyPolicy(r, p)
+		}
+	}
+	h.log.Info("global policy set", "policy", p)
+}
+
+// SetPolicy changes one room's policy, live.
+func (h *Hub) SetPolicy(room string, p Policy) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[room]
+	if r == nil {
+		return fmt.Errorf("room %q: %w", room, ErrNoRoom)
+	}
+	r.policySet = true
+	h.applyPolicy(r, p)
+	h.log.Info("room policy set", "room", room, "policy", p)
+	return nil
+}
+
+func (h *Hub) applyPolicy(r *room, p Policy) {
+	if r.policy == p {
+		return
+	}
+	r.policy = p
+	before := r.mode
+	h.evaluate(r, nil)
+	if r.mode == before { // evaluate announced nothing; the policy still changed
+		h.setMode(r, r.mode, true, nil)
+	}
+}
+
+// Kick removes a participant: it is told why and disconnected, and the
+// others see it leave with reason "kicked".
+func (h *Hub) Kick(peerID string) error {
+	h.mu.Lock()
+	c := h.peers[peerID]
+	if c == nil {
+		h.mu.Unlock()
+		return fmt.Errorf("participant %q: %w", peerID, ErrNoPeer)
+	}
+	c.send(encode(errorMsg{Type: TypeError, Code: CodeKicked, Message: "you were removed from the room by an administrator"}))
+	sess := h.leaveLocked(c, "kicked")
+	h.mu.Unlock()
+	detachSFU(sess)
+	c.closeWith(websocket.ClosePolicyViolation, "kicked")
+	return nil
+}
+
+// CloseRoom ends a room: everyone in it is told and disconnected.
+func (h *Hub) CloseRoom(name string) error {
+	h.mu.Lock()
+	r := h.rooms[name]
+	if r == nil {
+		h.mu.Unlock()
+		return fmt.Errorf("room %q: %w", name, ErrNoRoom)
+	}
+	members := slices.Clone(r.members)
+	notice := encode(errorMsg{Type: TypeError, Code: CodeRoomClosed, Message: "an administrator closed this room"})
+	var sessions []SFUSession
+	for _, c := range members {
+		c.send(notice)
+		sessions = append(sessions, h.leaveLocked(c, "closed"))
+	}
+	h.mu.Unlock()
+	for i, c := range members {
+		detachSFU(sessions[i])
+		c.closeWith(websocket.CloseNormalClosure, "room closed")
+	}
+	h.log.Info("room closed by admin", "room", name, "participants", len(members))
+	return nil
+}
