@@ -5,6 +5,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/parleyhq/parley/internal/admin"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/signaling"
 	"github.com/parleyhq/parley/turn"
@@ -55,20 +58,39 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.hub = signaling.NewHub(signaling.Options{
 		MeshMax:    cfg.MeshMax,
+		MeshDown:   cfg.EffectiveMeshDown(),
 		RoomMax:    cfg.RoomMax,
 		Policy:     policy,
 		ICEServers: s.iceServers,
 		PublicHost: publicHost,
 		Logger:     log.With("part", "signaling"),
 	})
+	adminAPI, err := admin.New(s.hub, s.adminToken(), log.With("part", "admin"))
+	if err != nil {
+		return nil, err
+	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/ws", s.hub)
+	s.mux.Handle("/api/admin/", adminAPI)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
 	s.mux.Handle("/", web.Handler())
 	return s, nil
+}
+
+// adminToken is the configured admin token, or a random one that is
+// logged once so the operator can use it until the next start.
+func (s *Server) adminToken() string {
+	if s.cfg.AdminToken != "" {
+		return s.cfg.AdminToken
+	}
+	b := make([]byte, 18)
+	rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	s.log.Warn("no admin_token configured; generated one for this run (set admin_token or PARLEY_ADMIN_TOKEN to keep it)", "admin_token", tok)
+	return tok
 }
 
 // newTURN builds the embedded TURN server from the config, or returns nil

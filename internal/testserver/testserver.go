@@ -15,6 +15,9 @@ import (
 	"github.com/parleyhq/parley/internal/server"
 )
 
+// AdminToken is the admin token test servers use unless mutate changes it.
+const AdminToken = "test-admin-token"
+
 // Server is a running test server.
 type Server struct {
 	URL    string // http://127.0.0.1:PORT
@@ -32,6 +35,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.TURN.Listen = "off"
 	cfg.LogLevel = "debug"
+	cfg.AdminToken = AdminToken
 	if mutate != nil {
 		mutate(&cfg)
 	}
