@@ -1,0 +1,105 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func get(t *testing.T, h http.Handler, method, target string, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestRoutes(t *testing.T) {
+	h := Handler()
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		ctype, body  string
+	}{
+		{"GET", "/", 200, "text/html; charset=utf-8", "Start a new room"},
+		{"HEAD", "/", 200, "text/html; charset=utf-8", ""},
+		{"GET", "/r/brave-otter-42", 200, "text/html; charset=utf-8", `id="lobby"`},
+		{"GET", "/r/A_b-9", 200, "text/html; charset=utf-8", `id="call"`},
+		{"GET", "/r/" + strings.Repeat("x", 64), 200, "text/html; charset=utf-8", `id="call"`},
+		{"GET", "/r/" + strings.Repeat("x", 65), 404, "text/html; charset=utf-8", `href="/"`},
+		{"GET", "/r/bad.name", 404, "text/html; charset=utf-8", `href="/"`},
+		{"GET", "/r/caf%C3%A9", 404, "text/html; charset=utf-8", `href="/"`},
+		{"GET", "/r/a/b", 404, "text/html; charset=utf-8", `href="/"`},
+		{"GET", "/r/", 404, "text/html; charset=utf-8", `href="/"`},
+		{"GET", "/js/app.js", 200, "text/javascript; charset=utf-8", "window.parley"},
+		{"GET", "/js/signaling.js", 200, "text/javascript; charset=utf-8", "export class Signaling"},
+		{"GET", "/css/parley.css", 200, "text/css; charset=utf-8", ".tile"},
+		{"GET", "/favicon.svg", 200, "image/svg+xml", "<svg"},
+		{"GET", "/js/rooms.test.js", 404, "text/html; charset=utf-8", ""},
+		{"GET", "/js/nope.js", 404, "text/html; charset=utf-8", ""},
+		{"GET", "/html/room.html", 404, "text/html; charset=utf-8", ""},
+		{"GET", "/embed.go", 404, "text/html; charset=utf-8", ""},
+		{"GET", "/package.json", 404, "text/html; charset=utf-8", ""},
+		{"POST", "/", 405, "", ""},
+	} {
+		rec := get(t, h, tc.method, tc.path)
+		if rec.Code != tc.status {
+			t.Errorf("%s %s: status %d, want %d", tc.method, tc.path, rec.Code, tc.status)
+			continue
+		}
+		if tc.ctype != "" && rec.Header().Get("Content-Type") != tc.ctype {
+			t.Errorf("%s %s: Content-Type %q, want %q", tc.method, tc.path, rec.Header().Get("Content-Type"), tc.ctype)
+		}
+		if !strings.Contains(rec.Body.String(), tc.body) {
+			t.Errorf("%s %s: body lacks %q", tc.method, tc.path, tc.body)
+		}
+		if tc.method == "HEAD" && rec.Body.Len() != 0 {
+			t.Errorf("HEAD %s: has a body", tc.path)
+		}
+		for k, v := range map[string]string{
+			"Content-Security-Policy": CSP,
+			"X-Content-Type-Options":  "nosniff",
+			"Referrer-Policy":         "no-referrer",
+		} {
+			if got := rec.Header().Get(k); got != v {
+				t.Errorf("%s %s: %s = %q, want %q", tc.method, tc.path, k, got, v)
+			}
+		}
+		if strings.HasPrefix(tc.ctype, "text/html") && rec.Header().Get("Cache-Control") != "no-cache" {
+			t.Errorf("%s %s: HTML without Cache-Control: no-cache", tc.method, tc.path)
+		}
+	}
+}
+
+func TestETagRevalidation(t *testing.T) {
+	h := Handler()
+	first := get(t, h, "GET", "/js/app.js")
+	etag := first.Header().Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag on /js/app.js")
+	}
+	if rec := get(t, h, "GET", "/js/app.js", "If-None-Match", etag); rec.Code != http.StatusNotModified {
+		t.Fatalf("revalidation: status %d, want 304", rec.Code)
+	}
+}
+
+// TestNoInlineCode keeps the pages compatible with the CSP: no inline
+// scripts, event-handler attributes or style attributes/elements.
+func TestNoInlineCode(t *testing.T) {
+	h := Handler()
+	for _, p := range []string{"/", "/r/x", "/nope"} {
+		body := get(t, h, "GET", p).Body.String()
+		for _, bad := range []string{"<script>", "<style", "style=\"", " onclick=", " onload=", "javascript:"} {
+			if strings.Contains(body, bad) {
+				t.Errorf("%s contains %q", p, bad)
+			}
+		}
+		if strings.Contains(body, "<script") && !strings.Contains(body, `<script type="module" src="/js/`) {
+			t.Errorf("%s has a script that is not an external module", p)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+// The lobby: camera and microphone preview, device pickers, display name.
+
+import { listDevices, describeMediaProblems } from './media.js';
+import { nameProblem } from './rooms.js';
+import { showView } from './ui.js';
+
+const NAME_KEY = 'parley.name';
+const CAMERA_KEY = 'parley.camera';
+const MIC_KEY = 'parley.mic';
+
+/** storage wraps localStorage, which may be unavailable (privacy modes). */
+export const storage = {
+  get(k) {
+    try {
+      return localStorage.getItem(k) ?? '';
+    } catch {
+      return '';
+    }
+  },
+  set(k, v) {
+    try {
+      localStorage.setItem(k, v);
+    } catch {
+      /* not remembered: fine */
+    }
+  },
+};
+
+/** rememberedDevices returns the devices chosen last time ('' = default). */
+export function rememberedDevices() {
+  return { camId: storage.get(CAMERA_KEY), micId: storage.get(MIC_KEY) };
+}
+
+export function rememberName(name) {
+  storage.set(NAME_KEY, name);
+}
+
+function $(id) {
+  return /** @type {any} */ (document.getElementById(id));
+}
+
+function fillSelect(select, devices, current, noneText) {
+  select.replaceChildren();
+  if (!devices.length) {
+    const o = new Option(noneText, '');
+    select.append(o);
+    select.disabled = true;
+    return;
+  }
+  select.disabled = false;
+  for (const d of devices) select.append(new Option(d.label, d.id, false, d.id === current));
+}
+
+/**
+ * runLobby shows the lobby until the person presses Join with a valid name.
+ * Media must be started (or starting) by the caller: `ready` resolves when
+ * media.start() has finished.
+ * @param {{room: string, media: import('./media.js').LocalMedia, ready: Promise<void>,
+ *          name?: string, error?: string}} opts
+ * @returns {Promise<{name: string}>}
+ */
+export function runLobby({ room, media, ready, name = '', error = '' }) {
+  showView('lobby');
+  $('lobby-room').textContent = room;
+  document.title = `Join ${room} — Parley`;
+  const input = $('display-name');
+  const nameErr = $('name-error');
+  const msg = $('lobby-msg');
+  const preview = $('preview');
+  const previewBox = preview.parentElement;
+  const camSel = $('camera-select');
+  const micSel = $('mic-select');
+  const camOn = $('lobby-cam-on');
+  const micOn = $('lobby-mic-on');
+  const form = $('lobby-form');
+  const join = $('join');
+
+  input.value = name || input.value || storage.get(NAME_KEY);
+  const showNameError = (text) => {
+    nameErr.textContent = text;
+    nameErr.hidden = !text;
+    input.setAttribute('aria-invalid', text ? 'true' : 'false');
+  };
+  showNameError(error);
+
+  const refresh = async () => {
+    preview.srcObject = media.camera;
+    previewBox.dataset.cam = media.track('cam') ? 'on' : 'off';
+    camOn.checked = media.camOn;
+    micOn.checked = media.micOn;
+    msg.textContent = describeMediaProblems(media.problems);
+    const { cameras, mics } = await listDevices();
+    fillSelect(camSel, cameras, media.camId, 'No camera found');
+    fillSelect(micSel, mics, media.micId, 'No microphone found');
+  };
+
+  const ac = new AbortController();
+  const on = (target, type, fn) => target.addEventListener(type, fn, { signal: ac.signal });
+  on(media, 'change', () => refresh());
+  on(navigator.mediaDevices ?? new EventTarget(), 'devicechange', () => refresh());
+  on(camSel, 'change', async () => {
+    storage.set(CAMERA_KEY, camSel.value);
+    try {
+      await media.useCamera(camSel.value);
+    } catch (err) {
+      msg.textContent = `That camera could not be started (${err.name}).`;
+    }
+  });
+  on(micSel, 'change', async () => {
+    storage.set(MIC_KEY, micSel.value);
+    try {
+      await media.useMic(micSel.value);
+    } catch (err) {
+      msg.textContent = `That microphone could not be started (${err.name}).`;
+    }
+  });
+  on(camOn, 'change', () => media.setCam(camOn.checked).catch(() => {}));
+  on(micOn, 'change', () => media.setMic(micOn.checked).catch(() => {}));
+  on(input, 'input', () => showNameError(''));
+
+  msg.textContent = 'Starting your camera and microphone…';
+  ready.then(refresh);
+  if (!error) input.focus();
+  else input.select();
+
+  return new Promise((resolve) => {
+    on(form, 'submit', async (ev) => {
+      ev.preventDefault();
+      const problem = nameProblem(input.value);
+      if (problem) {
+        showNameError(problem);
+        input.focus();
+        return;
+      }
+      join.disabled = true;
+      await ready;
+      join.disabled = false;
+      const n = input.value.trim();
+      storage.set(NAME_KEY, n);
+      ac.abort();
+      preview.srcObject = null;
+      resolve({ name: n });
+    });
+  });
+}

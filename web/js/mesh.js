@@ -1,0 +1,499 @@
+// The full mesh: one RTCPeerConnection per remote participant, negotiated
+// with "perfect negotiation" (W3C WebRTC §10.7): either side may offer at
+// any time; on glare the peer with the lexically smaller id (polite) yields
+// and the other (impolite) ignores the colliding offer.
+//
+// One change from the textbook pattern: the polite side never has to roll
+// back. After the first exchange it sends its offers without applying them
+// (createOffer, not setLocalDescription) and applies one only when its answer
+// arrives; on glare it just drops it and answers the impolite offer, then
+// offers again. Reason: in Chromium (seen with 156) rolling back a local
+// offer leaves every receiver that offer touched without packets — remote
+// video freezes for good. Offers carry no new ICE candidates after the first
+// exchange (BUNDLE, same credentials) except for an ICE restart, whose
+// candidates then trickle once the answer is applied.
+//
+// Who offers first (docs/protocol.md): the newcomer, to every peer listed in
+// its `welcome`. Existing participants create their connection on the first
+// signal from the newcomer, apply its offer, and only then attach their own
+// tracks to the offered transceivers, so the answer carries them (no second
+// round trip).
+//
+// Every connection has a fixed set of m-lines from its first offer: audio
+// (microphone), video (camera), video (screen share), in that order. Later
+// changes (screen share on/off, camera on after a refusal) only change a
+// transceiver's track, direction and stream id, never add an m-line. That
+// keeps renegotiations small and the SDP stable, and gives the E2EE
+// transforms (set right after a transceiver is created) a fixed place.
+//
+// The mesh knows nothing of the DOM. It fires CustomEvents whose detail
+// holds the remote `peer` (a Peer):
+//   peer-stream  {peer, role: 'camera'|'screen', stream}  a stream to show
+//   peer-unstream {peer, role}                            stop showing it
+//   peer-media   {peer}  peer.remote (mic/cam flags) or track mute changed
+//   peer-state   {peer}  peer.state changed ('new'|'connecting'|'connected'|
+//                        'reconnecting'|'failed')
+//   peer-gone    {peer}  the remote end closed its connection, or it stayed
+//                        failed despite ICE restarts
+
+/** After this long in `failed` despite ICE restarts, a peer counts as gone. */
+const FAILED_GIVE_UP_MS = 20000;
+/** Minimum spacing between two ICE restarts of one connection. */
+const ICE_RESTART_SPACING_MS = 5000;
+
+/** Our sending slots, one transceiver each, in m-line order. */
+const SLOTS = /** @type {const} */ ([['mic', 'audio'], ['cam', 'video'], ['screen', 'video']]);
+
+export class Mesh extends EventTarget {
+  /**
+   * @param {{signaling: import('./signaling.js').Signaling,
+   *          media: import('./media.js').LocalMedia,
+   *          relayOnly?: boolean}} opts
+   */
+  constructor({ signaling, media, relayOnly = false }) {
+    super();
+    this.signaling = signaling;
+    this.media = media;
+    this.relayOnly = relayOnly;
+    this.selfId = '';
+    /** @type {RTCIceServer[]} */
+    this.iceServers = [];
+    /** @type {Map<string, Peer>} */
+    this.peers = new Map();
+  }
+
+  /** start begins a session from a `welcome`: offer to everyone already there. */
+  start(welcome) {
+    this.closeAll();
+    this.selfId = welcome.id;
+    this.iceServers = Array.isArray(welcome.iceServers) ? welcome.iceServers : [];
+    for (const p of welcome.peers ?? []) {
+      const peer = this.add(p);
+      peer.open(true);
+    }
+  }
+
+  /** add records a participant (from welcome or peer-joined) without connecting. */
+  add({ id, name }) {
+    let peer = this.peers.get(id);
+    if (!peer) {
+      peer = new Peer(this, id, name);
+      this.peers.set(id, peer);
+    }
+    return peer;
+  }
+
+  /** remove closes and forgets a participant (peer-left). */
+  remove(id) {
+    const peer = this.peers.get(id);
+    if (!peer) return null;
+    this.peers.delete(id);
+    peer.close();
+    return peer;
+  }
+
+  /** onSignal handles a relayed `signal` message. */
+  onSignal(from, data) {
+    if (!data || typeof data !== 'object') return;
+    // Normally peer-joined came first; be lenient if not.
+    const peer = this.peers.get(from) ?? this.add({ id: from, name: '' });
+    if (!peer.pc) peer.open(false);
+    peer.enqueue(() => peer.handle(data));
+  }
+
+  /** localChanged pushes the local media state and tracks to every peer. */
+  localChanged() {
+    for (const peer of this.peers.values()) {
+      if (!peer.pc) continue;
+      peer.sendMedia();
+      if (peer.attached) peer.enqueue(() => peer.syncSenders());
+    }
+  }
+
+  closeAll() {
+    for (const peer of this.peers.values()) peer.close();
+    this.peers.clear();
+  }
+
+  /** list is the debug view used by tests: [{id, name, pc, state, polite, glares}]. */
+  list() {
+    return [...this.peers.values()].map((p) => ({ id: p.id, name: p.name, pc: p.pc, state: p.state, polite: p.polite, glares: p.glares }));
+  }
+
+  rtcConfig() {
+    return {
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    };
+  }
+
+  fire(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+export class Peer {
+  constructor(mesh, id, name) {
+    this.mesh = mesh;
+    this.id = id;
+    this.name = name;
+    /** @type {RTCPeerConnection|null} */
+    this.pc = null;
+    this.state = 'new';
+    this.polite = false;
+    // Negotiation state (see the header).
+    this.ignoreOffer = false; // impolite: the last remote offer collided and was ignored
+    /** @type {RTCSessionDescriptionInit|null} polite: sent, not applied, awaiting its answer */
+    this.pendingOffer = null;
+    this.wantOffer = false; // negotiation is needed once the connection is stable
+    this.glares = 0; // offers that collided with ours (for tests and debugging)
+    /** Our tracks were added (the initiator at once, the answerer at the first offer). */
+    this.attached = false;
+    /** @type {Record<string, RTCRtpTransceiver|null>} our sending transceiver per role */
+    this.tx = { mic: null, cam: null, screen: null };
+    /** the stream id each slot's sender announces (msid), to avoid no-op setStreams */
+    this.msid = { mic: '', cam: '', screen: '' };
+    /** What the remote told us in its `media` payload. */
+    this.remote = { camera: null, screen: null, mic: true, cam: true };
+    /** @type {Map<string, MediaStream>} incoming streams by id (msid) */
+    this.streams = new Map();
+    /** @type {{camera: MediaStream|null, screen: MediaStream|null}} what peer-stream announced */
+    this.shown = { camera: null, screen: null };
+    this.shownKey = { camera: '', screen: '' };
+    this.queue = Promise.resolve();
+    this.closed = false;
+    this.failedSince = 0;
+    this.giveUpTimer = 0;
+    this.restartTimer = 0;
+  }
+
+  /** fire sends a mesh event about this peer, unless the peer is closed. */
+  fire(type, detail) {
+    if (!this.closed) this.mesh.fire(type, detail);
+  }
+
+  /** enqueue runs fn after every earlier signal of this peer was handled. */
+  enqueue(fn) {
+    this.queue = this.queue.then(fn).catch((err) => {
+      if (!this.closed) console.error(`parley: peer ${this.name || this.id}:`, err);
+    });
+    return this.queue;
+  }
+
+  signal(data) {
+    this.mesh.signaling.signal(this.id, data);
+  }
+
+  sendMedia() {
+    this.signal({ media: this.mesh.media.describe() });
+  }
+
+  /** open creates the connection; an initiator adds its tracks (→ offer) at once. */
+  open(initiator) {
+    if (this.pc || this.closed) return;
+    this.polite = this.mesh.selfId < this.id;
+    const pc = new RTCPeerConnection(this.mesh.rtcConfig());
+    this.pc = pc;
+    this.setState('connecting');
+    pc.addEventListener('icecandidate', ({ candidate }) => {
+      this.signal({ candidate: candidate ? candidate.toJSON() : null });
+    });
+    pc.addEventListener('negotiationneeded', () => this.enqueue(() => this.negotiate()));
+    pc.addEventListener('track', (ev) => this.onTrack(ev));
+    pc.addEventListener('connectionstatechange', () => this.onConnectionState());
+    // Announce our stream ids before the first offer or answer carries them.
+    this.sendMedia();
+    if (initiator) {
+      // All three m-lines now, receive-only until syncSenders attaches tracks:
+      // one negotiationneeded, one offer.
+      for (const [role, kind] of SLOTS) this.tx[role] = pc.addTransceiver(kind, { direction: 'recvonly' });
+      this.enqueue(() => this.syncSenders());
+    }
+  }
+
+  /** claim adopts the transceivers a remote offer created, in m-line order. */
+  claim() {
+    const all = this.pc.getTransceivers().filter((t) => !t.stopped && t.mid !== null);
+    const free = (kind) => all.find((t) => t.receiver.track.kind === kind && !Object.values(this.tx).includes(t));
+    for (const [role, kind] of SLOTS) this.tx[role] ??= free(kind) ?? null;
+  }
+
+  /** negotiate sends an offer now, or once the current exchange is over. */
+  async negotiate() {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    if (pc.signalingState !== 'stable' || this.pendingOffer) {
+      this.wantOffer = true;
+      return;
+    }
+    this.wantOffer = false;
+    if (this.polite && pc.currentLocalDescription) {
+      const offer = await pc.createOffer();
+      this.pendingOffer = offer;
+      this.signal({ description: { type: offer.type, sdp: offer.sdp } });
+      return;
+    }
+    await pc.setLocalDescription();
+    this.signal({ description: pc.localDescription.toJSON() });
+  }
+
+  /** handle processes one signal payload (serialized by enqueue). */
+  async handle(data) {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    if (data.media && typeof data.media === 'object') {
+      this.onRemoteMedia(data.media);
+    }
+    const description = data.description;
+    if (description && typeof description === 'object') {
+      if (description.type === 'offer') {
+        const collision = pc.signalingState !== 'stable' || !!this.pendingOffer;
+        if (collision) this.glares++;
+        this.ignoreOffer = collision && !this.polite;
+        if (this.ignoreOffer) return; // ours wins; the polite side will answer it
+        if (this.pendingOffer) {
+          // Glare, and we are polite: drop our (never applied) offer.
+          this.pendingOffer = null;
+          this.wantOffer = true;
+        }
+        await pc.setRemoteDescription(description);
+        if (!this.attached) {
+          this.claim();
+          await this.syncSenders(); // our tracks ride in the answer
+        }
+        await pc.setLocalDescription();
+        this.signal({ description: pc.localDescription.toJSON() });
+      } else if (description.type === 'answer') {
+        if (this.pendingOffer) {
+          const offer = this.pendingOffer;
+          this.pendingOffer = null;
+          await pc.setLocalDescription(offer);
+        }
+        if (pc.signalingState !== 'have-local-offer') return; // an answer to an offer we dropped
+        await pc.setRemoteDescription(description);
+      }
+      // ('rollback' is never sent by this client and needs nothing here.)
+      if (this.wantOffer && pc.signalingState === 'stable') await this.negotiate();
+    }
+    if ('candidate' in data) {
+      try {
+        if (data.candidate) await pc.addIceCandidate(data.candidate);
+        else await pc.addIceCandidate(); // end of candidates
+      } catch (err) {
+        if (!this.ignoreOffer && data.candidate) throw err;
+      }
+    }
+  }
+
+  /**
+   * syncSenders makes our transceivers send exactly the local tracks. A
+   * changed track is swapped with replaceTrack (no renegotiation); starting
+   * or stopping to send on a slot changes its direction (renegotiated, so the
+   * remote side's track starts or ends). A camera turned off keeps sending
+   * nothing on its slot without renegotiation; the `media` payload says so.
+   */
+  async syncSenders() {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    this.attached = true;
+    const media = this.mesh.media;
+    for (const [role] of SLOTS) {
+      const track = media.track(role);
+      const stream = role === 'screen' ? media.screen : media.camera;
+      let tx = this.tx[role];
+      if (tx && tx.stopped) tx = this.tx[role] = null;
+      if (!tx) {
+        // Only with a peer that offered fewer m-lines than we use.
+        if (track) {
+          const sender = pc.addTrack(track, stream);
+          this.tx[role] = pc.getTransceivers().find((t) => t.sender === sender) ?? null;
+          this.msid[role] = stream.id;
+        }
+        continue;
+      }
+      if (tx.sender.track !== track) await tx.sender.replaceTrack(track);
+      if (track) {
+        if (this.msid[role] !== stream.id) {
+          tx.sender.setStreams(stream); // a new screen share is a new stream
+          this.msid[role] = stream.id;
+        }
+        if (tx.direction === 'recvonly') tx.direction = 'sendrecv';
+        else if (tx.direction === 'inactive') tx.direction = 'sendonly';
+      } else if (role === 'screen') {
+        if (tx.direction === 'sendrecv') tx.direction = 'recvonly';
+        else if (tx.direction === 'sendonly') tx.direction = 'inactive';
+      }
+    }
+  }
+
+  onTrack(ev) {
+    const track = ev.track;
+    let stream = ev.streams[0];
+    if (!stream) {
+      // A sender without a stream (not our client): one stream per transceiver.
+      const key = `mid:${ev.transceiver.mid}`;
+      stream = this.streams.get(key) ?? new MediaStream();
+      if (!stream.getTracks().includes(track)) stream.addTrack(track);
+      this.streams.set(key, stream);
+    }
+    // The browser may hand out a new MediaStream object for an id it used
+    // before (a sender going back to an earlier stream id): keep the newest.
+    this.streams.set(stream.id, stream);
+    this.seen ??= new WeakSet();
+    if (!this.seen.has(stream)) {
+      this.seen.add(stream);
+      // A track moves between streams when the sender's stream id changes.
+      stream.addEventListener('addtrack', () => this.route());
+      stream.addEventListener('removetrack', () => this.route());
+    }
+    if (!this.seen.has(track)) {
+      this.seen.add(track);
+      const update = () => this.fire('peer-media', { peer: this });
+      track.addEventListener('mute', update);
+      track.addEventListener('unmute', update);
+      track.addEventListener('ended', () => this.route());
+    }
+    this.route();
+  }
+
+  onRemoteMedia(m) {
+    const str = (v) => (typeof v === 'string' && v ? v : null);
+    this.remote = {
+      camera: str(m.camera),
+      screen: str(m.screen),
+      mic: m.mic !== false,
+      cam: m.cam !== false,
+    };
+    this.route();
+    this.fire('peer-media', { peer: this });
+  }
+
+  /**
+   * route decides which incoming stream is the camera and which the screen
+   * share. The `media` payload names them; if a stream id and the msid
+   * disagree (they can, briefly, around a glare), the camera is the
+   * announced camera stream and the screen any other stream with live video.
+   */
+  route() {
+    if (this.closed) return;
+    const { camera, screen } = this.remote;
+    const live = (s) => s.getVideoTracks().some((t) => t.readyState === 'live');
+    const streams = [...this.streams.values()];
+    let cam = camera ? this.streams.get(camera) : streams.find((s) => s.id !== screen && !s.id.startsWith('mid:'));
+    let scr = null;
+    if (screen) {
+      scr = this.streams.get(screen);
+      if (!scr || !live(scr)) scr = streams.find((s) => s !== cam && s.id !== camera && live(s)) ?? null;
+    }
+    if (scr) this.show('screen', scr);
+    else this.unshow('screen');
+    if (cam) this.show('camera', cam);
+  }
+
+  /**
+   * show announces what to display in a role: a new MediaStream of the
+   * source stream's live tracks, made again whenever that set changes. (A
+   * <video> does not reliably pick up a track added to its srcObject later.)
+   */
+  show(role, source) {
+    const tracks = source.getTracks().filter((t) => t.readyState === 'live');
+    const key = `${source.id}:${tracks.map((t) => t.id).sort().join(',')}`;
+    if (this.shown[role] && this.shownKey[role] === key) return;
+    this.shownKey[role] = key;
+    const stream = new MediaStream(tracks);
+    this.shown[role] = stream;
+    this.fire('peer-stream', { peer: this, role, stream });
+  }
+
+  unshow(role) {
+    if (!this.shown[role]) return;
+    this.shown[role] = null;
+    this.shownKey[role] = '';
+    this.fire('peer-unstream', { peer: this, role });
+  }
+
+  /** videoMuted reports whether the camera video is not arriving (track muted). */
+  videoMuted() {
+    const v = this.shown.camera?.getVideoTracks()[0];
+    return !v || v.muted || v.readyState !== 'live';
+  }
+
+  onConnectionState() {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    switch (pc.connectionState) {
+      case 'connected':
+        this.watchTransports();
+        this.failedSince = 0;
+        clearTimeout(this.giveUpTimer);
+        clearInterval(this.restartTimer);
+        this.setState('connected');
+        break;
+      case 'disconnected':
+        this.setState('reconnecting');
+        break;
+      case 'failed': {
+        this.setState('reconnecting');
+        if (!this.failedSince) {
+          this.failedSince = Date.now();
+          this.giveUpTimer = setTimeout(() => {
+            if (this.pc === pc && pc.connectionState === 'failed') {
+              this.setState('failed');
+              this.fire('peer-gone', { peer: this });
+            }
+          }, FAILED_GIVE_UP_MS);
+          // ICE restart (→ negotiationneeded → an offer with new credentials),
+          // again every few seconds while it stays failed.
+          pc.restartIce();
+          this.restartTimer = setInterval(() => {
+            if (this.pc === pc && !this.closed && pc.connectionState === 'failed') pc.restartIce();
+          }, ICE_RESTART_SPACING_MS);
+        }
+        break;
+      }
+      case 'closed':
+        // Only our own close() gets here in today's browsers.
+        this.setState('failed');
+        break;
+      default:
+        break;
+    }
+  }
+
+  /**
+   * watchTransports notices the remote end closing its connection (DTLS
+   * close_notify: its tab closed, or it left): the transport turns `closed`
+   * within milliseconds, while ICE would take seconds to notice.
+   */
+  watchTransports() {
+    const pc = this.pc;
+    this.watched ??= new WeakSet();
+    for (const rtp of [...pc.getSenders(), ...pc.getReceivers()]) {
+      const t = rtp.transport;
+      if (!t || this.watched.has(t)) continue;
+      this.watched.add(t);
+      t.addEventListener('statechange', () => {
+        if (t.state === 'closed' && !this.closed && this.pc === pc) {
+          this.setState('failed');
+          this.fire('peer-gone', { peer: this });
+        }
+      });
+    }
+  }
+
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.fire('peer-state', { peer: this });
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.giveUpTimer);
+    clearInterval(this.restartTimer);
+    if (this.pc) this.pc.close();
+  }
+}

@@ -1,0 +1,144 @@
+import test, { mock } from 'node:test';
+import assert from 'node:assert/strict';
+
+/** FakeWebSocket records what the client sends and lets the test play the server. */
+class FakeWebSocket extends EventTarget {
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSING = 2;
+  static CLOSED = 3;
+  static all = [];
+  constructor(url) {
+    super();
+    this.url = url;
+    this.readyState = FakeWebSocket.CONNECTING;
+    this.sent = [];
+    FakeWebSocket.all.push(this);
+  }
+  send(s) { this.sent.push(JSON.parse(s)); }
+  close(code = 1000) { this.serverClose(code); }
+  // test side
+  open() {
+    this.readyState = FakeWebSocket.OPEN;
+    this.dispatchEvent(new Event('open'));
+  }
+  msg(obj) { this.dispatchEvent(Object.assign(new Event('message'), { data: JSON.stringify(obj) })); }
+  serverClose(code = 1006) {
+    if (this.readyState === FakeWebSocket.CLOSED) return;
+    this.readyState = FakeWebSocket.CLOSED;
+    this.dispatchEvent(Object.assign(new Event('close'), { code }));
+  }
+}
+globalThis.WebSocket = FakeWebSocket;
+const { Signaling, wsURL } = await import('./signaling.js');
+
+function setup() {
+  FakeWebSocket.all = [];
+  const sig = new Signaling({ url: 'ws://x/ws', room: 'r1', name: 'Ada' });
+  const events = [];
+  for (const t of ['welcome', 'peer-joined', 'error', 'server-shutdown', 'status']) {
+    sig.addEventListener(t, (e) => events.push([t, e.detail]));
+  }
+  return { sig, events, last: () => FakeWebSocket.all.at(-1) };
+}
+
+test('wsURL follows the page scheme', () => {
+  assert.equal(wsURL({ protocol: 'http:', host: 'localhost:8080' }), 'ws://localhost:8080/ws');
+  assert.equal(wsURL({ protocol: 'https:', host: 'meet.example.org' }), 'wss://meet.example.org/ws');
+});
+
+test('joins on open and dispatches server messages', () => {
+  const { sig, events, last } = setup();
+  sig.connect();
+  last().open();
+  assert.deepEqual(last().sent, [{ type: 'join', v: 1, room: 'r1', name: 'Ada' }]);
+  last().msg({ type: 'welcome', id: 'abc', peers: [] });
+  last().msg({ type: 'peer-joined', peer: { id: 'p2', name: 'Grace' } });
+  last().msg({ type: 'nonsense' }); // ignored
+  assert.deepEqual(events.filter(([t]) => t !== 'status').map(([t]) => t), ['welcome', 'peer-joined']);
+  assert.equal(sig.signal('p2', { candidate: null }), true);
+  assert.deepEqual(last().sent.at(-1), { type: 'signal', to: 'p2', data: { candidate: null } });
+  sig.leave();
+  assert.deepEqual(last().sent.at(-1), { type: 'leave' });
+  assert.equal(sig.status, 'closed');
+});
+
+test('reconnects with growing delays and re-joins', () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const { sig, events, last } = setup();
+    sig.connect();
+    last().open();
+    last().msg({ type: 'welcome', id: 'a1', peers: [] });
+    last().serverClose(1006);
+    const delays = [];
+    for (let i = 0; i < 4; i++) {
+      const st = events.filter(([t]) => t === 'status').at(-1)[1];
+      assert.equal(st.status, 'reconnecting');
+      delays.push(st.delay);
+      mock.timers.tick(st.delay);
+      last().serverClose(1006); // the server is still down
+    }
+    assert.equal(FakeWebSocket.all.length, 5);
+    for (let i = 1; i < delays.length; i++) assert.ok(delays[i] > delays[i - 1] * 1.2 || delays[i] >= 7500, `delays ${delays}`);
+    // The server is back: the next socket joins again; welcome resets the back-off.
+    const st = events.filter(([t]) => t === 'status').at(-1)[1];
+    mock.timers.tick(st.delay);
+    last().open();
+    assert.deepEqual(last().sent, [{ type: 'join', v: 1, room: 'r1', name: 'Ada' }]);
+    last().msg({ type: 'welcome', id: 'a2', peers: [] });
+    assert.equal(sig.status, 'open');
+    assert.equal(sig.attempt, 0);
+    sig.stop();
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('server-shutdown is passed on and followed by a reconnect', () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const { sig, events, last } = setup();
+    sig.connect();
+    last().open();
+    last().msg({ type: 'welcome', id: 'a1', peers: [] });
+    last().msg({ type: 'server-shutdown', reconnect: true });
+    last().serverClose(1001);
+    assert.ok(events.some(([t]) => t === 'server-shutdown'));
+    const st = events.filter(([t]) => t === 'status').at(-1)[1];
+    assert.equal(st.status, 'reconnecting');
+    assert.equal(st.reason, 'server-shutdown');
+    assert.ok(st.delay <= 500);
+    sig.stop();
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a refused join stops the client (no reconnect loop)', () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const { sig, events, last } = setup();
+    sig.connect();
+    last().open();
+    last().msg({ type: 'error', code: 'room-full', message: 'this room is limited to 2 participants (mesh-only mode)', ref: 'join' });
+    const err = events.find(([t]) => t === 'error')[1];
+    assert.equal(err.join, true);
+    assert.equal(sig.status, 'closed');
+    mock.timers.tick(60000);
+    assert.equal(FakeWebSocket.all.length, 1);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('errors after welcome are not join refusals', () => {
+  const { sig, events, last } = setup();
+  sig.connect();
+  last().open();
+  last().msg({ type: 'welcome', id: 'a1', peers: [] });
+  last().msg({ type: 'error', code: 'unknown-peer', message: 'no such participant', ref: 'signal' });
+  assert.equal(events.find(([t]) => t === 'error')[1].join, undefined);
+  assert.equal(sig.status, 'open');
+  sig.stop();
+});

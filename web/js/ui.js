@@ -1,0 +1,322 @@
+// DOM pieces of the room page: tiles, the grid that sizes them, the banner,
+// the views. No call logic here.
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+const ICONS = {
+  micOff: 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11z',
+  camOff: 'M4 6h11a2 2 0 0 1 2 2v2.5l4-3v9l-4-3V16a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2z',
+};
+
+/** icon builds a small slashed SVG icon ("off" indicators). */
+function slashedIcon(path) {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.classList.add('icon');
+  const p = document.createElementNS(SVG_NS, 'path');
+  p.setAttribute('d', path);
+  p.setAttribute('fill', 'currentColor');
+  const l = document.createElementNS(SVG_NS, 'line');
+  for (const [k, v] of Object.entries({ x1: 3, y1: 3, x2: 21, y2: 21, stroke: 'currentColor', 'stroke-width': 2.2, 'stroke-linecap': 'round' })) {
+    l.setAttribute(k, String(v));
+  }
+  svg.append(p, l);
+  return svg;
+}
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** initials returns up to two letters for an avatar. */
+export function initials(name) {
+  const words = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  const first = (w) => [...w][0] ?? '';
+  const s = words.length > 1 ? first(words[0]) + first(words[words.length - 1]) : first(words[0] ?? '?');
+  return s.toUpperCase() || '?';
+}
+
+const STATE_TEXT = {
+  new: 'Waiting…',
+  connecting: 'Connecting…',
+  connected: '',
+  reconnecting: 'Connection lost, reconnecting…',
+  failed: 'Connection failed',
+};
+
+/** autoplay: videos whose sound the browser refused to start without a click. */
+const blockedAudio = new Set();
+
+function autoplayBlocked(video) {
+  blockedAudio.add(video);
+  const btn = document.getElementById('unmute-audio');
+  if (btn) btn.hidden = false;
+}
+
+/** initAutoplayButton wires the "click to enable sound" button. */
+export function initAutoplayButton() {
+  const btn = document.getElementById('unmute-audio');
+  if (!btn) return;
+  btn.addEventListener('click', () => {
+    for (const v of blockedAudio) {
+      if (!v.isConnected) continue;
+      v.muted = false;
+      v.play().catch(() => {});
+    }
+    blockedAudio.clear();
+    btn.hidden = true;
+  });
+}
+
+/**
+ * Tile is one participant's (or one screen share's) box in the grid:
+ * <div class="tile" data-peer="NAME" data-peer-id="ID"> holding a <video>.
+ * Its stream can be swapped with setStream without recreating the tile.
+ */
+export class Tile {
+  /**
+   * @param {{key: string, name: string, peerId?: string, self?: boolean, screen?: boolean}} o
+   */
+  constructor({ key, name, peerId = '', self = false, screen = false }) {
+    this.key = key;
+    this.self = self;
+    this.screen = screen;
+    this.el = el('div', 'tile');
+    this.el.setAttribute('role', 'group');
+    if (self) {
+      this.el.classList.add('self');
+      this.el.dataset.self = '';
+    }
+    if (screen) this.el.classList.add('screen');
+    if (peerId) this.el.dataset.peerId = peerId;
+    this.el.dataset.mic = 'on';
+    this.el.dataset.cam = screen ? 'on' : 'off';
+    this.el.dataset.state = self ? 'connected' : 'connecting';
+
+    this.video = /** @type {HTMLVideoElement} */ (el('video'));
+    this.video.autoplay = true;
+    this.video.playsInline = true;
+    // Our own sound would echo; a screen share has none.
+    this.video.muted = self || screen;
+
+    this.avatar = el('div', 'avatar');
+    this.avatar.setAttribute('aria-hidden', 'true');
+    this.label = el('div', 'label');
+    this.nameEl = el('span', 'name');
+    this.micOff = el('span', 'ind mic-off');
+    this.micOff.append(slashedIcon(ICONS.micOff));
+    this.micOff.title = 'Microphone off';
+    this.micOff.setAttribute('role', 'img');
+    this.micOff.setAttribute('aria-label', 'microphone off');
+    this.camOff = el('span', 'ind cam-off');
+    this.camOff.append(slashedIcon(ICONS.camOff));
+    this.camOff.title = 'Camera off';
+    this.camOff.setAttribute('role', 'img');
+    this.camOff.setAttribute('aria-label', 'camera off');
+    this.label.append(this.nameEl, this.micOff, this.camOff);
+    this.status = el('div', 'status');
+    this.status.setAttribute('aria-live', 'polite');
+    this.el.append(this.video, this.avatar, this.label, this.status);
+    this.setName(name);
+    this.setMic(true);
+    this.setCam(screen);
+    this.setState(self ? 'connected' : 'connecting');
+  }
+
+  setName(name) {
+    this.name = name;
+    const shown = this.screen ? `${name} (screen)` : name;
+    this.el.dataset.peer = shown;
+    let label = shown;
+    if (this.self) label = this.screen ? 'Your screen, as others see it' : `${name} (you)`;
+    this.nameEl.textContent = label;
+    this.avatar.textContent = initials(name);
+    this.el.setAttribute('aria-label', label);
+  }
+
+  /** setStream shows another MediaStream in this tile (null: none). */
+  setStream(stream) {
+    if (this.video.srcObject === stream) return;
+    this.video.srcObject = stream;
+    if (!stream) return;
+    this.play();
+    if (!this.self && 'requestVideoFrameCallback' in this.video) {
+      // A performance mark per first frame: join-to-first-frame, measurable
+      // by tests and by anyone with the browser's performance panel.
+      const v = this.video;
+      v.requestVideoFrameCallback(() => {
+        if (v.srcObject === stream) performance.mark('parley:first-frame', { detail: { peer: this.el.dataset.peer } });
+      });
+    }
+  }
+
+  play() {
+    const p = this.video.play();
+    if (!p) return;
+    p.catch((err) => {
+      if (err.name !== 'NotAllowedError' || this.video.muted) return;
+      // Sound needs a click first: show the picture muted, offer a button.
+      this.video.muted = true;
+      this.video.play().catch(() => {});
+      autoplayBlocked(this.video);
+    });
+  }
+
+  setMic(on) {
+    this.el.dataset.mic = on ? 'on' : 'off';
+    this.micOff.hidden = on || this.screen;
+  }
+
+  setCam(on) {
+    this.el.dataset.cam = on ? 'on' : 'off';
+    this.camOff.hidden = on || this.screen;
+  }
+
+  setState(state) {
+    this.el.dataset.state = state;
+    this.status.textContent = STATE_TEXT[state] ?? '';
+  }
+
+  remove() {
+    this.video.srcObject = null;
+    this.el.remove();
+  }
+}
+
+/**
+ * Grid lays tiles out as large as they can be: it picks the column count
+ * that maximises a 16:9 tile's width in the available box, and re-does it
+ * when the box or the tile count changes.
+ */
+export class Grid {
+  /** @param {HTMLElement} root */
+  constructor(root) {
+    this.root = root;
+    /** @type {Map<string, Tile>} */
+    this.tiles = new Map();
+    this.observer = new ResizeObserver(() => this.layout());
+    this.observer.observe(root);
+  }
+
+  get(key) {
+    return this.tiles.get(key);
+  }
+
+  add(tile) {
+    this.tiles.set(tile.key, tile);
+    if (tile.screen) {
+      // Screen shares first: they carry the most detail.
+      const firstNonScreen = [...this.root.children].find((c) => !c.classList.contains('screen'));
+      this.root.insertBefore(tile.el, firstNonScreen ?? null);
+    } else {
+      this.root.append(tile.el);
+    }
+    this.layout();
+    return tile;
+  }
+
+  remove(key) {
+    const t = this.tiles.get(key);
+    if (!t) return;
+    this.tiles.delete(key);
+    t.remove();
+    this.layout();
+  }
+
+  /** clear removes every tile except those kept(tile) says to keep. */
+  clear(keep = () => false) {
+    for (const [key, t] of [...this.tiles]) if (!keep(t)) this.remove(key);
+  }
+
+  layout() {
+    const n = this.tiles.size;
+    this.root.dataset.count = String(n);
+    if (!n) return;
+    const style = getComputedStyle(this.root);
+    const gap = parseFloat(style.columnGap) || 8;
+    const w = this.root.clientWidth - (parseFloat(style.paddingLeft) || 0) - (parseFloat(style.paddingRight) || 0);
+    const h = this.root.clientHeight - (parseFloat(style.paddingTop) || 0) - (parseFloat(style.paddingBottom) || 0);
+    const { cols, width } = bestLayout(n, w, h, gap);
+    this.root.style.setProperty('--cols', String(cols));
+    this.root.style.setProperty('--tile-w', `${Math.floor(width)}px`);
+  }
+}
+
+/**
+ * bestLayout returns the column count and tile width (16:9 tiles) that
+ * make n tiles largest inside w×h with gap between them.
+ */
+export function bestLayout(n, w, h, gap = 8, aspect = 16 / 9) {
+  let best = { cols: 1, width: 0 };
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const byWidth = (w - gap * (cols - 1)) / cols;
+    const byHeight = ((h - gap * (rows - 1)) / rows) * aspect;
+    const width = Math.max(0, Math.min(byWidth, byHeight));
+    if (width > best.width + 0.5) best = { cols, width };
+  }
+  if (best.width < 80) best.width = Math.max(80, Math.min(w, 160)); // tiny boxes: scroll
+  return best;
+}
+
+/** Banner: one message at a time in #banner (role=alert). */
+let bannerKey = '';
+let bannerTimer = 0;
+
+/**
+ * showBanner shows text in #banner.
+ * @param {string} text
+ * @param {{kind?: 'error'|'warn'|'info', key?: string, timeout?: number,
+ *          action?: {label: string, run: () => void}}} [opts]
+ */
+export function showBanner(text, { kind = 'error', key = '', timeout = 0, action = null } = {}) {
+  const b = document.getElementById('banner');
+  if (!b) return;
+  clearTimeout(bannerTimer);
+  bannerKey = key;
+  b.dataset.kind = kind;
+  b.querySelector('.banner-text').textContent = text;
+  const btn = /** @type {HTMLButtonElement} */ (b.querySelector('.banner-action'));
+  btn.hidden = !action;
+  btn.onclick = null;
+  if (action) {
+    btn.textContent = action.label;
+    btn.onclick = () => {
+      hideBanner();
+      action.run();
+    };
+  }
+  b.hidden = false;
+  if (timeout) bannerTimer = setTimeout(() => hideBanner(key), timeout);
+}
+
+/** hideBanner hides the banner (only if it still shows `key`, when given). */
+export function hideBanner(key) {
+  const b = document.getElementById('banner');
+  if (!b || (key !== undefined && key !== bannerKey)) return;
+  clearTimeout(bannerTimer);
+  b.hidden = true;
+  bannerKey = '';
+}
+
+export function initBanner() {
+  const b = document.getElementById('banner');
+  b?.querySelector('.banner-close')?.addEventListener('click', () => hideBanner());
+}
+
+/** showView shows one of the page's <main> views and hides the others. */
+export function showView(id) {
+  for (const v of document.querySelectorAll('body > main')) {
+    /** @type {HTMLElement} */ (v).hidden = v.id !== id;
+  }
+}
+
+/** setPressed updates a toggle button's state and its tooltip. */
+export function setPressed(button, pressed, title) {
+  button.setAttribute('aria-pressed', pressed ? 'true' : 'false');
+  if (title) button.title = title;
+}

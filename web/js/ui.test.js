@@ -1,0 +1,34 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { bestLayout, initials } from './ui.js';
+
+test('bestLayout fills a wide box with a row, a narrow one with a column', () => {
+  assert.deepEqual(bestLayout(1, 1280, 700, 8).cols, 1);
+  assert.equal(bestLayout(2, 1280, 700, 8).cols, 2);
+  assert.equal(bestLayout(4, 1280, 700, 8).cols, 2);
+  assert.equal(bestLayout(6, 1280, 700, 8).cols, 3);
+  // A 360 px wide phone (minus padding), portrait: one column.
+  assert.equal(bestLayout(3, 348, 600, 6).cols, 1);
+  assert.equal(bestLayout(2, 348, 600, 6).cols, 1);
+});
+
+test('bestLayout tiles fit the box', () => {
+  for (const [n, w, h] of [[1, 800, 450], [3, 1280, 700], [7, 1000, 500], [12, 360, 600], [5, 348, 620]]) {
+    const { cols, width } = bestLayout(n, w, h, 8);
+    const rows = Math.ceil(n / cols);
+    assert.ok(cols * width + (cols - 1) * 8 <= w + 0.01, `n=${n}: too wide`);
+    assert.ok(rows * (width * 9) / 16 + (rows - 1) * 8 <= h + 0.01, `n=${n}: too tall`);
+  }
+});
+
+test('bestLayout keeps tiles usable in tiny boxes', () => {
+  assert.ok(bestLayout(30, 200, 100, 8).width >= 80);
+});
+
+test('initials', () => {
+  assert.equal(initials('Grace Hopper'), 'GH');
+  assert.equal(initials('ada'), 'A');
+  assert.equal(initials('  Jean  Claude Van Damme '), 'JD');
+  assert.equal(initials(''), '?');
+  assert.equal(initials('😀 Smile'), '😀S');
+});
