@@ -10,8 +10,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 all: build
 
+# A local instance: the SFU also offers loopback candidates, so a browser on
+# this machine reaches it even with no network.
 run:
-	$(GO) run ./cmd/parley $(ARGS)
+	$(GO) run ./cmd/parley --sfu-loopback=true $(ARGS)
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/parley

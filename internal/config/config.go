@@ -25,10 +25,11 @@ type Config struct {
 	LogLevel  string `yaml:"log_level" help:"debug, info, warn or error"`
 	LogFormat string `yaml:"log_format" help:"json or text"`
 
-	MeshMax  int    `yaml:"mesh_max" help:"largest room that stays a full mesh; the next joiner switches it to the SFU (policy auto) or is refused (mesh-only)"`
-	MeshDown int    `yaml:"mesh_down" help:"an SFU room returns to mesh after staying at or below this size for 10 s; 0 means max(2, mesh_max-2)"`
-	Policy   string `yaml:"policy" help:"default room policy: auto, mesh-only or sfu-only"`
-	RoomMax  int    `yaml:"room_max" help:"hard cap on participants per room, whatever the policy"`
+	MeshMax       int           `yaml:"mesh_max" help:"largest room that stays a full mesh; the next joiner switches it to the SFU (policy auto) or is refused (mesh-only)"`
+	MeshDown      int           `yaml:"mesh_down" help:"an SFU room returns to mesh after staying at or below this size for 10 s; 0 means max(2, mesh_max-2)"`
+	MeshDownDelay time.Duration `yaml:"mesh_down_delay" help:"how long an SFU room must stay at or below mesh_down before it returns to mesh (hysteresis against flapping)"`
+	Policy        string        `yaml:"policy" help:"default room policy: auto, mesh-only or sfu-only"`
+	RoomMax       int           `yaml:"room_max" help:"hard cap on participants per room, whatever the policy"`
 
 	AdminToken string `yaml:"admin_token" help:"bearer token for the admin API and page; empty: a random one is generated and logged at start"`
 
@@ -41,6 +42,7 @@ type Config struct {
 type SFU struct {
 	UDPPort   int      `yaml:"udp_port" help:"the one UDP port every SFU connection uses (ICE UDP mux); open it in the firewall"`
 	PublicIPs []string `yaml:"public_ips" help:"addresses advertised for the SFU when the host is behind 1:1 NAT (default: the host's own addresses)"`
+	Loopback  bool     `yaml:"loopback" help:"offer loopback ICE candidates (a browser on the same machine with no network; make run and tests turn it on)"`
 }
 
 // TLS configures HTTPS on the HTTP listener.
@@ -70,13 +72,14 @@ type TURN struct {
 // reachable at http://localhost:8080, with the embedded TURN server on.
 func Default() Config {
 	return Config{
-		HTTP:      ":8080",
-		LogLevel:  "info",
-		LogFormat: "text",
-		MeshMax:   6,
-		Policy:    "auto",
-		RoomMax:   100,
-		SFU:       SFU{UDPPort: 7882},
+		HTTP:          ":8080",
+		LogLevel:      "info",
+		LogFormat:     "text",
+		MeshMax:       6,
+		MeshDownDelay: 10 * time.Second,
+		Policy:        "auto",
+		RoomMax:       100,
+		SFU:           SFU{UDPPort: 7882},
 		TURN: TURN{
 			Listen:         ":3478",
 			CredentialTTL:  time.Hour,
@@ -144,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	if c.MeshDown < 0 || (c.MeshDown > 0 && c.MeshDown >= c.MeshMax) {
 		add("mesh_down: %d must be 0 (automatic) or below mesh_max (%d)", c.MeshDown, c.MeshMax)
+	}
+	if c.MeshDownDelay < 100*time.Millisecond {
+		add("mesh_down_delay: %s is too short to prevent flapping (at least 100ms)", c.MeshDownDelay)
 	}
 	switch c.Policy {
 	case "auto", "mesh-only", "sfu-only":

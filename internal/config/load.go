@@ -161,6 +161,7 @@ var flagKeys = []struct{ flag, path string }{
 	{"policy", "policy"},
 	{"admin-token", "admin_token"},
 	{"sfu-port", "sfu.udp_port"},
+	{"sfu-loopback", "sfu.loopback"},
 	{"tls-cert", "tls.cert_file"},
 	{"tls-key", "tls.key_file"},
 	{"turn", "turn.listen"},

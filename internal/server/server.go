@@ -17,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/admin"
 	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/signaling"
 	"github.com/parleyhq/parley/turn"
 	"github.com/parleyhq/parley/web"
@@ -32,6 +33,7 @@ type Server struct {
 	log  *slog.Logger
 	hub  *signaling.Hub
 	turn *turn.Server // nil when the embedded TURN server is off
+	sfu  *sfu.Server
 	mux  *http.ServeMux
 }
 
@@ -45,7 +47,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log}
-	if s.turn, err = newTURN(cfg, log); err != nil {
+	if s.sfu, err = newSFU(cfg, log); err != nil {
+		return nil, err
+	}
+	if s.turn, err = newTURN(cfg, uint16(s.sfu.Port()), log); err != nil {
+		s.sfu.Close()
 		return nil, err
 	}
 	var publicHost string
@@ -57,13 +63,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		publicHost = u.Host
 	}
 	s.hub = signaling.NewHub(signaling.Options{
-		MeshMax:    cfg.MeshMax,
-		MeshDown:   cfg.EffectiveMeshDown(),
-		RoomMax:    cfg.RoomMax,
-		Policy:     policy,
-		ICEServers: s.iceServers,
-		PublicHost: publicHost,
-		Logger:     log.With("part", "signaling"),
+		MeshMax:       cfg.MeshMax,
+		MeshDown:      cfg.EffectiveMeshDown(),
+		MeshDownDelay: cfg.MeshDownDelay,
+		RoomMax:       cfg.RoomMax,
+		Policy:        policy,
+		ICEServers:    s.iceServers,
+		SFU:           sfuAdapter{s.sfu},
+		PublicHost:    publicHost,
+		Logger:        log.With("part", "signaling"),
 	})
 	adminAPI, err := admin.New(s.hub, s.adminToken(), log.With("part", "admin"))
 	if err != nil {
@@ -95,7 +103,9 @@ func (s *Server) adminToken() string {
 
 // newTURN builds the embedded TURN server from the config, or returns nil
 // when it is off.
-func newTURN(cfg config.Config, log *slog.Logger) (*turn.Server, error) {
+// sfuPort is the SFU's media port, which relays may reach on the server's
+// own address.
+func newTURN(cfg config.Config, sfuPort uint16, log *slog.Logger) (*turn.Server, error) {
 	if !cfg.TURNEnabled() && len(cfg.TURN.External) == 0 {
 		return nil, nil
 	}
@@ -124,6 +134,7 @@ func newTURN(cfg config.Config, log *slog.Logger) (*turn.Server, error) {
 		MaxAllocationsPerIP:   t.MaxPerIP,
 		MaxAllocations:        t.MaxAllocations,
 		ExternalURLs:          t.External,
+		SelfPorts:             []uint16{sfuPort},
 	}, log.With("part", "turn"))
 	if err != nil {
 		return nil, fmt.Errorf("turn: %w", err)
@@ -146,6 +157,9 @@ func (s *Server) iceServers(peerID string) []signaling.ICEServer {
 // Handler is the HTTP handler for everything Parley serves.
 func (s *Server) Handler() http.Handler { return s.mux }
 
+// SFU returns the media server.
+func (s *Server) SFU() *sfu.Server { return s.sfu }
+
 // TURN returns the embedded TURN server, or nil when it is off.
 func (s *Server) TURN() *turn.Server { return s.turn }
 
@@ -153,6 +167,7 @@ func (s *Server) TURN() *turn.Server { return s.turn }
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.HTTP)
 	if err != nil {
+		s.sfu.Close()
 		return fmt.Errorf("listen %s: %w", s.cfg.HTTP, err)
 	}
 	return s.Serve(ctx, ln)
@@ -161,6 +176,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then shuts down gracefully: every
 // client is told the server is going away before its connection closes.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.sfu.Close()
 	if s.turn != nil {
 		if err := s.turn.Start(ctx); err != nil {
 			ln.Close()

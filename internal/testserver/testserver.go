@@ -34,6 +34,8 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	cfg := config.Default()
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.TURN.Listen = "off"
+	cfg.SFU.UDPPort = 0 // a free port
+	cfg.SFU.Loopback = true
 	cfg.LogLevel = "debug"
 	cfg.AdminToken = AdminToken
 	if mutate != nil {

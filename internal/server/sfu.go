@@ -1,0 +1,38 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/sfu"
+	"github.com/parleyhq/parley/signaling"
+)
+
+// newSFU starts the media server rooms use in SFU mode. It binds its UDP
+// port at once, so a port conflict stops the start with a clear error.
+func newSFU(cfg config.Config, log *slog.Logger) (*sfu.Server, error) {
+	srv, err := sfu.New(sfu.Config{
+		UDPPort:   cfg.SFU.UDPPort,
+		PublicIPs: cfg.SFU.PublicIPs,
+		Loopback:  cfg.SFU.Loopback,
+		Logger:    log.With("part", "sfu"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: %w", err)
+	}
+	return srv, nil
+}
+
+// sfuAdapter lets signaling use the SFU through its own small interface;
+// neither package imports the other.
+type sfuAdapter struct{ srv *sfu.Server }
+
+func (a sfuAdapter) Attach(room, peerID string, send func(json.RawMessage)) (signaling.SFUSession, error) {
+	ss, err := a.srv.Attach(room, peerID, send)
+	if err != nil {
+		return nil, err
+	}
+	return ss, nil
+}
