@@ -1,0 +1,357 @@
+package sfu
+
+import (
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// The forwarding path, in one picture:
+//
+//	publisher ──SRTP──▶ upTrack.run (one goroutine per published track)
+//	                      │ reads into a pooled *packet, parses the header once
+//	                      │ for each subscriber: non-blocking send of {downTrack, packet}
+//	                      ▼
+//	          Session.queue (bounded, one per subscriber)   ← full? drop, count
+//	                      │
+//	          Session.writeLoop (one goroutine per subscriber)
+//	                      │ downTrack.write: copy header, rewrite SSRC/PT/seq/ts,
+//	                      │ map header extensions, WriteRTP through pion's interceptors
+//	                      ▼
+//	                subscriber ──SRTP──▶
+//
+// A packet is read once, parsed once and never copied by the SFU: every
+// subscriber's writer reads the same buffer, and the last one to finish
+// returns it to the pool (reference count). No step allocates. A slow
+// subscriber only fills its own queue; the publisher's loop never waits.
+
+// packetBufSize holds any packet pion hands over: its receive MTU is 1460.
+const packetBufSize = 1500
+
+// writeQueueLen bounds a subscriber's queue of packets waiting to be written.
+// 1024 packets is ≈200 ms of a 50-person room's audio and video (≈5000
+// packets/s toward one subscriber), or a whole key-frame burst of a 1080p
+// screen share: enough to ride out a scheduling hiccup, short enough that a
+// stuck subscriber holds little memory (1024 × 1.5 KiB) and its queued media
+// is not uselessly old.
+const writeQueueLen = 1024
+
+// maxForwardedExtensions bounds the header extensions rewritten per packet
+// (today only audio-level is forwarded; the rest is hop-by-hop).
+const maxForwardedExtensions = 4
+
+// packet is one RTP packet from a publisher, shared read-only by every
+// subscriber's writer until the last reference is released.
+type packet struct {
+	refs     atomic.Int32
+	pool     *sync.Pool
+	hdr      rtp.Header // parsed once; Extensions point into buf
+	payload  []byte     // buf after the header, padding excluded
+	arrival  int64      // Server.now() when read
+	keyframe bool       // VP8: first packet of a key frame
+	buf      [packetBufSize]byte
+}
+
+// newPacketPool returns the pool every upTrack takes packets from. Pooled
+// packets keep their header's Extensions and CSRC capacity, so parsing does
+// not allocate either.
+func newPacketPool() *sync.Pool {
+	p := &sync.Pool{}
+	p.New = func() any { return &packet{pool: p} }
+	return p
+}
+
+// parse reads the RTP header of the first n bytes of buf (RFC 3550 §5.1) and
+// separates the payload from the padding (RFC 3550 §5.1, P bit: the last
+// octet counts the padding octets). It reports false for packets too broken
+// to forward.
+func (p *packet) parse(n int) bool {
+	hl, err := p.hdr.Unmarshal(p.buf[:n])
+	if err != nil {
+		return false
+	}
+	end := n
+	p.hdr.PaddingSize = 0
+	if p.hdr.Padding {
+		if n <= hl {
+			return false
+		}
+		pad := int(p.buf[n-1])
+		if pad == 0 || hl+pad > n {
+			return false
+		}
+		p.hdr.PaddingSize = byte(pad)
+		end -= pad
+	}
+	p.payload = p.buf[hl:end]
+	return true
+}
+
+// release drops one reference; the last one returns the packet to its pool.
+func (p *packet) release() {
+	if p.refs.Add(-1) == 0 {
+		p.payload = nil
+		p.pool.Put(p)
+	}
+}
+
+// fwd is one entry of a subscriber's write queue: a packet to forward, or
+// (nack) a sequence number the subscriber asked for again.
+type fwd struct {
+	d    *downTrack
+	p    *packet
+	nack bool
+	seq  uint16
+}
+
+// binding is what pion told a downTrack when it started sending: where to
+// write and with which identifiers. Immutable once published.
+type binding struct {
+	w    webrtc.TrackLocalWriter
+	ssrc uint32
+	pt   uint8
+	// ext maps the publisher's header-extension ids (in the packet) to the
+	// subscriber's negotiated ids; only extensions both negotiated, by URI,
+	// and that are end-to-end (see forwardedExtension) are listed.
+	ext     [][2]uint8
+	profile uint16 // RFC 8285 header-extension profile the subscriber's ids need
+}
+
+// downTrack is one publisher's track as sent to one subscriber. It is a
+// pion TrackLocal of its own (not TrackLocalStaticRTP) so that the SFU
+// controls sequence numbers, timestamps and header extensions per
+// subscriber, and so that a packet is never re-parsed.
+//
+// Ownership: the fields under "writer-owned" are touched only by the
+// subscriber's writer goroutine; bind is set by pion's goroutines (Bind,
+// Unbind) and loaded by the writer; sender is guarded by the subscriber's
+// negMu.
+type downTrack struct {
+	up  *upTrack
+	sub *Session
+
+	bind atomic.Pointer[binding]
+
+	sender *webrtc.RTPSender // guarded by sub.negMu
+
+	// writer-owned
+	hdr     rtp.Header
+	exts    []rtp.Extension // backing store for hdr.Extensions
+	rw      rewriter
+	started bool // video: a key frame went out since the (re)start
+}
+
+func newDownTrack(up *upTrack, sub *Session) *downTrack {
+	return &downTrack{
+		up:   up,
+		sub:  sub,
+		exts: make([]rtp.Extension, 0, maxForwardedExtensions),
+		rw:   newRewriter(up.clockRate),
+	}
+}
+
+// ID implements webrtc.TrackLocal: the publisher's track id (room-unique).
+func (d *downTrack) ID() string { return d.up.trackID }
+
+// RID implements webrtc.TrackLocal: no simulcast yet.
+func (d *downTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal: the publisher's stream id (msid),
+// so that clients can match tiles to the `media` payloads.
+func (d *downTrack) StreamID() string { return d.up.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.kind }
+
+// Bind implements webrtc.TrackLocal. Pion calls it when the subscriber's
+// answer made the sender start: the track then joins the publisher's
+// fan-out, and a video track asks the publisher for a key frame so the
+// newcomer's picture starts within a round trip.
+func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	var codec webrtc.RTPCodecParameters
+	found := false
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, d.up.mimeType) {
+			codec, found = c, true
+			break
+		}
+	}
+	if !found {
+		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+	}
+	b := &binding{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(codec.PayloadType), profile: rtp.ExtensionProfileOneByte}
+	for _, sub := range ctx.HeaderExtensions() {
+		if !forwardedExtension(sub.URI) || sub.ID <= 0 || sub.ID > 255 {
+			continue
+		}
+		for _, pub := range d.up.extensions {
+			if pub.URI == sub.URI && pub.ID > 0 && pub.ID <= 255 {
+				b.ext = append(b.ext, [2]uint8{uint8(pub.ID), uint8(sub.ID)})
+				if sub.ID > 14 { // RFC 8285 §4.2: one-byte ids are 1–14
+					b.profile = rtp.ExtensionProfileTwoByte
+				}
+			}
+		}
+	}
+	if d.bind.Swap(b) == nil {
+		d.up.attach(d)
+	}
+	if d.up.kind == webrtc.RTPCodecTypeVideo && d.sub.connected.Load() {
+		d.up.requestKeyframe()
+	}
+	return codec, nil
+}
+
+// Unbind implements webrtc.TrackLocal: the sender stopped (track removed,
+// PeerConnection closed); the track leaves the fan-out at once.
+func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
+	if d.bind.Swap(nil) != nil {
+		d.up.detach(d)
+	}
+	return nil
+}
+
+// write sends p to the subscriber. Runs on the subscriber's writer
+// goroutine only. It must not allocate: it reuses d.hdr and d.exts, and the
+// payload is written straight from the publisher's buffer.
+func (d *downTrack) write(p *packet) {
+	b := d.bind.Load()
+	if b == nil {
+		return // unbound between enqueue and now
+	}
+	if !d.sub.connected.Load() {
+		// Nothing reaches the subscriber before DTLS is up; in particular
+		// a key frame must not be spent on it (see Session.onConnected).
+		return
+	}
+	if d.up.kind == webrtc.RTPCodecTypeVideo && (!d.started || d.rw.switching(p.hdr.SSRC)) {
+		// A decoder can start only at a key frame: until one arrives,
+		// delta frames would only make the subscriber ask for one.
+		if !p.keyframe {
+			d.up.requestKeyframe()
+			return
+		}
+		d.started = true
+	}
+	seq, ts, ok := d.rw.rewrite(p.hdr.SSRC, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
+	if !ok {
+		return
+	}
+	d.send(b, p, seq, ts)
+}
+
+// send writes p with the subscriber's identifiers and the given sequence
+// number and timestamp. Writer goroutine only; no allocation.
+func (d *downTrack) send(b *binding, p *packet, seq uint16, ts uint32) bool {
+	h := &d.hdr
+	h.Version = 2
+	h.Padding = p.hdr.Padding
+	h.PaddingSize = p.hdr.PaddingSize
+	h.Marker = p.hdr.Marker
+	h.PayloadType = b.pt
+	h.SequenceNumber = seq
+	h.Timestamp = ts
+	h.SSRC = b.ssrc
+	h.CSRC = p.hdr.CSRC
+	h.Extensions = d.exts[:0]
+	h.Extension, h.ExtensionProfile = true, b.profile
+	for _, m := range b.ext {
+		if v := p.hdr.GetExtension(m[0]); v != nil && len(h.Extensions) < maxForwardedExtensions {
+			_ = h.SetExtension(m[1], v) // a value the profile cannot carry is skipped
+		}
+	}
+	if len(h.Extensions) == 0 {
+		h.Extension, h.ExtensionProfile = false, 0
+	}
+	if _, err := b.w.WriteRTP(h, p.payload); err != nil {
+		return false // the sender is closing; Unbind follows
+	}
+	d.sub.wstats.packets.Add(1)
+	d.sub.wstats.bytes.Add(uint64(len(p.payload)))
+	return true
+}
+
+// forwardedExtension says which header extensions are end-to-end and so are
+// copied from publisher to subscriber. Audio level is what the sender
+// measured (RFC 6464) and stays true across the SFU. Transport-wide
+// sequence numbers, absolute send time and MID/RID describe one hop and
+// must not be copied.
+func forwardedExtension(uri string) bool {
+	return uri == audioLevelURI
+}
+
+// audioLevelURI is RFC 6464's extension, in every audio packet the browser
+// sends when negotiated.
+const audioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+// rewriter maps a source's sequence numbers and timestamps into one
+// subscriber's continuous sequence (RFC 3550 §5.1: the sequence number
+// increments by one per packet, the timestamp by the sampling clock; a
+// receiver sees a jump as loss). The offsets are fixed per source, so
+// reordered packets and the publisher's retransmissions map to the right
+// numbers, and a NACK from the subscriber names the packet the SFU sent.
+//
+// When the source changes (a new SSRC on the same downTrack, as simulcast
+// layer switches will do), the new offsets continue where the old source
+// left off: sequence number +1, timestamp advanced by the wall-clock time
+// since the last packet. Late packets of the previous source are dropped.
+type rewriter struct {
+	clockRate uint32
+
+	started  bool
+	src      uint32 // current source SSRC
+	prev     uint32 // previous source SSRC (its late packets are dropped)
+	hasPrev  bool
+	seqOff   uint16
+	tsOff    uint32
+	maxSeq   uint16 // highest output sequence number so far
+	maxTS    uint32 // its output timestamp
+	maxAt    int64  // its arrival time
+	firstSeq uint16 // random initial output values (RFC 3550 §5.1)
+	firstTS  uint32
+}
+
+func newRewriter(clockRate uint32) rewriter {
+	return rewriter{clockRate: clockRate, firstSeq: uint16(rand.Uint32()), firstTS: rand.Uint32()}
+}
+
+// switching reports whether a packet from ssrc would start a new source.
+func (r *rewriter) switching(ssrc uint32) bool {
+	return r.started && ssrc != r.src && (!r.hasPrev || ssrc != r.prev)
+}
+
+// rewrite returns the output sequence number and timestamp for a packet of
+// source ssrc, or ok false for a packet to drop.
+func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, arrival int64) (outSeq uint16, outTS uint32, ok bool) {
+	switch {
+	case !r.started:
+		r.started, r.src = true, ssrc
+		r.seqOff = r.firstSeq - seq
+		r.tsOff = r.firstTS - ts
+		r.maxSeq, r.maxTS, r.maxAt = r.firstSeq, r.firstTS, arrival
+		return r.firstSeq, r.firstTS, true
+	case ssrc == r.src:
+	case r.hasPrev && ssrc == r.prev:
+		return 0, 0, false
+	default:
+		r.prev, r.hasPrev, r.src = r.src, true, ssrc
+		step := uint32(1)
+		if elapsed := arrival - r.maxAt; elapsed > 0 {
+			// Capped at 10 s: beyond that the receiver resyncs anyway,
+			// and the product stays far from overflow.
+			elapsed = min(elapsed, 10e9)
+			step = max(step, uint32(elapsed*int64(r.clockRate)/1e9))
+		}
+		r.seqOff = r.maxSeq + 1 - seq
+		r.tsOff = r.maxTS + step - ts
+	}
+	outSeq, outTS = seq+r.seqOff, ts+r.tsOff
+	if d := outSeq - r.maxSeq; d != 0 && d < 0x8000 { // newer (RFC 3550 A.1 arithmetic)
+		r.maxSeq, r.maxTS, r.maxAt = outSeq, outTS, arrival
+	}
+	return outSeq, outTS, true
+}
