@@ -1,6 +1,6 @@
 // Command benchserver runs Parley's embedded TURN relay on its own, so that
 // load tools (coturn's turnutils_uclient) can be pointed at it and its CPU
-// measured apart from the load generator. See docs/turn-bench.md.
+// measured apart from the load generator. See docs/benchmarks.md, "TURN relay".
 //
 //	go run ./turn/internal/benchserver -listen 127.0.0.1:3479 -secret s -allow 127.0.0.0/8 -self-ports 3480
 //
