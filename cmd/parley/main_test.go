@@ -31,7 +31,9 @@ func TestGracefulShutdown(t *testing.T) {
 	addr := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--http", addr, "--turn", "off", "--log-level", "error"}, noEnv, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"--http", addr, "--turn", "off", "--log-level", "error"}, noEnv, io.Discard)
+	}()
 
 	var ws *websocket.Conn
 	for deadline := time.Now().Add(10 * time.Second); ; {
