@@ -1,9 +1,10 @@
 // Package web serves Parley's browser client: plain ES modules, CSS and
-// three HTML pages, embedded in the binary (no build step).
+// four HTML pages, embedded in the binary (no build step).
 //
 //	/             the landing page (start or join a room)
 //	/r/{room}     the room page (lobby, then the call); room names follow
 //	              docs/protocol.md, anything else gets the 404 page
+//	/admin        the admin page (on the token-protected /api/admin/)
 //	/js/…, /css/… static assets
 //	/favicon.svg  the icon
 //
@@ -85,6 +86,7 @@ func Handler() http.Handler {
 		}
 		h.serve(w, r, "/html/room.html", http.StatusOK)
 	})
+	mux.HandleFunc("GET /admin", h.page("/html/admin.html"))
 	mux.HandleFunc("GET /js/", h.static)
 	mux.HandleFunc("GET /css/", h.static)
 	mux.HandleFunc("GET /favicon.svg", h.static)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -40,8 +42,11 @@ type link struct {
 	ignoreOffer bool                      // perfect negotiation: an impolite side ignoring a colliding offer
 	pending     []webrtc.ICECandidateInit // candidates that arrived before a remote description
 
-	mu    sync.Mutex // guards media and writes of pc
-	media MediaState
+	mu sync.Mutex // guards writes of pc, and reads of it outside run
+
+	// connected: the current PeerConnection is connected (ICE and DTLS
+	// up). The switch logic reads it for remotes that publish nothing.
+	connected atomic.Bool
 }
 
 func newLink(p *Peer, remote string) (*link, error) {
@@ -90,10 +95,15 @@ func (l *link) newPC() (*webrtc.PeerConnection, error) {
 		})
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		p.goTracked(func() { p.readTrack(l.remote, tr) })
+		p.goTracked(func() { p.readTrack(l.ctx, l.remote, PathMesh, pc, tr) })
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("connection state", "remote", l.remote, "state", s)
+		l.mu.Lock()
+		if l.pc == pc {
+			l.connected.Store(s == webrtc.PeerConnectionStateConnected)
+		}
+		l.mu.Unlock()
 	})
 	return pc, nil
 }
@@ -129,10 +139,12 @@ func (l *link) close() {
 	}
 }
 
-func (l *link) info() RemoteInfo {
+// state is the current PeerConnection's state.
+func (l *link) state() webrtc.PeerConnectionState {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return RemoteInfo{ID: l.remote, Polite: l.polite, State: l.pc.ConnectionState(), Media: l.media}
+	pc := l.pc
+	l.mu.Unlock()
+	return pc.ConnectionState()
 }
 
 // Signal payloads (docs/protocol.md "Client-to-client payloads").
@@ -183,15 +195,12 @@ func (l *link) publish() {
 			continue
 		}
 		// RTCP must be read for the interceptors (NACK responder,
-		// reports) to see it.
-		p.goTracked(func() {
-			buf := make([]byte, 1500)
-			for {
-				if _, _, err := sender.Read(buf); err != nil {
-					return
-				}
-			}
-		})
+		// reports) to see it, and for key-frame requests.
+		kind := KindAudio
+		if tr == p.video {
+			kind = KindVideo
+		}
+		p.goTracked(func() { p.readSenderRTCP(sender, kind) })
 	}
 }
 
@@ -237,9 +246,7 @@ func (l *link) handleSignal(data json.RawMessage) {
 	case len(in.Candidate) > 0:
 		l.handleCandidate(in.Candidate)
 	case in.Media != nil:
-		l.mu.Lock()
-		l.media = *in.Media
-		l.mu.Unlock()
+		l.p.setRemoteMedia(l.remote, *in.Media)
 	default:
 		l.p.log.Debug("ignoring unknown signal", "remote", l.remote, "data", string(data))
 	}
@@ -255,6 +262,17 @@ func (l *link) handleDescription(desc webrtc.SessionDescription) error {
 		// link answers every offer at once, so there is nothing to undo.
 		l.p.log.Debug("ignoring remote rollback", "remote", l.remote, "state", l.pc.SignalingState())
 		return nil
+	}
+	if desc.Type == webrtc.SDPTypeOffer && l.pc.RemoteDescription() != nil &&
+		dtlsFingerprint(desc.SDP) != dtlsFingerprint(l.pc.RemoteDescription().SDP) {
+		// A new DTLS certificate: the remote started over with a fresh
+		// PeerConnection (after a switch back from the SFU this link
+		// outlived its side). pion cannot take a new certificate on a
+		// connection, so start over here too.
+		l.p.log.Debug("remote offers from a new connection; replacing this one", "remote", l.remote)
+		if err := l.replacePC(); err != nil {
+			return err
+		}
 	}
 	collision := desc.Type == webrtc.SDPTypeOffer && l.pc.SignalingState() != webrtc.SignalingStateStable
 	l.ignoreOffer = !l.polite && collision
@@ -309,6 +327,7 @@ func (l *link) replacePC() error {
 	old := l.pc
 	l.mu.Lock()
 	l.pc = pc
+	l.connected.Store(false)
 	l.mu.Unlock()
 	l.published = false
 	l.pending = nil
@@ -317,6 +336,18 @@ func (l *link) replacePC() error {
 		_ = old.GracefulClose()
 	}
 	return nil
+}
+
+// dtlsFingerprint returns the first a=fingerprint value of an SDP (RFC 8122
+// §5), which identifies the DTLS certificate of the PeerConnection that
+// made it; "" if none.
+func dtlsFingerprint(sdp string) string {
+	for line := range strings.Lines(sdp) {
+		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "a=fingerprint:"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func (l *link) handleCandidate(raw json.RawMessage) {

@@ -2,10 +2,10 @@ package pionpeer
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 )
 
 const (
@@ -29,23 +29,68 @@ const (
 	videoClockRate = 90000
 	audioClockRate = 48000
 
-	// audioPacketTime is Opus's usual 20 ms frame: 50 packets per second.
-	audioPacketTime = 20 * time.Millisecond
+	// defaultAudioPacketTime is Opus's usual 20 ms frame: 50 packets per
+	// second.
+	defaultAudioPacketTime = 20 * time.Millisecond
 
-	// audioPayloadBytes approximates a 32 kbit/s Opus frame (80 bytes per
-	// 20 ms) including the stamp.
-	audioPayloadBytes = 80
+	// audioBytesPerMs approximates 32 kbit/s Opus (80 bytes per 20 ms
+	// frame), stamp included.
+	audioBytesPerMs = 4
+
+	// maxAudioPayload bounds the buffer: a 60 ms frame, Opus's longest.
+	maxAudioPayload = 60 * audioBytesPerMs
 
 	// keyFrameFactor is how much larger a key frame is than a delta frame,
 	// a typical ratio for a camera picture at these bitrates.
 	keyFrameFactor = 4
 )
 
-// videoSource packetizes synthetic VP8 frames onto a track. It owns its
-// buffer and counters, so it runs on one goroutine.
+// sink is one local track a source writes to, behind an optional gate.
+//
+// The mesh track is always open. The SFU track is closed while the
+// participant is not publishing on the SFU (a room back in mesh mode):
+// withholding packets stops the publication without renegotiating, which
+// matters because pion v4.2.20 cannot roll back, so a client offer that
+// collided with one of the impolite SFU's offers could never be undone (see
+// sfu.go). Packets withheld are subtracted from the sequence numbers, so the
+// SFU sees a continuous stream when the gate reopens instead of a gap its
+// NACK generator would ask to be filled.
+type sink struct {
+	track rtpWriter
+	open  *atomic.Bool // nil: always open
+	// skipped counts packets withheld while closed (mod 2^16). Owned by
+	// the source's goroutine.
+	skipped uint16
+}
+
+// rtpWriter is what a sink writes to: a *webrtc.TrackLocalStaticRTP, or a
+// test's recorder.
+type rtpWriter interface {
+	WriteRTP(*rtp.Packet) error
+}
+
+// writeTo writes pkt to every open sink, each with its own sequence
+// numbering. An error means a binding (one remote) is closing; the others
+// still got the packet, so it is ignored.
+func writeTo(sinks []*sink, pkt *rtp.Packet) {
+	seq := pkt.SequenceNumber
+	for _, s := range sinks {
+		if s.open != nil && !s.open.Load() {
+			s.skipped++
+			continue
+		}
+		pkt.SequenceNumber = seq - s.skipped
+		_ = s.track.WriteRTP(pkt)
+	}
+	pkt.SequenceNumber = seq
+}
+
+// videoSource packetizes synthetic VP8 frames onto its sinks. It owns its
+// buffer and counters, so it runs on one goroutine; only keyRequested is
+// shared.
 type videoSource struct {
-	track     *webrtc.TrackLocalStaticRTP
-	write     func(*rtp.Packet) // nil: track.WriteRTP; tests capture packets
+	sinks     []*sink
+	write     func(*rtp.Packet) // nil: writeTo(sinks); tests capture packets
 	fps       int
 	bitrate   int
 	keyEvery  int // frames between key frames
@@ -55,7 +100,17 @@ type videoSource struct {
 	ts        uint32
 	stampSeq  uint32
 	buf       [maxRTPPayload]byte
+
+	// keyRequested makes the next frame a key frame: set when a receiver
+	// asks for one with a PLI or FIR (RFC 4585 §6.3.1, RFC 5104 §3.5.1).
+	keyRequested atomic.Bool
+	// sent counts packets produced, for Peer.Sent.
+	sent atomic.Uint64
 }
+
+// requestKeyFrame makes the next frame a key frame. Safe from any
+// goroutine.
+func (v *videoSource) requestKeyFrame() { v.keyRequested.Store(true) }
 
 // run sends frames until ctx ends.
 func (v *videoSource) run(ctx context.Context) {
@@ -74,6 +129,11 @@ func (v *videoSource) run(ctx context.Context) {
 // sendFrame writes one frame as one or more RTP packets sharing a timestamp,
 // the marker bit on the last (RFC 7741 §4.1).
 func (v *videoSource) sendFrame() {
+	// A requested key frame restarts the interval, as encoders do: the
+	// periodic one would otherwise follow right after.
+	if v.keyRequested.Swap(false) {
+		v.frame = 0
+	}
 	key := v.frame%v.keyEvery == 0
 	v.frame++
 	// Size the frames so that keyEvery frames average the bitrate.
@@ -114,13 +174,12 @@ func (v *videoSource) sendFrame() {
 			Payload: p,
 		}
 		v.seq++
+		v.sent.Add(1)
 		if v.write != nil {
 			v.write(&pkt)
 			continue
 		}
-		// An error means a binding (one remote) is closing; the
-		// others still got the packet, so carry on.
-		_ = v.track.WriteRTP(&pkt)
+		writeTo(v.sinks, &pkt)
 	}
 	v.ts += uint32(videoClockRate / v.fps)
 }
@@ -140,31 +199,48 @@ func writeVP8Header(b []byte, key bool) {
 	b[8], b[9] = 240&0xff, 240>>8       // height, scale 0
 }
 
-// audioSource sends synthetic Opus packets at 50 per second.
+// audioSource sends synthetic Opus packets, one per frame (50 per second
+// at the default 20 ms).
 type audioSource struct {
-	track    *webrtc.TrackLocalStaticRTP
+	sinks    []*sink
+	ptime    time.Duration // one of opusTOC's frame durations
 	seq      uint16
 	ts       uint32
 	stampSeq uint32
-	buf      [audioPayloadBytes]byte
+	buf      [maxAudioPayload]byte
+	sent     atomic.Uint64 // packets produced, for Peer.Sent
+}
+
+// opusTOC is RFC 6716 §3.1's TOC byte for one mono frame of duration d:
+// CELT-only fullband (configs 28–31) for 2.5–20 ms, SILK-only wideband
+// (configs 10–11) for 40 and 60 ms, which CELT cannot carry in one frame.
+func opusTOC(d time.Duration) (byte, bool) {
+	config := map[time.Duration]byte{
+		2500 * time.Microsecond: 28, 5 * time.Millisecond: 29, 10 * time.Millisecond: 30,
+		20 * time.Millisecond: 31, 40 * time.Millisecond: 10, 60 * time.Millisecond: 11,
+	}
+	c, ok := config[d]
+	return c << 3, ok
 }
 
 func (a *audioSource) run(ctx context.Context) {
-	tick := time.NewTicker(audioPacketTime)
+	tick := time.NewTicker(a.ptime)
 	defer tick.Stop()
-	// RFC 6716 §3.1 TOC byte: config 31 (CELT-only, fullband, 20 ms),
-	// mono, one frame.
-	a.buf[0] = 31 << 3
+	toc, _ := opusTOC(a.ptime) // checked by Join
+	payload := a.buf[:max(StampSize+1, int(a.ptime/time.Millisecond)*audioBytesPerMs)]
+	payload[0] = toc
+	step := uint32(audioClockRate * a.ptime / time.Second)
 	for {
-		putStamp(a.buf[:], Stamp{Seq: a.stampSeq, Sent: time.Now()})
+		putStamp(payload, Stamp{Seq: a.stampSeq, Sent: time.Now()})
 		a.stampSeq++
 		pkt := rtp.Packet{
 			Header:  rtp.Header{Version: 2, SequenceNumber: a.seq, Timestamp: a.ts},
-			Payload: a.buf[:],
+			Payload: payload,
 		}
 		a.seq++
-		a.ts += uint32(audioClockRate * audioPacketTime / time.Second)
-		_ = a.track.WriteRTP(&pkt)
+		a.ts += step
+		writeTo(a.sinks, &pkt)
+		a.sent.Add(1)
 		select {
 		case <-ctx.Done():
 			return

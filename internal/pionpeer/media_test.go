@@ -2,12 +2,13 @@ package pionpeer
 
 import (
 	"errors"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
-	"github.com/pion/webrtc/v4"
 )
 
 func TestKindStringParse(t *testing.T) {
@@ -22,6 +23,21 @@ func TestKindStringParse(t *testing.T) {
 	}
 	if s := Kind(9).String(); s != "Kind(9)" {
 		t.Errorf("Kind(9).String() = %q", s)
+	}
+}
+
+func TestPathStringParse(t *testing.T) {
+	for _, p := range []Path{PathNone, PathMesh, PathSFU} {
+		got, err := ParsePath(p.String())
+		if err != nil || got != p {
+			t.Errorf("ParsePath(%q) = %v, %v", p.String(), got, err)
+		}
+	}
+	if _, err := ParsePath("relay"); !errors.Is(err, ErrUnknownPath) {
+		t.Errorf("ParsePath(relay) err = %v", err)
+	}
+	if s := Path(7).String(); s != "Path(7)" {
+		t.Errorf("Path(7).String() = %q", s)
 	}
 }
 
@@ -46,11 +62,7 @@ func TestStampRoundTrip(t *testing.T) {
 // each frame's first packet, marker on its last, one timestamp per frame,
 // the key-frame bit in the VP8 header, a stamp in every packet.
 func TestVideoPacketization(t *testing.T) {
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := &videoSource{track: track, fps: 10, bitrate: 800_000, keyEvery: 10}
+	v := &videoSource{fps: 10, bitrate: 800_000, keyEvery: 10}
 	var got []rtp.Packet
 	v.write = func(p *rtp.Packet) {
 		c := *p
@@ -105,5 +117,86 @@ func TestVideoPacketization(t *testing.T) {
 	}
 	if frames[1][0].SequenceNumber != frames[0][len(frames[0])-1].SequenceNumber+1 {
 		t.Error("sequence numbers not consecutive across frames")
+	}
+}
+
+// TestKeyFrameOnRequest: a PLI makes the next frame a key frame, and the
+// periodic interval restarts from it.
+func TestKeyFrameOnRequest(t *testing.T) {
+	v := &videoSource{fps: 10, bitrate: 100_000, keyEvery: 5}
+	var keys []bool
+	v.write = func(p *rtp.Packet) {
+		if p.Payload[0]&0x10 != 0 { // S: a frame's first packet
+			keys = append(keys, isVP8KeyFrameStart(p.Payload))
+		}
+	}
+	for range 3 {
+		v.sendFrame()
+	}
+	v.requestKeyFrame()
+	for range 6 {
+		v.sendFrame()
+	}
+	want := []bool{true, false, false, true, false, false, false, false, true}
+	if len(keys) != len(want) {
+		t.Fatalf("%d frames, want %d", len(keys), len(want))
+	}
+	for i := range want {
+		if keys[i] != want[i] {
+			t.Errorf("frame %d: key %v, want %v (all: %v)", i, keys[i], want[i], keys)
+		}
+	}
+}
+
+func TestIsVP8KeyFrameStart(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		payload []byte
+		want    bool
+	}{
+		{"empty", nil, false},
+		{"no descriptor extension, key", []byte{0x10, 0x10}, true},
+		{"no descriptor extension, delta", []byte{0x10, 0x11}, false},
+		{"not a start", []byte{0x00, 0x10}, false},
+		{"partition 1", []byte{0x11, 0x10}, false},
+		{"15-bit PictureID, key", []byte{0x90, 0x80, 0x81, 0x02, 0x10}, true},
+		{"7-bit PictureID, delta", []byte{0x90, 0x80, 0x05, 0x11}, false},
+		{"PictureID, TL0PICIDX, TID: key", []byte{0x90, 0xe0, 0x05, 0x01, 0x40, 0x10}, true},
+		{"truncated after descriptor", []byte{0x90, 0x80, 0x81, 0x02}, false},
+	} {
+		if got := isVP8KeyFrameStart(c.payload); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// seqRecorder is an rtpWriter that keeps the sequence numbers written.
+type seqRecorder struct{ seqs []uint16 }
+
+func (r *seqRecorder) WriteRTP(p *rtp.Packet) error {
+	r.seqs = append(r.seqs, p.SequenceNumber)
+	return nil
+}
+
+// TestSinkGate: packets withheld from a closed sink do not show as a gap in
+// its sequence numbers when it opens again (across the 16-bit wrap); an
+// open sink sees them all, numbered as sent.
+func TestSinkGate(t *testing.T) {
+	var open atomic.Bool
+	gatedRec, alwaysRec := &seqRecorder{}, &seqRecorder{}
+	sinks := []*sink{{track: alwaysRec}, {track: gatedRec, open: &open}}
+	for i := range 10 {
+		open.Store(i < 3 || i >= 7) // closed for packets 3..6
+		pkt := &rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(65530 + i)}, Payload: []byte{1}}
+		writeTo(sinks, pkt)
+		if pkt.SequenceNumber != uint16(65530+i) {
+			t.Fatalf("writeTo changed the caller's sequence number")
+		}
+	}
+	if want := []uint16{65530, 65531, 65532, 65533, 65534, 65535}; !slices.Equal(gatedRec.seqs, want) {
+		t.Errorf("gated sink got %v, want %v", gatedRec.seqs, want)
+	}
+	if len(alwaysRec.seqs) != 10 || alwaysRec.seqs[9] != 3 {
+		t.Errorf("open sink got %v, want 65530..3", alwaysRec.seqs)
 	}
 }

@@ -15,17 +15,32 @@
 // {"description": …} and {"candidate": …}, stream roles as {"media": …};
 // glare is resolved by perfect negotiation, the lexically smaller id being
 // polite.
+//
+// SFU behaviour follows docs/sfu.md, and the switch between the two
+// docs/protocol.md "Modes and the switch", as the browser client does: the
+// participant follows the room's mode (welcome, then `mode` messages). In
+// SFU mode it has one PeerConnection to "sfu" that publishes its tracks and
+// receives every forwarded track, mapped to publishers by the SFU's
+// `tracks` payload. The switch is make-before-break per remote: on `mode:
+// sfu` the SFU path opens and each mesh link closes once the SFU delivers
+// that remote's media; on `mode: mesh` the participant offers a mesh link
+// to every remote whose id sorts after its own, and stops publishing on the
+// SFU once every remote's media arrives over the mesh. Received packets are
+// counted per (remote, kind) whatever the path (Received), and per path
+// too (ReceivedVia).
 package pionpeer
 
 import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/internal/sigclient"
@@ -60,6 +75,19 @@ type Config struct {
 	VideoBitrate     int
 	FrameRate        int
 	KeyFrameInterval time.Duration
+	// AudioPacketTime is the duration of one Opus packet: 2.5, 5, 10,
+	// 20 (the default: 50 packets per second, as browsers send), 40 or
+	// 60 ms. Tests of many participants under the race detector use
+	// 60 ms to send a third of the packets.
+	AudioPacketTime time.Duration
+
+	// SFUPreflight opens the connection to the SFU while the room is
+	// still a mesh, without publishing on it, as the browser client does
+	// (docs/protocol.md "signal": the pre-flight): the admin sees whether
+	// this participant can reach the SFU, and a switch to SFU only has to
+	// start sending. Off by default: it costs the server a PeerConnection
+	// per participant that may never be used.
+	SFUPreflight bool
 
 	// AllowNonLoopback lifts the default restriction of ICE to IPv4 UDP
 	// on loopback and uses the welcome's ICE servers. Leave it false in
@@ -91,6 +119,9 @@ func (c Config) withDefaults() Config {
 	if c.KeyFrameInterval <= 0 {
 		c.KeyFrameInterval = defaultKeyFrameInterval
 	}
+	if c.AudioPacketTime <= 0 {
+		c.AudioPacketTime = defaultAudioPacketTime
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -114,12 +145,51 @@ type Departure struct {
 	At     time.Time
 }
 
-// RemoteInfo describes the connection to one remote participant.
+// RemoteInfo describes one remote participant and how its media reaches
+// this one.
 type RemoteInfo struct {
-	ID     string
-	Polite bool // this side yields in glare
-	State  webrtc.PeerConnectionState
-	Media  MediaState // the remote's last {"media": …}; zero before one
+	ID   string
+	Name string
+	// Path is where this participant takes the remote's media from now
+	// (its "tile source"): it moves to the new path of a switch once that
+	// path delivers the remote's media. PathNone before anything arrived.
+	Path Path
+	// Mesh says a mesh connection to the remote is open; during a switch
+	// it coexists with the SFU path.
+	Mesh   bool
+	Polite bool // this side yields in mesh glare
+	// State is the state of the connection Path uses: the mesh link or
+	// the SFU connection. With PathNone, the mesh link's if there is one,
+	// else the SFU connection's, else new.
+	State webrtc.PeerConnectionState
+	Media MediaState // the remote's last {"media": …}, direct or relayed by the SFU; zero before one
+}
+
+// SFUInfo describes this participant's connection to the SFU.
+type SFUInfo struct {
+	// Open says the connection exists: it is made when the room first
+	// uses the SFU and kept until the participant leaves.
+	Open  bool
+	State webrtc.PeerConnectionState
+	// Publishing says this participant's media is being sent to the SFU;
+	// it stops once the room is back in mesh and every remote's media
+	// arrives over the mesh.
+	Publishing bool
+}
+
+// member is one remote participant of the room, from welcome or
+// peer-joined until peer-left. Owned by the event loop; written under
+// Peer.mu so that Remotes can read it.
+type member struct {
+	name  string
+	path  Path
+	media MediaState
+	known bool // media was received
+	// warned: the stuck-switch warning was logged for the current mode.
+	warned bool
+	// offeredAt: when this side last offered a mesh link to the remote
+	// after a switch back to mesh; zero if it did not (see meshRetry).
+	offeredAt time.Time
 }
 
 // Peer is one synthetic participant. Its methods are safe for concurrent use.
@@ -131,8 +201,21 @@ type Peer struct {
 	api      *webrtc.API
 	ice      []webrtc.ICEServer
 	streamID string
-	video    *webrtc.TrackLocalStaticRTP // nil with NoVideo
+	video    *webrtc.TrackLocalStaticRTP // mesh links' track; nil with NoVideo
 	audio    *webrtc.TrackLocalStaticRTP // nil with NoAudio
+	sfuVideo *webrtc.TrackLocalStaticRTP // the SFU connection's, gated by sfuPublish; nil with NoVideo
+	sfuAudio *webrtc.TrackLocalStaticRTP // nil with NoAudio
+	videoSrc *videoSource                // nil with NoVideo
+	audioSrc *audioSource                // nil with NoAudio
+
+	// sfuPublish gates the packets written to the SFU's tracks (see
+	// sink): on in SFU mode, off once a switch back to mesh completed.
+	sfuPublish atomic.Bool
+	// plis counts key-frame requests received for the video.
+	plis atomic.Uint64
+	// readGate, when set, holds track readers until it is closed
+	// (PauseReading).
+	readGate atomic.Pointer[chan struct{}]
 
 	ctx       context.Context // ends media sources and link actors
 	cancel    context.CancelCauseFunc
@@ -140,14 +223,21 @@ type Peer struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	mu         sync.Mutex // guards the fields below
-	closing    bool       // no new goroutines may start
-	links      map[string]*link
-	counters   map[trackKey]*counter
-	departures []Departure
-	refusals   []sigclient.ProtocolError
-	mode       string
-	srtp       map[string]int // SRTP profile → handshakes this side chose
+	mu          sync.Mutex // guards the fields below
+	closing     bool       // no new goroutines may start
+	links       map[string]*link
+	sfu         *sfuLink // nil until the room first uses the SFU
+	members     map[string]*member
+	counters    map[trackKey]*counter
+	viaCounters map[pathKey]*counter
+	inbound     map[pathKey]inbound // tracks being read, for SendPLI
+	departures  []Departure
+	refusals    []sigclient.ProtocolError
+	mode        string
+	policy      string
+	switchedAt  time.Time // when mode last changed; zero before any change
+	speaker     string
+	srtp        map[string]int // SRTP profile → handshakes this side chose
 }
 
 // Join connects to the server, joins the room and starts publishing; it
@@ -159,32 +249,45 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 		return nil, ErrNoRoom
 	}
 	cfg = cfg.withDefaults()
+	if _, ok := opusTOC(cfg.AudioPacketTime); !ok {
+		return nil, fmt.Errorf("%w: %v", ErrAudioPacketTime, cfg.AudioPacketTime)
+	}
 	p := &Peer{
-		cfg:      cfg,
-		runDone:  make(chan struct{}),
-		links:    map[string]*link{},
-		counters: map[trackKey]*counter{},
-		srtp:     map[string]int{},
-		streamID: "pion-" + rand.Text()[:10],
+		cfg:         cfg,
+		runDone:     make(chan struct{}),
+		links:       map[string]*link{},
+		members:     map[string]*member{},
+		counters:    map[trackKey]*counter{},
+		viaCounters: map[pathKey]*counter{},
+		inbound:     map[pathKey]inbound{},
+		srtp:        map[string]int{},
+		streamID:    "pion-" + rand.Text()[:10],
 	}
 	var err error
 	if p.api, err = newAPI(cfg, p.recordSRTP); err != nil {
 		return nil, err
 	}
-	if !cfg.NoVideo {
-		p.video, err = webrtc.NewTrackLocalStaticRTP(
-			webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: videoClockRate},
-			"video", p.streamID)
-		if err != nil {
-			return nil, fmt.Errorf("pionpeer: video track: %w", err)
+	// Two tracks per kind with the same ids (so the SFU forwards the
+	// same msid the mesh links carry): the mesh links share one, the
+	// SFU connection has the other, whose packets can be withheld.
+	videoCap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: videoClockRate}
+	audioCap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: audioClockRate, Channels: 2}
+	for _, t := range []struct {
+		dst  **webrtc.TrackLocalStaticRTP
+		cap  webrtc.RTPCodecCapability
+		id   string
+		skip bool
+	}{
+		{&p.video, videoCap, "video", cfg.NoVideo},
+		{&p.sfuVideo, videoCap, "video", cfg.NoVideo},
+		{&p.audio, audioCap, "audio", cfg.NoAudio},
+		{&p.sfuAudio, audioCap, "audio", cfg.NoAudio},
+	} {
+		if t.skip {
+			continue
 		}
-	}
-	if !cfg.NoAudio {
-		p.audio, err = webrtc.NewTrackLocalStaticRTP(
-			webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: audioClockRate, Channels: 2},
-			"audio", p.streamID)
-		if err != nil {
-			return nil, fmt.Errorf("pionpeer: audio track: %w", err)
+		if *t.dst, err = webrtc.NewTrackLocalStaticRTP(t.cap, t.id, p.streamID); err != nil {
+			return nil, fmt.Errorf("pionpeer: %s track: %w", t.id, err)
 		}
 	}
 
@@ -193,7 +296,13 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 		return nil, fmt.Errorf("pionpeer: join %q as %q: %w", cfg.Room, cfg.Name, err)
 	}
 	p.welcome = p.sig.Welcome()
-	p.mode = p.welcome.Mode
+	p.mode, p.policy = p.welcome.Mode, p.welcome.Policy
+	if p.mode == "" {
+		p.mode = modeMesh // a server that predates modes
+	}
+	for _, peer := range p.welcome.Peers {
+		p.members[peer.ID] = &member{name: peer.Name}
+	}
 	p.log = cfg.Logger.With("peer", p.welcome.ID, "name", cfg.Name)
 	if cfg.AllowNonLoopback {
 		for _, s := range p.welcome.ICEServers {
@@ -203,17 +312,17 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 
 	p.ctx, p.cancel = context.WithCancelCause(ctx)
 	if p.video != nil {
-		v := &videoSource{
-			track:    p.video,
+		p.videoSrc = &videoSource{
+			sinks:    []*sink{{track: p.video}, {track: p.sfuVideo, open: &p.sfuPublish}},
 			fps:      cfg.FrameRate,
 			bitrate:  cfg.VideoBitrate,
 			keyEvery: max(1, int(cfg.KeyFrameInterval*time.Duration(cfg.FrameRate)/time.Second)),
 		}
-		p.wg.Go(func() { v.run(p.ctx) })
+		p.wg.Go(func() { p.videoSrc.run(p.ctx) })
 	}
 	if p.audio != nil {
-		a := &audioSource{track: p.audio}
-		p.wg.Go(func() { a.run(p.ctx) })
+		p.audioSrc = &audioSource{ptime: cfg.AudioPacketTime, sinks: []*sink{{track: p.audio}, {track: p.sfuAudio, open: &p.sfuPublish}}}
+		p.wg.Go(func() { p.audioSrc.run(p.ctx) })
 	}
 	go p.run()
 	return p, nil
@@ -229,30 +338,132 @@ func (p *Peer) Welcome() sigclient.Welcome { return p.welcome }
 // to send raw messages as this participant.
 func (p *Peer) Signaling() *sigclient.Client { return p.sig }
 
-// Mode is the room's media path as last announced (mesh or sfu). This
-// participant only takes part in a mesh.
+// Mode is the room's media path as last announced (mesh or sfu) in welcome
+// or a mode message.
 func (p *Peer) Mode() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.mode
 }
 
-// Remotes describes the open connection to every remote participant, sorted
-// by id. A remote is listed from its first signal (or from the welcome) until
-// its peer-left.
-func (p *Peer) Remotes() []RemoteInfo {
+// Policy is the room's policy as last announced (auto, mesh-only or
+// sfu-only).
+func (p *Peer) Policy() string {
 	p.mu.Lock()
-	links := make([]*link, 0, len(p.links))
-	for _, l := range p.links {
-		links = append(links, l)
+	defer p.mu.Unlock()
+	return p.policy
+}
+
+// Speaker is the active speaker the SFU last announced; "" before any.
+func (p *Peer) Speaker() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.speaker
+}
+
+// Remotes describes every remote participant, sorted by id. A remote is
+// listed from the welcome or its peer-joined until its peer-left.
+func (p *Peer) Remotes() []RemoteInfo {
+	type snap struct {
+		info RemoteInfo
+		link *link
 	}
+	p.mu.Lock()
+	snaps := make([]snap, 0, len(p.members))
+	for id, m := range p.members {
+		snaps = append(snaps, snap{
+			info: RemoteInfo{ID: id, Name: m.name, Path: m.path, Polite: p.ID() < id, Media: m.media},
+			link: p.links[id],
+		})
+	}
+	s := p.sfu
 	p.mu.Unlock()
-	out := make([]RemoteInfo, 0, len(links))
-	for _, l := range links {
-		out = append(out, l.info())
+	// Connection states take pion's locks: read them without ours.
+	sfuState := webrtc.PeerConnectionStateNew
+	if s != nil {
+		sfuState = s.pc.ConnectionState()
+	}
+	out := make([]RemoteInfo, 0, len(snaps))
+	for _, sn := range snaps {
+		ri := sn.info
+		ri.Mesh = sn.link != nil
+		switch {
+		case ri.Path == PathSFU, ri.Path == PathNone && sn.link == nil:
+			ri.State = sfuState
+		case sn.link != nil:
+			ri.State = sn.link.state()
+		default:
+			ri.State = webrtc.PeerConnectionStateClosed // mesh path whose link is gone
+		}
+		out = append(out, ri)
 	}
 	slices.SortFunc(out, func(a, b RemoteInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// SFU describes the connection to the SFU.
+func (p *Peer) SFU() SFUInfo {
+	p.mu.Lock()
+	s := p.sfu
+	p.mu.Unlock()
+	info := SFUInfo{Publishing: p.sfuPublish.Load(), State: webrtc.PeerConnectionStateNew}
+	if s != nil {
+		info.Open = true
+		info.State = s.pc.ConnectionState()
+	}
+	return info
+}
+
+// PauseReading makes this participant stop reading received RTP: its
+// track readers wait, so packets pile up in pion's buffers and are dropped
+// there, as with a subscriber too slow to keep up. ResumeReading undoes
+// it. For tests of back-pressure.
+func (p *Peer) PauseReading() {
+	gate := make(chan struct{})
+	p.readGate.CompareAndSwap(nil, &gate)
+}
+
+// ResumeReading lets the track readers continue after PauseReading.
+func (p *Peer) ResumeReading() {
+	if gate := p.readGate.Swap(nil); gate != nil {
+		close(*gate)
+	}
+}
+
+// waitReading blocks while reading is paused. It returns false when ctx
+// ends first.
+func (p *Peer) waitReading(ctx context.Context) bool {
+	gate := p.readGate.Load()
+	if gate == nil {
+		return true
+	}
+	select {
+	case <-*gate:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Sent is the number of RTP packets of kind this participant has produced
+// (each is written to every connection it publishes on): what receivers'
+// counts are compared with to measure loss.
+func (p *Peer) Sent(kind Kind) uint64 {
+	switch {
+	case kind == KindVideo && p.videoSrc != nil:
+		return p.videoSrc.sent.Load()
+	case kind == KindAudio && p.audioSrc != nil:
+		return p.audioSrc.sent.Load()
+	}
+	return 0
+}
+
+// RequestKeyFrame makes this participant's next video frame a key frame, as
+// a PLI from a receiver would.
+func (p *Peer) RequestKeyFrame() {
+	if p.videoSrc != nil {
+		p.videoSrc.requestKeyFrame()
+	}
 }
 
 // Departures lists the peer-left events received, in order.
@@ -351,31 +562,81 @@ func (p *Peer) goTracked(f func()) bool {
 	return true
 }
 
-// run is the event loop: it alone creates and removes links.
+// pathCheckInterval is how often the event loop looks whether a switch
+// can move a remote to its new path. 50 ms is short next to a frame
+// interval at 15 fps, so a switch adds little to the first packet's
+// arrival, and cheap: a few map lookups per remote.
+const pathCheckInterval = 50 * time.Millisecond
+
+// run is the event loop: it alone creates and removes links and the SFU
+// connection, and moves remotes between paths.
 func (p *Peer) run() {
 	defer close(p.runDone)
-	// Protocol: in a mesh the newcomer makes the first offer to every peer
-	// listed in welcome.
-	if p.mode == "mesh" || p.mode == "" {
-		for _, peer := range p.welcome.Peers {
-			if l := p.openLink(peer.ID); l != nil {
-				l.post(l.publish)
+	p.start()
+	tick := time.NewTicker(pathCheckInterval)
+	defer tick.Stop()
+	events := p.sig.Events()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				p.closeAll()
+				return
 			}
+			p.handle(ev)
+		case <-tick.C:
+			p.reconcilePaths(time.Now())
 		}
 	}
-	for ev := range p.sig.Events() {
-		p.handle(ev)
+}
+
+// start takes part in the room as the welcome describes it.
+func (p *Peer) start() {
+	if p.mode == modeSFU {
+		// Peers who join an SFU room are reached through the SFU only.
+		p.sfuPublish.Store(true)
+		p.openSFU()
+		return
 	}
-	p.closeLinks()
+	// Protocol: in a mesh the newcomer makes the first offer to every
+	// peer listed in welcome.
+	for _, peer := range p.welcome.Peers {
+		if l := p.openLink(peer.ID); l != nil {
+			l.post(l.publish)
+		}
+	}
+	if p.cfg.SFUPreflight {
+		p.openSFU() // sfuPublish is false: nothing is sent to it yet
+	}
 }
 
 func (p *Peer) handle(ev sigclient.Event) {
 	switch ev.Type {
 	case sigclient.TypeSignal:
+		if ev.From == sfuPeerID {
+			p.mu.Lock()
+			s := p.sfu
+			p.mu.Unlock()
+			if s == nil {
+				p.log.Warn("signal from the SFU before this side opened a connection to it")
+				return
+			}
+			data := ev.Data
+			s.post(func() { s.handleSignal(data) })
+			return
+		}
 		p.mu.Lock()
-		l := p.links[ev.From]
+		l, mode := p.links[ev.From], p.mode
 		p.mu.Unlock()
 		if l == nil {
+			if mode == modeSFU && !isOffer(ev.Data) {
+				// Late candidates or media of a mesh link this side
+				// closed after the switch: opening a link for them
+				// would only make a connection that never
+				// completes. A new offer is taken, though.
+				p.log.Debug("dropping a mesh signal in SFU mode", "remote", ev.From)
+				return
+			}
 			// Existing participants create the connection on the
 			// newcomer's first signal; tracks are added after its
 			// offer is applied, so they reuse its transceivers.
@@ -389,30 +650,26 @@ func (p *Peer) handle(ev sigclient.Event) {
 		p.mu.Lock()
 		l := p.links[ev.Peer.ID]
 		delete(p.links, ev.Peer.ID)
+		delete(p.members, ev.Peer.ID)
 		p.departures = append(p.departures, Departure{Peer: ev.Peer, Reason: ev.Reason, At: time.Now()})
 		p.mu.Unlock()
 		if l != nil {
-			l.close()
+			p.closeLinkAsync(l)
 		}
 	case sigclient.TypePeerJoined:
 		p.log.Debug("peer joined", "remote", ev.Peer.ID, "remoteName", ev.Peer.Name)
-		if p.cfg.offerOnPeerJoined {
-			p.mu.Lock()
-			l := p.links[ev.Peer.ID]
-			p.mu.Unlock()
-			if l == nil {
-				if l = p.openLink(ev.Peer.ID); l != nil {
-					l.post(l.publish)
-				}
+		p.mu.Lock()
+		p.members[ev.Peer.ID] = &member{name: ev.Peer.Name}
+		mode := p.mode
+		l := p.links[ev.Peer.ID]
+		p.mu.Unlock()
+		if p.cfg.offerOnPeerJoined && mode == modeMesh && l == nil {
+			if l = p.openLink(ev.Peer.ID); l != nil {
+				l.post(l.publish)
 			}
 		}
 	case sigclient.TypeMode:
-		p.mu.Lock()
-		p.mode = ev.Mode
-		p.mu.Unlock()
-		if ev.Mode != "mesh" {
-			p.log.Warn("room left mesh mode; this participant only takes part in a mesh", "mode", ev.Mode)
-		}
+		p.setMode(ev.Mode, ev.Policy)
 	case sigclient.TypeError:
 		p.mu.Lock()
 		p.refusals = append(p.refusals, *ev.ProtocolError())
@@ -423,6 +680,12 @@ func (p *Peer) handle(ev sigclient.Event) {
 	default:
 		p.log.Warn("unexpected message from server", "raw", string(ev.Raw))
 	}
+}
+
+// isOffer reports whether a signal payload is an SDP offer.
+func isOffer(data json.RawMessage) bool {
+	var in inboundPayload
+	return json.Unmarshal(data, &in) == nil && in.Description != nil && in.Description.Type == webrtc.SDPTypeOffer
 }
 
 // openLink creates and registers the connection to remote.
@@ -445,32 +708,83 @@ func (p *Peer) openLink(remote string) *link {
 	return l
 }
 
-// closeLinks closes every remaining connection, in parallel: a graceful
-// pion close waits for its transports, and there may be dozens.
-func (p *Peer) closeLinks() {
+// openSFU creates the connection to the SFU and makes its one offer, unless
+// it exists.
+func (p *Peer) openSFU() {
 	p.mu.Lock()
-	links := p.links
-	p.links = map[string]*link{}
+	exists := p.sfu != nil
+	p.mu.Unlock()
+	if exists {
+		return
+	}
+	s, err := newSFULink(p)
+	if err != nil {
+		p.log.Error("open SFU connection", "err", err)
+		return
+	}
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		s.cancel()
+		_ = s.pc.Close()
+		return
+	}
+	p.sfu = s
+	p.wg.Go(s.run)
+	p.mu.Unlock()
+	s.post(s.start)
+}
+
+// closeAll closes every remaining connection, in parallel: a graceful pion
+// close waits for its transports, and there may be dozens.
+func (p *Peer) closeAll() {
+	p.mu.Lock()
+	links, s := p.links, p.sfu
+	p.links, p.sfu = map[string]*link{}, nil
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, l := range links {
 		wg.Go(l.close)
 	}
+	if s != nil {
+		wg.Go(s.close)
+	}
 	wg.Wait()
 }
 
-// readTrack counts a remote track's packets until its PeerConnection closes.
-func (p *Peer) readTrack(from string, tr *webrtc.TrackRemote) {
+// closeLinkAsync closes l without holding up the event loop: a graceful
+// close waits for pion's transports.
+func (p *Peer) closeLinkAsync(l *link) {
+	if !p.goTracked(l.close) {
+		l.close()
+	}
+}
+
+// readTrack counts a remote track's packets until its connection closes.
+// pc is the connection it arrived on, for SendPLI.
+func (p *Peer) readTrack(ctx context.Context, from string, path Path, pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 	kind := KindAudio
 	if tr.Kind() == webrtc.RTPCodecTypeVideo {
 		kind = KindVideo
 	}
-	c := p.counterFor(from, kind)
+	total, via := p.countersFor(from, kind, path)
+	key := pathKey{from, kind, path}
+	p.mu.Lock()
+	p.inbound[key] = inbound{ssrc: tr.SSRC(), pc: pc}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		if p.inbound[key].pc == pc {
+			delete(p.inbound, key)
+		}
+		p.mu.Unlock()
+	}()
 	buf := make([]byte, 1500) // above pion's default receive MTU (1460)
 	var pkt rtp.Packet
-	for {
+	for p.waitReading(ctx) {
 		n, _, err := tr.Read(buf)
 		if err != nil {
+			p.log.Debug("track ended", "remote", from, "kind", kind, "path", path, "ssrc", tr.SSRC(), "err", err)
 			return
 		}
 		now := time.Now()
@@ -478,7 +792,9 @@ func (p *Peer) readTrack(from string, tr *webrtc.TrackRemote) {
 			continue
 		}
 		_, stamped := ParseStamp(pkt.Payload)
-		c.add(len(pkt.Payload), stamped, now)
+		keyFrame := kind == KindVideo && isVP8KeyFrameStart(pkt.Payload)
+		total.add(len(pkt.Payload), stamped, keyFrame, now)
+		via.add(len(pkt.Payload), stamped, keyFrame, now)
 		if p.cfg.OnPacket != nil {
 			p.cfg.OnPacket(from, kind, &pkt, now)
 		}

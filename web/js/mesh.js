@@ -35,6 +35,13 @@
 //                        'reconnecting'|'failed')
 //   peer-gone    {peer}  the remote end closed its connection, or it stayed
 //                        failed despite ICE restarts
+//
+// A mesh link is one connection; the participant behind it is known to
+// switch.js, which decides when links are made (mode mesh) and closed (after
+// a move to the SFU). Which incoming stream is which is decided by
+// streams.js, shared with the SFU path.
+
+import { RemoteStreams } from './streams.js';
 
 /** After this long in `failed` despite ICE restarts, a peer counts as gone. */
 const FAILED_GIVE_UP_MS = 20000;
@@ -48,13 +55,17 @@ export class Mesh extends EventTarget {
   /**
    * @param {{signaling: import('./signaling.js').Signaling,
    *          media: import('./media.js').LocalMedia,
-   *          relayOnly?: boolean}} opts
+   *          relayOnly?: boolean,
+   *          accept?: (from: string, data: object) => boolean}} opts
+   *   accept: whether a signal from someone we have no connection with may
+   *   open one (not while the room uses the SFU).
    */
-  constructor({ signaling, media, relayOnly = false }) {
+  constructor({ signaling, media, relayOnly = false, accept = () => true }) {
     super();
     this.signaling = signaling;
     this.media = media;
     this.relayOnly = relayOnly;
+    this.accept = accept;
     this.selfId = '';
     /** @type {RTCIceServer[]} */
     this.iceServers = [];
@@ -62,15 +73,23 @@ export class Mesh extends EventTarget {
     this.peers = new Map();
   }
 
-  /** start begins a session from a `welcome`: offer to everyone already there. */
-  start(welcome) {
+  /**
+   * start begins a session from a `welcome`: offer to everyone already
+   * there, unless connect is false (the room uses the SFU).
+   */
+  start(welcome, { connect = true } = {}) {
     this.closeAll();
     this.selfId = welcome.id;
     this.iceServers = Array.isArray(welcome.iceServers) ? welcome.iceServers : [];
-    for (const p of welcome.peers ?? []) {
-      const peer = this.add(p);
-      peer.open(true);
-    }
+    if (!connect) return;
+    for (const p of welcome.peers ?? []) this.connect(p);
+  }
+
+  /** connect opens a connection to a participant and makes the first offer. */
+  connect({ id, name }) {
+    const peer = this.add({ id, name });
+    peer.open(true);
+    return peer;
   }
 
   /** add records a participant (from welcome or peer-joined) without connecting. */
@@ -81,6 +100,11 @@ export class Mesh extends EventTarget {
       this.peers.set(id, peer);
     }
     return peer;
+  }
+
+  /** has reports whether we have a connection to a participant. */
+  has(id) {
+    return !!this.peers.get(id)?.pc;
   }
 
   /** remove closes and forgets a participant (peer-left). */
@@ -95,8 +119,10 @@ export class Mesh extends EventTarget {
   /** onSignal handles a relayed `signal` message. */
   onSignal(from, data) {
     if (!data || typeof data !== 'object') return;
+    let peer = this.peers.get(from);
+    if (!peer?.pc && !this.accept(from, data)) return;
     // Normally peer-joined came first; be lenient if not.
-    const peer = this.peers.get(from) ?? this.add({ id: from, name: '' });
+    peer ??= this.add({ id: from, name: '' });
     if (!peer.pc) peer.open(false);
     peer.enqueue(() => peer.handle(data));
   }
@@ -155,13 +181,13 @@ export class Peer {
     this.tx = { mic: null, cam: null, screen: null };
     /** the stream id each slot's sender announces (msid), to avoid no-op setStreams */
     this.msid = { mic: '', cam: '', screen: '' };
-    /** What the remote told us in its `media` payload. */
-    this.remote = { camera: null, screen: null, mic: true, cam: true };
-    /** @type {Map<string, MediaStream>} incoming streams by id (msid) */
-    this.streams = new Map();
-    /** @type {{camera: MediaStream|null, screen: MediaStream|null}} what peer-stream announced */
-    this.shown = { camera: null, screen: null };
-    this.shownKey = { camera: '', screen: '' };
+    /** Incoming streams and which is the camera / the screen share. */
+    this.routing = new RemoteStreams({
+      show: (role, stream) => this.fire('peer-stream', { peer: this, role, stream }),
+      unshow: (role) => this.fire('peer-unstream', { peer: this, role }),
+    });
+    /** Frames of one of its streams (`mid:` keys) for senders without a stream. */
+    this.midStreams = new Map();
     this.queue = Promise.resolve();
     this.closed = false;
     this.failedSince = 0;
@@ -328,96 +354,38 @@ export class Peer {
     }
   }
 
+  /** What the remote told us in its `media` payload. */
+  get remote() {
+    return this.routing.remote;
+  }
+
+  /** @type {{camera: MediaStream|null, screen: MediaStream|null}} what peer-stream announced */
+  get shown() {
+    return this.routing.shown;
+  }
+
   onTrack(ev) {
     const track = ev.track;
     let stream = ev.streams[0];
     if (!stream) {
       // A sender without a stream (not our client): one stream per transceiver.
       const key = `mid:${ev.transceiver.mid}`;
-      stream = this.streams.get(key) ?? new MediaStream();
+      stream = this.midStreams.get(key) ?? new MediaStream();
       if (!stream.getTracks().includes(track)) stream.addTrack(track);
-      this.streams.set(key, stream);
+      this.midStreams.set(key, stream);
+      this.routing.streams.set(key, stream);
     }
-    // The browser may hand out a new MediaStream object for an id it used
-    // before (a sender going back to an earlier stream id): keep the newest.
-    this.streams.set(stream.id, stream);
-    this.seen ??= new WeakSet();
-    if (!this.seen.has(stream)) {
-      this.seen.add(stream);
-      // A track moves between streams when the sender's stream id changes.
-      stream.addEventListener('addtrack', () => this.route());
-      stream.addEventListener('removetrack', () => this.route());
-    }
-    if (!this.seen.has(track)) {
-      this.seen.add(track);
-      const update = () => this.fire('peer-media', { peer: this });
-      track.addEventListener('mute', update);
-      track.addEventListener('unmute', update);
-      track.addEventListener('ended', () => this.route());
-    }
-    this.route();
+    this.routing.add(stream, track, () => this.fire('peer-media', { peer: this }));
   }
 
   onRemoteMedia(m) {
-    const str = (v) => (typeof v === 'string' && v ? v : null);
-    this.remote = {
-      camera: str(m.camera),
-      screen: str(m.screen),
-      mic: m.mic !== false,
-      cam: m.cam !== false,
-    };
-    this.route();
+    this.routing.setMedia(m);
     this.fire('peer-media', { peer: this });
-  }
-
-  /**
-   * route decides which incoming stream is the camera and which the screen
-   * share. The `media` payload names them; if a stream id and the msid
-   * disagree (they can, briefly, around a glare), the camera is the
-   * announced camera stream and the screen any other stream with live video.
-   */
-  route() {
-    if (this.closed) return;
-    const { camera, screen } = this.remote;
-    const live = (s) => s.getVideoTracks().some((t) => t.readyState === 'live');
-    const streams = [...this.streams.values()];
-    let cam = camera ? this.streams.get(camera) : streams.find((s) => s.id !== screen && !s.id.startsWith('mid:'));
-    let scr = null;
-    if (screen) {
-      scr = this.streams.get(screen);
-      if (!scr || !live(scr)) scr = streams.find((s) => s !== cam && s.id !== camera && live(s)) ?? null;
-    }
-    if (scr) this.show('screen', scr);
-    else this.unshow('screen');
-    if (cam) this.show('camera', cam);
-  }
-
-  /**
-   * show announces what to display in a role: a new MediaStream of the
-   * source stream's live tracks, made again whenever that set changes. (A
-   * <video> does not reliably pick up a track added to its srcObject later.)
-   */
-  show(role, source) {
-    const tracks = source.getTracks().filter((t) => t.readyState === 'live');
-    const key = `${source.id}:${tracks.map((t) => t.id).sort().join(',')}`;
-    if (this.shown[role] && this.shownKey[role] === key) return;
-    this.shownKey[role] = key;
-    const stream = new MediaStream(tracks);
-    this.shown[role] = stream;
-    this.fire('peer-stream', { peer: this, role, stream });
-  }
-
-  unshow(role) {
-    if (!this.shown[role]) return;
-    this.shown[role] = null;
-    this.shownKey[role] = '';
-    this.fire('peer-unstream', { peer: this, role });
   }
 
   /** videoMuted reports whether the camera video is not arriving (track muted). */
   videoMuted() {
-    const v = this.shown.camera?.getVideoTracks()[0];
-    return !v || v.muted || v.readyState !== 'live';
+    return this.routing.videoMuted();
   }
 
   onConnectionState() {
@@ -492,6 +460,7 @@ export class Peer {
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.routing.close();
     clearTimeout(this.giveUpTimer);
     clearInterval(this.restartTimer);
     if (this.pc) this.pc.close();

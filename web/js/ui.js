@@ -48,6 +48,29 @@ const STATE_TEXT = {
   failed: 'Connection failed',
 };
 
+/**
+ * A prepared stream is swapped in after this many presented frames: the
+ * first frames of a new receiver come irregularly (key frame, then the
+ * jitter buffer settles), so waiting for a few keeps the picture moving.
+ */
+const WARM_FRAMES = 3;
+
+/** onFrames calls fn once video has presented n frames. */
+function onFrames(video, n, fn) {
+  video.requestVideoFrameCallback(() => {
+    if (n <= 1) fn();
+    else if (video.isConnected) onFrames(video, n - 1, fn);
+  });
+}
+
+/** newVideo makes a tile's <video> element. */
+function newVideo() {
+  const v = /** @type {HTMLVideoElement} */ (el('video'));
+  v.autoplay = true;
+  v.playsInline = true;
+  return v;
+}
+
 /** autoplay: videos whose sound the browser refused to start without a click. */
 const blockedAudio = new Set();
 
@@ -97,11 +120,12 @@ export class Tile {
     this.el.dataset.cam = screen ? 'on' : 'off';
     this.el.dataset.state = self ? 'connected' : 'connecting';
 
-    this.video = /** @type {HTMLVideoElement} */ (el('video'));
-    this.video.autoplay = true;
-    this.video.playsInline = true;
+    this.video = newVideo();
+    this.video.classList.add('live');
     // Our own sound would echo; a screen share has none.
     this.video.muted = self || screen;
+    /** @type {{video: HTMLVideoElement, stream: MediaStream, resolve: (ok: boolean) => void}|null} */
+    this.pending = null;
 
     this.avatar = el('div', 'avatar');
     this.avatar.setAttribute('aria-hidden', 'true');
@@ -154,6 +178,66 @@ export class Tile {
     }
   }
 
+  /**
+   * prepare loads another stream in a second <video> behind the visible
+   * one (muted) and resolves true once it has presented a frame, or at once
+   * when wantFrame is false (nothing to wait for: camera off, audio only).
+   * It resolves false if it is cancelled or replaced first. commit() then
+   * swaps the two, so the picture never goes blank during a move.
+   */
+  prepare(stream, wantFrame) {
+    this.cancelPrepare();
+    const video = newVideo();
+    video.classList.add('pending');
+    video.muted = true;
+    video.srcObject = stream;
+    this.video.after(video);
+    video.play().catch(() => {});
+    return new Promise((resolve) => {
+      const token = { video, stream, resolve };
+      this.pending = token;
+      const ready = () => {
+        if (this.pending === token) resolve(true);
+      };
+      if (!wantFrame) ready();
+      else if ('requestVideoFrameCallback' in video) onFrames(video, WARM_FRAMES, ready);
+      else video.addEventListener('playing', ready, { once: true });
+    });
+  }
+
+  /** commit makes the prepared stream the visible (and audible) one. */
+  commit() {
+    const token = this.pending;
+    if (!token) return false;
+    this.pending = null;
+    const old = this.video;
+    const video = token.video;
+    video.classList.replace('pending', 'live');
+    this.video = video;
+    video.muted = old.muted;
+    old.remove();
+    old.srcObject = null;
+    if (blockedAudio.delete(old)) blockedAudio.add(video);
+    this.play();
+    return true;
+  }
+
+  /** cancelPrepare drops a prepared stream that was not committed. */
+  cancelPrepare() {
+    const token = this.pending;
+    if (!token) return;
+    this.pending = null;
+    token.video.remove();
+    token.video.srcObject = null;
+    token.resolve(false);
+  }
+
+  /** setSpeaking marks the active speaker (a subtle highlight). */
+  setSpeaking(on) {
+    if (on) this.el.dataset.speaking = '';
+    else delete this.el.dataset.speaking;
+  }
+
   play() {
     const p = this.video.play();
     if (!p) return;
@@ -182,6 +266,7 @@ export class Tile {
   }
 
   remove() {
+    this.cancelPrepare();
     this.video.srcObject = null;
     this.el.remove();
   }
@@ -319,4 +404,33 @@ export function showView(id) {
 export function setPressed(button, pressed, title) {
   button.setAttribute('aria-pressed', pressed ? 'true' : 'false');
   if (title) button.title = title;
+}
+
+const POLICY_TEXT = { 'mesh-only': 'mesh only', 'sfu-only': 'SFU only' };
+
+/**
+ * setModeBadge shows how media travels in the room (#mode): data-mode
+ * (mesh/sfu), data-policy (auto/mesh-only/sfu-only) and data-switching
+ * while tiles are moving between the two.
+ */
+export function setModeBadge({ mode, policy, switching }) {
+  const badge = document.getElementById('mode');
+  if (!badge) return;
+  badge.dataset.mode = mode;
+  if (policy) badge.dataset.policy = policy;
+  if (switching) badge.dataset.switching = 'true';
+  else delete badge.dataset.switching;
+  const p = POLICY_TEXT[badge.dataset.policy];
+  badge.textContent = (mode === 'sfu' ? 'SFU' : 'mesh') + (p ? ` · ${p}` : '');
+  badge.title = (mode === 'sfu'
+    ? 'Video goes through the server (SFU), still encrypted in transit'
+    : 'Video goes directly between browsers (mesh)')
+    + (p ? `; an administrator set this room to ${p}` : '')
+    + (switching ? '; switching now' : '');
+}
+
+/** setPreflightNote shows (or hides) the quiet note that the SFU is unreachable. */
+export function setPreflightNote(failed) {
+  const note = document.getElementById('preflight');
+  if (note) note.hidden = !failed;
 }

@@ -1,0 +1,333 @@
+// One call, from join to leave: wires signaling, the mesh links, the SFU
+// link, the mesh ⇄ SFU switch, the tiles and the controls together.
+
+import { Signaling, wsURL } from './signaling.js';
+import { Mesh } from './mesh.js';
+import { SfuLink } from './sfu.js';
+import { Switcher } from './switch.js';
+import { TileView } from './tiles.js';
+import { wireControls } from './controls.js';
+import { describeMediaProblems } from './media.js';
+import {
+  Tile, Grid, showBanner, hideBanner, showView, setModeBadge, setPreflightNote,
+} from './ui.js';
+import { errorText, endText } from './errors.js';
+
+/** Errors after which the call is over and must not be re-joined by itself. */
+const FINAL_ERRORS = new Set(['kicked', 'room-closed']);
+
+/**
+ * runCall runs one call until the person leaves (resolves null), is
+ * removed (resolves {ended: code}) or the server refuses the join
+ * (resolves the error message: back to the lobby).
+ * @param {{room: string, name: string, media: import('./media.js').LocalMedia,
+ *          ready: Promise<void>, relayOnly: boolean, debug: object,
+ *          setState: (s: string) => void}} o
+ */
+export function runCall({ room, name, media, ready, relayOnly, debug, setState }) {
+  return new Promise((resolve) => {
+    setState('joining');
+    showView('call');
+    document.title = `${room} — Parley`;
+    document.getElementById('call-room').textContent = room;
+    document.getElementById('call-room-h').textContent = room;
+
+    const grid = new Grid(document.getElementById('grid'));
+    const self = new Tile({ key: 'self', name, self: true });
+    grid.add(self);
+    self.setStream(media.camera);
+
+    const sig = new Signaling({ url: wsURL(), room, name });
+    const view = new TileView(grid);
+    /** @type {Switcher} */
+    let sw;
+    const mesh = new Mesh({ signaling: sig, media, relayOnly, accept: () => sw.mode === 'mesh' });
+    const sfu = new SfuLink({ signaling: sig, media, relayOnly });
+    sw = new Switcher({ mesh, sfu, view, signal: (to, data) => sig.signal(to, data) });
+    let policy = '';
+    expose(debug, { mesh, sfu, sw });
+
+    ready.then(() => {
+      const problem = describeMediaProblems(media.problems);
+      if (problem && !finished) showBanner(problem, { kind: 'warn', key: 'media' });
+    });
+
+    // --- tiles: indicators and states follow the path each tile shows ---
+    const pathOf = (id) => {
+      const p = sw.parts.get(id);
+      return p ? (p.on.camera ?? p.target) : 'mesh';
+    };
+    const refresh = (id) => {
+      const link = mesh.peers.get(id);
+      const viaSfu = pathOf(id) === 'sfu';
+      const flags = (viaSfu ? sfu.remoteMedia(id) : link?.pc && link.remote) ?? sfu.remoteMedia(id) ?? link?.remote;
+      const muted = viaSfu ? sfu.videoMuted(id) : (link ? link.videoMuted() : true);
+      const state = viaSfu ? sfuTileState(sfu.state) : (link?.pc ? link.state : 'connecting');
+      view.indicators(id, { mic: flags?.mic ?? true, cam: (flags?.cam ?? true) && !muted, state });
+    };
+    const refreshAll = () => {
+      for (const id of sw.parts.keys()) refresh(id);
+    };
+    const updateCount = () => {
+      const n = sw.parts.size + 1;
+      document.getElementById('peer-count').textContent = n === 1 ? 'Only you' : `${n} people`;
+    };
+    const updateBadge = () => setModeBadge({ mode: sw.mode, policy, switching: sw.switching });
+
+    mesh.addEventListener('peer-stream', ({ detail: { peer, role, stream } }) => {
+      sw.stream('mesh', peer.id, role, stream);
+      refresh(peer.id);
+    });
+    mesh.addEventListener('peer-unstream', ({ detail: { peer, role } }) => sw.unstream('mesh', peer.id, role));
+    mesh.addEventListener('peer-media', ({ detail: { peer } }) => {
+      sw.setMedia(peer.id, peer.remote);
+      refresh(peer.id);
+    });
+    mesh.addEventListener('peer-state', ({ detail: { peer } }) => refresh(peer.id));
+    mesh.addEventListener('peer-gone', ({ detail: { peer } }) => {
+      sw.linkGone(peer.id);
+      updateCount();
+    });
+
+    sfu.addEventListener('stream', ({ detail: { peerId, role, stream } }) => {
+      sw.stream('sfu', peerId, role, stream);
+      refresh(peerId);
+    });
+    sfu.addEventListener('unstream', ({ detail: { peerId, role } }) => sw.unstream('sfu', peerId, role));
+    sfu.addEventListener('media', ({ detail: { peerId } }) => refresh(peerId));
+    sfu.addEventListener('speaker', ({ detail: { peerId } }) => {
+      if (sw.mode !== 'sfu') return;
+      view.setSpeaker(peerId === debug.id ? 'self' : peerId);
+    });
+    sfu.addEventListener('state', ({ detail: { state } }) => {
+      if (state === 'failed') {
+        console.warn('parley: the SFU pre-flight failed: this browser cannot reach the media server; calls larger than a mesh may not work');
+      }
+      setPreflightNote(state === 'failed');
+      refreshAll();
+    });
+
+    sw.addEventListener('tile', ({ detail: { id } }) => refresh(id));
+    sw.addEventListener('change', () => {
+      updateBadge();
+      updateCount();
+    });
+    sw.addEventListener('stuck', () => showStuck(sw));
+    sw.addEventListener('settled', ({ detail: { id } }) => {
+      refresh(id);
+      if (!sw.stuckNames().length) hideBanner('switch');
+      updateBadge();
+    });
+    sw.addEventListener('switched', ({ detail }) => {
+      performance.mark('parley:switched', { detail });
+      if (sw.mode === 'mesh') view.setSpeaker('');
+      updateBadge();
+    });
+
+    // --- signaling -----------------------------------------------------
+    // The socket opens while the camera starts (both take a while on real
+    // hardware), but room events are handled in order and only once local
+    // media is ready, so our first offers already carry our tracks.
+    let chain = ready;
+    const inOrder = (fn) => (ev) => {
+      chain = chain.then(() => {
+        if (!finished) fn(ev);
+      }).catch((err) => console.error('parley:', err));
+    };
+    let shutdownNotice = false;
+    sig.addEventListener('welcome', inOrder(({ detail: w }) => {
+      performance.mark('parley:welcome');
+      debug.id = w.id;
+      debug.mode = w.mode;
+      policy = w.policy ?? policy;
+      debug.policy = policy;
+      if (typeof w.name === 'string' && w.name) self.setName(w.name);
+      // A (re)join is a fresh start: new id, new connections. Keep the tiles
+      // of people who are still here; their streams are swapped in place.
+      const still = new Set((w.peers ?? []).map((p) => p.id));
+      grid.clear((t) => t.self || (still.has(t.el.dataset.peerId) && !t.screen));
+      mesh.start(w, { connect: w.mode !== 'sfu' });
+      sfu.start(w);
+      sw.begin(w);
+      updateBadge();
+      updateCount();
+      shutdownNotice = false;
+      hideBanner('conn');
+      setState('in-call');
+    }));
+    sig.addEventListener('peer-joined', inOrder(({ detail }) => sw.joined(detail.peer ?? {})));
+    sig.addEventListener('peer-left', inOrder(({ detail }) => sw.left(detail.peer?.id)));
+    sig.addEventListener('signal', inOrder(({ detail: { from, data } }) => {
+      if (from === 'sfu') sfu.onSignal(data);
+      else if (data && typeof data === 'object' && typeof data.moved === 'string') sw.moved(from, data.moved);
+      else mesh.onSignal(from, data);
+    }));
+    sig.addEventListener('mode', inOrder(({ detail }) => {
+      if (detail.policy && detail.policy !== policy) {
+        policy = detail.policy;
+        debug.policy = policy;
+        showBanner(`An administrator set this room to ${policyText(policy)}.`, { kind: 'info', key: 'policy', timeout: 6000 });
+      }
+      debug.mode = detail.mode;
+      sw.setMode(detail.mode);
+      updateBadge();
+    }));
+    sig.addEventListener('server-shutdown', () => {
+      shutdownNotice = true;
+      showBanner('Server restarting, reconnecting…', { kind: 'warn', key: 'conn' });
+    });
+    sig.addEventListener('error', ({ detail }) => {
+      if (detail.join) {
+        finish();
+        showBanner(errorText(detail), {
+          kind: 'error',
+          action: detail.code === 'room-full' ? { label: 'Try again', run: () => document.getElementById('join')?.click() } : null,
+        });
+        resolve(detail);
+        return;
+      }
+      if (FINAL_ERRORS.has(detail.code)) {
+        end(detail.code);
+        return;
+      }
+      console.warn('parley: server error', detail.code, detail.message);
+      if (sfuRefusal(detail)) {
+        // The media server refused or is missing: the SFU path is unusable,
+        // which the pre-flight note says quietly.
+        setPreflightNote(true);
+        return;
+      }
+      const transient = detail.code === 'unknown-peer' || detail.code === 'rate-limited';
+      showBanner(errorText(detail), { kind: transient ? 'info' : 'error', timeout: transient ? 5000 : 0 });
+    });
+    sig.addEventListener('status', ({ detail }) => {
+      if (detail.status === 'reconnecting') {
+        if (debug.state === 'in-call' || debug.state === 'reconnecting') setState('reconnecting');
+        const secs = detail.delay ? ` (next try in ${Math.ceil(detail.delay / 1000)} s)` : '';
+        showBanner(shutdownNotice ? 'Server restarting, reconnecting…'
+          : `Can't reach the server. Reconnecting…${secs}`, {
+          kind: 'warn',
+          key: 'conn',
+          action: { label: 'Retry now', run: () => sig.retryNow() },
+        });
+      }
+    });
+
+    // --- local media and controls -------------------------------------
+    const ac = new AbortController();
+    const renderLocal = wireControls({
+      media,
+      grid,
+      self,
+      room,
+      signal: ac.signal,
+      onLeave: () => {
+        finish();
+        media.stop();
+        showEnd('left');
+        resolve(null);
+      },
+    });
+    renderLocal();
+    const onMedia = () => {
+      renderLocal();
+      mesh.localChanged();
+      sfu.localChanged();
+    };
+    media.addEventListener('change', onMedia);
+    window.addEventListener('pagehide', () => finish(), { signal: ac.signal });
+    window.addEventListener('online', () => sig.retryNow(), { signal: ac.signal });
+
+    /** end: the server ended our call (kicked, room closed); no rejoin. */
+    function end(code) {
+      finish();
+      media.stop();
+      showEnd(code);
+      resolve({ ended: code });
+    }
+
+    function showEnd(code) {
+      setState('left');
+      document.body.dataset.ended = code;
+      const { title, text } = endText(code);
+      document.getElementById('left-title').textContent = title;
+      document.getElementById('left-text').textContent = text;
+      const rejoin = /** @type {HTMLAnchorElement} */ (document.getElementById('rejoin'));
+      rejoin.href = location.href;
+      showView('left');
+      if (code !== 'left') showBanner(text, { kind: 'error', key: 'ended' });
+    }
+
+    let finished = false;
+    function finish() {
+      if (finished) return;
+      finished = true;
+      ac.abort();
+      media.removeEventListener('change', onMedia);
+      sig.leave();
+      sw.close();
+      sfu.close();
+      mesh.closeAll();
+      grid.clear();
+      grid.observer.disconnect();
+      hideBanner();
+      expose(debug, null);
+    }
+
+    sig.connect();
+  });
+}
+
+/**
+ * sfuRefusal recognises errors about our signals to the SFU ("this server
+ * has no SFU", "sfu refused the signal: …"): not the person's business.
+ */
+function sfuRefusal(err) {
+  return err.ref === 'signal' && /\bsfu\b/i.test(err.message ?? '');
+}
+
+/** sfuTileState maps the SFU link's state to a tile's data-state. */
+function sfuTileState(state) {
+  return { connected: 'connected', failed: 'failed', closed: 'failed' }[state] ?? 'connecting';
+}
+
+function policyText(policy) {
+  return { 'mesh-only': 'mesh only (a small room, direct connections)', 'sfu-only': 'SFU only (video through the server)', auto: 'automatic (mesh for small groups, SFU for large ones)' }[policy] ?? policy;
+}
+
+/** showStuck warns about participants whose video could not move to the new path. */
+function showStuck(sw) {
+  const names = sw.stuckNames();
+  if (!names.length) return;
+  const to = sw.mode === 'sfu' ? 'the server (SFU)' : 'direct connections';
+  showBanner(`Could not move ${names.join(', ')} to ${to} yet; still showing them the old way.`, { kind: 'warn', key: 'switch' });
+}
+
+/**
+ * expose fills the debug handle (window.parley) with this call's views:
+ * peers() → [{id, name, pc (mesh link), state, polite, glares, path, target, on}],
+ * switching, sfu() → the SFU link's state, switches() → finished switches.
+ */
+function expose(debug, s) {
+  if (!s) {
+    debug.peers = () => [];
+    debug.sfu = () => null;
+    debug.switches = () => [];
+    Object.defineProperty(debug, 'switching', { value: false, configurable: true, enumerable: true });
+    return;
+  }
+  const { mesh, sfu, sw } = s;
+  debug.peers = () => sw.list().map((p) => {
+    const link = mesh.peers.get(p.id);
+    return {
+      ...p,
+      pc: link?.pc ?? null,
+      state: link?.state ?? null,
+      polite: link?.polite ?? null,
+      glares: link?.glares ?? 0,
+    };
+  });
+  debug.sfu = () => sfu.info();
+  debug.switches = () => sw.history.map((h) => ({ ...h }));
+  Object.defineProperty(debug, 'switching', { get: () => sw.switching, configurable: true, enumerable: true });
+}

@@ -1,0 +1,73 @@
+// The call's control bar: microphone, camera, screen share, invite link,
+// leave; and our own tiles (camera, and the screen share as others see it).
+
+import { problemOf } from './media.js';
+import { Tile, showBanner, setPressed } from './ui.js';
+
+/** Human text for a device that could not start. */
+function failText(what, err) {
+  const reason = {
+    denied: 'access is blocked for this site',
+    missing: 'no device was found',
+    busy: 'it is in use by another application',
+    insecure: 'the page is not secure (https://)',
+  }[problemOf(err)] ?? (err?.message || err?.name || String(err));
+  const subject = what === 'screen' ? 'Screen sharing' : `Your ${what}`;
+  return `${subject} could not be started: ${reason}.`;
+}
+
+/**
+ * wireControls connects the buttons to local media. It returns
+ * renderLocal, which redraws our own tiles and the buttons' states.
+ * @param {{media: import('./media.js').LocalMedia, grid: import('./ui.js').Grid,
+ *          self: Tile, room: string, signal: AbortSignal, onLeave: () => void}} o
+ */
+export function wireControls({ media, grid, self, room, signal, onLeave }) {
+  const $ = (id) => /** @type {HTMLButtonElement} */ (document.getElementById(id));
+  const micBtn = $('mic-toggle');
+  const camBtn = $('cam-toggle');
+  const screenBtn = $('screen-toggle');
+  if (!navigator.mediaDevices?.getDisplayMedia) screenBtn.hidden = true;
+
+  const fail = (what) => (err) => {
+    if (what === 'screen' && err?.name === 'NotAllowedError') return; // the person cancelled
+    showBanner(failText(what, err), { kind: 'error', timeout: 8000 });
+  };
+  const on = (target, type, fn) => target.addEventListener(type, fn, { signal });
+  on(micBtn, 'click', () => media.setMic(!media.describe().mic).catch(fail('microphone')));
+  on(camBtn, 'click', () => media.setCam(!media.describe().cam).catch(fail('camera')));
+  on(screenBtn, 'click', () => {
+    if (media.sharing) media.stopScreen();
+    else media.startScreen().catch(fail('screen'));
+  });
+  on($('copy-link'), 'click', () => copyInvite(room));
+  on($('leave'), 'click', onLeave);
+
+  return function renderLocal() {
+    const d = media.describe();
+    // Our own screen share, so we see what the others see.
+    if (d.screen) {
+      const t = grid.get('self:screen')
+        ?? grid.add(new Tile({ key: 'self:screen', name: self.name, self: true, screen: true }));
+      t.setStream(media.screen);
+    } else {
+      grid.remove('self:screen');
+    }
+    setPressed(micBtn, d.mic, d.mic ? 'Turn microphone off' : 'Turn microphone on');
+    setPressed(camBtn, d.cam, d.cam ? 'Turn camera off' : 'Turn camera on');
+    setPressed(screenBtn, !!d.screen, d.screen ? 'Stop sharing your screen' : 'Share your screen');
+    self.setMic(d.mic);
+    self.setCam(d.cam);
+  };
+}
+
+async function copyInvite(room) {
+  // The fragment (later: the E2EE room secret) stays in the link; it is never sent to the server.
+  const link = `${location.origin}/r/${encodeURIComponent(room)}${location.hash}`;
+  try {
+    await navigator.clipboard.writeText(link);
+    showBanner(`Invite link copied: ${link}`, { kind: 'info', timeout: 4000 });
+  } catch {
+    showBanner(`Share this link: ${link}`, { kind: 'info' });
+  }
+}

@@ -1,0 +1,55 @@
+// Human text for the server's error codes (docs/protocol.md) and for the
+// ways a call can end. DOM-free.
+
+/** errorText returns the sentence shown for an `error` message. */
+export function errorText(msg) {
+  const detail = typeof msg.message === 'string' ? msg.message : '';
+  switch (msg.code) {
+    case 'room-full':
+      return `You can't join right now: ${detail || 'the room is full'}. Try again later.`;
+    case 'bad-room':
+      return `This room name is not valid: ${detail}`;
+    case 'bad-name':
+      return `Please choose another name: ${detail}`;
+    case 'bad-version':
+      return 'This page is older than the server. Reload the page to get the new version.';
+    case 'already-joined':
+      return 'You are already in this room in this tab.';
+    case 'not-joined':
+      return 'You are not in the room yet; please wait a moment.';
+    case 'unknown-peer':
+      return 'That participant has just left.';
+    case 'rate-limited':
+      return 'Too many messages at once; some were dropped. The call should recover by itself.';
+    case 'too-large':
+      return 'A message was too large for the server and the connection was reset.';
+    case 'internal':
+      return `The server ran into a problem${detail ? `: ${detail}` : ''}.`;
+    case 'kicked':
+    case 'room-closed':
+      return endText(msg.code).text;
+    default:
+      return detail || `The server refused a request (${msg.code || 'unknown error'}).`;
+  }
+}
+
+/**
+ * endText is the heading and sentence of the page shown when a call ends:
+ * 'left' (the person left), 'kicked' or 'room-closed' (an administrator).
+ */
+export function endText(code) {
+  switch (code) {
+    case 'kicked':
+      return {
+        title: 'You were removed from the call',
+        text: 'An administrator removed you from this call. You can rejoin only if they let you back in.',
+      };
+    case 'room-closed':
+      return {
+        title: 'This call was ended',
+        text: 'An administrator closed this room; everyone in it was disconnected.',
+      };
+    default:
+      return { title: 'You left the call', text: 'Nothing from the call was stored anywhere.' };
+  }
+}

@@ -1,0 +1,405 @@
+// The client's one RTCPeerConnection to the server's SFU (docs/sfu.md).
+//
+// Pre-flight: right after `welcome`, whatever the room's mode, the link
+// opens with only a data channel, so ICE and DTLS are up before a switch
+// needs them (the admin page shows the result). Publishing our tracks on
+// it (publish(true)) adds three transceivers — microphone, camera, screen
+// share, like a mesh link — and later only swaps their tracks: going back
+// to mesh replaces every track by null (no renegotiation, nothing is sent),
+// and the next switch to the SFU puts them back at once.
+//
+// Negotiation: the client offers first; afterwards the SFU offers whenever
+// the forwarded tracks change. The SFU is impolite, the browser polite. As
+// in mesh.js, we never roll back a local offer (in Chromium that freezes
+// the receivers it touched): after the first exchange our offers are sent
+// without being applied, and applied only when their answer arrives; if an
+// SFU offer comes first, ours is dropped (the SFU ignores it too), the
+// SFU's is answered and we offer again.
+//
+// Directions: our transceivers are sendrecv when they have something to
+// send and recvonly otherwise, never inactive: pion stops a transceiver for
+// good when an offer makes it inactive.
+//
+// Events (CustomEvents):
+//   stream   {peerId, role: 'camera'|'screen', stream}  a forwarded stream to show
+//   unstream {peerId, role}
+//   media    {peerId}  a participant's mic/cam flags or a track's mute changed
+//   speaker  {peerId}  the active speaker (from the SFU's audio levels)
+//   state    {state}   'idle'|'connecting'|'connected'|'failed'|'closed'
+
+import { RemoteStreams } from './streams.js';
+
+/** The pre-flight (and any reconnection) must connect within this time. */
+export const CONNECT_TIMEOUT_MS = 10000;
+/** Minimum spacing between two ICE restarts of a failed link. */
+const ICE_RESTART_SPACING_MS = 5000;
+/** An offer whose answer never came is dropped after this long, and made again. */
+const ANSWER_TIMEOUT_MS = 10000;
+
+/** Our sending slots, one transceiver each, in m-line order (as in mesh.js). */
+const SLOTS = /** @type {const} */ ([['mic', 'audio'], ['cam', 'video'], ['screen', 'video']]);
+
+/** The data channel the pre-flight opens (forwarded by label, docs/sfu.md). */
+export const CHANNEL_LABEL = 'parley';
+
+export class SfuLink extends EventTarget {
+  /**
+   * @param {{signaling: import('./signaling.js').Signaling,
+   *          media: import('./media.js').LocalMedia,
+   *          relayOnly?: boolean}} opts
+   */
+  constructor({ signaling, media, relayOnly = false }) {
+    super();
+    this.signaling = signaling;
+    this.media = media;
+    this.relayOnly = relayOnly;
+    /** @type {RTCPeerConnection|null} */
+    this.pc = null;
+    this.state = 'idle';
+    this.publishing = false;
+    this.tx = { mic: null, cam: null, screen: null };
+    this.msid = { mic: '', cam: '', screen: '' };
+    /** @type {RTCSessionDescriptionInit|null} sent, not applied, awaiting its answer */
+    this.pendingOffer = null;
+    this.wantOffer = false;
+    this.answerTimer = 0;
+    this.connectTimer = 0;
+    this.restartTimer = 0;
+    /** @type {Map<string, RemoteStreams>} routing per participant */
+    this.remote = new Map();
+    /** stream id → participant id, from the SFU's `tracks` payloads */
+    this.streamOwner = new Map();
+    this.trackOwner = new Map();
+    this.queue = Promise.resolve();
+    this.closed = false;
+    /** signal payloads sent and received, by kind (debug view) */
+    this.counts = {};
+    /** @type {RTCDataChannel|null} */
+    this.channel = null;
+  }
+
+  /** start opens the link (the pre-flight) for the session a `welcome` began. */
+  start(welcome) {
+    this.close();
+    this.closed = false;
+    this.remote = new Map();
+    this.streamOwner.clear();
+    this.trackOwner.clear();
+    const pc = new RTCPeerConnection({
+      iceServers: Array.isArray(welcome.iceServers) ? welcome.iceServers : [],
+      iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    });
+    this.pc = pc;
+    this.tx = { mic: null, cam: null, screen: null };
+    this.msid = { mic: '', cam: '', screen: '' };
+    this.pendingOffer = null;
+    this.wantOffer = false;
+    pc.addEventListener('icecandidate', ({ candidate }) => {
+      this.signal({ candidate: candidate ? candidate.toJSON() : null });
+    });
+    pc.addEventListener('negotiationneeded', () => this.enqueue(() => this.negotiate()));
+    pc.addEventListener('track', (ev) => this.onTrack(ev));
+    pc.addEventListener('connectionstatechange', () => this.onConnectionState());
+    this.sendMedia();
+    this.channel = pc.createDataChannel(CHANNEL_LABEL);
+    this.setState('connecting');
+    this.connectTimer = setTimeout(() => {
+      if (this.pc === pc && pc.connectionState !== 'connected') this.setState('failed');
+    }, CONNECT_TIMEOUT_MS);
+    if (this.publishing) this.enqueue(() => this.syncSenders());
+  }
+
+  /** publish starts (true) or stops (false) sending our tracks to the SFU. */
+  publish(on) {
+    this.publishing = on;
+    if (this.pc) this.enqueue(() => this.syncSenders());
+  }
+
+  /** localChanged follows a change of our own media (tracks, flags, screen). */
+  localChanged() {
+    if (!this.pc) return;
+    this.sendMedia();
+    this.enqueue(() => this.syncSenders());
+  }
+
+  sendMedia() {
+    this.signal({ media: this.media.describe() });
+  }
+
+  signal(data) {
+    if (this.closed) return;
+    this.count(data, 'sent');
+    this.signaling.signal('sfu', data);
+  }
+
+  /** count tallies signal payloads by kind, for the debug view. */
+  count(data, dir) {
+    const kind = data.description ? data.description.type : Object.keys(data)[0];
+    const key = `${dir}:${kind}`;
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+  }
+
+  /** enqueue runs fn after every earlier operation on the connection. */
+  enqueue(fn) {
+    this.queue = this.queue.then(fn).catch((err) => {
+      if (!this.closed) console.error('parley: sfu:', err);
+    });
+    return this.queue;
+  }
+
+  /** onSignal handles a payload from the SFU. */
+  onSignal(data) {
+    if (!data || typeof data !== 'object' || !this.pc) return;
+    this.count(data, 'received');
+    if (Array.isArray(data.tracks)) this.onTracks(data.tracks);
+    if (typeof data.peer === 'string' && data.media) {
+      this.participant(data.peer).setMedia(data.media);
+      this.fire('media', { peerId: data.peer });
+    }
+    if (typeof data.speaker === 'string') this.fire('speaker', { peerId: data.speaker });
+    if (data.description || 'candidate' in data) this.enqueue(() => this.handle(data));
+  }
+
+  /** handle applies a description or candidate (serialized by enqueue). */
+  async handle(data) {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    const d = data.description;
+    if (d && d.type === 'offer') {
+      if (this.pendingOffer) {
+        // Glare: the SFU ignores ours; drop it and offer again afterwards.
+        this.dropPendingOffer();
+        this.wantOffer = true;
+      }
+      // Only our first offer is ever applied before its answer, and the SFU
+      // never offers before answering it; roll back just in case.
+      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      await pc.setRemoteDescription(d);
+      await pc.setLocalDescription();
+      this.signal({ description: pc.localDescription.toJSON() });
+    } else if (d && d.type === 'answer') {
+      if (this.pendingOffer) {
+        const offer = this.pendingOffer;
+        this.dropPendingOffer();
+        await pc.setLocalDescription(offer);
+      }
+      if (pc.signalingState !== 'have-local-offer') return;
+      clearTimeout(this.answerTimer);
+      await pc.setRemoteDescription(d);
+    }
+    if (d && this.wantOffer && pc.signalingState === 'stable') await this.negotiate();
+    if ('candidate' in data) {
+      try {
+        await pc.addIceCandidate(data.candidate ?? undefined);
+      } catch (err) {
+        if (data.candidate) console.warn('parley: sfu candidate refused:', err.message);
+      }
+    }
+  }
+
+  dropPendingOffer() {
+    this.pendingOffer = null;
+    clearTimeout(this.answerTimer);
+  }
+
+  /** negotiate sends an offer now, or once the current exchange is over. */
+  async negotiate() {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    if (pc.signalingState !== 'stable' || this.pendingOffer) {
+      this.wantOffer = true;
+      return;
+    }
+    this.wantOffer = false;
+    this.sendMedia(); // stream ids first, so the SFU's `tracks` and `media` agree
+    if (pc.currentLocalDescription) {
+      const offer = await pc.createOffer();
+      this.pendingOffer = offer;
+      this.signal({ description: { type: offer.type, sdp: offer.sdp } });
+    } else {
+      await pc.setLocalDescription();
+      this.signal({ description: pc.localDescription.toJSON() });
+    }
+    clearTimeout(this.answerTimer);
+    this.answerTimer = setTimeout(() => this.enqueue(() => this.answerTimedOut(pc)), ANSWER_TIMEOUT_MS);
+  }
+
+  /** answerTimedOut gives up on an offer the SFU never answered and offers again. */
+  async answerTimedOut(pc) {
+    if (this.pc !== pc || this.closed) return;
+    if (this.pendingOffer) {
+      this.pendingOffer = null;
+      await this.negotiate();
+    }
+  }
+
+  /**
+   * syncSenders makes our transceivers carry the local tracks while we
+   * publish, and nothing otherwise. While we do not publish, the link is
+   * left alone (no renegotiation for a screen share in a mesh), except that
+   * the microphone and camera slots are made ready once (direction and
+   * stream id), so that publishing them later is only a replaceTrack.
+   */
+  async syncSenders() {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    // The pre-flight offers only a data channel; the media sections follow
+    // once it is connected (idle: nothing is sent until we publish).
+    if (!this.tx.mic && !this.publishing && this.state !== 'connected') return;
+    const media = this.media;
+    let changed = false;
+    for (const [role, kind] of SLOTS) {
+      const track = media.track(role);
+      const stream = role === 'screen' ? media.screen : media.camera;
+      let tx = this.tx[role];
+      if (!tx) tx = this.tx[role] = pc.addTransceiver(kind, { direction: 'recvonly' });
+      const want = this.publishing ? track : null;
+      if (tx.sender.track !== want) await tx.sender.replaceTrack(want);
+      if (!this.publishing && (role === 'screen' || this.msid[role])) continue;
+      if (track) {
+        if (this.msid[role] !== stream.id) {
+          tx.sender.setStreams(stream);
+          this.msid[role] = stream.id;
+          changed = true;
+        }
+        if (tx.direction !== 'sendrecv') {
+          tx.direction = 'sendrecv';
+          changed = true;
+        }
+      } else if (role === 'screen' && tx.direction !== 'recvonly') {
+        tx.direction = 'recvonly';
+        changed = true;
+      }
+    }
+    // Offer ourselves rather than count on negotiationneeded: after the
+    // SFU offered a slot as sendonly (pion answers a receive-only section
+    // that way), Chromium deems sending on it needs no negotiation.
+    if (changed) await this.negotiate();
+  }
+
+  /** onTracks records which forwarded stream and track belong to whom. */
+  onTracks(list) {
+    for (const t of list) {
+      if (!t || typeof t.peer !== 'string') continue;
+      if (typeof t.stream === 'string') this.streamOwner.set(t.stream, t.peer);
+      if (typeof t.track === 'string') this.trackOwner.set(t.track, t.peer);
+    }
+  }
+
+  /** participant returns the routing of one remote participant. */
+  participant(peerId) {
+    let r = this.remote.get(peerId);
+    if (!r) {
+      r = new RemoteStreams({
+        prefix: `${peerId}-`,
+        show: (role, stream) => this.fire('stream', { peerId, role, stream }),
+        unshow: (role) => this.fire('unstream', { peerId, role }),
+      });
+      this.remote.set(peerId, r);
+    }
+    return r;
+  }
+
+  onTrack(ev) {
+    const stream = ev.streams[0];
+    const owner = (stream && this.streamOwner.get(stream.id)) ?? this.trackOwner.get(ev.track.id);
+    if (!owner || !stream) {
+      // (pion answers our receive-only screen slot with a send direction
+      // and a random stream id; nothing is ever sent on it.)
+      console.debug('parley: sfu: a track nobody announced', stream?.id, ev.track.id);
+      return;
+    }
+    this.participant(owner).add(stream, ev.track, () => this.fire('media', { peerId: owner }));
+  }
+
+  /** forget drops a participant who left the room. */
+  forget(peerId) {
+    const r = this.remote.get(peerId);
+    if (!r) return;
+    r.close();
+    this.remote.delete(peerId);
+  }
+
+  /** remoteMedia returns what a participant announced through the SFU. */
+  remoteMedia(peerId) {
+    return this.remote.get(peerId)?.remote ?? null;
+  }
+
+  videoMuted(peerId) {
+    return this.remote.get(peerId)?.videoMuted() ?? true;
+  }
+
+  onConnectionState() {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    const s = pc.connectionState;
+    if (s === 'connected') {
+      clearTimeout(this.connectTimer);
+      this.setState('connected');
+      // Warm up: add our (idle) media sections now, so that a switch to
+      // the SFU only has to put tracks on them — no renegotiation of ours.
+      this.enqueue(() => this.syncSenders());
+    } else if (s === 'failed') {
+      this.setState('failed');
+      this.restartIce(pc);
+    } else if (s === 'disconnected') {
+      this.setState('connecting');
+    }
+  }
+
+  /**
+   * restartIce tries an ICE restart (→ negotiationneeded → our offer with
+   * new credentials) now and again every few seconds while the link stays
+   * failed.
+   */
+  restartIce(pc) {
+    if (this.restartTimer) return;
+    pc.restartIce();
+    this.restartTimer = setInterval(() => {
+      if (this.pc !== pc || pc.connectionState !== 'failed') {
+        clearInterval(this.restartTimer);
+        this.restartTimer = 0;
+        return;
+      }
+      pc.restartIce();
+    }, ICE_RESTART_SPACING_MS);
+  }
+
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.fire('state', { state });
+  }
+
+  /** close ends the link (a new `welcome` starts another). */
+  close() {
+    if (!this.pc) return;
+    this.closed = true;
+    clearTimeout(this.answerTimer);
+    clearTimeout(this.connectTimer);
+    clearInterval(this.restartTimer);
+    this.restartTimer = 0;
+    for (const r of this.remote.values()) r.close();
+    this.pc.close();
+    this.pc = null;
+    this.channel = null;
+    this.setState('closed');
+  }
+
+  /** debug summary for tests. */
+  info() {
+    return {
+      state: this.state,
+      publishing: this.publishing,
+      pc: this.pc,
+      sending: Object.fromEntries(SLOTS.map(([role]) => [role, !!this.tx[role]?.sender.track])),
+      counts: { ...this.counts },
+    };
+  }
+
+  fire(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}

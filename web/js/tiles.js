@@ -1,0 +1,99 @@
+// The remote tiles of the call, as switch.js sees them: per participant a
+// camera tile (key = participant id) and, while they share, a screen tile
+// (key = "<id>:screen"). Tiles outlive the streams in them, so a move
+// between mesh and SFU keeps the same element, data-peer and data-peer-id.
+
+import { Tile } from './ui.js';
+
+const screenKey = (id) => `${id}:screen`;
+
+export class TileView {
+  /** @param {import('./ui.js').Grid} grid */
+  constructor(grid) {
+    this.grid = grid;
+    /** @type {Map<string, string>} participant id → name */
+    this.names = new Map();
+    this.speaker = '';
+  }
+
+  /** tile returns a participant's tile for a role, creating it if needed. */
+  tile(id, role) {
+    const key = role === 'screen' ? screenKey(id) : id;
+    const name = this.names.get(id) ?? 'Guest';
+    return this.grid.get(key)
+      ?? this.grid.add(new Tile({ key, name, peerId: id, screen: role === 'screen' }));
+  }
+
+  /** get returns a participant's tile for a role, if it exists. */
+  get(id, role = 'camera') {
+    return this.grid.get(role === 'screen' ? screenKey(id) : id);
+  }
+
+  add(id, name) {
+    this.names.set(id, name);
+    this.tile(id, 'camera').setState('connecting');
+  }
+
+  remove(id) {
+    this.names.delete(id);
+    this.grid.remove(id);
+    this.grid.remove(screenKey(id));
+  }
+
+  show(id, role, stream) {
+    const t = this.tile(id, role);
+    t.setStream(stream);
+    if (role === 'screen') t.setState('connected');
+  }
+
+  unshow(id, role) {
+    if (role === 'screen') this.grid.remove(screenKey(id));
+    else this.get(id)?.setStream(null);
+  }
+
+  /** prepare loads a stream behind a tile's picture; resolves true on its first frame. */
+  prepare(id, role, stream, wantFrame) {
+    return this.tile(id, role).prepare(stream, wantFrame);
+  }
+
+  commit(id, role) {
+    return this.get(id, role)?.commit() ?? false;
+  }
+
+  cancel(id, role) {
+    this.get(id, role)?.cancelPrepare();
+  }
+
+  /** path marks a participant's tiles with the path they show (data-path). */
+  path(id, path) {
+    for (const role of ['camera', 'screen']) {
+      const t = this.get(id, role);
+      if (t) t.el.dataset.path = path;
+    }
+  }
+
+  /** stuck marks a participant whose tiles could not move (data-switch="stuck"). */
+  stuck(id, on) {
+    const t = this.get(id);
+    if (!t) return;
+    if (on) t.el.dataset.switch = 'stuck';
+    else delete t.el.dataset.switch;
+  }
+
+  /** setSpeaker highlights the active speaker's camera tile ('' for nobody). */
+  setSpeaker(id) {
+    if (this.speaker === id) return;
+    this.get(this.speaker)?.setSpeaking(false);
+    this.speaker = id;
+    this.get(id)?.setSpeaking(true);
+  }
+
+  /** indicators updates a participant's mic/camera marks and connection state. */
+  indicators(id, { mic, cam, state }) {
+    const t = this.get(id);
+    if (!t) return;
+    if (mic !== undefined) t.setMic(mic);
+    if (cam !== undefined) t.setCam(cam);
+    if (state) t.setState(state);
+  }
+}
