@@ -80,7 +80,12 @@ test('reconnects with growing delays and re-joins', () => {
       last().serverClose(1006); // the server is still down
     }
     assert.equal(FakeWebSocket.all.length, 5);
-    for (let i = 1; i < delays.length; i++) assert.ok(delays[i] > delays[i - 1] * 1.2 || delays[i] >= 7500, `delays ${delays}`);
+    // Equal jitter (backoff.js): attempt i waits between half and all of
+    // its nominal delay, 0.5 s · 2^i, so the schedule grows whatever the dice.
+    for (let i = 0; i < delays.length; i++) {
+      const nominal = 500 * 2 ** i;
+      assert.ok(delays[i] >= nominal / 2 && delays[i] <= nominal, `delay ${i} is ${delays[i]}, want ${nominal / 2}..${nominal} (all: ${delays})`);
+    }
     // The server is back: the next socket joins again; welcome resets the back-off.
     const st = events.filter(([t]) => t === 'status').at(-1)[1];
     mock.timers.tick(st.delay);
