@@ -14,10 +14,10 @@ package e2e
 
 import (
 	"crypto/rand"
-	"os"
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
