@@ -156,18 +156,27 @@ func TestBrowserSwitch(t *testing.T) {
 			t.Errorf("%s still has %d mesh connections in SFU mode", n, open)
 		}
 		// Sound moved with the picture: each camera tile plays both from the SFU.
-		src := map[string]string{}
-		for _, tile := range want[n] {
-			src[tile] = "audio:sfu video:sfu"
-			if strings.HasSuffix(tile, " (screen)") {
-				src[tile] = "video:sfu"
-			}
-		}
-		expectSources(t, pages[n], n+" in SFU mode", src)
+		expectSources(t, pages[n], n+" in SFU mode", sfuSources(want[n]))
 	}
 	t.Logf("mesh → SFU: every page settled %v after C's tab opened; per-page switch times %v; longest frozen tile per page %v",
 		took.Round(time.Millisecond), switchTimes(pages, "A", "B"), gaps)
 	checkGaps(t, "mesh → SFU", gaps)
+
+	// A screen share started in SFU mode reaches the others through the SFU.
+	if err := pages["B"].Click("#screen-toggle"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"A", "C"} {
+		tiles := append(slices.Clone(want[n]), "B (screen)")
+		expectRemoteVideo(t, pages[n], n+" with B sharing in SFU mode", tiles, nil, false)
+		expectSources(t, pages[n], n+" with B sharing in SFU mode", sfuSources(tiles))
+	}
+	if err := pages["B"].Click("#screen-toggle"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"A", "C"} {
+		waitOrDump(t, pages[n], n, `!document.querySelector('.tile[data-peer="B (screen)"]')`, browserJoinTimeout)
+	}
 
 	// --- SFU → mesh ---------------------------------------------------
 	for _, n := range []string{"A", "B"} {
@@ -207,6 +216,18 @@ func TestBrowserSwitch(t *testing.T) {
 	t.Logf("SFU → mesh: settled %v after C's tab closed (mesh_down_delay 2 s); per-page switch times %v; longest frozen tile per page %v",
 		took.Round(time.Millisecond), switchTimes(pages, "A", "B"), gaps)
 	checkGaps(t, "SFU → mesh", gaps)
+}
+
+// sfuSources is what jsTileSources says of tiles that all play from the SFU.
+func sfuSources(tiles []string) map[string]string {
+	src := map[string]string{}
+	for _, tile := range tiles {
+		src[tile] = "audio:sfu video:sfu"
+		if strings.HasSuffix(tile, " (screen)") {
+			src[tile] = "video:sfu"
+		}
+	}
+	return src
 }
 
 // waitPreflight waits until every page's SFU link is connected.

@@ -2,6 +2,7 @@
 // SFU and TURN in one binary.
 //
 //	parley [--http :8080] [--config parley.yaml] [--mesh-max 6] ...
+//	parley COMMAND [args]   (see commands.go)
 //
 // Flags override PARLEY_* environment variables, which override the config
 // file, which overrides the defaults. See docs/config.md.
@@ -25,6 +26,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cmd, ok := commands()[firstArg(os.Args[1:])]; ok {
+		os.Exit(cmd.run(ctx, os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)

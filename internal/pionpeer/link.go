@@ -338,6 +338,17 @@ func (l *link) replacePC() error {
 	return nil
 }
 
+// sdpOrigin returns an SDP's o= line (RFC 8866 §5.2): the session id and
+// version, which change with every new offer; "" if none.
+func sdpOrigin(sdp string) string {
+	for line := range strings.Lines(sdp) {
+		if strings.HasPrefix(line, "o=") {
+			return strings.TrimRight(line, "\r\n")
+		}
+	}
+	return ""
+}
+
 // dtlsFingerprint returns the first a=fingerprint value of an SDP (RFC 8122
 // §5), which identifies the DTLS certificate of the PeerConnection that
 // made it; "" if none.

@@ -253,10 +253,16 @@ func (s *sfuLink) handleDescription(desc webrtc.SessionDescription) error {
 	default:
 		return fmt.Errorf("%w: description type %s", errUnexpectedSFUSignal, desc.Type)
 	}
-	if cur := s.pc.CurrentRemoteDescription(); cur != nil && cur.Type == webrtc.SDPTypeOffer && cur.SDP == desc.SDP {
+	if cur := s.pc.CurrentRemoteDescription(); cur != nil && cur.Type == webrtc.SDPTypeOffer &&
+		sdpOrigin(cur.SDP) != "" && sdpOrigin(cur.SDP) == sdpOrigin(desc.SDP) {
 		// docs/sfu.md: an offer not answered within 10 s is sent
-		// again; this one was answered already (the answer crossed
-		// the re-sent offer).
+		// again; this one was answered already (on a loaded machine
+		// the answer can cross the re-sent offer). Answering it twice
+		// would be refused: the SFU has no offer outstanding any more.
+		// The o= line identifies the offer (RFC 8866 §5.2: the
+		// session version changes with every new offer); the rest of
+		// the SDP is no use for that, as the re-sent copy carries the
+		// candidates gathered since the first.
 		s.p.log.Debug("ignoring a re-sent SFU offer that was answered")
 		return nil
 	}

@@ -2,6 +2,8 @@ package pionpeer
 
 import (
 	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // The switch between mesh and SFU (docs/protocol.md "Modes and the
@@ -116,6 +118,41 @@ func (p *Peer) offerMesh(offers ...meshOffer) {
 	}
 }
 
+// retryMesh offers again to each remote in check whose link is dead (see
+// meshRetry): gone, failed, disconnected, or still without an answer after
+// 3 × meshRetry. A link that is connecting, or connected and about to
+// deliver, is left alone: on a loaded machine both take seconds, and
+// replacing them would start the wait over.
+func (p *Peer) retryMesh(check []meshOffer, now time.Time) {
+	var retry []meshOffer
+	for _, o := range check {
+		if o.old != nil {
+			switch o.old.state() {
+			case webrtc.PeerConnectionStateConnecting, webrtc.PeerConnectionStateConnected:
+				continue
+			case webrtc.PeerConnectionStateNew:
+				p.mu.Lock()
+				m := p.members[o.id]
+				young := m == nil || now.Sub(m.offeredAt) < 3*meshRetry
+				p.mu.Unlock()
+				if young {
+					continue
+				}
+			}
+		}
+		p.mu.Lock()
+		if p.links[o.id] != o.old { // changed meanwhile (a remote offer)
+			p.mu.Unlock()
+			continue
+		}
+		delete(p.links, o.id)
+		p.mu.Unlock()
+		p.log.Info("the mesh link offered after the switch is dead; offering again", "remote", o.id)
+		retry = append(retry, o)
+	}
+	p.offerMesh(retry...)
+}
+
 // freshMeshLocked reports whether remote's media arrived over the mesh
 // within meshFresh of now. p.mu must be held.
 func (p *Peer) freshMeshLocked(remote string, now time.Time) bool {
@@ -160,20 +197,18 @@ func (p *Peer) reconcilePaths(now time.Time) {
 			}
 		}
 	}
-	var retry []meshOffer
+	var check []meshOffer
 	if want == PathMesh {
 		for id, m := range p.members {
 			if id > p.ID() && m.path != PathMesh && !m.offeredAt.IsZero() &&
 				now.Sub(m.offeredAt) > meshRetry && !p.freshMeshLocked(id, now) {
-				p.log.Info("no media over the mesh link offered after the switch; offering again", "remote", id)
-				retry = append(retry, meshOffer{id, p.links[id]})
-				delete(p.links, id)
+				check = append(check, meshOffer{id, p.links[id]})
 			}
 		}
 	}
 	stopSFU := want == PathMesh && allThere && p.sfuPublish.Load()
 	p.mu.Unlock()
-	p.offerMesh(retry...)
+	p.retryMesh(check, now)
 	if stopSFU {
 		p.sfuPublish.Store(false)
 		p.log.Debug("every remote is on the mesh: stopped publishing on the SFU")

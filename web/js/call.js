@@ -58,12 +58,14 @@ export function runCall({ room, name, media, ready, relayOnly, debug, setState }
       return p ? (p.on.camera ?? p.target) : 'mesh';
     };
     const refresh = (id) => {
-      const link = mesh.peers.get(id);
+      const link = mesh.peers.get(id)?.pc ? mesh.peers.get(id) : null;
       const viaSfu = pathOf(id) === 'sfu';
-      const flags = (viaSfu ? sfu.remoteMedia(id) : link?.pc && link.remote) ?? sfu.remoteMedia(id) ?? link?.remote;
+      const meshFlags = link?.remote ?? null;
+      const sfuFlags = sfu.remoteMedia(id);
+      const flags = (viaSfu ? sfuFlags ?? meshFlags : meshFlags ?? sfuFlags) ?? {};
       const muted = viaSfu ? sfu.videoMuted(id) : (link ? link.videoMuted() : true);
-      const state = viaSfu ? sfuTileState(sfu.state) : (link?.pc ? link.state : 'connecting');
-      view.indicators(id, { mic: flags?.mic ?? true, cam: (flags?.cam ?? true) && !muted, state });
+      const state = viaSfu ? sfuTileState(sfu.state) : (link ? link.state : 'connecting');
+      view.indicators(id, { mic: flags.mic ?? true, cam: (flags.cam ?? true) && !muted, state });
     };
     const refreshAll = () => {
       for (const id of sw.parts.keys()) refresh(id);
@@ -111,6 +113,7 @@ export function runCall({ room, name, media, ready, relayOnly, debug, setState }
     sw.addEventListener('change', () => {
       updateBadge();
       updateCount();
+      if (!sw.stuckNames().length) hideBanner('switch');
     });
     sw.addEventListener('stuck', () => showStuck(sw));
     sw.addEventListener('settled', ({ detail: { id } }) => {

@@ -141,11 +141,6 @@ export class Mesh extends EventTarget {
     this.peers.clear();
   }
 
-  /** list is the debug view used by tests: [{id, name, pc, state, polite, glares}]. */
-  list() {
-    return [...this.peers.values()].map((p) => ({ id: p.id, name: p.name, pc: p.pc, state: p.state, polite: p.polite, glares: p.glares }));
-  }
-
   rtcConfig() {
     return {
       iceServers: this.iceServers,

@@ -2,11 +2,12 @@
 //
 // Pre-flight: right after `welcome`, whatever the room's mode, the link
 // opens with only a data channel, so ICE and DTLS are up before a switch
-// needs them (the admin page shows the result). Publishing our tracks on
-// it (publish(true)) adds three transceivers — microphone, camera, screen
-// share, like a mesh link — and later only swaps their tracks: going back
-// to mesh replaces every track by null (no renegotiation, nothing is sent),
-// and the next switch to the SFU puts them back at once.
+// needs them (the admin page shows the result). Once it is connected we add
+// three idle media sections — microphone, camera, screen share — so that
+// publishing (publish(true), in SFU mode) only puts our tracks on them, and
+// going back to mesh replaces every track by null: nothing is sent and
+// nothing is renegotiated; the SFU keeps our silent tracks, so the next
+// switch starts at once.
 //
 // Negotiation: the client offers first; afterwards the SFU offers whenever
 // the forwarded tracks change. The SFU is impolite, the browser polite. As
@@ -16,9 +17,11 @@
 // SFU offer comes first, ours is dropped (the SFU ignores it too), the
 // SFU's is answered and we offer again.
 //
-// Directions: our transceivers are sendrecv when they have something to
-// send and recvonly otherwise, never inactive: pion stops a transceiver for
-// good when an offer makes it inactive.
+// Directions: our transceivers are always sendrecv (the SFU answers
+// recvonly). Never inactive: pion stops a transceiver for good when an offer
+// makes it inactive; and not recvonly either: pion answers a receive-only
+// section as sendonly, after which Chromium sees no need to renegotiate
+// when we want to send on it.
 //
 // Events (CustomEvents):
 //   stream   {peerId, role: 'camera'|'screen', stream}  a forwarded stream to show
@@ -58,7 +61,8 @@ export class SfuLink extends EventTarget {
     this.state = 'idle';
     this.publishing = false;
     this.tx = { mic: null, cam: null, screen: null };
-    this.msid = { mic: '', cam: '', screen: '' };
+    /** the stream id our screen shares are sent under on this link (see syncSenders) */
+    this.screenStream = new MediaStream();
     /** @type {RTCSessionDescriptionInit|null} sent, not applied, awaiting its answer */
     this.pendingOffer = null;
     this.wantOffer = false;
@@ -71,6 +75,7 @@ export class SfuLink extends EventTarget {
     this.streamOwner = new Map();
     this.trackOwner = new Map();
     this.queue = Promise.resolve();
+    this.gen = 0; // counts sessions, so queued work of an old one is dropped
     this.closed = false;
     /** signal payloads sent and received, by kind (debug view) */
     this.counts = {};
@@ -81,6 +86,7 @@ export class SfuLink extends EventTarget {
   /** start opens the link (the pre-flight) for the session a `welcome` began. */
   start(welcome) {
     this.close();
+    this.gen++;
     this.closed = false;
     this.remote = new Map();
     this.streamOwner.clear();
@@ -93,7 +99,6 @@ export class SfuLink extends EventTarget {
     });
     this.pc = pc;
     this.tx = { mic: null, cam: null, screen: null };
-    this.msid = { mic: '', cam: '', screen: '' };
     this.pendingOffer = null;
     this.wantOffer = false;
     pc.addEventListener('icecandidate', ({ candidate }) => {
@@ -141,9 +146,13 @@ export class SfuLink extends EventTarget {
     this.counts[key] = (this.counts[key] ?? 0) + 1;
   }
 
-  /** enqueue runs fn after every earlier operation on the connection. */
+  /**
+   * enqueue runs fn after every earlier operation on the connection, unless
+   * a new session (start) or close came in between.
+   */
   enqueue(fn) {
-    this.queue = this.queue.then(fn).catch((err) => {
+    const gen = this.gen;
+    this.queue = this.queue.then(() => (gen === this.gen ? fn() : undefined)).catch((err) => {
       if (!this.closed) console.error('parley: sfu:', err);
     });
     return this.queue;
@@ -236,11 +245,14 @@ export class SfuLink extends EventTarget {
   }
 
   /**
-   * syncSenders makes our transceivers carry the local tracks while we
-   * publish, and nothing otherwise. While we do not publish, the link is
-   * left alone (no renegotiation for a screen share in a mesh), except that
-   * the microphone and camera slots are made ready once (direction and
-   * stream id), so that publishing them later is only a replaceTrack.
+   * syncSenders makes our senders carry the local tracks while we publish,
+   * and nothing otherwise. The three media sections are made once, all
+   * sendrecv with fixed stream ids — the microphone and camera in our
+   * camera stream, the screen share in a stream of its own that outlives
+   * each share — so that nothing on this link is ever renegotiated after
+   * the pre-flight: publishing, a new screen share, a camera turned off are
+   * all replaceTrack. (Receivers tell the screen from the camera by the
+   * `media` payload: any other stream with video is the screen.)
    */
   async syncSenders() {
     const pc = this.pc;
@@ -249,34 +261,15 @@ export class SfuLink extends EventTarget {
     // once it is connected (idle: nothing is sent until we publish).
     if (!this.tx.mic && !this.publishing && this.state !== 'connected') return;
     const media = this.media;
-    let changed = false;
     for (const [role, kind] of SLOTS) {
-      const track = media.track(role);
-      const stream = role === 'screen' ? media.screen : media.camera;
-      let tx = this.tx[role];
-      if (!tx) tx = this.tx[role] = pc.addTransceiver(kind, { direction: 'recvonly' });
-      const want = this.publishing ? track : null;
-      if (tx.sender.track !== want) await tx.sender.replaceTrack(want);
-      if (!this.publishing && (role === 'screen' || this.msid[role])) continue;
-      if (track) {
-        if (this.msid[role] !== stream.id) {
-          tx.sender.setStreams(stream);
-          this.msid[role] = stream.id;
-          changed = true;
-        }
-        if (tx.direction !== 'sendrecv') {
-          tx.direction = 'sendrecv';
-          changed = true;
-        }
-      } else if (role === 'screen' && tx.direction !== 'recvonly') {
-        tx.direction = 'recvonly';
-        changed = true;
-      }
+      this.tx[role] ??= pc.addTransceiver(kind, {
+        direction: 'sendrecv',
+        streams: [role === 'screen' ? this.screenStream : media.camera],
+      });
+      const want = this.publishing ? media.track(role) : null;
+      const sender = this.tx[role].sender;
+      if (sender.track !== want) await sender.replaceTrack(want);
     }
-    // Offer ourselves rather than count on negotiationneeded: after the
-    // SFU offered a slot as sendonly (pion answers a receive-only section
-    // that way), Chromium deems sending on it needs no negotiation.
-    if (changed) await this.negotiate();
   }
 
   /** onTracks records which forwarded stream and track belong to whom. */
@@ -377,6 +370,7 @@ export class SfuLink extends EventTarget {
   close() {
     if (!this.pc) return;
     this.closed = true;
+    this.gen++;
     clearTimeout(this.answerTimer);
     clearTimeout(this.connectTimer);
     clearInterval(this.restartTimer);

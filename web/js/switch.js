@@ -17,7 +17,8 @@
 // freeze the tiles the other side still shows from it.
 // SFU → mesh: the participant with the smaller id offers a mesh link; tiles
 // move to it the same way; we stop publishing on the SFU once everyone who
-// was there has told us {"moved": "mesh"} (or left).
+// was there has told us {"moved": "mesh"} (or left), or SWITCH_TIMEOUT_MS
+// after our own tiles have all moved, for clients that never say so.
 // A participant whose new path shows nothing within SWITCH_TIMEOUT_MS keeps
 // the old one, with a warning; the move still completes if frames come later.
 //
@@ -56,6 +57,7 @@ export class Switcher extends EventTarget {
     this.parts = new Map();
     /** participants who must confirm they no longer need our SFU media */
     this.unpublishWait = null;
+    this.unpublishTimer = 0;
     /** the switch in progress or the last one: {to, startedAt, doneAt, ms} (Date.now() times) */
     this.current = null;
     /** @type {{to: string, startedAt: number, doneAt: number, ms: number}[]} */
@@ -64,6 +66,8 @@ export class Switcher extends EventTarget {
 
   /** begin starts a session from a `welcome` (the room's participants and mode). */
   begin(welcome) {
+    clearTimeout(this.unpublishTimer);
+    this.unpublishTimer = 0;
     for (const p of this.parts.values()) clearTimeout(p.timer);
     this.parts.clear();
     this.selfId = welcome.id;
@@ -107,6 +111,8 @@ export class Switcher extends EventTarget {
     if (mode === this.mode) return;
     this.mode = mode;
     this.current = { to: mode, startedAt: Date.now(), doneAt: 0, ms: 0 };
+    clearTimeout(this.unpublishTimer);
+    this.unpublishTimer = 0;
     if (mode === 'sfu') {
       this.unpublishWait = null;
       this.sfu.publish(true);
@@ -123,6 +129,10 @@ export class Switcher extends EventTarget {
     p.target = this.mode;
     clearTimeout(p.timer);
     p.timer = 0;
+    if (p.stuck) {
+      p.stuck = false;
+      this.view.stuck(p.id, false);
+    }
     if (this.mode === 'mesh' && !this.mesh.has(p.id)) {
       // The smaller id offers; the other waits for it (docs/protocol.md).
       if (this.selfId < p.id) this.mesh.connect({ id: p.id, name: p.name });
@@ -188,9 +198,12 @@ export class Switcher extends EventTarget {
     const cur = p.streams[p.on[role]][role];
     if (cur && !covers(next, cur)) return; // wait for the rest of its tracks
     if (next.getTracks().some((t) => t.readyState !== 'live')) return;
+    if (p.preparing[role] === next) return; // already waiting for its frames
+    p.preparing[role] = next;
     const media = this.mediaOf(p);
     const wantFrame = role === 'screen' || (media.cam !== false && next.getVideoTracks().length > 0);
     this.view.prepare(p.id, role, next, wantFrame).then((ok) => {
+      if (p.preparing[role] === next) p.preparing[role] = null;
       if (!ok || p.streams[path][role] !== next || p.target !== path || this.parts.get(p.id) !== p) return;
       if (!this.view.commit(p.id, role)) return;
       this.setOn(p, role, path);
@@ -293,9 +306,17 @@ export class Switcher extends EventTarget {
 
   /** checkAll finishes the switch when everyone has moved. */
   checkAll() {
-    if (this.mode === 'mesh' && this.unpublishWait && this.unpublishWait.size === 0 && !this.switching) {
-      this.unpublishWait = null;
-      this.sfu.publish(false);
+    if (this.mode === 'mesh' && this.unpublishWait && !this.switching) {
+      if (this.unpublishWait.size === 0) this.unpublish();
+      else if (!this.unpublishTimer) {
+        // A client that does not say {"moved"} (or whose message was
+        // lost) must not keep us publishing on the SFU for ever.
+        this.unpublishTimer = setTimeout(() => {
+          if (this.mode !== 'mesh' || !this.unpublishWait) return;
+          console.info('parley: no {"moved": "mesh"} from', [...this.unpublishWait].join(', '), '; stopping to publish on the SFU anyway');
+          this.unpublish();
+        }, this.timeoutMs);
+      }
     }
     const cur = this.current;
     if (cur && !cur.doneAt && !this.switching) {
@@ -305,6 +326,14 @@ export class Switcher extends EventTarget {
       this.fire('switched', { ...cur });
       this.changed();
     }
+  }
+
+  /** unpublish stops sending our media to the SFU (its link stays up). */
+  unpublish() {
+    clearTimeout(this.unpublishTimer);
+    this.unpublishTimer = 0;
+    this.unpublishWait = null;
+    this.sfu.publish(false);
   }
 
   /** switching is true while some participant's tiles are not on the room's path. */
@@ -332,6 +361,7 @@ export class Switcher extends EventTarget {
   }
 
   close() {
+    clearTimeout(this.unpublishTimer);
     for (const p of this.parts.values()) clearTimeout(p.timer);
     this.parts.clear();
   }
@@ -358,6 +388,8 @@ class Part {
     this.streams = { mesh: { camera: null, screen: null }, sfu: { camera: null, screen: null } };
     /** @type {Record<string, 'mesh'|'sfu'|null>} the path each tile shows */
     this.on = { camera: null, screen: null };
+    /** @type {Record<string, MediaStream|null>} the stream waiting for its first frames */
+    this.preparing = { camera: null, screen: null };
     /** the path they told us shows our tiles ({"moved": …}) */
     this.theyMoved = null;
     this.media = null;

@@ -198,3 +198,15 @@ test('peers joining an SFU room get no mesh link; a policy-only change does noth
   assert.ok(!calls.some((c) => c[0] === 'add' || c[0] === 'connect'));
   assert.equal(sw.history.length, 0);
 });
+
+test('publishing on the SFU stops anyway when a client never confirms', async () => {
+  const { sw, sfu, frame } = setup({ timeoutMs: 20 });
+  sw.begin(welcome('sfu', 'z'));
+  sw.stream('sfu', 'z', 'camera', stream('video'));
+  sw.setMode('mesh');
+  sw.stream('mesh', 'z', 'camera', stream('video'));
+  await frame('z/camera');
+  assert.equal(sfu.publishing, true);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(sfu.publishing, false);
+});

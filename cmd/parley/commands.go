@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+	"io"
+)
+
+// command is a subcommand of the binary: `parley NAME args…`. Without a
+// known command name as the first argument, parley runs the server.
+type command struct {
+	// summary is the one-line description `parley help` prints.
+	summary string
+	// run executes the command and returns the process exit status.
+	run func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// commands lists the subcommands. Each lives in a file of its own named
+// for it; add it here with one line.
+func commands() map[string]command {
+	return map[string]command{}
+}
+
+// firstArg returns args[0], or "" when there is none.
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
