@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -243,14 +242,6 @@ func TestBrowserMeshCall(t *testing.T) {
 // Chromium fault where the polite side's rollback froze remote video for
 // good (web/js/mesh.js explains the workaround).
 func TestBrowserGlare(t *testing.T) {
-	// Known bug, found by this test: after two participants start screen
-	// shares at the same moment a second time, the viewer's screen tile can
-	// stay bound to a stream that delivers no frames (about one run in
-	// four on a loaded 2-core machine). Set PARLEY_GLARE=1 to run it while
-	// fixing the stream routing in web/js/streams.js.
-	if os.Getenv("PARLEY_GLARE") == "" {
-		t.Skip("known bug: screen tile frozen after a repeated simultaneous share (see the comment); PARLEY_GLARE=1 runs it")
-	}
 	ts := testserver.Start(t, nil)
 	b := browsertest.New(t)
 	room := browserRoom("glare")
