@@ -1,7 +1,6 @@
 package turn
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -10,13 +9,14 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
+
+	"github.com/parleyhq/parley/internal/testlog"
 )
 
 // Every address these tests send packets to is 127.0.0.1. Addresses such as
@@ -35,34 +35,10 @@ type testClock struct{ offset atomic.Int64 }
 func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-// syncBuffer collects log output from the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testLogger logs at debug into a buffer printed only when the test fails.
-func testLogger(t testing.TB) (*slog.Logger, *syncBuffer) {
+func testLogger(t testing.TB) (*slog.Logger, *testlog.Buffer) {
 	t.Helper()
-	buf := &syncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", buf.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+	return testlog.New(t, "server log")
 }
 
 // baseConfig is a loopback server with default policy. PublicIP is a

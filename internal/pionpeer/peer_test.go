@@ -1,18 +1,17 @@
 package pionpeer_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/pion/transport/v4/test"
+
 	"github.com/parleyhq/parley/internal/pionpeer"
 	"github.com/parleyhq/parley/internal/sigclient/sigtest"
-	"github.com/pion/transport/v4/test"
+	"github.com/parleyhq/parley/internal/testlog"
 )
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -108,24 +107,6 @@ func TestMeshOfThree(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestGlare has both sides offer at once, repeatedly: perfect negotiation
 // must end every time with media flowing both ways and no failed step.
 func TestGlare(t *testing.T) {
@@ -133,13 +114,7 @@ func TestGlare(t *testing.T) {
 	srv := sigtest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	})
+	log, logs := testlog.New(t, "log")
 	collided := 0
 	for i := range 5 {
 		room := fmt.Sprint("glare", i)

@@ -3,16 +3,13 @@
 package testserver
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"net"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/testlog"
 )
 
 // AdminToken is the admin token test servers use unless mutate changes it.
@@ -41,8 +38,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log, _ := testlog.New(t, "server log")
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatalf("testserver: %v", err)
@@ -59,9 +55,6 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 		if err := <-done; err != nil {
 			t.Logf("testserver: shutdown: %v", err)
 		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
 	})
 	addr := ln.Addr().String()
 	return &Server{
@@ -70,22 +63,4 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 		Config: cfg,
 		Srv:    srv,
 	}
-}
-
-// syncBuffer collects the server log from its goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.TrimSpace(b.buf.String())
 }
