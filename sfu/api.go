@@ -16,6 +16,8 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/internal/pionlog"
 )
 
 // Payload types as Chromium numbers them, so an SDP reads the same in the
@@ -169,7 +171,7 @@ func listenUDP(cfg Config) (*net.UDPConn, error) {
 // and the remote-address filter.
 func newSettingEngine(cfg Config, mux ice.UDPMux, log *slog.Logger, st *counters) (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLogs{log}
+	se.LoggerFactory = pionlog.Factory{Log: log, Levels: pionLevels}
 	se.SetICEUDPMux(mux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)

@@ -26,6 +26,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/internal/pionlog"
 )
 
 // Config is how the SFU meets the network. The zero value is usable for a
@@ -89,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 		_ = conn.Close()
 		return nil, err
 	}
-	mux := webrtc.NewICEUDPMux(pionLogs{log}.NewLogger("ice-mux"), conn)
+	mux := webrtc.NewICEUDPMux(pionlog.Factory{Log: log, Levels: pionLevels}.NewLogger("ice-mux"), conn)
 	s := &Server{
 		cfg:      cfg,
 		log:      log,

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
 
+	"github.com/parleyhq/parley/internal/pionlog"
 	"github.com/parleyhq/parley/internal/testlog"
 )
 
@@ -101,7 +102,7 @@ func pionClientOn(t testing.TB, server string, conn net.PacketConn, username, pa
 		Realm:          DefaultRealm,
 		Conn:           conn,
 		RTO:            100 * time.Millisecond,
-		LoggerFactory:  pionLoggerFactory{log: clientLog},
+		LoggerFactory:  pionlog.Factory{Log: clientLog, Levels: pionLevels},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	pionturn "github.com/pion/turn/v5"
 
 	"github.com/parleyhq/parley/internal/netpolicy"
+	"github.com/parleyhq/parley/internal/pionlog"
 )
 
 // Server is the embedded TURN relay. Build it with New, then Start it;
@@ -190,7 +191,7 @@ func (s *Server) listenLocked(ctx context.Context) (err error) {
 	p, err := pionturn.NewServer(pionturn.ServerConfig{
 		PacketConnConfigs: pcs,
 		ListenerConfigs:   lcs,
-		LoggerFactory:     pionLoggerFactory{log: s.log},
+		LoggerFactory:     pionlog.Factory{Log: s.log, Levels: pionLevels},
 		Realm:             s.cfg.Realm,
 		AuthHandler:       s.authenticate,
 		QuotaHandler:      s.onQuota,

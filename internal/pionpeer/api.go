@@ -10,6 +10,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/internal/pionlog"
 )
 
 // Payload types, as Chromium numbers them, so SDP from either side reads the
@@ -72,7 +74,7 @@ func newAPI(cfg Config, onSRTP func(dtls.SRTPProtectionProfile)) (*webrtc.API, e
 	}
 
 	var se webrtc.SettingEngine
-	se.LoggerFactory = slogFactory{cfg.Logger}
+	se.LoggerFactory = pionlog.Factory{Log: cfg.Logger, Levels: pionLevels}
 	se.SetSRTPProtectionProfiles(srtpProfiles()...)
 	se.SetDTLSServerHelloMessageHook(func(hello handshake.MessageServerHello) handshake.Message {
 		for _, ext := range hello.Extensions {
