@@ -42,3 +42,19 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Release builds: static linux/amd64 and linux/arm64 binaries with the
+# version stamped in (parley version prints it), and their checksums.
+DIST    ?= dist
+PLATFORMS ?= linux/amd64 linux/arm64
+
+.PHONY: release
+release:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
+	    -ldflags "-s -w -X main.version=$(VERSION)" \
+	    -o $(DIST)/parley-$(VERSION)-$$os-$$arch ./cmd/parley || exit 1; \
+	done
+	cd $(DIST) && sha256sum parley-* > SHA256SUMS

@@ -104,3 +104,53 @@ func TestBrowserServerRestart(t *testing.T) {
 	}
 	t.Logf("call back with video %v after the server came back", time.Since(start).Round(time.Millisecond))
 }
+
+// TestBrowserSignalingDrop: A's signaling socket drops mid-call (as on a
+// network blip). A reconnects and resumes as the same participant; B keeps
+// A's tile the whole time (marked reconnecting, never removed); video keeps
+// flowing both ways, and afterwards signaling still works (a screen share
+// started after the resume reaches B).
+func TestBrowserSignalingDrop(t *testing.T) {
+	ts := testserver.Start(t, nil)
+	b := browsertest.New(t)
+	room := browserRoom("drop")
+	pages := map[string]*browsertest.Page{}
+	for _, n := range []string{"A", "B"} {
+		pages[n] = b.NewPage(t, browserRoomURL(ts, room, n))
+	}
+	other := map[string]string{"A": "B", "B": "A"}
+	for n, p := range pages {
+		expectRemoteVideo(t, p, n, []string{other[n]}, nil, false)
+	}
+	id := browsertest.MustEval[string](pages["A"], `parley.id`)
+	browsertest.MustEval[bool](pages["B"], `(() => {
+	  window.tileGone = false; window.sawAway = false;
+	  new MutationObserver(() => {
+	    const t = document.querySelector('.tile[data-peer="A"]');
+	    if (!t) tileGone = true;
+	    else if (t.dataset.state === 'reconnecting') sawAway = true;
+	  }).observe(document.body, { subtree: true, childList: true, attributes: true });
+	  return true;
+	})()`)
+
+	start := time.Now()
+	browsertest.MustEval[bool](pages["A"], `(parley.dropSignaling(), true)`)
+	waitOrDump(t, pages["A"], "A", `parley.resumes === 1 && parley.state === 'in-call'`, browserJoinTimeout)
+	t.Logf("A resumed %v after its socket dropped", time.Since(start).Round(time.Millisecond))
+	if got := browsertest.MustEval[string](pages["A"], `parley.id`); got != id {
+		t.Errorf("A came back as %s, want the same id %s", got, id)
+	}
+	for n, p := range pages {
+		expectRemoteVideo(t, p, n+" after the resume", []string{other[n]}, nil, true)
+	}
+	if browsertest.MustEval[bool](pages["B"], `tileGone`) {
+		t.Error("B removed A's tile while A was reconnecting")
+	}
+	pages["B"].MustWaitFor(`document.querySelector('.tile[data-peer="A"]').dataset.state !== 'reconnecting'`, 10*time.Second)
+	t.Logf("B showed A as reconnecting meanwhile: %v", browsertest.MustEval[bool](pages["B"], `sawAway`))
+
+	if err := pages["A"].Click("#screen-toggle"); err != nil {
+		t.Fatal(err)
+	}
+	expectRemoteVideo(t, pages["B"], "B with A sharing after the resume", []string{"A", "A (screen)"}, nil, false)
+}

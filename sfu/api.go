@@ -71,9 +71,27 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 			return nil, fmt.Errorf("sfu: register codec %s: %w", c.params.MimeType, err)
 		}
 	}
-	// RFC 6464: the sender's audio level in every audio packet's header.
-	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, fmt.Errorf("sfu: register audio-level extension: %w", err)
+	// Header extension ids: pion numbers the extensions it offers in the
+	// order they are registered, and a browser numbers its own; a SFU
+	// offer that crosses the browser's (a new participant's tracks arriving
+	// while the browser adds its own) must not give an id the browser
+	// already uses another meaning, or Chromium refuses the description
+	// ("BUNDLE group contains a codec collision for header extension").
+	// So the SFU registers them in Chromium's order: 1 audio level
+	// (RFC 6464: the sender's audio level, for the active speaker), 2
+	// abs-send-time (accepted, never written), then 3 transport-cc, which
+	// newInterceptors registers.
+	for _, e := range []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{sdp.AudioLevelURI, webrtc.RTPCodecTypeAudio},
+		{sdp.ABSSendTimeURI, webrtc.RTPCodecTypeAudio},
+		{sdp.ABSSendTimeURI, webrtc.RTPCodecTypeVideo},
+	} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
+			return nil, fmt.Errorf("sfu: register header extension %s: %w", e.uri, err)
+		}
 	}
 	return m, nil
 }

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/pion/webrtc/v4"
@@ -29,7 +30,14 @@ import (
 // channel instead: the client sees `close`, and the next message reopens
 // one; the application resynchronises.
 //
-// Issue 6 (addressed messages) plugs in at dataRecipients.
+// Addressed messages (docs/datachannels.md): on a label that starts with
+// RoutedLabelPrefix ("parley/"), every message is binary and starts with a
+// clear routing header — version, sender id, addressee id (empty: everyone)
+// — followed by the payload the clients sealed. The SFU reads only that
+// header (parseRoute): it drops a message whose sender is not the session
+// that sent it (so nobody can speak for someone else) or whose header is
+// malformed, delivers an addressed message to its addressee alone and the
+// others to everyone else, as on any other label.
 
 const (
 	// maxDataLabels bounds the distinct labels per room: each costs an
@@ -54,6 +62,24 @@ const (
 	// transport is still connecting).
 	maxDataPending      = 64
 	maxDataPendingBytes = 256 << 10
+
+	// RoutedLabelPrefix marks the labels whose messages carry the routing
+	// header (docs/datachannels.md). Other labels keep the plain rule.
+	RoutedLabelPrefix = "parley/"
+
+	// routeVersion is the envelope version the header layout belongs to.
+	routeVersion = 1
+
+	// maxRouteID bounds the sender and addressee ids in a header (peer ids
+	// are short; one length byte could say 255).
+	maxRouteID = 64
+)
+
+// Why parseRoute refuses a message (internal: such messages are dropped and
+// counted, never answered).
+var (
+	errRouteText   = errors.New("sfu: text message on a routed data channel")
+	errRouteHeader = errors.New("sfu: malformed routing header")
 )
 
 // outChannel is the channel the SFU uses to deliver label L to one
@@ -117,16 +143,59 @@ func (r *room) forwardData(from *Session, label string, m webrtc.DataChannelMess
 	}
 }
 
-// dataRecipients is the routing rule: today every other participant of
-// the room. It is the hook for issue 6's addressed messages, which will
-// read a clear routing envelope (never the sealed payload) to pick a subset.
-func (r *room) dataRecipients(from *Session, _ string, _ webrtc.DataChannelMessage) []*Session {
+// dataRecipients is the routing rule: every other participant of the room,
+// or, on a routed label (RoutedLabelPrefix), what the clear routing header
+// says — never reading the sealed payload after it.
+func (r *room) dataRecipients(from *Session, label string, m webrtc.DataChannelMessage) []*Session {
+	to, routed := "", strings.HasPrefix(label, RoutedLabelPrefix)
+	if routed {
+		sender, addressee, err := parseRoute(m)
+		if err != nil || sender != from.id || addressee == from.id {
+			from.log.Debug("dropping data message", "label", label, "err", err, "sender", sender)
+			r.srv.ctr.dataDropped.Add(1)
+			return nil
+		}
+		to = addressee
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sessions[from.id] != from {
 		return nil
 	}
-	return r.others(from)
+	if to == "" {
+		return r.others(from)
+	}
+	if ss := r.sessions[to]; ss != nil {
+		return []*Session{ss}
+	}
+	r.srv.ctr.dataDropped.Add(1) // the addressee left
+	return nil
+}
+
+// parseRoute reads the clear routing header of a message on a routed label:
+//
+//	u8 version (1) | u8 len | sender id | u8 len | addressee id ("": everyone) | sealed payload
+//
+// It reads nothing after the header.
+func parseRoute(m webrtc.DataChannelMessage) (from, to string, err error) {
+	b := m.Data
+	if m.IsString {
+		return "", "", errRouteText
+	}
+	if len(b) < 3 || b[0] != routeVersion {
+		return "", "", errRouteHeader
+	}
+	n := int(b[1])
+	if n == 0 || n > maxRouteID || len(b) < 2+n+1 {
+		return "", "", errRouteHeader
+	}
+	from = string(b[2 : 2+n])
+	b = b[2+n:]
+	k := int(b[0])
+	if k > maxRouteID || len(b) < 1+k {
+		return "", "", errRouteHeader
+	}
+	return from, string(b[1 : 1+k]), nil
 }
 
 // noteLabel records label's options the first time the room sees it, and

@@ -30,12 +30,16 @@ type PeerInfo struct {
 
 // RoomInfo is a snapshot of one room, for the admin API and tests.
 type RoomInfo struct {
-	Name      string     `json:"name"`
-	Mode      Mode       `json:"mode"`
-	Policy    Policy     `json:"policy"`
-	PolicySet bool       `json:"policySet"` // an admin set this room's policy
-	Switches  int        `json:"switches"`
-	Peers     []PeerInfo `json:"participants"`
+	Name      string `json:"name"`
+	Mode      Mode   `json:"mode"`
+	Policy    Policy `json:"policy"`
+	PolicySet bool   `json:"policySet"` // an admin set this room's policy
+	Switches  int    `json:"switches"`
+	// DecryptFailures and DecryptedFrames add up the E2EE counts the
+	// room's clients reported in `stats` messages.
+	DecryptFailures uint64     `json:"decryptFailures"`
+	DecryptedFrames uint64     `json:"decryptedFrames"`
+	Peers           []PeerInfo `json:"participants"`
 }
 
 // Rooms returns a snapshot of every room, sorted by name.
@@ -62,7 +66,10 @@ func (h *Hub) Room(name string) (RoomInfo, error) {
 }
 
 func (r *room) info() RoomInfo {
-	ri := RoomInfo{Name: r.name, Mode: r.mode, Policy: r.policy, PolicySet: r.policySet, Switches: r.switches}
+	ri := RoomInfo{
+		Name: r.name, Mode: r.mode, Policy: r.policy, PolicySet: r.policySet, Switches: r.switches,
+		DecryptFailures: r.decryptFailures, DecryptedFrames: r.decryptedFrames,
+	}
 	for _, m := range r.members {
 		ri.Peers = append(ri.Peers, PeerInfo{ID: m.id, Name: m.name, Path: r.mode, SFU: m.sfuState()})
 	}

@@ -40,6 +40,7 @@ type outFrame struct {
 type conn struct {
 	hub     *Hub
 	ws      *websocket.Conn
+	ip      string // the client's address without port, for per-IP limits
 	log     *slog.Logger
 	out     chan outFrame // bounded; a client that lets it fill is dropped
 	done    chan struct{} // closed when the connection is finished
@@ -56,13 +57,25 @@ type conn struct {
 	id, name string
 	room     *room
 	sfu      SFUSession // this participant's SFU connection, once it made one
+
+	// resuming (resume.go); guarded by Hub.mu except backlog
+	resumeToken string
+	perms       *Permissions // what a join token granted, kept across resumes
+	awayTimer   *time.Timer
+	route       *route                  // the SFU session's way to this participant, shared across resumes
+	backlog     atomic.Pointer[backlog] // set while away: what others send waits here
 }
 
 func newConn(h *Hub, ws *websocket.Conn, remote string) *conn {
+	ip := remote
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		ip = host
+	}
 	return &conn{
 		hub:     h,
 		ws:      ws,
-		log:     h.log.With("remote", remote),
+		ip:      ip,
+		log:     h.log.With("conn", newID(), "remote", remote), // conn: the request id on every line of this connection
 		out:     make(chan outFrame, h.opts.SendQueue),
 		done:    make(chan struct{}),
 		wdone:   make(chan struct{}),
@@ -75,6 +88,13 @@ func (c *conn) peer() Peer { return Peer{ID: c.id, Name: c.name} }
 // send queues a message without blocking. A client whose queue is full is
 // too slow to keep up and is disconnected, so it never slows its room.
 func (c *conn) send(msg []byte) {
+	if b := c.backlog.Load(); b != nil {
+		if !b.add(msg) {
+			// Called with and without Hub.mu held: expire takes it.
+			go c.hub.expire(c)
+		}
+		return
+	}
 	select {
 	case c.out <- outFrame{data: msg}:
 	case <-c.done:
@@ -111,7 +131,7 @@ func (c *conn) kill() {
 func (c *conn) serve() {
 	go c.writeLoop()
 	reason := c.readLoop()
-	c.hub.leave(c, reason)
+	c.hub.drop(c, reason)
 	c.kill()
 	<-c.wdone
 }
@@ -198,8 +218,9 @@ func (c *conn) allow() bool {
 // message to this client alone.
 func (c *conn) handle(frame []byte) {
 	req, perr := decode(frame)
+	c.hub.opts.Observer.Message(messageLabel(req.typ))
 	joined := c.joined()
-	if !joined && (req.typ == TypeSignal || req.typ == TypeKey || req.typ == TypeLeave) {
+	if !joined && (req.typ == TypeSignal || req.typ == TypeKey || req.typ == TypeLeave || req.typ == TypeStats) {
 		perr = protoErr(CodeNotJoined, "send join before %s", req.typ)
 	}
 	if perr == nil {
@@ -219,7 +240,12 @@ func (c *conn) handle(frame []byte) {
 		case TypeLeave:
 			c.hub.leave(c, "left")
 			c.closeWith(websocket.CloseNormalClosure, "left")
+		case TypeStats:
+			c.hub.clientStats(c, req.stats)
 		}
+	}
+	if perr != nil && req.typ == TypeJoin && !joined {
+		c.hub.opts.Observer.JoinRefused(perr.Code)
 	}
 	if perr != nil {
 		c.sendError(perr, req.typ)
@@ -234,6 +260,7 @@ func (c *conn) joined() bool {
 
 func (c *conn) sendError(e *ProtocolError, ref string) {
 	c.log.Debug("refused", "code", e.Code, "msg", e.Message, "ref", ref)
+	c.hub.opts.Observer.Error(e.Code)
 	c.send(encode(errorMsg{Type: TypeError, Code: e.Code, Message: e.Message, Ref: truncate(ref, 32)}))
 }
 

@@ -24,6 +24,12 @@ const (
 	CodeInternal      Code = "internal"
 	CodeKicked        Code = "kicked"
 	CodeRoomClosed    Code = "room-closed"
+
+	// Access control (docs/access.md).
+	CodePasswordRequired Code = "password-required"
+	CodeBadPassword      Code = "bad-password"
+	CodeBadToken         Code = "bad-token"
+	CodeTokenRequired    Code = "token-required"
 )
 
 // ProtocolError is a refusal of one client message: it becomes an `error`

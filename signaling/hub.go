@@ -40,6 +40,19 @@ type Options struct {
 
 	Logger *slog.Logger
 
+	// Observer is told about joins, messages, errors, switches and client
+	// reports, for metrics; nil counts nothing.
+	Observer Observer
+
+	// Authorizer checks room passwords and join tokens; nil leaves every
+	// room open.
+	Authorizer Authorizer
+
+	// ResumeGrace is how long a participant whose connection dropped
+	// stays in its room, resumable (resume.go); default 20s, negative
+	// turns resuming off.
+	ResumeGrace time.Duration
+
 	// Timing and budgets; tests shorten them.
 	PingInterval time.Duration // default 4s
 	PongWait     time.Duration // default 12s: a silent client is gone within 15s
@@ -64,6 +77,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.ResumeGrace == 0 {
+		o.ResumeGrace = 20 * time.Second
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = 4 * time.Second
@@ -93,24 +112,28 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	wg       sync.WaitGroup // one per served connection
 
-	mu      sync.Mutex // guards the fields below, every room's fields and every conn's id, name, room and sfu
-	rooms   map[string]*room
-	peers   map[string]*conn   // joined participants by id
-	conns   map[*conn]struct{} // every open connection, joined or not
-	policy  Policy             // the global policy, changeable by an admin
-	closing bool
+	mu        sync.Mutex // guards the fields below, every room's fields and every conn's id, name, room and sfu
+	rooms     map[string]*room
+	peers     map[string]*conn   // joined participants by id
+	conns     map[*conn]struct{} // every open connection, joined or not
+	resumable map[string]*conn   // participants by resume token (resume.go)
+	policy    Policy             // the global policy, changeable by an admin
+	closing   bool
+
+	keyFilter KeyFilter // tests only (keyhook.go); nil relays key messages untouched
 }
 
 // NewHub returns a Hub ready to serve.
 func NewHub(opts Options) *Hub {
 	opts.setDefaults()
 	h := &Hub{
-		opts:   opts,
-		log:    opts.Logger,
-		rooms:  make(map[string]*room),
-		peers:  make(map[string]*conn),
-		conns:  make(map[*conn]struct{}),
-		policy: opts.Policy,
+		opts:      opts,
+		log:       opts.Logger,
+		rooms:     make(map[string]*room),
+		peers:     make(map[string]*conn),
+		conns:     make(map[*conn]struct{}),
+		resumable: make(map[string]*conn),
+		policy:    opts.Policy,
 	}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -206,6 +229,30 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 
 // join admits c into the room req names and welcomes it.
 func (h *Hub) join(c *conn, req request) *ProtocolError {
+	if req.resume != "" {
+		if ok, perr := h.resume(c, req); ok || perr != nil {
+			return perr
+		}
+	}
+	var grant Grant
+	if h.opts.Authorizer != nil {
+		// Outside the lock: checking a password costs a bcrypt hash.
+		// Background: a bcrypt hash cannot be interrupted anyway.
+		var perr *ProtocolError
+		grant, perr = h.opts.Authorizer.Authorize(context.Background(), JoinAuth{
+			Room: req.room, Name: req.name, Password: req.password, Token: req.token, RemoteIP: c.ip,
+		})
+		if perr != nil {
+			return perr
+		}
+		if grant.Name != "" {
+			name, perr := cleanName(grant.Name)
+			if perr != nil {
+				return protoErr(CodeBadToken, "the token's name cannot be shown: %s", perr.Message)
+			}
+			req.name = name
+		}
+	}
 	id := newID()
 	var ice []ICEServer
 	if h.opts.ICEServers != nil {
@@ -229,22 +276,40 @@ func (h *Hub) join(c *conn, req request) *ProtocolError {
 	}
 	h.rooms[req.room] = r
 	c.id, c.name, c.room = id, req.name, r
+	c.perms = grant.Permissions
+	c.route = &route{}
+	c.route.Store(c)
 	h.peers[id] = c
-	peers := r.peerList()
 	r.members = append(r.members, c)
 	// The room may switch now; the others hear `mode` before
 	// `peer-joined`, the newcomer reads the mode in its welcome.
 	h.evaluate(r, c)
-	c.send(encode(welcomeMsg{
-		Type: TypeWelcome, V: ProtocolVersion,
-		ID: id, Room: r.name, Name: c.name,
-		Peers: peers, Mode: r.mode, Policy: r.policy,
-		ICEServers: ice,
-		Limits:     Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxNameLength: MaxNameRunes},
-	}))
+	c.send(encode(h.welcomeLocked(c, r, ice, false)))
+	h.opts.Observer.Joined()
 	r.broadcast(encode(peerMsg{Type: TypePeerJoined, Peer: c.peer()}), c)
 	c.log.Info("joined", "room", r.name, "peer", id, "participants", len(r.members), "mode", r.mode)
 	return nil
+}
+
+// welcomeLocked is c's welcome into r, with a fresh resume token. Hub.mu
+// held.
+func (h *Hub) welcomeLocked(c *conn, r *room, ice []ICEServer, resumed bool) welcomeMsg {
+	peers := make([]Peer, 0, len(r.members)-1)
+	for _, m := range r.members {
+		if m != c {
+			peers = append(peers, m.peer())
+		}
+	}
+	return welcomeMsg{
+		Type: TypeWelcome, V: ProtocolVersion,
+		ID: c.id, Room: r.name, Name: c.name,
+		Peers: peers, Mode: r.mode, Policy: r.policy,
+		ICEServers:  ice,
+		Limits:      Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxNameLength: MaxNameRunes},
+		Permissions: c.perms,
+		Resume:      h.issueTokenLocked(c),
+		Resumed:     resumed,
+	}
 }
 
 // leave takes c out of its room, if it is in one, and tells the others why.
@@ -266,6 +331,7 @@ func (h *Hub) leaveLocked(c *conn, reason string) SFUSession {
 	}
 	sess := c.sfu
 	c.room, c.sfu = nil, nil
+	h.forgetLocked(c)
 	delete(h.peers, c.id)
 	r.remove(c)
 	r.broadcast(encode(peerMsg{Type: TypePeerLeft, Peer: c.peer(), Reason: reason}), nil)
@@ -287,12 +353,20 @@ func (h *Hub) relay(c *conn, req request) *ProtocolError {
 	defer h.mu.Unlock()
 	r := c.room
 	if req.to == "" {
+		if req.typ == TypeKey && h.keyFilter != nil {
+			h.relayKeyFiltered(c, r, nil, req.data)
+			return nil
+		}
 		r.broadcast(msg, c)
 		return nil
 	}
 	to := r.member(req.to)
 	if to == nil || to == c {
 		return protoErr(CodeUnknownPeer, "no other participant %q in room %s", truncate(req.to, 32), r.name)
+	}
+	if req.typ == TypeKey && h.keyFilter != nil {
+		h.relayKeyFiltered(c, r, to, req.data)
+		return nil
 	}
 	to.send(msg)
 	return nil

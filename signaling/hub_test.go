@@ -16,6 +16,11 @@ import (
 // testHub serves a Hub with opts on a loopback httptest server.
 func testHub(t *testing.T, opts Options) (*Hub, string) {
 	t.Helper()
+	if opts.ResumeGrace == 0 {
+		// A dropped socket leaves at once here; resume_test.go turns
+		// resuming on.
+		opts.ResumeGrace = -1
+	}
 	h := NewHub(opts)
 	ts := httptest.NewServer(h)
 	t.Cleanup(func() {
@@ -72,6 +77,8 @@ type msg struct {
 	Message string          `json:"message"`
 	Ref     string          `json:"ref"`
 	Limits  Limits          `json:"limits"`
+	Resume  string          `json:"resume"`
+	Resumed bool            `json:"resumed"`
 }
 
 func (c *client) read() msg {

@@ -61,6 +61,7 @@ func (h *Hub) setMode(r *room, m Mode, announce bool, except *conn) {
 	}
 	if r.mode != m {
 		h.log.Info("room switched", "room", r.name, "from", r.mode, "to", m, "policy", r.policy, "participants", len(r.members))
+		h.opts.Observer.ModeSwitched(r.mode, m)
 		r.mode = m
 		r.switches++
 	}

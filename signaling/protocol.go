@@ -27,9 +27,12 @@ const (
 	TypeSignal         = "signal"
 	TypeKey            = "key"
 	TypeLeave          = "leave"
+	TypeStats          = "stats"
 	TypeWelcome        = "welcome"
 	TypePeerJoined     = "peer-joined"
 	TypePeerLeft       = "peer-left"
+	TypePeerAway       = "peer-away"
+	TypePeerBack       = "peer-back"
 	TypeMode           = "mode"
 	TypeError          = "error"
 	TypeServerShutdown = "server-shutdown"
@@ -50,7 +53,25 @@ type inbound struct {
 	Name json.RawMessage `json:"name"`
 	To   json.RawMessage `json:"to"`
 	Data json.RawMessage `json:"data"`
+
+	// join's credentials (docs/access.md)
+	Password json.RawMessage `json:"password"`
+	Token    json.RawMessage `json:"token"`
+	// join's resume token from the last welcome (resume.go)
+	Resume json.RawMessage `json:"resume"`
+
+	// stats (client health report)
+	DecryptFailures json.RawMessage `json:"decryptFailures"`
+	DecryptedFrames json.RawMessage `json:"decryptedFrames"`
+	SwitchMs        json.RawMessage `json:"switchMs"`
 }
+
+// Bounds of join credentials and stats reports.
+const (
+	maxPasswordBytes = 1024    // bcrypt reads 72 bytes; the rest is noise
+	maxTokenBytes    = 8192    // a JWT with the four claims is ~300 bytes
+	maxStatsCount    = 1 << 20 // per report: a frame rate of 1000 for 15 min
+)
 
 // request is a decoded, validated client message.
 type request struct {
@@ -59,6 +80,10 @@ type request struct {
 	name string
 	to   string
 	data json.RawMessage
+
+	password, token string      // join
+	resume          string      // join
+	stats           ClientStats // stats
 }
 
 // decode parses and validates one client frame.
@@ -94,6 +119,8 @@ func decode(frame []byte) (request, *ProtocolError) {
 		return req, nil
 	case TypeLeave:
 		return req, nil
+	case TypeStats:
+		return decodeStats(in, req)
 	}
 	return req, protoErr(CodeUnknownType, "unknown message type %q", truncate(typ, 32))
 }
@@ -128,6 +155,45 @@ func decodeJoin(in inbound, req request) (request, *ProtocolError) {
 		return req, err
 	}
 	req.name = name
+	if req.password, perr = stringField(in.Password, "password", false); perr != nil {
+		return req, perr
+	}
+	if req.token, perr = stringField(in.Token, "token", false); perr != nil {
+		return req, perr
+	}
+	if len(req.password) > maxPasswordBytes || len(req.token) > maxTokenBytes {
+		return req, protoErr(CodeBadField, "password or token is too long")
+	}
+	if req.resume, perr = stringField(in.Resume, "resume", false); perr != nil {
+		return req, perr
+	}
+	if len(req.resume) > 64 {
+		return req, protoErr(CodeBadField, "resume token is too long")
+	}
+	return req, nil
+}
+
+// decodeStats reads a client's health report: optional counts, each a
+// whole number in 0..2^20.
+func decodeStats(in inbound, req request) (request, *ProtocolError) {
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *uint64
+	}{
+		{"decryptFailures", in.DecryptFailures, &req.stats.DecryptFailures},
+		{"decryptedFrames", in.DecryptedFrames, &req.stats.DecryptedFrames},
+		{"switchMs", in.SwitchMs, &req.stats.SwitchMillis},
+	} {
+		if len(f.raw) == 0 || string(f.raw) == "null" {
+			continue
+		}
+		var n float64
+		if err := json.Unmarshal(f.raw, &n); err != nil || n < 0 || n > maxStatsCount || n != float64(uint64(n)) {
+			return req, protoErr(CodeBadField, "%s must be a whole number from 0 to %d", f.name, maxStatsCount)
+		}
+		*f.dst = uint64(n)
+	}
 	return req, nil
 }
 
@@ -208,6 +274,12 @@ type welcomeMsg struct {
 	Policy     Policy      `json:"policy"`
 	ICEServers []ICEServer `json:"iceServers"`
 	Limits     Limits      `json:"limits"`
+	// Permissions are set when a join token granted them (docs/access.md).
+	Permissions *Permissions `json:"permissions,omitempty"`
+	// Resume lets a new connection take this participant over after a
+	// dropped one; Resumed says this welcome is such a take-over.
+	Resume  string `json:"resume,omitempty"`
+	Resumed bool   `json:"resumed,omitempty"`
 }
 
 type peerMsg struct {

@@ -16,6 +16,10 @@ type room struct {
 	members   []*conn     // in joining order
 	downTimer *time.Timer // running while an auto SFU room is small enough for mesh
 	switches  int         // mode changes since the room was created
+
+	// E2EE health reported by clients (`stats`), without identities.
+	decryptFailures uint64
+	decryptedFrames uint64
 }
 
 // admit refuses a joiner the room's policy or size has no place for.
@@ -28,14 +32,6 @@ func (r *room) admit(o Options) *ProtocolError {
 		return &ProtocolError{Code: CodeRoomFull, Message: fmt.Sprintf("this room is full (%d participants)", o.RoomMax)}
 	}
 	return nil
-}
-
-func (r *room) peerList() []Peer {
-	peers := make([]Peer, 0, len(r.members))
-	for _, m := range r.members {
-		peers = append(peers, m.peer())
-	}
-	return peers
 }
 
 func (r *room) member(id string) *conn {

@@ -39,9 +39,10 @@ func (h *Hub) signalSFU(c *conn, data json.RawMessage) *ProtocolError {
 		// Only this connection's read goroutine attaches, so there is
 		// no race to attach twice; Attach builds a PeerConnection, so
 		// it runs outside the lock.
-		s, err := h.opts.SFU.Attach(r.name, id, func(d json.RawMessage) {
-			c.send(encode(relayMsg{Type: TypeSignal, From: SFUPeerID, Data: d}))
-		})
+		h.mu.Lock()
+		rt := c.route
+		h.mu.Unlock()
+		s, err := h.opts.SFU.Attach(r.name, id, func(d json.RawMessage) { sendRouted(rt, d) })
 		if err != nil {
 			c.log.Warn("sfu attach failed", "room", r.name, "peer", id, "err", err)
 			return protoErr(CodeInternal, "the SFU could not take this connection")

@@ -17,7 +17,12 @@ type command struct {
 // commands lists the subcommands. Each lives in a file of its own named
 // for it; add it here with one line.
 func commands() map[string]command {
-	return map[string]command{}
+	return map[string]command{
+		"load":          {summary: "drive synthetic pion participants against a server and report what they measured", run: runLoad},
+		"version":       {summary: "print the version and build information", run: runVersion},
+		"config":        {summary: "config check FILE: validate a config file without starting (exit 0 ok, 1 invalid, 2 usage)", run: runConfig},
+		"hash-password": {summary: "read a password from stdin and print its bcrypt hash for access.password_hash", run: runHashPassword},
+	}
 }
 
 // firstArg returns args[0], or "" when there is none.

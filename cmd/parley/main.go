@@ -10,6 +10,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/server"
+	"golang.org/x/term"
 )
 
 func main() {
@@ -45,7 +48,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	srv, err := server.New(cfg, log)
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = terminalAdminToken(stderr)
+	}
+	srv, err := server.New(cfg, log, server.WithVersion(version))
 	if err != nil {
 		return err
 	}
@@ -61,4 +67,20 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// terminalAdminToken makes a one-run admin token when Parley runs on an
+// interactive terminal (make run) and prints it there, not in the log:
+// tokens never go into logs. Elsewhere it returns "" and the admin API
+// stays locked until admin_token is configured.
+func terminalAdminToken(w io.Writer) string {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return ""
+	}
+	b := make([]byte, 18)
+	rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	fmt.Fprintf(w, "parley: no admin_token configured; admin token for this run: %s\n", tok)
+	return tok
 }

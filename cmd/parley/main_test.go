@@ -32,7 +32,7 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--http", addr, "--turn", "off", "--log-level", "error"}, noEnv, io.Discard)
+		done <- run(ctx, []string{"--http", addr, "--turn", "off", "--metrics", "off", "--log-level", "error"}, noEnv, io.Discard)
 	}()
 
 	var ws *websocket.Conn

@@ -28,14 +28,37 @@ type Config struct {
 	MeshMax       int           `yaml:"mesh_max" help:"largest room that stays a full mesh; the next joiner switches it to the SFU (policy auto) or is refused (mesh-only)"`
 	MeshDown      int           `yaml:"mesh_down" help:"an SFU room returns to mesh after staying at or below this size for 10 s; 0 means max(2, mesh_max-2)"`
 	MeshDownDelay time.Duration `yaml:"mesh_down_delay" help:"how long an SFU room must stay at or below mesh_down before it returns to mesh (hysteresis against flapping)"`
+	ResumeGrace   time.Duration `yaml:"resume_grace" help:"how long a participant whose connection dropped keeps its place (and its tile for the others) while it reconnects; 0 turns resuming off"`
 	Policy        string        `yaml:"policy" help:"default room policy: auto, mesh-only or sfu-only"`
 	RoomMax       int           `yaml:"room_max" help:"hard cap on participants per room, whatever the policy"`
 
-	AdminToken string `yaml:"admin_token" help:"bearer token for the admin API and page; empty: a random one is generated and logged at start"`
+	AdminToken     string `yaml:"admin_token" help:"bearer token for the admin API and page; empty: the API is locked, except that an interactive start prints a one-run token on the terminal"`
+	AdminTokenFile string `yaml:"admin_token_file" help:"file holding admin_token (must not be readable by group or others)"`
 
-	TLS  TLS  `yaml:"tls"`
-	SFU  SFU  `yaml:"sfu"`
-	TURN TURN `yaml:"turn"`
+	TrustedProxies []string `yaml:"trusted_proxies" help:"CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (e.g. 127.0.0.1/32); empty: the headers are ignored"`
+
+	TLS     TLS     `yaml:"tls"`
+	SFU     SFU     `yaml:"sfu"`
+	TURN    TURN    `yaml:"turn"`
+	Metrics Metrics `yaml:"metrics"`
+	Access  Access  `yaml:"access"`
+}
+
+// Metrics configures the Prometheus endpoint (docs/install.md).
+type Metrics struct {
+	Listen    string `yaml:"listen" help:"listen address of the separate metrics listener (/metrics); off disables it"`
+	Token     string `yaml:"token" help:"bearer token scrapers must send; empty: no token (keep listen on loopback or a private network)"`
+	TokenFile string `yaml:"token_file" help:"file holding metrics.token (must not be readable by group or others)"`
+}
+
+// Access configures who may join rooms (docs/access.md). With none of it
+// set every room is open.
+type Access struct {
+	PasswordHash    string   `yaml:"password_hash" help:"bcrypt hash (parley hash-password) of a password every room asks for; empty: none"`
+	RoomPasswords   []string `yaml:"room_passwords" help:"per-room passwords as room=bcrypt-hash; a listed room asks for its own password instead of password_hash"`
+	TokenSecret     string   `yaml:"token_secret" help:"HS256 secret (at least 32 bytes) that signs join tokens; empty: tokens are refused"`
+	TokenSecretFile string   `yaml:"token_secret_file" help:"file holding access.token_secret (must not be readable by group or others)"`
+	RequireToken    bool     `yaml:"require_token" help:"every join needs a valid token (Parley embedded in another application)"`
 }
 
 // SFU configures the media server used by rooms in SFU mode.
@@ -49,6 +72,12 @@ type SFU struct {
 type TLS struct {
 	CertFile string `yaml:"cert_file" help:"PEM certificate chain; with key_file, Parley serves HTTPS"`
 	KeyFile  string `yaml:"key_file" help:"PEM private key for cert_file"`
+
+	ACMEHosts     []string `yaml:"acme_hosts" help:"host names to get certificates for from an ACME CA (Let's Encrypt); only these are answered"`
+	ACMECacheDir  string   `yaml:"acme_cache_dir" help:"directory keeping ACME account and certificates across restarts (needed with acme_hosts)"`
+	ACMEEmail     string   `yaml:"acme_email" help:"contact address given to the ACME CA (expiry warnings)"`
+	ACMEHTTP      string   `yaml:"acme_http_listen" help:"plain-HTTP listener for ACME HTTP-01 challenges that redirects everything else to https, e.g. :80; empty: TLS-ALPN-01 on the HTTPS port only"`
+	ACMEDirectory string   `yaml:"acme_directory_url" help:"ACME directory URL (default: Let's Encrypt production); the staging URL is handy for trials"`
 }
 
 // TURN configures the embedded TURN relay (see docs/turn.md).
@@ -58,6 +87,7 @@ type TURN struct {
 	PublicIP       string        `yaml:"public_ip" help:"relay address advertised to clients (default: the host's first non-loopback IPv4)"`
 	Host           string        `yaml:"host" help:"host name put in turn: URLs (default: public_ip)"`
 	Secret         string        `yaml:"secret" help:"shared secret for REST credentials; empty: a random one per start (restarts invalidate live credentials)"`
+	SecretFile     string        `yaml:"secret_file" help:"file holding turn.secret (must not be readable by group or others)"`
 	CredentialTTL  time.Duration `yaml:"credential_ttl" help:"lifetime of a minted TURN credential"`
 	AllowPeers     []string      `yaml:"allow_peers" help:"CIDRs the relay may reach although they are special-purpose (a LAN-only deployment lists its LAN)"`
 	RelayPortMin   int           `yaml:"relay_port_min" help:"lowest UDP port for relayed allocations"`
@@ -77,9 +107,11 @@ func Default() Config {
 		LogFormat:     "text",
 		MeshMax:       6,
 		MeshDownDelay: 10 * time.Second,
+		ResumeGrace:   20 * time.Second,
 		Policy:        "auto",
 		RoomMax:       100,
 		SFU:           SFU{UDPPort: 7882},
+		Metrics:       Metrics{Listen: "127.0.0.1:9464"},
 		TURN: TURN{
 			Listen:         ":3478",
 			CredentialTTL:  time.Hour,
@@ -101,6 +133,22 @@ func (c Config) EffectiveMeshDown() int {
 	return max(2, c.MeshMax-2)
 }
 
+// TLSEnabled reports whether the HTTP listener serves HTTPS (from files
+// or ACME).
+func (c Config) TLSEnabled() bool {
+	return c.TLS.CertFile != "" || len(c.TLS.ACMEHosts) > 0
+}
+
+// MetricsEnabled reports whether the metrics listener should run.
+func (c Config) MetricsEnabled() bool {
+	return c.Metrics.Listen != "" && c.Metrics.Listen != "off"
+}
+
+// TrustedProxyPrefixes parses trusted_proxies. Validate has already checked it.
+func (c Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	return parsePrefixes("trusted_proxies", c.TrustedProxies)
+}
+
 // TURNEnabled reports whether the embedded TURN server should run.
 func (c Config) TURNEnabled() bool {
 	return c.TURN.Listen != "" && c.TURN.Listen != "off"
@@ -108,11 +156,16 @@ func (c Config) TURNEnabled() bool {
 
 // AllowPeerPrefixes parses turn.allow_peers. Validate has already checked it.
 func (c Config) AllowPeerPrefixes() ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(c.TURN.AllowPeers))
-	for _, s := range c.TURN.AllowPeers {
+	return parsePrefixes("turn.allow_peers", c.TURN.AllowPeers)
+}
+
+// parsePrefixes parses a list of CIDRs; errors name key.
+func parsePrefixes(key string, list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("turn.allow_peers: %q is not a CIDR like 10.0.0.0/8: %w", s, err)
+			return nil, fmt.Errorf("%s: %q is not a CIDR like 10.0.0.0/8: %w", key, s, err)
 		}
 		out = append(out, p.Masked())
 	}
@@ -148,6 +201,9 @@ func (c Config) Validate() error {
 	if c.MeshDown < 0 || (c.MeshDown > 0 && c.MeshDown >= c.MeshMax) {
 		add("mesh_down: %d must be 0 (automatic) or below mesh_max (%d)", c.MeshDown, c.MeshMax)
 	}
+	if c.ResumeGrace < 0 || c.ResumeGrace > 10*time.Minute {
+		add("resume_grace: %s is out of range (0 to 10m)", c.ResumeGrace)
+	}
 	if c.MeshDownDelay < 100*time.Millisecond {
 		add("mesh_down_delay: %s is too short to prevent flapping (at least 100ms)", c.MeshDownDelay)
 	}
@@ -170,9 +226,33 @@ func (c Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		add("tls: cert_file and key_file go together")
 	}
+	if len(c.TLS.ACMEHosts) > 0 {
+		if c.TLS.CertFile != "" {
+			add("tls.acme_hosts: use either ACME or cert_file/key_file, not both")
+		}
+		if c.TLS.ACMECacheDir == "" {
+			add("tls.acme_cache_dir: needed with acme_hosts, or every restart asks the CA again (and hits its rate limits)")
+		}
+		for _, h := range c.TLS.ACMEHosts {
+			if h == "" || strings.ContainsAny(h, ":/ ") {
+				add("tls.acme_hosts: %q is not a host name like meet.example.org", h)
+			}
+		}
+	} else if c.TLS.ACMEHTTP != "" || c.TLS.ACMEEmail != "" || c.TLS.ACMEDirectory != "" {
+		add("tls.acme_*: set only with tls.acme_hosts")
+	}
 	if _, err := c.AllowPeerPrefixes(); err != nil {
 		add("%v", err)
 	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		add("%v", err)
+	}
+	add2 := func(err error) {
+		if err != nil {
+			add("%v", err)
+		}
+	}
+	add2(c.Access.validate())
 	t := c.TURN
 	if t.CredentialTTL < time.Minute {
 		add("turn.credential_ttl: %s is shorter than a minute", t.CredentialTTL)
@@ -186,7 +266,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if t.TLSListen != "" && c.TLS.CertFile == "" {
-		add("turn.tls_listen: needs tls.cert_file and tls.key_file")
+		add("turn.tls_listen: needs tls.cert_file and tls.key_file (ACME certificates are not used for TURNS yet)")
 	}
 	if t.MaxPerUser < 1 || t.MaxPerIP < 1 || t.MaxAllocations < 1 {
 		add("turn.max_allocations*: limits must be at least 1")

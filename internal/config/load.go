@@ -164,6 +164,8 @@ var flagKeys = []struct{ flag, path string }{
 	{"sfu-loopback", "sfu.loopback"},
 	{"tls-cert", "tls.cert_file"},
 	{"tls-key", "tls.key_file"},
+	{"acme-host", "tls.acme_hosts"},
+	{"metrics", "metrics.listen"},
 	{"turn", "turn.listen"},
 	{"turn-tls", "turn.tls_listen"},
 	{"turn-public-ip", "turn.public_ip"},
@@ -218,6 +220,9 @@ func Load(args []string, lookup func(string) (string, bool), stderr io.Writer) (
 	})
 	if setErr != nil {
 		return Config{}, setErr
+	}
+	if err := cfg.ResolveSecrets(); err != nil {
+		return Config{}, err
 	}
 	return cfg, cfg.Validate()
 }

@@ -1,6 +1,8 @@
 // Package server wires Parley's parts into one process: the web client,
-// the signaling hub, and the embedded TURN relay, behind one HTTP listener.
-// cmd/parley parses configuration and calls it; tests start it in-process.
+// the signaling hub, the SFU and the embedded TURN relay behind one HTTP(S)
+// listener, plus a separate metrics listener and, with ACME, a plain-HTTP
+// challenge listener. cmd/parley parses configuration and calls it; tests
+// start it in-process.
 package server
 
 import (
@@ -17,6 +19,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/admin"
 	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/metrics"
 	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/signaling"
 	"github.com/parleyhq/parley/turn"
@@ -35,10 +38,23 @@ type Server struct {
 	turn *turn.Server // nil when the embedded TURN server is off
 	sfu  *sfu.Server
 	mux  *http.ServeMux
+
+	handler http.Handler // mux behind the trusted-proxy rewrite
+	metrics *metrics.Metrics
+	ready   *readiness
+	tls     *tlsSetup // nil: plain HTTP
+	version string
 }
 
-// New builds a Server from a validated configuration. It opens no sockets.
-func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+// Option changes how New builds a Server.
+type Option func(*Server)
+
+// WithVersion sets the version exported as parley_build_info.
+func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
+
+// New builds a Server from a validated configuration. It opens no sockets
+// except the SFU's UDP port.
+func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -46,7 +62,21 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, version: "dev"}
+	for _, o := range opts {
+		o(s)
+	}
+	proxies, err := cfg.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	auth, err := newAuthorizer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.tls, err = s.newTLS(); err != nil {
+		return nil, err
+	}
 	if s.sfu, err = newSFU(cfg, log); err != nil {
 		return nil, err
 	}
@@ -54,6 +84,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.sfu.Close()
 		return nil, err
 	}
+	s.ready = &readiness{turn: s.turn}
 	var publicHost string
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
@@ -66,12 +97,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MeshMax:       cfg.MeshMax,
 		MeshDown:      cfg.EffectiveMeshDown(),
 		MeshDownDelay: cfg.MeshDownDelay,
+		ResumeGrace:   resumeGrace(cfg.ResumeGrace),
 		RoomMax:       cfg.RoomMax,
 		Policy:        policy,
 		ICEServers:    s.iceServers,
 		SFU:           sfuAdapter{s.sfu},
 		PublicHost:    publicHost,
 		Logger:        log.With("part", "signaling"),
+		Authorizer:    auth,
+		Observer:      s.newMetrics(),
 	})
 	adminAPI, err := admin.New(s.hub, s.adminToken(), log.With("part", "admin"))
 	if err != nil {
@@ -84,21 +118,38 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
+	s.mux.Handle("GET /readyz", s.ready)
 	s.mux.Handle("/", web.Handler())
+	s.handler = trustProxies(proxies, s.mux)
 	return s, nil
 }
 
-// adminToken is the configured admin token, or a random one that is
-// logged once so the operator can use it until the next start.
+// newMetrics builds the registry over the hub (set right after), the SFU
+// and the TURN server.
+func (s *Server) newMetrics() *metrics.Metrics {
+	src := metrics.Sources{
+		Rooms:   func() []signaling.RoomInfo { return s.hub.Rooms() },
+		SFU:     s.sfu.Stats,
+		Version: s.version,
+	}
+	if s.turn != nil && !s.turn.Disabled() {
+		src.TURN = s.turn.Stats
+	}
+	s.metrics = metrics.New(src)
+	return s.metrics
+}
+
+// adminToken is the configured admin token. Without one the admin API is
+// locked with a random token that is never shown: tokens do not belong in
+// logs. (cmd/parley prints a one-run token on an interactive terminal.)
 func (s *Server) adminToken() string {
 	if s.cfg.AdminToken != "" {
 		return s.cfg.AdminToken
 	}
 	b := make([]byte, 18)
 	rand.Read(b)
-	tok := base64.RawURLEncoding.EncodeToString(b)
-	s.log.Warn("no admin_token configured; generated one for this run (set admin_token or PARLEY_ADMIN_TOKEN to keep it)", "admin_token", tok)
-	return tok
+	s.log.Warn("no admin_token configured: the admin API and page are locked for this run; set admin_token_file (docs/admin.md)")
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // newTURN builds the embedded TURN server from the config, or returns nil
@@ -155,7 +206,14 @@ func (s *Server) iceServers(peerID string) []signaling.ICEServer {
 }
 
 // Handler is the HTTP handler for everything Parley serves.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves /metrics as the metrics listener does, token check
+// included.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler(s.cfg.Metrics.Token) }
+
+// Metrics returns the metrics registry and signaling counters.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 // SFU returns the media server.
 func (s *Server) SFU() *sfu.Server { return s.sfu }
@@ -163,57 +221,135 @@ func (s *Server) SFU() *sfu.Server { return s.sfu }
 // TURN returns the embedded TURN server, or nil when it is off.
 func (s *Server) TURN() *turn.Server { return s.turn }
 
-// Run listens on the configured address and serves until ctx ends.
+// Listeners are the sockets Serve uses. HTTP is required; the others are
+// optional.
+type Listeners struct {
+	HTTP     net.Listener // the web client, /ws, /healthz, /readyz (TLS when configured)
+	Metrics  net.Listener // /metrics
+	ACMEHTTP net.Listener // ACME HTTP-01 challenges, redirect to https
+}
+
+// Run listens on the configured addresses and serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.HTTP)
-	if err != nil {
+	var lns Listeners
+	closeAll := func() {
+		for _, ln := range []net.Listener{lns.HTTP, lns.Metrics, lns.ACMEHTTP} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
 		s.sfu.Close()
+	}
+	var err error
+	if lns.HTTP, err = net.Listen("tcp", s.cfg.HTTP); err != nil {
+		closeAll()
 		return fmt.Errorf("listen %s: %w", s.cfg.HTTP, err)
 	}
-	return s.Serve(ctx, ln)
+	if s.cfg.MetricsEnabled() {
+		if lns.Metrics, err = net.Listen("tcp", s.cfg.Metrics.Listen); err != nil {
+			closeAll()
+			return fmt.Errorf("metrics.listen %s: %w", s.cfg.Metrics.Listen, err)
+		}
+	}
+	if s.tls != nil && s.tls.acmeHTTP != nil && s.cfg.TLS.ACMEHTTP != "" {
+		if lns.ACMEHTTP, err = net.Listen("tcp", s.cfg.TLS.ACMEHTTP); err != nil {
+			closeAll()
+			return fmt.Errorf("tls.acme_http_listen %s: %w", s.cfg.TLS.ACMEHTTP, err)
+		}
+	}
+	return s.ServeListeners(ctx, lns)
 }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully: every
 // client is told the server is going away before its connection closes.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.ServeListeners(ctx, Listeners{HTTP: ln})
+}
+
+// ServeListeners is Serve with the optional listeners too.
+func (s *Server) ServeListeners(ctx context.Context, lns Listeners) error {
 	defer s.sfu.Close()
 	if s.turn != nil {
 		if err := s.turn.Start(ctx); err != nil {
-			ln.Close()
+			lns.HTTP.Close()
 			return fmt.Errorf("start turn: %w", err)
 		}
 		defer s.turn.Close()
 	}
-	hs := &http.Server{
-		Handler:           s.mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	type served struct {
+		hs *http.Server
+		ln net.Listener
 	}
-	tlsOn := s.cfg.TLS.CertFile != ""
-	errc := make(chan error, 1)
-	go func() {
-		if tlsOn {
-			errc <- hs.ServeTLS(ln, s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
-	s.log.Info("parley listening", "addr", ln.Addr().String(), "tls", tlsOn, "url", s.url(ln.Addr()))
+	var all []served
+	add := func(h http.Handler, ln net.Listener) *http.Server {
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+		all = append(all, served{hs, ln})
+		return hs
+	}
+	main := add(s.handler, lns.HTTP)
+	if s.tls != nil {
+		main.TLSConfig = s.tls.config
+	}
+	if lns.Metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.MetricsHandler())
+		add(mux, lns.Metrics)
+	}
+	if lns.ACMEHTTP != nil && s.tls != nil && s.tls.acmeHTTP != nil {
+		add(s.tls.acmeHTTP, lns.ACMEHTTP)
+	}
+	errc := make(chan error, len(all))
+	for _, sv := range all {
+		go func() {
+			if sv.hs == main && s.tls != nil {
+				errc <- sv.hs.ServeTLS(sv.ln, "", "") // certificates come from TLSConfig
+			} else {
+				errc <- sv.hs.Serve(sv.ln)
+			}
+		}()
+	}
+	s.ready.up.Store(true)
+	s.log.Info("parley listening", "addr", lns.HTTP.Addr().String(), "tls", s.tls != nil, "url", s.url(lns.HTTP.Addr()), "version", s.version)
+	if lns.Metrics != nil {
+		s.log.Info("metrics listening", "addr", lns.Metrics.Addr().String(), "token", s.cfg.Metrics.Token != "")
+	}
+	if lns.ACMEHTTP != nil {
+		s.log.Info("acme http-01 listening", "addr", lns.ACMEHTTP.Addr().String())
+	}
+	s.secureContextHint()
 
+	var first error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
+		first = fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
+	s.ready.up.Store(false)
 	s.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	hubErr := s.hub.Shutdown(sctx)
-	httpErr := hs.Shutdown(sctx)
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	var errs []error
+	for _, sv := range all {
+		errs = append(errs, sv.hs.Shutdown(sctx))
 	}
-	return errors.Join(hubErr, httpErr)
+	for range len(all) - boolInt(first != nil) {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return errors.Join(append(errs, hubErr)...)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // url is the address to print for people: the public URL, or localhost.
@@ -222,7 +358,7 @@ func (s *Server) url(addr net.Addr) string {
 		return s.cfg.PublicURL
 	}
 	scheme := "http"
-	if s.cfg.TLS.CertFile != "" {
+	if s.cfg.TLSEnabled() {
 		scheme = "https"
 	}
 	port := "8080"
@@ -230,4 +366,12 @@ func (s *Server) url(addr net.Addr) string {
 		port = fmt.Sprint(ta.Port)
 	}
 	return fmt.Sprintf("%s://localhost:%s", scheme, port)
+}
+
+// resumeGrace maps the config's 0 (off) to the hub's negative (off).
+func resumeGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -4,6 +4,11 @@
 //   ?name=NAME    skip the lobby and join with the default devices
 //   ?quality=low  capture 320×180 at 15 fps (weak machines, tests)
 //   ?relay=1      test only: iceTransportPolicy 'relay' (forces TURN)
+//   ?e2ee=off     test only: no end-to-end encryption (docs/e2ee.md)
+//   ?token=JWT    signed join token from an application embedding Parley
+//                 (docs/access.md), sent with every join
+// Fragment: #k=SECRET, the room secret of the invite link (never sent to
+// the server) that authenticates everyone's E2EE keys.
 //
 // Debug handle for tests (the only global): window.parley =
 //   {state: 'lobby'|'joining'|'in-call'|'reconnecting'|'left', id, mode, policy,
@@ -15,7 +20,8 @@ import { LocalMedia } from './media.js';
 import { ROOM_RE, nameProblem } from './rooms.js';
 import { runLobby, rememberedDevices, rememberName } from './lobby.js';
 import { runCall } from './call.js';
-import { errorText } from './errors.js';
+import { transformSupport, roomSecretFromHash } from './e2ee.js';
+import { errorText, needsPassword } from './errors.js';
 import { showBanner, initBanner, initAutoplayButton, showView } from './ui.js';
 
 const params = new URLSearchParams(location.search);
@@ -29,6 +35,7 @@ const debug = {
   peers: () => [],
   sfu: () => null,
   switches: () => [],
+  e2ee: () => null,
 };
 window.parley = debug;
 
@@ -56,6 +63,14 @@ async function main() {
     showBanner('This is not a valid room address. Go back to the home page to start or join a room.');
     return;
   }
+  // End-to-end encryption is on unless a test turns it off; a browser that
+  // cannot transform encoded frames cannot join an encrypted room.
+  const e2ee = { enabled: params.get('e2ee') !== 'off', secret: roomSecretFromHash(location.hash) };
+  if (e2ee.enabled && !transformSupport()) {
+    showView('lobby');
+    showBanner('This browser cannot encrypt calls end to end (it lacks encoded transforms), and this room is end-to-end encrypted. Use a current Chrome, Edge, Firefox or Safari.');
+    return;
+  }
   const media = new LocalMedia({ quality: params.get('quality') === 'low' ? 'low' : 'normal' });
   Object.assign(media, rememberedDevices());
   const ready = media.start().then(() => { performance.mark('parley:media'); });
@@ -69,14 +84,24 @@ async function main() {
     setState('lobby');
     ({ name } = await runLobby({ room, media, ready, name, error }));
   }
+  // The room password lives only in memory, for this page's joins and
+  // re-joins; the token comes from the link.
+  const token = params.get('token') ?? '';
+  let password = '';
   // Rejoin from the lobby after a refusal, as many times as needed.
   for (;;) {
     const refusal = await runCall({
-      room, name, media, ready, relayOnly: params.get('relay') === '1', debug, setState,
+      room, name, media, ready, relayOnly: params.get('relay') === '1', debug, setState, e2ee, password, token,
     });
     if (!refusal || refusal.ended) return;
     setState('lobby');
-    ({ name } = await runLobby({ room, media, ready, name, error: refusal.code === 'bad-name' ? errorText(refusal) : '' }));
+    const askPassword = needsPassword(refusal.code);
+    ({ name, password } = await runLobby({
+      room, media, ready, name,
+      error: refusal.code === 'bad-name' ? errorText(refusal) : '',
+      askPassword,
+      passwordError: askPassword ? errorText(refusal) : '',
+    }));
   }
 }
 

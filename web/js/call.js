@@ -12,6 +12,9 @@ import {
   Tile, Grid, showBanner, hideBanner, showView, setModeBadge, setPreflightNote,
 } from './ui.js';
 import { errorText, endText } from './errors.js';
+import { E2EE } from './e2ee.js';
+import { Channels } from './channels.js';
+import { wireData } from './datafeatures.js';
 
 /** Errors after which the call is over and must not be re-joined by itself. */
 const FINAL_ERRORS = new Set(['kicked', 'room-closed']);
@@ -22,9 +25,16 @@ const FINAL_ERRORS = new Set(['kicked', 'room-closed']);
  * (resolves the error message: back to the lobby).
  * @param {{room: string, name: string, media: import('./media.js').LocalMedia,
  *          ready: Promise<void>, relayOnly: boolean, debug: object,
+ *          e2ee?: {enabled: boolean, secret: Uint8Array|null},
+ *          password?: string, token?: string,
  *          setState: (s: string) => void}} o
+ *   e2ee: end-to-end encryption (on unless a test turned it off) and the
+ *   room secret of the invite link.
  */
-export function runCall({ room, name, media, ready, relayOnly, debug, setState }) {
+export function runCall({
+  room, name, media, ready, relayOnly, debug, setState, e2ee: e2eeOpts = { enabled: true, secret: null },
+  password = '', token = '',
+}) {
   return new Promise((resolve) => {
     setState('joining');
     showView('call');
@@ -37,15 +47,43 @@ export function runCall({ room, name, media, ready, relayOnly, debug, setState }
     grid.add(self);
     self.setStream(media.camera);
 
-    const sig = new Signaling({ url: wsURL(), room, name });
+    const sig = new Signaling({ url: wsURL(), room, name, password, token });
     const view = new TileView(grid);
+    const e2ee = new E2EE({ signaling: sig, secret: e2eeOpts.secret, enabled: e2eeOpts.enabled });
     /** @type {Switcher} */
     let sw;
-    const mesh = new Mesh({ signaling: sig, media, relayOnly, accept: () => sw.mode === 'mesh' });
-    const sfu = new SfuLink({ signaling: sig, media, relayOnly });
+    const mesh = new Mesh({ signaling: sig, media, relayOnly, accept: () => sw.mode === 'mesh', e2ee });
+    const sfu = new SfuLink({ signaling: sig, media, relayOnly, e2ee });
     sw = new Switcher({ mesh, sfu, view, signal: (to, data) => sig.signal(to, data) });
     let policy = '';
     expose(debug, { mesh, sfu, sw });
+    // Tests: drop the signaling socket as a network failure would (4000 is
+    // no goodbye, so the server keeps us resumable).
+    debug.dropSignaling = () => sig.ws?.close(4000, 'dropped by a test');
+    debug.e2ee = () => e2ee.info();
+
+    // --- data channels (docs/datachannels.md): sealed with the E2EE keys ---
+    const channels = new Channels({
+      sealer: { seal: (b) => e2ee.sealData(b), open: (id, b) => e2ee.openData(id, b) },
+      pathOf: (id) => pathOf(id),
+      peers: () => [...sw.parts.keys()],
+      mode: () => sw.mode,
+    });
+    mesh.addEventListener('peer-channels', ({ detail: { peer } }) => channels.attachMesh(peer.id, peer.pc));
+    sfu.addEventListener('pc', ({ detail: { pc } }) => channels.attachSfu(pc));
+
+    // --- end-to-end encryption: a lock per tile, a warning per forgery ---
+    const forged = new Set();
+    e2ee.addEventListener('peer', ({ detail: { id, info } }) => view.e2ee(id, info));
+    e2ee.addEventListener('forged', ({ detail: { id } }) => {
+      forged.add(id);
+      const names = [...forged].map((f) => view.names.get(f) ?? f);
+      showBanner(`Security warning: the encryption key announced for ${names.join(', ')} was forged (not from the invite link). Nothing is sent to it; do not trust what appears as ${names.join(', ')}.`,
+        { kind: 'error', key: 'e2ee' });
+    });
+    const lockOff = (id) => {
+      if (!e2ee.enabled) view.e2ee(id, { state: 'off' });
+    };
 
     ready.then(() => {
       const problem = describeMediaProblems(media.problems);
@@ -57,6 +95,8 @@ export function runCall({ room, name, media, ready, relayOnly, debug, setState }
       const p = sw.parts.get(id);
       return p ? (p.on.camera ?? p.target) : 'mesh';
     };
+    /** participants whose signaling dropped and who may resume (peer-away) */
+    const away = new Set();
     const refresh = (id) => {
       const link = mesh.peers.get(id)?.pc ? mesh.peers.get(id) : null;
       const viaSfu = pathOf(id) === 'sfu';
@@ -64,7 +104,8 @@ export function runCall({ room, name, media, ready, relayOnly, debug, setState }
       const sfuFlags = sfu.remoteMedia(id);
       const flags = (viaSfu ? sfuFlags ?? meshFlags : meshFlags ?? sfuFlags) ?? {};
       const muted = viaSfu ? sfu.videoMuted(id) : (link ? link.videoMuted() : true);
-      const state = viaSfu ? sfuTileState(sfu.state) : (link ? link.state : 'connecting');
+      const state = away.has(id) ? 'reconnecting'
+        : viaSfu ? sfuTileState(sfu.state) : (link ? link.state : 'connecting');
       view.indicators(id, { mic: flags.mic ?? true, cam: (flags.cam ?? true) && !muted, state });
     };
     const refreshAll = () => {
@@ -139,6 +180,19 @@ export function runCall({ room, name, media, ready, relayOnly, debug, setState }
     };
     let shutdownNotice = false;
     sig.addEventListener('welcome', inOrder(({ detail: w }) => {
+      if (w.resumed === true && w.id === debug.id) {
+        // The same participant again after a dropped socket
+        // (docs/protocol.md "Reconnecting"): every peer connection is
+        // still up and what happened meanwhile follows this welcome.
+        debug.resumes = (debug.resumes ?? 0) + 1;
+        policy = w.policy ?? policy;
+        debug.policy = policy;
+        mesh.iceServers = w.iceServers ?? mesh.iceServers;
+        updateBadge();
+        hideBanner('conn');
+        setState('in-call');
+        return;
+      }
       performance.mark('parley:welcome');
       debug.id = w.id;
       debug.mode = w.mode;
@@ -149,17 +203,41 @@ export function runCall({ room, name, media, ready, relayOnly, debug, setState }
       // of people who are still here; their streams are swapped in place.
       const still = new Set((w.peers ?? []).map((p) => p.id));
       grid.clear((t) => t.self || (still.has(t.el.dataset.peerId) && !t.screen));
+      e2ee.start(w.id);
+      channels.setSelf(w.id);
+      data?.welcome(w);
       mesh.start(w, { connect: w.mode !== 'sfu' });
       sfu.start(w);
       sw.begin(w);
+      for (const p of w.peers ?? []) lockOff(p.id);
       updateBadge();
       updateCount();
       shutdownNotice = false;
       hideBanner('conn');
       setState('in-call');
     }));
-    sig.addEventListener('peer-joined', inOrder(({ detail }) => sw.joined(detail.peer ?? {})));
-    sig.addEventListener('peer-left', inOrder(({ detail }) => sw.left(detail.peer?.id)));
+    sig.addEventListener('peer-joined', inOrder(({ detail }) => {
+      if (detail.peer?.id) e2ee.peerJoined(detail.peer.id);
+      sw.joined(detail.peer ?? {});
+      if (detail.peer?.id) lockOff(detail.peer.id);
+    }));
+    sig.addEventListener('peer-away', inOrder(({ detail }) => {
+      if (detail.peer?.id) away.add(detail.peer.id);
+      refresh(detail.peer?.id);
+    }));
+    sig.addEventListener('peer-back', inOrder(({ detail }) => {
+      away.delete(detail.peer?.id);
+      refresh(detail.peer?.id);
+    }));
+    sig.addEventListener('peer-left', inOrder(({ detail }) => {
+      away.delete(detail.peer?.id);
+      if (detail.peer?.id) {
+        e2ee.peerLeft(detail.peer.id);
+        if (forged.delete(detail.peer.id) && !forged.size) hideBanner('e2ee');
+      }
+      sw.left(detail.peer?.id);
+    }));
+    sig.addEventListener('key', inOrder(({ detail: { from, data } }) => e2ee.onKey(from, data)));
     sig.addEventListener('signal', inOrder(({ detail: { from, data } }) => {
       if (from === 'sfu') sfu.onSignal(data);
       else if (data && typeof data === 'object' && typeof data.moved === 'string') sw.moved(from, data.moved);
@@ -232,8 +310,10 @@ export function runCall({ room, name, media, ready, relayOnly, debug, setState }
       },
     });
     renderLocal();
+    const data = wireData({ channels, sw, view, grid, self, media, debug, signal: ac.signal });
     const onMedia = () => {
       renderLocal();
+      data.mediaChanged();
       mesh.localChanged();
       sfu.localChanged();
     };
@@ -271,6 +351,8 @@ export function runCall({ room, name, media, ready, relayOnly, debug, setState }
       sw.close();
       sfu.close();
       mesh.closeAll();
+      e2ee.close();
+      channels.close();
       grid.clear();
       grid.observer.disconnect();
       hideBanner();
@@ -315,6 +397,7 @@ function expose(debug, s) {
   if (!s) {
     debug.peers = () => [];
     debug.sfu = () => null;
+    debug.e2ee = () => null;
     debug.switches = () => [];
     Object.defineProperty(debug, 'switching', { value: false, configurable: true, enumerable: true });
     return;
@@ -331,6 +414,15 @@ function expose(debug, s) {
     };
   });
   debug.sfu = () => sfu.info();
+  // How each mesh link routes what it receives (tests dump it on failure).
+  debug.routing = () => [...mesh.peers.values()].map((p) => ({
+    id: p.id,
+    remote: p.routing.remote,
+    shown: { camera: p.routing.shown.camera?.id ?? null, screen: p.routing.shown.screen?.id ?? null },
+    streams: [...p.routing.streams].map(([id, s]) => `${id}: ${s.getTracks().map((t) => `${t.kind} ${t.readyState}${t.muted ? ' muted' : ''}`).join(', ')}`),
+    transceivers: p.pc?.getTransceivers().map((t) => `${t.mid} ${t.direction}/${t.currentDirection} ${t.receiver.track.muted ? 'muted' : 'live'}`) ?? [],
+    signaling: p.pc?.signalingState ?? null,
+  }));
   debug.switches = () => sw.history.map((h) => ({ ...h }));
   Object.defineProperty(debug, 'switching', { get: () => sw.switching, configurable: true, enumerable: true });
 }

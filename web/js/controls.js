@@ -62,7 +62,7 @@ export function wireControls({ media, grid, self, room, signal, onLeave }) {
 }
 
 async function copyInvite(room) {
-  // The fragment (later: the E2EE room secret) stays in the link; it is never sent to the server.
+  // The fragment (#k=…, the E2EE room secret) stays in the link; it is never sent to the server.
   const link = `${location.origin}/r/${encodeURIComponent(room)}${location.hash}`;
   try {
     await navigator.clipboard.writeText(link);

@@ -23,6 +23,14 @@ export function errorText(msg) {
       return 'Too many messages at once; some were dropped. The call should recover by itself.';
     case 'too-large':
       return 'A message was too large for the server and the connection was reset.';
+    case 'password-required':
+      return 'This room is protected: enter its password to join.';
+    case 'bad-password':
+      return 'That password is not right. Check it and try again.';
+    case 'bad-token':
+      return `Your invitation link does not work: ${detail || 'its token is not valid'}. Ask for a new link.`;
+    case 'token-required':
+      return 'This server admits only people with an invitation link. Use the link you were given.';
     case 'internal':
       return `The server ran into a problem${detail ? `: ${detail}` : ''}.`;
     case 'kicked':
@@ -31,6 +39,11 @@ export function errorText(msg) {
     default:
       return detail || `The server refused a request (${msg.code || 'unknown error'}).`;
   }
+}
+
+/** needsPassword reports whether a join refusal is answered by asking for the room password. */
+export function needsPassword(code) {
+  return code === 'password-required' || code === 'bad-password';
 }
 
 /**

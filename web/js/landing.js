@@ -1,6 +1,7 @@
 // The landing page: start a new room or join one by name or link.
 
 import { randomRoomName, parseRoomInput } from './rooms.js';
+import { newRoomSecret } from './e2ee.js';
 
 function roomURL(room) {
   return `/r/${encodeURIComponent(room)}`;
@@ -12,7 +13,9 @@ function main() {
   const form = document.getElementById('join-form');
 
   document.getElementById('new-room').addEventListener('click', () => {
-    location.assign(roomURL(randomRoomName()));
+    // A new room gets a room secret in the fragment (never sent to the
+    // server): everyone who joins from its invite link verifies the others' keys.
+    location.assign(`${roomURL(randomRoomName())}#k=${newRoomSecret()}`);
   });
 
   const showError = (text) => {

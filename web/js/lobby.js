@@ -52,14 +52,39 @@ function fillSelect(select, devices, current, noneText) {
 }
 
 /**
- * runLobby shows the lobby until the person presses Join with a valid name.
+ * passwordField returns the lobby's room-password input, adding it (label,
+ * input, error line) to the form the first time a room asks for one. It is
+ * built here rather than in room.html because most rooms never need it.
+ */
+function passwordField(form) {
+  let input = $('room-password');
+  if (input) return { input, err: $('password-error') };
+  const label = document.createElement('label');
+  label.htmlFor = 'room-password';
+  label.textContent = 'Room password';
+  input = document.createElement('input');
+  Object.assign(input, { id: 'room-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  input.setAttribute('aria-describedby', 'password-error');
+  const err = document.createElement('p');
+  Object.assign(err, { id: 'password-error', className: 'field-error', hidden: true });
+  err.setAttribute('role', 'alert');
+  const before = form.querySelector('#camera-select')?.previousElementSibling ?? form.firstChild;
+  form.insertBefore(label, before);
+  form.insertBefore(input, before);
+  form.insertBefore(err, before);
+  return { input, err };
+}
+
+/**
+ * runLobby shows the lobby until the person presses Join with a valid name
+ * (and, when the room asked for one, a password).
  * Media must be started (or starting) by the caller: `ready` resolves when
  * media.start() has finished.
  * @param {{room: string, media: import('./media.js').LocalMedia, ready: Promise<void>,
- *          name?: string, error?: string}} opts
- * @returns {Promise<{name: string}>}
+ *          name?: string, error?: string, askPassword?: boolean, passwordError?: string}} opts
+ * @returns {Promise<{name: string, password: string}>}
  */
-export function runLobby({ room, media, ready, name = '', error = '' }) {
+export function runLobby({ room, media, ready, name = '', error = '', askPassword = false, passwordError = '' }) {
   showView('lobby');
   $('lobby-room').textContent = room;
   document.title = `Join ${room} — Parley`;
@@ -82,6 +107,13 @@ export function runLobby({ room, media, ready, name = '', error = '' }) {
     input.setAttribute('aria-invalid', text ? 'true' : 'false');
   };
   showNameError(error);
+  const pw = askPassword ? passwordField(form) : null;
+  if (pw) {
+    pw.input.value = '';
+    pw.err.textContent = passwordError;
+    pw.err.hidden = !passwordError;
+    pw.input.setAttribute('aria-invalid', passwordError && !passwordError.startsWith('This room is protected') ? 'true' : 'false');
+  }
 
   const refresh = async () => {
     preview.srcObject = media.camera;
@@ -117,10 +149,12 @@ export function runLobby({ room, media, ready, name = '', error = '' }) {
   on(camOn, 'change', () => media.setCam(camOn.checked).catch(() => {}));
   on(micOn, 'change', () => media.setMic(micOn.checked).catch(() => {}));
   on(input, 'input', () => showNameError(''));
+  if (pw) on(pw.input, 'input', () => { pw.err.hidden = true; pw.input.setAttribute('aria-invalid', 'false'); });
 
   msg.textContent = 'Starting your camera and microphone…';
   ready.then(refresh);
-  if (!error) input.focus();
+  if (pw && !error && input.value) pw.input.focus();
+  else if (!error) input.focus();
   else input.select();
 
   return new Promise((resolve) => {
@@ -132,6 +166,12 @@ export function runLobby({ room, media, ready, name = '', error = '' }) {
         input.focus();
         return;
       }
+      if (pw && !pw.input.value) {
+        pw.err.textContent = 'Enter the room password.';
+        pw.err.hidden = false;
+        pw.input.focus();
+        return;
+      }
       join.disabled = true;
       await ready;
       join.disabled = false;
@@ -139,7 +179,7 @@ export function runLobby({ room, media, ready, name = '', error = '' }) {
       storage.set(NAME_KEY, n);
       ac.abort();
       preview.srcObject = null;
-      resolve({ name: n });
+      resolve({ name: n, password: pw ? pw.input.value : '' });
     });
   });
 }

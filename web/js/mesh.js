@@ -35,6 +35,7 @@
 //                        'reconnecting'|'failed')
 //   peer-gone    {peer}  the remote end closed its connection, or it stayed
 //                        failed despite ICE restarts
+//   peer-channels {peer} make the data channels now (channels.js)
 //
 // A mesh link is one connection; the participant behind it is known to
 // switch.js, which decides when links are made (mode mesh) and closed (after
@@ -56,12 +57,16 @@ export class Mesh extends EventTarget {
    * @param {{signaling: import('./signaling.js').Signaling,
    *          media: import('./media.js').LocalMedia,
    *          relayOnly?: boolean,
-   *          accept?: (from: string, data: object) => boolean}} opts
+   *          accept?: (from: string, data: object) => boolean,
+   *          e2ee?: import('./e2ee.js').E2EE|null}} opts
    *   accept: whether a signal from someone we have no connection with may
    *   open one (not while the room uses the SFU).
+   *   e2ee: encrypts our frames and decrypts theirs (attached right after
+   *   each transceiver appears; see E2EE.attachAll).
    */
-  constructor({ signaling, media, relayOnly = false, accept = () => true }) {
+  constructor({ signaling, media, relayOnly = false, accept = () => true, e2ee = null }) {
     super();
+    this.e2ee = e2ee;
     this.signaling = signaling;
     this.media = media;
     this.relayOnly = relayOnly;
@@ -147,6 +152,7 @@ export class Mesh extends EventTarget {
       iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
+      ...this.e2ee?.rtcConfig(),
     };
   }
 
@@ -230,8 +236,22 @@ export class Peer {
       // All three m-lines now, receive-only until syncSenders attaches tracks:
       // one negotiationneeded, one offer.
       for (const [role, kind] of SLOTS) this.tx[role] = pc.addTransceiver(kind, { direction: 'recvonly' });
+      this.mesh.e2ee?.attachAll(pc, this.id);
+      this.channelsReady(); // data channels after the media: the 4th m-line
       this.enqueue(() => this.syncSenders());
     }
+  }
+
+  /**
+   * channelsReady lets the message layer (channels.js, event
+   * `peer-channels`) make its pre-negotiated data channels: the initiator
+   * before its first offer, the answerer once it applied an offer with a
+   * data section (so it never asks for one of its own).
+   */
+  channelsReady() {
+    if (this.dataChannels || !this.pc) return;
+    this.dataChannels = true;
+    this.fire('peer-channels', { peer: this });
   }
 
   /** claim adopts the transceivers a remote offer created, in m-line order. */
@@ -280,6 +300,8 @@ export class Peer {
           this.wantOffer = true;
         }
         await pc.setRemoteDescription(description);
+        this.mesh.e2ee?.attachAll(pc, this.id); // transceivers the offer created
+        if (/\nm=application /.test(description.sdp ?? '')) this.channelsReady();
         if (!this.attached) {
           this.claim();
           await this.syncSenders(); // our tracks ride in the answer
@@ -329,6 +351,7 @@ export class Peer {
         // Only with a peer that offered fewer m-lines than we use.
         if (track) {
           const sender = pc.addTrack(track, stream);
+          this.mesh.e2ee?.attachAll(pc, this.id);
           this.tx[role] = pc.getTransceivers().find((t) => t.sender === sender) ?? null;
           this.msid[role] = stream.id;
         }
@@ -360,6 +383,7 @@ export class Peer {
   }
 
   onTrack(ev) {
+    this.mesh.e2ee?.attachAll(this.pc, this.id); // (normally attached already)
     const track = ev.track;
     let stream = ev.streams[0];
     if (!stream) {

@@ -29,6 +29,7 @@
 //   media    {peerId}  a participant's mic/cam flags or a track's mute changed
 //   speaker  {peerId}  the active speaker (from the SFU's audio levels)
 //   state    {state}   'idle'|'connecting'|'connected'|'failed'|'closed'
+//   pc       {pc}      a new connection (start), before its first offer
 
 import { RemoteStreams } from './streams.js';
 
@@ -49,10 +50,13 @@ export class SfuLink extends EventTarget {
   /**
    * @param {{signaling: import('./signaling.js').Signaling,
    *          media: import('./media.js').LocalMedia,
-   *          relayOnly?: boolean}} opts
+   *          relayOnly?: boolean,
+   *          e2ee?: import('./e2ee.js').E2EE|null}} opts
+   *   e2ee: the same frame encryption as in the mesh, with the same keys.
    */
-  constructor({ signaling, media, relayOnly = false }) {
+  constructor({ signaling, media, relayOnly = false, e2ee = null }) {
     super();
+    this.e2ee = e2ee;
     this.signaling = signaling;
     this.media = media;
     this.relayOnly = relayOnly;
@@ -96,6 +100,7 @@ export class SfuLink extends EventTarget {
       iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
+      ...this.e2ee?.rtcConfig(),
     });
     this.pc = pc;
     this.tx = { mic: null, cam: null, screen: null };
@@ -109,6 +114,8 @@ export class SfuLink extends EventTarget {
     pc.addEventListener('connectionstatechange', () => this.onConnectionState());
     this.sendMedia();
     this.channel = pc.createDataChannel(CHANNEL_LABEL);
+    // The message layer (channels.js) adds its channels now, before the first offer.
+    this.fire('pc', { pc });
     this.setState('connecting');
     this.connectTimer = setTimeout(() => {
       if (this.pc === pc && pc.connectionState !== 'connected') this.setState('failed');
@@ -186,6 +193,8 @@ export class SfuLink extends EventTarget {
       // never offers before answering it; roll back just in case.
       if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
       await pc.setRemoteDescription(d);
+      // Forwarded tracks: whose they are, the KID says (peer null).
+      this.e2ee?.attachAll(pc, null);
       await pc.setLocalDescription();
       this.signal({ description: pc.localDescription.toJSON() });
     } else if (d && d.type === 'answer') {
@@ -266,6 +275,7 @@ export class SfuLink extends EventTarget {
         direction: 'sendrecv',
         streams: [role === 'screen' ? this.screenStream : media.camera],
       });
+      this.e2ee?.attachAll(pc, null);
       const want = this.publishing ? media.track(role) : null;
       const sender = this.tx[role].sender;
       if (sender.track !== want) await sender.replaceTrack(want);
@@ -296,6 +306,7 @@ export class SfuLink extends EventTarget {
   }
 
   onTrack(ev) {
+    this.e2ee?.attachAll(this.pc, null); // (normally attached already)
     const stream = ev.streams[0];
     const owner = (stream && this.streamOwner.get(stream.id)) ?? this.trackOwner.get(ev.track.id);
     if (!owner || !stream) {

@@ -17,11 +17,28 @@ export const PROTOCOL_VERSION = 1;
 
 /** Server message types this client understands. */
 const SERVER_TYPES = new Set([
-  'welcome', 'peer-joined', 'peer-left', 'signal', 'key', 'mode', 'error', 'server-shutdown',
+  'welcome', 'peer-joined', 'peer-left', 'peer-away', 'peer-back', 'signal', 'key', 'mode', 'error',
+  'server-shutdown',
 ]);
+
+/**
+ * How many signal/key messages wait while the socket is down, to be sent if
+ * the server resumes us (docs/protocol.md "Reconnecting"). Past it the
+ * oldest are dropped: the server would have dropped us by then anyway.
+ */
+const MAX_PENDING = 256;
 
 /** How long a connection attempt may take before it is abandoned. */
 const CONNECT_TIMEOUT_MS = 10000;
+
+/** joinMessage is the `join` a client sends, credentials only when set. */
+export function joinMessage({ room, name, password = '', token = '', resume = '' }) {
+  const msg = { type: 'join', v: PROTOCOL_VERSION, room, name };
+  if (password) msg.password = password;
+  if (token) msg.token = token;
+  if (resume) msg.resume = resume;
+  return msg;
+}
 
 /** wsURL returns the signaling endpoint of the server that served the page. */
 export function wsURL(loc = globalThis.location) {
@@ -30,13 +47,17 @@ export function wsURL(loc = globalThis.location) {
 
 export class Signaling extends EventTarget {
   /**
-   * @param {{url: string, room: string, name: string}} opts
+   * password and token are the join's credentials (docs/access.md): sent in
+   * every join, re-joins included, and never logged.
+   * @param {{url: string, room: string, name: string, password?: string, token?: string}} opts
    */
-  constructor({ url, room, name }) {
+  constructor({ url, room, name, password = '', token = '' }) {
     super();
     this.url = url;
     this.room = room;
     this.name = name;
+    this.password = password;
+    this.token = token;
     /** @type {WebSocket|null} */
     this.ws = null;
     this.status = 'idle';
@@ -45,6 +66,10 @@ export class Signaling extends EventTarget {
     this.stopped = false; // leave() or a fatal refusal: no more reconnects
     this.retryTimer = 0;
     this.connectTimer = 0;
+    /** the last welcome's resume token: a re-join with it is the same participant */
+    this.resume = '';
+    /** signal/key messages sent while the socket was down (see MAX_PENDING) */
+    this.pending = [];
   }
 
   /** connect opens the socket (and keeps reopening it) until leave(). */
@@ -73,7 +98,7 @@ export class Signaling extends EventTarget {
     ws.addEventListener('open', () => {
       if (this.ws !== ws) return;
       clearTimeout(this.connectTimer);
-      this.send({ type: 'join', v: PROTOCOL_VERSION, room: this.room, name: this.name });
+      this.send(joinMessage(this));
     });
     ws.addEventListener('message', (ev) => {
       if (this.ws !== ws) return;
@@ -123,6 +148,12 @@ export class Signaling extends EventTarget {
       this.joined = true;
       this.joinedOnce = true;
       this.attempt = 0;
+      this.resume = typeof msg.resume === 'string' ? msg.resume : '';
+      // Resumed: what we said meanwhile still matters. A fresh start
+      // (new id) makes it meaningless.
+      const pending = this.pending;
+      this.pending = [];
+      if (msg.resumed === true) for (const m of pending) this.send(m);
       this.setStatus('open');
     }
     if (msg.type === 'error' && !this.joined) {
@@ -145,12 +176,33 @@ export class Signaling extends EventTarget {
 
   /** signal relays opaque data to one participant (docs/protocol.md `signal`). */
   signal(to, data) {
-    return this.joined && this.send({ type: 'signal', to, data });
+    return this.relay({ type: 'signal', to, data });
   }
 
   /** key relays opaque key material to one participant, or to all if `to` is empty. */
   key(data, to) {
-    return this.joined && this.send(to ? { type: 'key', to, data } : { type: 'key', data });
+    return this.relay(to ? { type: 'key', to, data } : { type: 'key', data });
+  }
+
+  /**
+   * relay sends a message to other participants, or keeps it for a resume
+   * while the socket is down after we had joined.
+   */
+  relay(msg) {
+    if (this.joined && this.send(msg)) return true;
+    if (!this.joinedOnce || this.stopped) return false;
+    this.pending.push(msg);
+    if (this.pending.length > MAX_PENDING) this.pending.shift();
+    return true;
+  }
+
+  /**
+   * stats reports the client's health (docs/protocol.md `stats`): counts
+   * since the previous report, e.g. {decryptFailures, decryptedFrames,
+   * switchMs}. Nothing identifying goes in it.
+   */
+  stats(report) {
+    return this.joined && this.send({ type: 'stats', ...report });
   }
 
   /** stop closes the socket without reconnecting. */

@@ -147,3 +147,28 @@ test('errors after welcome are not join refusals', () => {
   assert.equal(sig.status, 'open');
   sig.stop();
 });
+
+test('a dropped socket re-joins with the resume token; what was said meanwhile is sent only if resumed', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { sig, last } = setup();
+  sig.connect();
+  last().open();
+  last().msg({ type: 'welcome', id: 'abc', peers: [], resume: 'TOKEN1' });
+  last().serverClose(1006);
+  assert.equal(sig.signal('p2', { sdp: 'offer' }), true, 'kept for a resume');
+  t.mock.timers.tick(60000);
+  last().open();
+  assert.deepEqual(last().sent, [{ type: 'join', v: 1, room: 'r1', name: 'Ada', resume: 'TOKEN1' }]);
+  last().msg({ type: 'welcome', id: 'abc', peers: [], resume: 'TOKEN2', resumed: true });
+  assert.deepEqual(last().sent.at(-1), { type: 'signal', to: 'p2', data: { sdp: 'offer' } });
+
+  // Not resumed (the server restarted): the old signal is meaningless.
+  last().serverClose(1006);
+  sig.signal('p2', { sdp: 'stale' });
+  t.mock.timers.tick(60000);
+  last().open();
+  assert.equal(last().sent[0].resume, 'TOKEN2');
+  last().msg({ type: 'welcome', id: 'new', peers: [], resume: 'TOKEN3' });
+  assert.equal(last().sent.length, 1, 'nothing but the join was sent');
+  sig.leave?.();
+});

@@ -14,14 +14,21 @@ export class TileView {
     /** @type {Map<string, string>} participant id → name */
     this.names = new Map();
     this.speaker = '';
+    /** @type {Map<string, object>} participant id → last E2EE lock state (Tile.setE2ee) */
+    this.locks = new Map();
   }
 
   /** tile returns a participant's tile for a role, creating it if needed. */
   tile(id, role) {
     const key = role === 'screen' ? screenKey(id) : id;
     const name = this.names.get(id) ?? 'Guest';
-    return this.grid.get(key)
-      ?? this.grid.add(new Tile({ key, name, peerId: id, screen: role === 'screen' }));
+    let t = this.grid.get(key);
+    if (!t) {
+      t = this.grid.add(new Tile({ key, name, peerId: id, screen: role === 'screen' }));
+      const lock = this.locks.get(id);
+      if (lock) t.setE2ee(lock);
+    }
+    return t;
   }
 
   /** get returns a participant's tile for a role, if it exists. */
@@ -36,6 +43,7 @@ export class TileView {
 
   remove(id) {
     this.names.delete(id);
+    this.locks.delete(id);
     this.grid.remove(id);
     this.grid.remove(screenKey(id));
   }
@@ -86,6 +94,12 @@ export class TileView {
     this.get(this.speaker)?.setSpeaking(false);
     this.speaker = id;
     this.get(id)?.setSpeaking(true);
+  }
+
+  /** e2ee shows a participant's encryption lock on their tiles (Tile.setE2ee). */
+  e2ee(id, lock) {
+    this.locks.set(id, lock);
+    for (const role of ['camera', 'screen']) this.get(id, role)?.setE2ee(lock);
   }
 
   /** indicators updates a participant's mic/camera marks and connection state. */

@@ -8,6 +8,23 @@ const ICONS = {
   camOff: 'M4 6h11a2 2 0 0 1 2 2v2.5l4-3v9l-4-3V16a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2z',
 };
 
+/** E2EE lock icons (closed, open), 24×24 paths. */
+const LOCK = 'M18 8h-1V6A5 5 0 0 0 7 6v2H6a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V10a2 2 0 0 0-2-2zM9 6a3 3 0 0 1 6 0v2H9zm3 11a2 2 0 1 1 0-4 2 2 0 0 1 0 4z';
+const LOCK_OPEN = 'M18 8h-8V6a2 2 0 0 1 4 0h2a4 4 0 0 0-8 0v2H6a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V10a2 2 0 0 0-2-2zm-6 9a2 2 0 1 1 0-4 2 2 0 0 1 0 4z';
+
+/** lockIcon builds the E2EE lock of a tile (open: an unencrypted room). */
+function lockIcon(open) {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.classList.add('icon');
+  const p = document.createElementNS(SVG_NS, 'path');
+  p.setAttribute('d', open ? LOCK_OPEN : LOCK);
+  p.setAttribute('fill', 'currentColor');
+  svg.append(p);
+  return svg;
+}
+
 /** icon builds a small slashed SVG icon ("off" indicators). */
 function slashedIcon(path) {
   const svg = document.createElementNS(SVG_NS, 'svg');
@@ -263,6 +280,45 @@ export class Tile {
   setState(state) {
     this.el.dataset.state = state;
     this.status.textContent = STATE_TEXT[state] ?? '';
+  }
+
+  /**
+   * setE2ee shows the end-to-end encryption lock of a remote tile
+   * (docs/e2ee.md): state 'verified' | 'unverified' | 'forged' | 'failing'
+   * | 'off' (an unencrypted room), the safety code to compare by voice
+   * (shown by pressing the lock) and, when failing, the failed-frame count.
+   * DOM hook: `.tile [data-e2ee=STATE]` (the lock button), `.e2ee-code`.
+   */
+  setE2ee({ state, code = '', failed = 0 }) {
+    if (!this.lock) {
+      this.lock = el('button', 'e2ee');
+      this.lock.type = 'button';
+      this.lock.setAttribute('aria-expanded', 'false');
+      this.lockCode = el('span', 'e2ee-code');
+      this.lockCode.hidden = true;
+      this.lockCode.id = `e2ee-code-${this.key.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+      this.lock.setAttribute('aria-controls', this.lockCode.id);
+      this.lock.addEventListener('click', () => {
+        const open = this.lockCode.hidden;
+        this.lockCode.hidden = !open;
+        this.lock.setAttribute('aria-expanded', String(open));
+      });
+      this.label.prepend(this.lock);
+      this.el.append(this.lockCode);
+    }
+    const who = this.name;
+    const text = {
+      verified: `End-to-end encrypted; ${who}'s key is verified by the invite link`,
+      unverified: `End-to-end encrypted; ${who}'s key is not verified: compare the safety code`,
+      forged: `Warning: ${who}'s key was forged; nothing is sent to it`,
+      failing: `End-to-end decryption of ${who} is failing (${failed} frames)`,
+      off: 'Not end-to-end encrypted',
+    }[state] ?? 'End-to-end encryption';
+    this.lock.dataset.e2ee = state;
+    this.lock.replaceChildren(lockIcon(state === 'off'));
+    this.lock.title = text;
+    this.lock.setAttribute('aria-label', `${text}. Show the safety code.`);
+    this.lockCode.textContent = code ? `Safety code with ${who}: ${code}` : 'No safety code yet';
   }
 
   remove() {

@@ -1,0 +1,360 @@
+package e2e
+
+// End-to-end encryption in Chromium (issue 5, docs/e2ee.md): three pages
+// see each other's known picture through encrypted frames in mesh and SFU
+// mode, a withheld key means nothing decodes, the keys survive a switch
+// without a new exchange, and a server that swaps a public key is caught.
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/browsertest"
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/testserver"
+)
+
+// e2eeTimeout bounds joining, the key exchange and the first decrypted frames.
+const e2eeTimeout = 30 * time.Second
+
+// e2eeBrowser starts Chromium with the solid-colour fake camera.
+func e2eeBrowser(t *testing.T) *browsertest.Browser {
+	return browsertest.New(t, browsertest.WithFlag("use-file-for-fake-video-capture", writeSolidY4M(t, 320, 180)))
+}
+
+// waitKnownPicture waits until p shows every peer in names with the known colour.
+func waitKnownPicture(t *testing.T, p *browsertest.Page, label string, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(e2eeTimeout)
+	var px map[string][]int
+	for time.Now().Before(deadline) {
+		px = browsertest.MustEval[map[string][]int](p, jsTilePixels)
+		ok := true
+		for _, n := range names {
+			c := px[n]
+			if len(c) != 3 || !isKnownColour(c[0], c[1], c[2]) {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("%s: tiles never showed the known picture: pixels %v\nlocks %v\ne2ee %s\npage state: %s", label, px,
+		browsertest.MustEval[map[string]string](p, jsE2EEState), e2eeDump(p), pageState(p))
+}
+
+// waitLocks waits until p's locks for names all say state.
+func waitLocks(t *testing.T, p *browsertest.Page, label, state string, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(e2eeTimeout)
+	var got map[string]string
+	for time.Now().Before(deadline) {
+		got = browsertest.MustEval[map[string]string](p, jsE2EEState)
+		ok := true
+		for _, n := range names {
+			if got[n] != state {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("%s: locks %v, want %q for %v\ne2ee %s", label, got, state, names, e2eeDump(p))
+}
+
+func e2eeDump(p *browsertest.Page) string {
+	s, err := browsertest.Eval[string](p, `JSON.stringify(parley.e2ee())`)
+	if err != nil {
+		return err.Error()
+	}
+	return s
+}
+
+// expectDecrypted waits until p encrypted frames and decrypted frames from
+// every other page (by id); the worker reports its counters every second.
+func expectDecrypted(t *testing.T, p *browsertest.Page, label string, ids map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(e2eeTimeout)
+	var got map[string]float64
+	for time.Now().Before(deadline) {
+		got = browsertest.MustEval[map[string]float64](p, jsE2EEDecrypted)
+		ok := got["encrypted"] > 0
+		for _, id := range ids {
+			ok = ok && got[id] > 0
+		}
+		if ok {
+			return
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Errorf("%s: encrypted or decrypted frames missing (want from %v): %v", label, ids, got)
+}
+
+// openPages opens one page per name in room with the fragment.
+func openPages(t *testing.T, b *browsertest.Browser, ts *testserver.Server, room, fragment string, names ...string) map[string]*browsertest.Page {
+	pages := map[string]*browsertest.Page{}
+	for _, n := range names {
+		pages[n] = b.NewPage(t, e2eeRoomURL(ts, room, n, fragment))
+	}
+	for _, n := range names {
+		waitOrDump(t, pages[n], n+" in call", `parley.state === 'in-call' && !!parley.id`, e2eeTimeout)
+	}
+	return pages
+}
+
+// others returns names without n.
+func others(names []string, n string) []string {
+	return slices.DeleteFunc(slices.Clone(names), func(x string) bool { return x == n })
+}
+
+// TestBrowserE2EE: three pages with the invite link's secret decode each
+// other's known picture, through decrypted frames, in a mesh and through
+// the SFU, and every lock says verified.
+func TestBrowserE2EE(t *testing.T) {
+	b := e2eeBrowser(t)
+	for _, mode := range []string{"mesh", "sfu"} {
+		t.Run(mode, func(t *testing.T) {
+			ts := testserver.Start(t, func(c *config.Config) {
+				if mode == "sfu" {
+					c.MeshMax = 2
+				}
+			})
+			names := []string{"A", "B", "C"}
+			pages := openPages(t, b, ts, browserRoom("e2ee-"+mode), roomSecret(), names...)
+			ids := map[string]string{}
+			for _, n := range names {
+				ids[n] = pageID(t, pages[n])
+			}
+			if mode == "sfu" {
+				for _, n := range names {
+					waitOrDump(t, pages[n], n+" in SFU mode", `parley.mode === 'sfu'`, e2eeTimeout)
+				}
+			}
+			for _, n := range names {
+				waitKnownPicture(t, pages[n], n, others(names, n)...)
+				waitLocks(t, pages[n], n, "verified", others(names, n)...)
+				want := maps.Clone(ids)
+				delete(want, n)
+				expectDecrypted(t, pages[n], n, want)
+			}
+			// C leaves: A and B switch to fresh keys (a new epoch in the
+			// KID) and keep decoding each other.
+			kidA := browsertest.MustEval[float64](pages["A"], `parley.e2ee().kid`)
+			pages["C"].Close()
+			waitOrDump(t, pages["A"], "A's fresh key", fmt.Sprintf(`parley.e2ee().kid !== %v`, kidA), e2eeTimeout)
+			time.Sleep(3 * time.Second) // past the switch delay and the grace window
+			for _, n := range []string{"A", "B"} {
+				other := ids[map[string]string{"A": "B", "B": "A"}[n]]
+				d1 := browsertest.MustEval[map[string]float64](pages[n], jsE2EEDecrypted)
+				time.Sleep(1500 * time.Millisecond)
+				d2 := browsertest.MustEval[map[string]float64](pages[n], jsE2EEDecrypted)
+				if d2[other] <= d1[other] {
+					t.Errorf("%s stopped decrypting after C left: %v → %v\ne2ee %s", n, d1, d2, e2eeDump(pages[n]))
+				}
+			}
+			waitKnownPicture(t, pages["A"], "A after C left", "B")
+			for _, n := range []string{"A", "B"} {
+				pages[n].Close()
+			}
+		})
+	}
+}
+
+// TestBrowserE2EEWithheldKey: the server withholds every wrapped key meant
+// for C. C decodes nothing from A and B and its locks say failing; A and B
+// still see everyone.
+func TestBrowserE2EEWithheldKey(t *testing.T) {
+	ts := testserver.Start(t, nil)
+	log := newKeyLog()
+	b := e2eeBrowser(t)
+	room := browserRoom("e2ee-withheld")
+	secret := roomSecret()
+	pages := openPages(t, b, ts, room, secret, "A", "B")
+	// Keys go only to A and B: whoever comes next gets none. (The filter
+	// runs under the hub's lock: it must not wait for anything.)
+	known := map[string]bool{pageID(t, pages["A"]): true, pageID(t, pages["B"]): true}
+	log.rewrite = func(from, to, typ string, data json.RawMessage) json.RawMessage {
+		if typ == "key" && !known[to] {
+			return nil
+		}
+		return data
+	}
+	ts.Srv.SetKeyFilter(log.filter)
+	pages["C"] = b.NewPage(t, e2eeRoomURL(ts, room, "C", secret))
+	waitOrDump(t, pages["C"], "C in call", `parley.state === 'in-call' && !!parley.id`, e2eeTimeout)
+	cID := pageID(t, pages["C"])
+
+	waitKnownPicture(t, pages["A"], "A", "B", "C")
+	waitKnownPicture(t, pages["B"], "B", "A", "C")
+	waitLocks(t, pages["C"], "C", "failing", "A", "B")
+	px := browsertest.MustEval[map[string][]int](pages["C"], jsTilePixels)
+	for _, n := range []string{"A", "B"} {
+		if c := px[n]; len(c) == 3 && isKnownColour(c[0], c[1], c[2]) {
+			t.Errorf("C shows %s's picture without its key: %v", n, c)
+		}
+	}
+	got := browsertest.MustEval[map[string]float64](pages["C"], jsE2EEDecrypted)
+	for _, n := range []string{"A", "B"} {
+		if d := got[pageID(t, pages[n])]; d != 0 {
+			t.Errorf("C decrypted %v frames from %s without its key", d, n)
+		}
+	}
+	if n := log.count("key", pageID(t, pages["A"]), cID); n == 0 {
+		t.Errorf("A never sent C a key (the test withholds it, A must still try)")
+	}
+}
+
+// TestBrowserE2EESwitch: A and B in a mesh (mesh_max 2); C joins, the room
+// moves to the SFU, and A and B keep decoding each other with no key
+// message between them (C's join is a ratchet, which needs none).
+func TestBrowserE2EESwitch(t *testing.T) {
+	ts := testserver.Start(t, func(c *config.Config) { c.MeshMax = 2 })
+	log := newKeyLog()
+	ts.Srv.SetKeyFilter(log.filter)
+	b := e2eeBrowser(t)
+	room := browserRoom("e2ee-switch")
+	secret := roomSecret()
+	pages := openPages(t, b, ts, room, secret, "A", "B")
+	a, bID := pageID(t, pages["A"]), pageID(t, pages["B"])
+	waitKnownPicture(t, pages["A"], "A in mesh", "B")
+	waitKnownPicture(t, pages["B"], "B in mesh", "A")
+	before := [2]int{log.count("key", a, bID), log.count("key", bID, a)}
+
+	pages["C"] = b.NewPage(t, e2eeRoomURL(ts, room, "C", secret))
+	for _, n := range []string{"A", "B", "C"} {
+		waitOrDump(t, pages[n], n+" in SFU mode", fmt.Sprintf(jsSwitched, "sfu", "sfu", 2, "sfu"), switchTimeout)
+	}
+	waitKnownPicture(t, pages["A"], "A in SFU", "B", "C")
+	waitKnownPicture(t, pages["B"], "B in SFU", "A", "C")
+	expectSources(t, pages["A"], "A in SFU", map[string]string{"B": "audio:sfu video:sfu", "C": "audio:sfu video:sfu"})
+	after := [2]int{log.count("key", a, bID), log.count("key", bID, a)}
+	if after != before {
+		t.Errorf("key messages between A and B went from %v to %v across the switch; want none", before, after)
+	}
+	// Frames keep decrypting on the SFU path.
+	d1 := browsertest.MustEval[map[string]float64](pages["A"], jsE2EEDecrypted)
+	time.Sleep(time.Second)
+	d2 := browsertest.MustEval[map[string]float64](pages["A"], jsE2EEDecrypted)
+	if d2[bID] <= d1[bID] {
+		t.Errorf("A stopped decrypting B after the switch: %v → %v", d1[bID], d2[bID])
+	}
+}
+
+// TestBrowserE2EEForgedKey: the server replaces B's public key in what it
+// relays. With the room secret, A and C see a forgery warning naming B, and
+// never send their keys to it.
+func TestBrowserE2EEForgedKey(t *testing.T) {
+	ts := testserver.Start(t, nil)
+	log := newKeyLog()
+	mallory, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := base64.RawURLEncoding.EncodeToString(mallory.PublicKey().Bytes())
+	b := e2eeBrowser(t)
+	room := browserRoom("e2ee-forged")
+	secret := roomSecret()
+	// B comes first, so its id is known before anyone hears its key. (The
+	// filter runs under the hub's lock: it must not wait for anything.)
+	pages := openPages(t, b, ts, room, secret, "B")
+	bID := pageID(t, pages["B"])
+	log.rewrite = func(from, to, typ string, data json.RawMessage) json.RawMessage {
+		if from != bID || typ != "pub" {
+			return data
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			return data
+		}
+		m["pub"] = fake // the MAC stays B's: it cannot be remade without the secret
+		out, _ := json.Marshal(m)
+		return out
+	}
+	ts.Srv.SetKeyFilter(log.filter)
+	for _, n := range []string{"A", "C"} {
+		pages[n] = b.NewPage(t, e2eeRoomURL(ts, room, n, secret))
+		waitOrDump(t, pages[n], n+" in call", `parley.state === 'in-call' && !!parley.id`, e2eeTimeout)
+	}
+
+	for _, n := range []string{"A", "C"} {
+		waitLocks(t, pages[n], n, "forged", "B")
+		waitOrDump(t, pages[n], n+" warns about B", `(() => {
+		  const b = document.querySelector('#banner');
+		  return !b.hidden && b.dataset.kind === 'error' && /forged/.test(b.textContent) && /\bB\b/.test(b.textContent);
+		})()`, e2eeTimeout)
+	}
+	waitLocks(t, pages["A"], "A", "verified", "C")
+	time.Sleep(2 * time.Second) // any key exchange still under way
+	for _, n := range []string{"A", "C"} {
+		if k := log.count("key", pageID(t, pages[n]), bID); k != 0 {
+			t.Errorf("%s sent %d keys to the forged B", n, k)
+		}
+	}
+}
+
+// jsFrameCryptoBench runs SFrame protect + unprotect in a Worker of the page
+// for frames of %d bytes and returns [encMedian, encP99, decMedian, decP99]
+// in ms per frame. A page that is not cross-origin isolated gets a 0.1 ms
+// timer, so each sample is the mean of a batch of 10 frames (100 batches).
+const jsFrameCryptoBench = `(async () => {
+  const src = "import { SFrameKey, protectFrame, unprotectFrame, parseFrame } from '" + location.origin + "/js/sframe.js';" +
+    "onmessage = async ({ data: size }) => {" +
+    "  const key = await SFrameKey.derive(crypto.getRandomValues(new Uint8Array(16)), 0x1234560001);" +
+    "  const frame = crypto.getRandomValues(new Uint8Array(size)); frame[0] |= 1;" +
+    "  const enc = [], dec = [];" +
+    "  let ctr = 0n;" +
+    "  for (let i = 0; i < 100; i++) {" +
+    "    const outs = []; let t = performance.now();" +
+    "    for (let j = 0; j < 10; j++) outs.push(await protectFrame(key, ctr++, frame, 3));" +
+    "    enc.push((performance.now() - t) / 10); t = performance.now();" +
+    "    for (const out of outs) await unprotectFrame(key, out, 3, parseFrame(out));" +
+    "    dec.push((performance.now() - t) / 10);" +
+    "  }" +
+    "  const q = (l, p) => l.sort((a, b) => a - b)[Math.min(l.length - 1, Math.floor(p * l.length))];" +
+    "  postMessage([q(enc, .5), q(enc, .99), q(dec, .5), q(dec, .99)]);" +
+    "};";
+  const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
+  const r = await new Promise((res, rej) => { w.onmessage = (e) => res(e.data); w.onerror = (e) => rej(new Error(e.message)); w.postMessage(%d); });
+  w.terminate();
+  return r;
+})()`
+
+// BenchmarkE2EEFrameCrypto measures SFrame encryption and decryption of one
+// video frame in a Chromium worker, for the average frame of 720p30 (VP8 at
+// 2.5 Mbit/s ≈ 10.4 kB) and 360p30 (800 kbit/s ≈ 3.3 kB), and reads the live
+// worker's own timings from a 640×360 call. Figures for docs/benchmarks.md.
+func BenchmarkE2EEFrameCrypto(b *testing.B) {
+	ts := testserver.Start(b, nil)
+	br := browsertest.New(b)
+	p := br.NewPage(b, ts.URL+"/")
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"720p30", 10400}, {"360p30", 3300}} {
+		r := browsertest.MustEval[[]float64](p, fmt.Sprintf(jsFrameCryptoBench, c.size))
+		b.Logf("%s (%d B frames, 100 batches of 10): encrypt median %.3f ms p99 %.3f ms; decrypt median %.3f ms p99 %.3f ms",
+			c.name, c.size, r[0], r[1], r[2], r[3])
+	}
+	// A live call at the client's normal quality (640×360).
+	room := browserRoom("e2ee-bench")
+	secret := roomSecret()
+	pa := br.NewPage(b, fmt.Sprintf("%s/r/%s?name=A%s", ts.URL, room, secret))
+	pb := br.NewPage(b, fmt.Sprintf("%s/r/%s?name=B%s", ts.URL, room, secret))
+	for _, pg := range []*browsertest.Page{pa, pb} {
+		if _, err := pg.WaitFor(`parley.e2ee()?.timing?.decrypt?.n >= 300`, 60*time.Second); err != nil {
+			b.Fatalf("no live timings: %v", err)
+		}
+	}
+	b.Logf("live 640x360 call, worker timings of A: %s", browsertest.MustEval[string](pa, `JSON.stringify(parley.e2ee().timing)`))
+}

@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parleyhq/parley/internal/browsertest"
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/testserver"
+)
+
+// testCert makes a self-signed certificate for 127.0.0.1 and localhost,
+// writes it and its key as PEM files, and returns their paths and a pool
+// that trusts it.
+func testCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "parley test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// startOps runs the real server with every listener Run would open
+// (HTTP(S) and metrics) on loopback ports, configured by mutate, and
+// returns the addresses.
+func startOps(t *testing.T, mutate func(*config.Config)) (httpAddr, metricsAddr string, srv *server.Server) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.Metrics.Listen = "127.0.0.1:0"
+	cfg.TURN.Listen = "off"
+	cfg.SFU.UDPPort = 0
+	cfg.SFU.Loopback = true
+	cfg.AdminToken = "ops-admin-token"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	logs := &meshLog{}
+	srv, err := server.New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), server.WithVersion("v0.0.0-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lns server.Listeners
+	if lns.HTTP, err = net.Listen("tcp", cfg.HTTP); err != nil {
+		t.Fatal(err)
+	}
+	if lns.Metrics, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListeners(ctx, lns) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return lns.HTTP.Addr().String(), lns.Metrics.Addr().String(), srv
+}
+
+// TestTLSServesHTTPSAndWSS (issue 8): with a certificate and key, the one
+// listener serves the client over HTTPS and signaling over WSS, and a
+// plain-HTTP request to it gets no page.
+func TestTLSServesHTTPSAndWSS(t *testing.T) {
+	certFile, keyFile, pool := testCert(t)
+	addr, _, _ := startOps(t, func(c *config.Config) {
+		c.TLS.CertFile, c.TLS.KeyFile = certFile, keyFile
+	})
+	tlsConf := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: 10 * time.Second}
+
+	for _, path := range []string{"/", "/healthz", "/readyz"} {
+		resp, err := client.Get("https://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		if path == "/" && !strings.Contains(string(body), "<html") {
+			t.Errorf("GET /: not the web client: %.80q", body)
+		}
+		if resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
+			t.Errorf("GET %s: not over TLS 1.2+: %+v", path, resp.TLS)
+		}
+	}
+
+	dialer := websocket.Dialer{TLSClientConfig: tlsConf, HandshakeTimeout: 10 * time.Second}
+	hdr := http.Header{"Origin": {"https://" + addr}} // as a browser on the page would send
+	ws, _, err := dialer.Dial("wss://"+addr+"/ws", hdr)
+	if err != nil {
+		t.Fatalf("wss dial: %v", err)
+	}
+	defer ws.Close()
+	ws.WriteJSON(map[string]any{"type": "join", "v": 1, "room": "tls", "name": "Alice"})
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var m map[string]any
+	if err := ws.ReadJSON(&m); err != nil || m["type"] != "welcome" {
+		t.Fatalf("welcome over wss: %v %v", m, err)
+	}
+
+	// Plain HTTP to the TLS port is answered with 400, never the client.
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/")
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || strings.Contains(string(body), "<html") {
+			t.Errorf("plain HTTP on the TLS port served %d %.80q", resp.StatusCode, body)
+		}
+	}
+	// A client that does not trust the certificate fails the handshake.
+	if _, err := (&http.Client{Timeout: 10 * time.Second}).Get("https://" + addr + "/healthz"); err == nil {
+		t.Error("an untrusted certificate was accepted")
+	}
+}
+
+// TestBrowserOverTLS (issue 8): two Chromium pages load the client over
+// HTTPS (a self-signed certificate, accepted with
+// --ignore-certificate-errors), are a secure context, join over WSS and
+// connect to each other.
+func TestBrowserOverTLS(t *testing.T) {
+	certFile, keyFile, _ := testCert(t)
+	addr, _, _ := startOps(t, func(c *config.Config) {
+		c.TLS.CertFile, c.TLS.KeyFile = certFile, keyFile
+	})
+	b := browsertest.New(t, browsertest.WithFlag("ignore-certificate-errors", true))
+	var pages []*browsertest.Page
+	for _, n := range []string{"A", "B"} {
+		pages = append(pages, b.NewPage(t, fmt.Sprintf("https://%s/r/tls?quality=low&name=%s", addr, n)))
+	}
+	for _, p := range pages {
+		p.MustWaitFor(`window.isSecureContext && location.protocol === 'https:' && parley.state === 'in-call' && parley.peers()[0]?.pc?.connectionState === 'connected'`, browserJoinTimeout)
+	}
+}
+
+// TestBrowserPasswordPrompt: a room with a password sends the browser back
+// to the lobby with a labelled password field and the server's reason.
+func TestBrowserPasswordPrompt(t *testing.T) {
+	ts := testserver.Start(t, func(c *config.Config) {
+		c.Access.RoomPasswords = []string{"locked=" + accessHash(t, "pw")}
+	})
+	b := browsertest.New(t)
+	p := b.NewPage(t, browserRoomURL(ts, "locked", "A"))
+	p.MustWaitFor(`parley.state === 'lobby' && document.getElementById('room-password') !== null`, browserJoinTimeout)
+	ok := browsertest.MustEval[bool](p, `(() => {
+  const input = document.getElementById('room-password');
+  const label = document.querySelector('label[for=room-password]');
+  const err = document.getElementById('password-error');
+  return input.type === 'password' && label?.textContent === 'Room password' &&
+    !err.hidden && /password/.test(err.textContent) && input.getAttribute('aria-describedby') === 'password-error';
+})()`)
+	if !ok {
+		t.Fatal("the lobby's password prompt is missing its label, type or message")
+	}
+}

@@ -1,0 +1,254 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/pionpeer"
+	"github.com/parleyhq/parley/internal/testserver"
+)
+
+// TestSmoke runs the tool for a few seconds against a real server: two mesh
+// rooms of three, then one SFU room of eight (two publishing, the policy set
+// through the admin API). Every subscriber must receive every expected
+// track, and the report's counts must add up. No speed is asserted.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts pion participants")
+	}
+	srv := testserver.Start(t, func(c *config.Config) { c.LogLevel = "info" })
+	for _, tc := range []struct {
+		name string
+		args []string
+		mode string
+	}{
+		{"mesh", []string{"--rooms", "2", "--participants", "3"}, "mesh"},
+		{"sfu", []string{"--rooms", "1", "--participants", "8", "--publishers", "2", "--policy", "sfu-only", "--admin-token", testserver.AdminToken}, "sfu"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--url", srv.URL, "--duration", "4s", "--video-bitrate", "300k", "--fps", "15", "--ramp", "20", "--json", "--quiet"}, tc.args...)
+			var out, errOut bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if code := Main(ctx, args, &out, &errOut); code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut.String())
+			}
+			var rep Report
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatalf("decode report: %v\n%s", err, out.String())
+			}
+			checkReport(t, &rep, tc.mode)
+		})
+	}
+}
+
+func checkReport(t *testing.T, rep *Report, mode string) {
+	t.Helper()
+	sc := rep.Scenario
+	n := sc.Rooms * sc.Participants
+	if rep.Joined != n || len(rep.JoinErrors) > 0 {
+		t.Fatalf("joined %d/%d: %v", rep.Joined, n, rep.JoinErrors)
+	}
+	if rep.MissingTracks != 0 {
+		t.Errorf("%d remote tracks never arrived", rep.MissingTracks)
+	}
+
+	// Every subscriber has a stream from every other publisher of its
+	// room, of both kinds, with packets in it.
+	rooms := map[string][]SubscriberReport{}
+	for _, s := range rep.Subscribers {
+		rooms[s.Room] = append(rooms[s.Room], s)
+	}
+	got := map[[3]string]StreamReport{}
+	for _, s := range rep.Streams {
+		got[[3]string{s.Subscriber, s.From, s.Kind}] = s
+	}
+	for room, members := range rooms {
+		if len(members) != sc.Participants {
+			t.Errorf("room %s has %d participants, want %d", room, len(members), sc.Participants)
+		}
+		for _, sub := range members {
+			for _, pub := range members {
+				if pub.Name == sub.Name || !pub.Publisher {
+					continue
+				}
+				for _, kind := range []string{"audio", "video"} {
+					s, ok := got[[3]string{sub.Name, pub.Name, kind}]
+					if !ok || s.Unique == 0 {
+						t.Errorf("%s received no %s from %s", sub.Name, kind, pub.Name)
+					}
+				}
+			}
+		}
+	}
+	wantStreams := 0
+	for _, members := range rooms {
+		pubs := 0
+		for _, m := range members {
+			if m.Publisher {
+				pubs++
+			}
+		}
+		for _, m := range members {
+			if m.Publisher {
+				wantStreams += 2 * (pubs - 1)
+			} else {
+				wantStreams += 2 * pubs
+			}
+		}
+	}
+	if len(rep.Streams) != wantStreams {
+		t.Errorf("%d streams in the report, want %d", len(rep.Streams), wantStreams)
+	}
+
+	// The counts add up, per stream and in total.
+	var sum Totals
+	for _, s := range rep.Streams {
+		if s.Received != s.Unique+s.Dups || s.Expected != s.Unique+s.Lost {
+			t.Errorf("stream %s←%s %s: received %d ≠ unique %d + dups %d, or expected %d ≠ unique + lost %d",
+				s.Subscriber, s.From, s.Kind, s.Received, s.Unique, s.Dups, s.Expected, s.Lost)
+		}
+		if s.Unstamped != 0 {
+			t.Errorf("stream %s←%s %s: %d packets without a stamp", s.Subscriber, s.From, s.Kind, s.Unstamped)
+		}
+		sum.Received += s.Received
+		sum.Unique += s.Unique
+		sum.Dups += s.Dups
+		sum.Expected += s.Expected
+		sum.Lost += s.Lost
+	}
+	tt := rep.Totals
+	if sum.Received != tt.Received || sum.Unique != tt.Unique || sum.Dups != tt.Dups || sum.Expected != tt.Expected || sum.Lost != tt.Lost {
+		t.Errorf("totals %+v do not match the streams' sums %+v", tt, sum)
+	}
+	// Nobody receives more distinct packets of a stream than were sent
+	// in all: sent counts every publisher's packets once per track.
+	if tt.Unique > tt.Sent*uint64(sc.Participants-1) {
+		t.Errorf("unique packets %d exceed sent %d × %d receivers", tt.Unique, tt.Sent, sc.Participants-1)
+	}
+	if rep.Join.N == 0 || rep.Latency.N == 0 {
+		t.Errorf("no join or latency samples: %+v %+v", rep.Join, rep.Latency)
+	}
+	if uint64(rep.Latency.N) != tt.Unique {
+		t.Errorf("latency samples %d ≠ unique packets %d", rep.Latency.N, tt.Unique)
+	}
+	if mode == "sfu" && tt.SteadyForwarded == 0 {
+		t.Error("an SFU room, but nothing arrived over the SFU in the steady window")
+	}
+	if mode == "mesh" && tt.SteadyForwarded != 0 {
+		t.Errorf("mesh rooms, but %d packets arrived over the SFU", tt.SteadyForwarded)
+	}
+	if rep.Server == nil || !rep.Server.InProcess {
+		t.Errorf("the in-process test server was not found by its port: %+v (%s)", rep.Server, rep.NoServer)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "join → every remote track") {
+		t.Errorf("table: %v\n%s", err, table.String())
+	}
+	t.Logf("\n%s", table.String())
+}
+
+func TestParseBitrate(t *testing.T) {
+	for in, want := range map[string]int{"300k": 300_000, "800K": 800_000, "1.5M": 1_500_000, "250000": 250_000} {
+		if got, err := parseBitrate(in); err != nil || got != want {
+			t.Errorf("parseBitrate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "fast", "-1k", "0"} {
+		if _, err := parseBitrate(in); err == nil {
+			t.Errorf("parseBitrate(%q) accepted", in)
+		}
+	}
+}
+
+func TestFlagBounds(t *testing.T) {
+	for _, args := range [][]string{
+		{},                   // no URL
+		{"--url", "ftp://x"}, // scheme
+		{"--url", "http://x", "--rooms", "100", "--participants", "6"}, // > 500
+		{"--url", "http://x", "--duration", "2h"},
+		{"--url", "http://x", "--ramp", "1000"},
+		{"--url", "http://x", "--policy", "sfu-only"}, // no token
+		{"--url", "http://x", "--policy", "fast", "--admin-token", "t"},
+	} {
+		var errOut bytes.Buffer
+		if code := Main(context.Background(), args, &bytes.Buffer{}, &errOut); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut.String())
+		}
+	}
+}
+
+func TestWSURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080":     "ws://127.0.0.1:8080/ws",
+		"https://meet.example/":     "wss://meet.example/ws",
+		"ws://127.0.0.1:8080/ws":    "ws://127.0.0.1:8080/ws",
+		"ws://127.0.0.1:8080/other": "ws://127.0.0.1:8080/other",
+	} {
+		if got, err := wsURL(in); err != nil || got != want {
+			t.Errorf("wsURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	var h hist
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * time.Millisecond)
+	}
+	for q, want := range map[float64]time.Duration{0.5: 500 * time.Millisecond, 0.99: 990 * time.Millisecond} {
+		got := h.quantile(q)
+		if d := got - want; d < -want/15 || d > want/15 {
+			t.Errorf("quantile(%v) = %v, want %v ± 1/16", q, got, want)
+		}
+	}
+	if h.quantile(1) > time.Second {
+		t.Errorf("quantile(1) = %v beyond the max", h.quantile(1))
+	}
+	for i := 0; i < histBuckets; i++ {
+		low, w := histLow(i)
+		if histIndex(low) != i || histIndex(low+w-1) != i {
+			t.Fatalf("bucket %d: [%d, %d) does not map back", i, low, low+w)
+		}
+	}
+}
+
+// TestStreamLossAndDuplicates feeds a stream packets out of order, with a
+// gap and a duplicate, as a switch would deliver them.
+func TestStreamLossAndDuplicates(t *testing.T) {
+	var s stream
+	now := time.Now()
+	for i, seq := range []uint32{10, 11, 13, 12, 12, 15} {
+		s.onPacket(stamped(seq, now), now.Add(time.Duration(i)*time.Millisecond))
+	}
+	s.onPacket([]byte("no stamp here at all"), now)
+	st := s.stats()
+	want := streamStats{Received: 6, Unique: 5, Dups: 1, Unstamped: 1, Expected: 6, Lost: 1}
+	if st.Received != want.Received || st.Unique != want.Unique || st.Dups != want.Dups ||
+		st.Unstamped != want.Unstamped || st.Expected != want.Expected || st.Lost != want.Lost {
+		t.Errorf("stats %+v, want counts %+v", st, want)
+	}
+	if st.MaxGap != 2*time.Millisecond { // 12 (dup at +4 ms) does not count: 13 at +2, 12 at +3, 15 at +5
+		t.Errorf("max gap %v, want 2ms", st.MaxGap)
+	}
+}
+
+// stamped builds a payload ending with a pionpeer Stamp, written here from
+// its documented layout: "PRLY", packet number, send time in ns.
+func stamped(seq uint32, sent time.Time) []byte {
+	b := make([]byte, 40)
+	t := b[len(b)-pionpeer.StampSize:]
+	binary.BigEndian.PutUint32(t[0:4], 0x50524c59)
+	binary.BigEndian.PutUint32(t[4:8], seq)
+	binary.BigEndian.PutUint64(t[8:16], uint64(sent.UnixNano()))
+	if st, ok := pionpeer.ParseStamp(b); !ok || st.Seq != seq {
+		panic("stamp layout changed")
+	}
+	return b
+}

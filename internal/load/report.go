@@ -1,0 +1,452 @@
+package load
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/parleyhq/parley/internal/pionpeer"
+)
+
+// Report is what one run measured. Durations are in milliseconds in the
+// JSON form (fields named …Ms), packet counts are RTP packets.
+type Report struct {
+	Scenario Scenario  `json:"scenario"`
+	Started  time.Time `json:"started"`
+	WallSec  float64   `json:"wallSeconds"`
+
+	Participants int      `json:"participants"`
+	Joined       int      `json:"joined"`
+	JoinErrors   []string `json:"joinErrors,omitempty"` // the first few
+	ModeChanges  int      `json:"modeChanges"`          // summed over participants
+
+	Join    Percentiles `json:"joinMs"`    // WebSocket open → first packet of every remote track present at the join
+	JoinN   int         `json:"joinCount"` // participants with something to receive at their join
+	JoinMis int         `json:"joinIncomplete"`
+	Latency Percentiles `json:"latencyMs"`   // send → receive, every packet
+	Gap     Percentiles `json:"maxGapMs"`    // per remote stream: the longest time without a new packet
+	Loss    Percentiles `json:"lossPercent"` // per subscriber
+	Jitter  Percentiles `json:"jitterMs"`    // per subscriber: its worst stream's RFC 3550 jitter
+
+	Totals        Totals `json:"totals"`
+	MissingTracks int    `json:"missingTracks"` // (subscriber, publisher, kind) present at the end that never delivered a packet
+
+	Server    *ServerUsage `json:"server,omitempty"`
+	NoServer  string       `json:"noServer,omitempty"` // why Server is missing
+	Generator Usage        `json:"loadTool"`
+	Machine   Machine      `json:"machine"`
+
+	Verdict string   `json:"verdict"`
+	Notes   []string `json:"notes,omitempty"`
+
+	Subscribers []SubscriberReport `json:"subscribers"`
+	Streams     []StreamReport     `json:"streams"`
+}
+
+// Scenario is the run's options, without secrets.
+type Scenario struct {
+	URL          string  `json:"url"`
+	Rooms        int     `json:"rooms"`
+	Participants int     `json:"participants"`
+	Publishers   int     `json:"publishers"`
+	VideoBitrate int     `json:"videoBitrate"`
+	AudioOnly    bool    `json:"audioOnly"`
+	FrameRate    int     `json:"fps"`
+	DurationSec  float64 `json:"durationSeconds"`
+	Ramp         float64 `json:"ramp"`
+	Policy       string  `json:"policy,omitempty"`
+	RoomPrefix   string  `json:"roomPrefix"`
+}
+
+// Percentiles summarise a distribution.
+type Percentiles struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Totals are packet counts over every subscriber and stream. They add up:
+// Received = Unique + Dups and Expected = Unique + Lost.
+type Totals struct {
+	Sent      uint64 `json:"sent"` // by publishers, over the whole run
+	Received  uint64 `json:"received"`
+	Unique    uint64 `json:"unique"`
+	Dups      uint64 `json:"dups"`
+	Expected  uint64 `json:"expected"`
+	Lost      uint64 `json:"lost"`
+	Unstamped uint64 `json:"unstamped"`
+	// SteadyForwarded is what subscribers received over the SFU during
+	// the steady-state window: packets the server forwarded (and that
+	// arrived).
+	SteadyForwarded uint64  `json:"steadyForwarded"`
+	SteadySec       float64 `json:"steadySeconds"`
+}
+
+// ServerUsage is the server process's cost.
+type ServerUsage struct {
+	Source      string  `json:"source"`
+	InProcess   bool    `json:"inProcess"` // the server runs inside the load tool: its CPU includes the tool's
+	CPUSec      float64 `json:"cpuSeconds"`
+	SteadyCPU   float64 `json:"steadyCpuSeconds"`
+	SteadyCores float64 `json:"steadyCores"`
+	RSSStart    uint64  `json:"rssStartBytes"`
+	RSSPeak     uint64  `json:"rssPeakBytes"`
+	RSSEnd      uint64  `json:"rssEndBytes"`
+	// PktPerCPUSec is SteadyForwarded per steady-state server CPU second;
+	// USPerPkt its inverse in µs.
+	PktPerCPUSec float64 `json:"forwardedPerCpuSecond"`
+	USPerPkt     float64 `json:"cpuMicrosPerForwarded"`
+}
+
+// Usage is the load generator's cost.
+type Usage struct {
+	CPUSec      float64 `json:"cpuSeconds"`
+	SteadyCores float64 `json:"steadyCores"`
+	RSSEnd      uint64  `json:"rssEndBytes"`
+}
+
+// Machine is how busy the whole machine was in the steady-state window
+// (other jobs included), from /proc/stat.
+type Machine struct {
+	Cores int     `json:"cores"`
+	Busy  float64 `json:"busyFraction"`
+}
+
+// SubscriberReport is one participant's reception.
+type SubscriberReport struct {
+	Name        string  `json:"name"`
+	ID          string  `json:"id"`
+	Room        string  `json:"room"`
+	Publisher   bool    `json:"publisher"`
+	JoinMs      float64 `json:"joinMs,omitempty"`
+	LossPercent float64 `json:"lossPercent"`
+	JitterMs    float64 `json:"jitterMs"`
+	Streams     int     `json:"streams"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// StreamReport is one subscriber's view of one remote track.
+type StreamReport struct {
+	Subscriber string `json:"subscriber"`
+	From       string `json:"from"` // publisher's name
+	Kind       string `json:"kind"`
+	streamStats
+	LatencyP50Ms float64 `json:"latencyP50Ms"`
+	LatencyP99Ms float64 `json:"latencyP99Ms"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// percentiles of values (any unit).
+func percentiles(v []float64) Percentiles {
+	if len(v) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(v)
+	at := func(q float64) float64 { return v[int(q*float64(len(v)-1)+0.5)] }
+	return Percentiles{N: len(v), P50: at(0.5), P95: at(0.95), P99: at(0.99), Max: v[len(v)-1]}
+}
+
+// maxJoinErrors bounds the errors quoted in a report.
+const maxJoinErrors = 5
+
+// report builds the Report from the participants and the usage samples.
+func (r *runner) report(start, s0, s1, peak sample) *Report {
+	o := r.opts
+	rep := &Report{
+		Scenario: Scenario{
+			URL: o.URL, Rooms: o.Rooms, Participants: o.Participants, Publishers: o.Publishers,
+			VideoBitrate: o.VideoBitrate, AudioOnly: o.AudioOnly, FrameRate: o.FrameRate,
+			DurationSec: o.Duration.Seconds(), Ramp: o.Ramp, Policy: o.Policy, RoomPrefix: o.RoomPrefix,
+		},
+		Started:      start.at,
+		WallSec:      s1.at.Sub(start.at).Seconds(),
+		Participants: len(r.parts),
+	}
+	names := map[string]*participant{} // by participant id
+	for _, p := range r.parts {
+		if p.ok() {
+			rep.Joined++
+			names[p.peer.ID()] = p
+			rep.ModeChanges += p.modeChanges
+			if p.publisher {
+				rep.Totals.Sent += p.peer.Sent(pionpeer.KindAudio)
+				if !o.AudioOnly {
+					rep.Totals.Sent += p.peer.Sent(pionpeer.KindVideo)
+				}
+			}
+		}
+		if p.joinErr != nil && len(rep.JoinErrors) < maxJoinErrors {
+			rep.JoinErrors = append(rep.JoinErrors, fmt.Sprintf("%s: %v", p.name, p.joinErr))
+		}
+	}
+	kinds := []pionpeer.Kind{pionpeer.KindAudio, pionpeer.KindVideo}
+	if o.AudioOnly {
+		kinds = kinds[:1]
+	}
+
+	var all hist
+	var joins, losses, jitters, gaps []float64
+	for _, p := range r.parts {
+		sub := SubscriberReport{Name: p.name, Room: p.roomName, Publisher: p.publisher}
+		if !p.ok() {
+			if p.joinErr != nil {
+				sub.Error = p.joinErr.Error()
+			}
+			rep.Subscribers = append(rep.Subscribers, sub)
+			continue
+		}
+		sub.ID = p.peer.ID()
+		snap := p.snapshot()
+		var lost, expected uint64
+		var worstJitter time.Duration
+		for k, s := range snap {
+			from := k.from
+			if q := names[k.from]; q != nil {
+				from = q.name
+			}
+			rep.Streams = append(rep.Streams, StreamReport{
+				Subscriber: p.name, From: from, Kind: k.kind.String(), streamStats: s,
+				LatencyP50Ms: ms(s.latency.quantile(0.5)), LatencyP99Ms: ms(s.latency.quantile(0.99)),
+			})
+			all.merge(&s.latency)
+			lost += s.Lost
+			expected += s.Expected
+			worstJitter = max(worstJitter, s.Jitter)
+			if s.Unique > 1 {
+				gaps = append(gaps, ms(s.MaxGap))
+			}
+			t := &rep.Totals
+			t.Received += s.Received
+			t.Unique += s.Unique
+			t.Dups += s.Dups
+			t.Expected += s.Expected
+			t.Lost += s.Lost
+			t.Unstamped += s.Unstamped
+		}
+		sub.Streams = len(snap)
+		if expected > 0 {
+			sub.LossPercent = pct(lost, expected)
+			sub.JitterMs = ms(worstJitter)
+			losses = append(losses, sub.LossPercent)
+			jitters = append(jitters, sub.JitterMs)
+		}
+
+		// Join time: from this participant's WebSocket open to the first
+		// packet of every remote track that was there when it joined.
+		// Tracks that never arrived count in MissingTracks; the join
+		// is then incomplete.
+		var want, missing int
+		var last time.Time
+		for _, q := range r.parts {
+			if q == p || !q.ok() || !q.publisher || q.room != p.room {
+				continue
+			}
+			before := q.welcomeAt.Before(p.openAt)
+			for _, kind := range kinds {
+				s, got := snap[streamKey{q.peer.ID(), kind}]
+				if !got || s.Unique == 0 {
+					rep.MissingTracks++
+					if before {
+						missing++
+					}
+					continue
+				}
+				if before {
+					want++
+					if s.First.After(last) {
+						last = s.First
+					}
+				}
+			}
+		}
+		switch {
+		case missing > 0:
+			rep.JoinMis++
+		case want > 0:
+			d := last.Sub(p.openAt)
+			sub.JoinMs = ms(d)
+			joins = append(joins, sub.JoinMs)
+		}
+		rep.Subscribers = append(rep.Subscribers, sub)
+	}
+	rep.JoinN = len(joins) + rep.JoinMis
+	rep.Join = percentiles(joins)
+	rep.Loss = percentiles(losses)
+	rep.Jitter = percentiles(jitters)
+	rep.Gap = percentiles(gaps)
+	if all.n > 0 {
+		rep.Latency = Percentiles{
+			N: int(all.n), P50: ms(all.quantile(0.5)), P95: ms(all.quantile(0.95)),
+			P99: ms(all.quantile(0.99)), Max: float64(all.max) / 1000,
+		}
+	}
+	slices.SortFunc(rep.Streams, func(a, b StreamReport) int {
+		return cmp.Or(cmp.Compare(a.Subscriber, b.Subscriber), cmp.Compare(a.From, b.From), cmp.Compare(a.Kind, b.Kind))
+	})
+
+	steady := s1.at.Sub(s0.at).Seconds()
+	rep.Totals.SteadyForwarded = s1.viaSF - s0.viaSF
+	rep.Totals.SteadySec = steady
+	rep.Generator = Usage{CPUSec: s1.self.CPU.Seconds(), RSSEnd: s1.self.RSS}
+	if steady > 0 {
+		rep.Generator.SteadyCores = (s1.self.CPU - s0.self.CPU).Seconds() / steady
+	}
+	rep.Machine.Cores = cores()
+	if s0.busyOK && s1.busyOK && s1.total > s0.total {
+		rep.Machine.Busy = float64(s1.busy-s0.busy) / float64(s1.total-s0.total)
+	}
+	if r.server != nil && s1.serverOK && start.serverOK {
+		srv := &ServerUsage{
+			Source:   r.server.describe(),
+			CPUSec:   (s1.server.CPU - start.server.CPU).Seconds(),
+			RSSStart: start.server.RSS,
+			RSSPeak:  max(peak.server.RSS, s1.server.RSS),
+			RSSEnd:   s1.server.RSS,
+		}
+		if ps, ok := r.server.(procSource); ok && ps.pid == os.Getpid() {
+			srv.InProcess = true
+			rep.Notes = append(rep.Notes, "the server runs inside the load tool's process: its CPU figures include the load generator's")
+		}
+		if s0.serverOK && steady > 0 {
+			srv.SteadyCPU = (s1.server.CPU - s0.server.CPU).Seconds()
+			srv.SteadyCores = srv.SteadyCPU / steady
+			if srv.SteadyCPU > 0 && rep.Totals.SteadyForwarded > 0 {
+				srv.PktPerCPUSec = float64(rep.Totals.SteadyForwarded) / srv.SteadyCPU
+				srv.USPerPkt = 1e6 / srv.PktPerCPUSec
+			}
+		}
+		rep.Server = srv
+	} else {
+		rep.NoServer = r.noSrv
+		if rep.NoServer == "" {
+			rep.NoServer = "the server's usage could not be read during the run"
+		}
+	}
+	rep.Verdict = verdict(rep)
+	return rep
+}
+
+// verdict says who limited the run: when the machine was saturated, the
+// side that used more CPU is the bottleneck, and if that is the load
+// generator, loss and latency describe it rather than the server.
+func verdict(rep *Report) string {
+	if rep.Machine.Busy < 0.85 {
+		return fmt.Sprintf("machine not saturated (%.0f %% busy): the figures are the server's", 100*rep.Machine.Busy)
+	}
+	srv := 0.0
+	if rep.Server != nil && !rep.Server.InProcess {
+		srv = rep.Server.SteadyCores
+	}
+	gen := rep.Generator.SteadyCores
+	if rep.Server != nil && rep.Server.InProcess {
+		return fmt.Sprintf("machine saturated (%.0f %% busy) with the server inside the load tool: figures are upper bounds", 100*rep.Machine.Busy)
+	}
+	if gen > srv {
+		return fmt.Sprintf("LOAD TOOL WAS THE BOTTLENECK: machine %.0f %% busy, load tool %.2f cores vs server %.2f; loss and latency describe the load tool, not the server — run it on another machine", 100*rep.Machine.Busy, gen, srv)
+	}
+	return fmt.Sprintf("server-bound: machine %.0f %% busy, server %.2f cores vs load tool %.2f", 100*rep.Machine.Busy, srv, gen)
+}
+
+// WriteJSON prints the report as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return fmt.Errorf("load: encode report: %w", err)
+	}
+	return nil
+}
+
+// WriteTable prints the report for people.
+func (rep *Report) WriteTable(w io.Writer) error {
+	sc := rep.Scenario
+	media := fmt.Sprintf("VP8 %s @ %d fps + Opus", bitrateString(sc.VideoBitrate), sc.FrameRate)
+	if sc.AudioOnly {
+		media = "Opus only"
+	}
+	fmt.Fprintf(w, "parley load: %d room(s) × %d participants (%d publishing: %s), %.0f s, ramp %.1f/s", sc.Rooms, sc.Participants, sc.Publishers, media, sc.DurationSec, sc.Ramp)
+	if sc.Policy != "" {
+		fmt.Fprintf(w, ", policy %s", sc.Policy)
+	}
+	fmt.Fprintf(w, "\n  server %s, rooms %s-*\n\n", sc.URL, sc.RoomPrefix)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(what string, p Percentiles, unit string, dec int) {
+		if p.N == 0 {
+			fmt.Fprintf(tw, "%s\t—\t\t\t\t\n", what)
+			return
+		}
+		f := func(v float64) string { return fmt.Sprintf("%.*f", dec, v) }
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\t(n=%d)\n", what, f(p.P50), f(p.P95), f(p.P99), f(p.Max), unit, p.N)
+	}
+	fmt.Fprintf(tw, "\tp50\tp95\tp99\tmax\t\n")
+	row("join → every remote track", rep.Join, "ms", 0)
+	row("one-way latency (pion → server → pion)", rep.Latency, "ms", 1)
+	row("loss per subscriber", rep.Loss, "%", 2)
+	row("jitter per subscriber (worst stream)", rep.Jitter, "ms", 1)
+	row("longest gap per remote stream", rep.Gap, "ms", 0)
+	tw.Flush()
+
+	t := rep.Totals
+	fmt.Fprintf(w, "\njoined %d/%d", rep.Joined, rep.Participants)
+	if rep.JoinMis > 0 {
+		fmt.Fprintf(w, ", %d incomplete joins", rep.JoinMis)
+	}
+	if rep.MissingTracks > 0 {
+		fmt.Fprintf(w, ", %d remote tracks NEVER ARRIVED", rep.MissingTracks)
+	}
+	fmt.Fprintf(w, "; mode changes seen: %d\n", rep.ModeChanges)
+	fmt.Fprintf(w, "packets: sent %d, received %d (%d duplicates across switch paths), lost %d of %d expected (%.3f %%)\n",
+		t.Sent, t.Received, t.Dups, t.Lost, t.Expected, pct(t.Lost, t.Expected))
+	if s := rep.Server; s != nil {
+		fmt.Fprintf(w, "server (%s): %.1f CPU-s over the run, %.2f cores in the steady %.0f s; RSS %s → peak %s → %s\n",
+			s.Source, s.CPUSec, s.SteadyCores, t.SteadySec, mib(s.RSSStart), mib(s.RSSPeak), mib(s.RSSEnd))
+		if s.PktPerCPUSec > 0 {
+			fmt.Fprintf(w, "forwarded by the SFU: %d packets in the steady window, %.0f per server CPU-second = %.1f µs of server CPU per forwarded packet\n",
+				t.SteadyForwarded, s.PktPerCPUSec, s.USPerPkt)
+		} else if t.SteadyForwarded == 0 {
+			fmt.Fprintf(w, "forwarded by the SFU: none (mesh: media went peer to peer)\n")
+		}
+	} else {
+		fmt.Fprintf(w, "server CPU/RSS: unknown (%s)\n", rep.NoServer)
+	}
+	fmt.Fprintf(w, "load tool: %.1f CPU-s, %.2f cores in the steady window; machine: %d cores, %.0f %% busy\n",
+		rep.Generator.CPUSec, rep.Generator.SteadyCores, rep.Machine.Cores, 100*rep.Machine.Busy)
+	fmt.Fprintf(w, "verdict: %s\n", rep.Verdict)
+	for _, e := range rep.JoinErrors {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+
+	// The worst subscribers, so an operator sees who suffered.
+	worst := slices.Clone(rep.Subscribers)
+	slices.SortFunc(worst, func(a, b SubscriberReport) int { return cmp.Compare(b.LossPercent, a.LossPercent) })
+	if len(worst) > 0 && worst[0].LossPercent > 0 {
+		fmt.Fprintf(w, "\nworst subscribers by loss:\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "name\troom\tloss\tjitter\tjoin\n")
+		for _, s := range worst[:min(5, len(worst))] {
+			fmt.Fprintf(tw, "%s\t%s\t%.2f %%\t%.1f ms\t%.0f ms\n", s.Name, s.Room, s.LossPercent, s.JitterMs, s.JoinMs)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func bitrateString(b int) string {
+	if b >= 1_000_000 {
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(b)/1e6), ".0") + " Mbit/s"
+	}
+	return fmt.Sprintf("%d kbit/s", b/1000)
+}

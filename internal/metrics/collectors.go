@@ -1,0 +1,138 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/sfu"
+	"github.com/parleyhq/parley/signaling"
+	"github.com/parleyhq/parley/turn"
+)
+
+// roomCollector exports room and participant gauges from the hub's
+// snapshot at scrape time. Room names never become labels: they may be
+// private, and their number is unbounded. Per-room detail is in the admin
+// API (docs/admin.md).
+type roomCollector struct {
+	rooms func() []signaling.RoomInfo
+}
+
+var (
+	roomsDesc = prometheus.NewDesc("parley_rooms",
+		"Rooms open now, by media path.", []string{"mode"}, nil)
+	participantsDesc = prometheus.NewDesc("parley_participants",
+		"Participants in a room now, by the room's media path.", []string{"mode"}, nil)
+	failingRoomsDesc = prometheus.NewDesc("parley_e2ee_rooms_with_decrypt_failures",
+		"Open rooms whose clients have reported at least one E2EE decryption failure.", nil, nil)
+)
+
+func (c *roomCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- roomsDesc
+	ch <- participantsDesc
+	ch <- failingRoomsDesc
+}
+
+func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
+	rooms := map[signaling.Mode]int{signaling.ModeMesh: 0, signaling.ModeSFU: 0}
+	people := map[signaling.Mode]int{signaling.ModeMesh: 0, signaling.ModeSFU: 0}
+	failing := 0
+	for _, r := range c.rooms() {
+		rooms[r.Mode]++
+		people[r.Mode] += len(r.Peers)
+		if r.DecryptFailures > 0 {
+			failing++
+		}
+	}
+	for mode, n := range rooms {
+		ch <- prometheus.MustNewConstMetric(roomsDesc, prometheus.GaugeValue, float64(n), mode.String())
+		ch <- prometheus.MustNewConstMetric(participantsDesc, prometheus.GaugeValue, float64(people[mode]), mode.String())
+	}
+	ch <- prometheus.MustNewConstMetric(failingRoomsDesc, prometheus.GaugeValue, float64(failing))
+}
+
+// sfuCollector exports sfu.Server.Stats at scrape time.
+type sfuCollector struct {
+	stats func() sfu.Stats
+}
+
+var (
+	sfuSessionsDesc = prometheus.NewDesc("parley_sfu_sessions", "Participants attached to the SFU now.", nil, nil)
+	sfuTracksDesc   = prometheus.NewDesc("parley_sfu_tracks", "Published tracks the SFU reads now.", nil, nil)
+	sfuSubsDesc     = prometheus.NewDesc("parley_sfu_subscriptions", "Forwarded tracks bound to a subscriber now.", nil, nil)
+	sfuPacketsDesc  = prometheus.NewDesc("parley_sfu_forwarded_packets_total", "RTP packets the SFU wrote to subscribers.", nil, nil)
+	sfuBytesDesc    = prometheus.NewDesc("parley_sfu_forwarded_bytes_total", "RTP payload bytes the SFU wrote to subscribers.", nil, nil)
+	sfuDroppedDesc  = prometheus.NewDesc("parley_sfu_dropped_packets_total", "RTP packets not forwarded because a subscriber's queue was full.", nil, nil)
+	sfuNACKsDesc    = prometheus.NewDesc("parley_sfu_nacks_served_total", "Packets retransmitted from the SFU's cache on a subscriber's NACK.", nil, nil)
+	sfuPLIsDesc     = prometheus.NewDesc("parley_sfu_plis_sent_total", "Key-frame requests (PLI) the SFU sent to publishers.", nil, nil)
+	sfuDataDesc     = prometheus.NewDesc("parley_sfu_data_messages_total", "Data-channel messages the SFU delivered.", nil, nil)
+	sfuDataDropDesc = prometheus.NewDesc("parley_sfu_data_dropped_total", "Data-channel messages the SFU could not deliver.", nil, nil)
+	sfuSRTPDesc     = prometheus.NewDesc("parley_sfu_dtls_handshakes_total", "SFU DTLS handshakes by SRTP profile (other should stay 0).", []string{"profile"}, nil)
+)
+
+func (c *sfuCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{sfuSessionsDesc, sfuTracksDesc, sfuSubsDesc, sfuPacketsDesc, sfuBytesDesc, sfuDroppedDesc, sfuNACKsDesc, sfuPLIsDesc, sfuDataDesc, sfuDataDropDesc, sfuSRTPDesc} {
+		ch <- d
+	}
+}
+
+func (c *sfuCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	g := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
+	}
+	n := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	g(sfuSessionsDesc, s.Sessions)
+	g(sfuTracksDesc, s.Tracks)
+	g(sfuSubsDesc, s.Subscriptions)
+	n(sfuPacketsDesc, s.ForwardedPackets)
+	n(sfuBytesDesc, s.ForwardedBytes)
+	n(sfuDroppedDesc, s.DroppedPackets)
+	n(sfuNACKsDesc, s.NACKsServed)
+	n(sfuPLIsDesc, s.PLIsSent)
+	n(sfuDataDesc, s.DataMessages)
+	n(sfuDataDropDesc, s.DataDropped)
+	n(sfuSRTPDesc, s.SRTPGCM, "aes_gcm")
+	n(sfuSRTPDesc, s.SRTPOther, "other")
+}
+
+// turnCollector exports turn.Server.Stats at scrape time.
+type turnCollector struct {
+	stats func() turn.Stats
+}
+
+var (
+	turnAllocsDesc      = prometheus.NewDesc("parley_turn_allocations", "Live TURN allocations.", nil, nil)
+	turnAllocsTotalDesc = prometheus.NewDesc("parley_turn_allocations_total", "TURN allocations created.", nil, nil)
+	turnRefusedDesc     = prometheus.NewDesc("parley_turn_allocation_refusals_total", "Refused TURN Allocate requests, by reason.", []string{"reason"}, nil)
+	turnPermDesc        = prometheus.NewDesc("parley_turn_permission_refusals_total", "Refused TURN peer addresses, by relay-policy reason.", []string{"reason"}, nil)
+	turnPacketsDesc     = prometheus.NewDesc("parley_turn_relayed_packets_total", "Datagrams relayed, by direction (to_peer, from_peer).", []string{"direction"}, nil)
+	turnBytesDesc       = prometheus.NewDesc("parley_turn_relayed_bytes_total", "Payload bytes relayed, by direction (to_peer, from_peer).", []string{"direction"}, nil)
+	turnSelfDropsDesc   = prometheus.NewDesc("parley_turn_self_port_drops_total", "Datagrams refused toward the server's own non-media ports.", nil, nil)
+)
+
+func (c *turnCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{turnAllocsDesc, turnAllocsTotalDesc, turnRefusedDesc, turnPermDesc, turnPacketsDesc, turnBytesDesc, turnSelfDropsDesc} {
+		ch <- d
+	}
+}
+
+func (c *turnCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	n := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	ch <- prometheus.MustNewConstMetric(turnAllocsDesc, prometheus.GaugeValue, float64(s.Allocations))
+	n(turnAllocsTotalDesc, s.AllocationsTotal)
+	for reason, v := range s.AllocationsRefused {
+		n(turnRefusedDesc, v, reason)
+	}
+	for reason, v := range s.PermissionsRefused {
+		n(turnPermDesc, v, reason)
+	}
+	n(turnPacketsDesc, s.PacketsToPeers, "to_peer")
+	n(turnPacketsDesc, s.PacketsFromPeers, "from_peer")
+	n(turnBytesDesc, s.BytesToPeers, "to_peer")
+	n(turnBytesDesc, s.BytesFromPeers, "from_peer")
+	n(turnSelfDropsDesc, s.SelfPortDrops)
+}

@@ -1,0 +1,202 @@
+package signaling
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Resuming a participant (docs/protocol.md "Reconnecting").
+//
+// A WebSocket that fails without a `leave` (a network change, a laptop that
+// slept, a proxy that timed out) does not end the participant. It becomes
+// *away*: it stays in its room under the same id for Options.ResumeGrace,
+// the others get `peer-away` (and keep its tile, with a badge), and what
+// they send it meanwhile waits in a bounded backlog. A new connection whose
+// `join` carries the `resume` token of the last `welcome` takes the
+// participant over: same id, same SFU session, the backlog delivered after
+// its `welcome` (`resumed: true`), and the others get `peer-back`. Media
+// between browsers never depended on the WebSocket, so a short outage costs
+// nothing but the signaling that waited.
+//
+// If the grace ends first, the participant leaves as before (`peer-left`,
+// reason "timeout"). A new connection may also take over a participant
+// whose old connection the server still thinks is alive (the laptop woke
+// before the heartbeat noticed): the old one is closed without a
+// `peer-left`.
+//
+// Ownership: resumable, each conn's resumeToken, awayTimer and route are
+// guarded by Hub.mu; a backlog has its own lock, because conn.send runs both
+// with and without Hub.mu held.
+
+// Bounds of what waits for an away participant. Past them it leaves at once
+// (peer-left "timeout"): signaling it missed cannot be rebuilt, and a fresh
+// join is the clean way back.
+const (
+	maxBacklog      = 256
+	maxBacklogBytes = 256 << 10
+)
+
+// backlog holds the messages sent to an away participant, in order.
+type backlog struct {
+	mu       sync.Mutex
+	msgs     [][]byte
+	bytes    int
+	overflow bool
+}
+
+// add keeps msg unless the backlog is full, and reports whether it kept it.
+func (b *backlog) add(msg []byte) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.overflow || len(b.msgs) >= maxBacklog || b.bytes+len(msg) > maxBacklogBytes {
+		b.overflow = true
+		return false
+	}
+	b.msgs = append(b.msgs, msg)
+	b.bytes += len(msg)
+	return true
+}
+
+// take returns the kept messages.
+func (b *backlog) take() [][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.msgs
+}
+
+var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newResumeToken returns 128 random bits, base32: a bearer secret that lets
+// its holder become the participant again, so it is never logged.
+func newResumeToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return tokenEncoding.EncodeToString(b[:])
+}
+
+// issueTokenLocked gives c a fresh resume token (each welcome carries a new
+// one, so a token works once). Hub.mu held.
+func (h *Hub) issueTokenLocked(c *conn) string {
+	if c.resumeToken != "" {
+		delete(h.resumable, c.resumeToken)
+	}
+	c.resumeToken = newResumeToken()
+	h.resumable[c.resumeToken] = c
+	return c.resumeToken
+}
+
+// forgetLocked ends c's resumability: token, timer, backlog. Hub.mu held.
+func (h *Hub) forgetLocked(c *conn) {
+	if c.resumeToken != "" {
+		delete(h.resumable, c.resumeToken)
+		c.resumeToken = ""
+	}
+	if c.awayTimer != nil {
+		c.awayTimer.Stop()
+		c.awayTimer = nil
+	}
+	c.backlog.Store(nil)
+}
+
+// drop is called when c's socket is gone. A participant that did not say
+// `leave` becomes away for the grace period; otherwise it leaves.
+func (h *Hub) drop(c *conn, reason string) {
+	h.mu.Lock()
+	// The client said goodbye (`leave`, or a close frame 1000/1001: a
+	// closed tab), or the server closed it for a fault: it is gone.
+	if c.room == nil || h.closing || h.opts.ResumeGrace < 0 || reason == "left" || c.closing.Load() {
+		sess := h.leaveLocked(c, reason)
+		h.mu.Unlock()
+		detachSFU(sess)
+		return
+	}
+	delete(h.conns, c)
+	c.backlog.Store(&backlog{})
+	c.awayTimer = time.AfterFunc(h.opts.ResumeGrace, func() { h.expire(c) })
+	c.room.broadcast(encode(peerMsg{Type: TypePeerAway, Peer: c.peer(), Reason: reason}), c)
+	c.log.Info("away; waiting for it to resume", "room", c.room.name, "peer", c.id, "reason", reason, "grace", h.opts.ResumeGrace)
+	h.mu.Unlock()
+}
+
+// expire ends an away participant whose grace ran out or whose backlog
+// overflowed.
+func (h *Hub) expire(c *conn) {
+	h.mu.Lock()
+	if c.room == nil || c.backlog.Load() == nil { // resumed, left or kicked meanwhile
+		h.mu.Unlock()
+		return
+	}
+	sess := h.leaveLocked(c, "timeout")
+	h.mu.Unlock()
+	detachSFU(sess)
+}
+
+// resume lets c take over the participant req.resume names. It reports
+// false, with nothing changed, when the token is unknown (expired, used, or
+// from before a server restart): the caller then joins c afresh.
+func (h *Hub) resume(c *conn, req request) (bool, *ProtocolError) {
+	h.mu.Lock()
+	old := h.resumable[req.resume]
+	if old == nil || old.room == nil || old.room.name != req.room || h.closing {
+		h.mu.Unlock()
+		return false, nil
+	}
+	id := old.id
+	h.mu.Unlock()
+	var ice []ICEServer
+	if h.opts.ICEServers != nil {
+		ice = h.opts.ICEServers(id) // minted outside the lock: HMAC per join
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.resumable[req.resume] != old || old.room == nil {
+		return false, nil // taken over or gone meanwhile
+	}
+	r := old.room
+	i := slices.Index(r.members, old)
+	if i < 0 {
+		return false, nil
+	}
+	pending := old.backlog.Load()
+	h.forgetLocked(old)
+	c.id, c.name, c.room, c.sfu, c.route, c.perms = old.id, old.name, r, old.sfu, old.route, old.perms
+	old.room, old.sfu = nil, nil
+	old.kill() // if the server still thought it alive; its serve finds no room
+	r.members[i] = c
+	h.peers[c.id] = c
+	c.route.Store(c)
+	c.send(encode(h.welcomeLocked(c, r, ice, true)))
+	if pending != nil {
+		for _, m := range pending.take() {
+			c.send(m)
+		}
+	}
+	r.broadcast(encode(peerMsg{Type: TypePeerBack, Peer: c.peer()}), c)
+	c.log.Info("resumed", "room", r.name, "peer", c.id, "queued", backlogLen(pending))
+	return true, nil
+}
+
+func backlogLen(b *backlog) int {
+	if b == nil {
+		return 0
+	}
+	return len(b.take())
+}
+
+// route is where an SFU session's messages go: the participant's current
+// connection, which a resume replaces.
+type route = atomic.Pointer[conn]
+
+// sendRouted sends an SFU payload to whichever connection holds the
+// participant now.
+func sendRouted(rt *route, d json.RawMessage) {
+	if c := rt.Load(); c != nil {
+		c.send(encode(relayMsg{Type: TypeSignal, From: SFUPeerID, Data: d}))
+	}
+}

@@ -1,0 +1,224 @@
+// The remote pointer (docs/datachannels.md): while someone shares a
+// screen, any viewer can turn on a pointer; moving over the shared-screen
+// tile sends where they point as normalised (0..1) coordinates of the shared
+// content — not of the tile, so letterboxing and tile sizes do not matter —
+// at most POINTER_HZ times a second on the unordered channel. Everyone,
+// the sharer included (on their own preview), draws a coloured, named arrow
+// at that spot; it fades after POINTER_IDLE_MS; a click draws a ping ring.
+//
+// DOM hooks: #pointer-toggle (aria-pressed; shown while someone shares);
+// arrows are .pointer[data-from=ID] inside the screen tile, with
+// data-x/data-y (the normalised position) and style left/top in %;
+// pings are .ping.
+
+/** Largest send rate. */
+export const POINTER_HZ = 30;
+/** An arrow fades after this long without moving. */
+export const POINTER_IDLE_MS = 3000;
+/** A ping ring's life (the CSS animation's length). */
+const PING_MS = 1200;
+
+/**
+ * contentRect is where a video's picture is drawn inside its element
+ * (object-fit contain or cover), relative to the element's box.
+ * @returns {{x: number, y: number, w: number, h: number}}
+ */
+export function contentRect(videoW, videoH, boxW, boxH, fit = 'contain') {
+  if (!videoW || !videoH || !boxW || !boxH) return { x: 0, y: 0, w: boxW, h: boxH };
+  const scale = fit === 'cover'
+    ? Math.max(boxW / videoW, boxH / videoH)
+    : Math.min(boxW / videoW, boxH / videoH);
+  const w = videoW * scale;
+  const h = videoH * scale;
+  return { x: (boxW - w) / 2, y: (boxH - h) / 2, w, h };
+}
+
+/**
+ * toContent maps a point in the element's box to normalised content
+ * coordinates; null when it is outside the picture (on the bars).
+ */
+export function toContent(px, py, rect) {
+  const x = (px - rect.x) / rect.w;
+  const y = (py - rect.y) / rect.h;
+  if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1)) return null;
+  return { x, y };
+}
+
+/** fromContent maps normalised content coordinates to the element's box. */
+export function fromContent(x, y, rect) {
+  return { x: rect.x + x * rect.w, y: rect.y + y * rect.h };
+}
+
+/** colorOf gives a participant a stable colour. */
+export function colorOf(id) {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.codePointAt(0)) % 360;
+  return `hsl(${h} 85% 60%)`;
+}
+
+/**
+ * Pointers wires the toggle, our pointer moves and everybody's arrows.
+ */
+export class Pointers {
+  /**
+   * @param {{channels: import('./channels.js').Channels,
+   *          screenTile: (sharerId: string) => HTMLElement|null, ('' = our own preview)
+   *          sharers: () => string[],   (ids sharing now; '' = us)
+   *          nameOf: (id: string) => string,
+   *          selfId: () => string,
+   *          signal: AbortSignal}} o
+   */
+  constructor({ channels, screenTile, sharers, nameOf, selfId, signal }) {
+    this.channels = channels;
+    this.screenTile = screenTile;
+    this.sharers = sharers;
+    this.nameOf = nameOf;
+    this.selfId = selfId;
+    this.on = false;
+    this.lastSent = 0;
+    this.timer = 0;
+    this.queued = null;
+    /** @type {Map<string, {el: HTMLElement, fade: number}>} arrow per sender */
+    this.arrows = new Map();
+    this.btn = document.getElementById('pointer-toggle');
+    const on = (t, type, fn, o = {}) => t.addEventListener(type, fn, { signal, ...o });
+    on(this.btn, 'click', () => this.setOn(!this.on));
+    const grid = document.getElementById('grid');
+    on(grid, 'pointermove', (ev) => this.move(ev, false));
+    on(grid, 'pointerdown', (ev) => this.move(ev, true));
+    on(grid, 'pointerleave', () => this.leave());
+    on(channels, 'ptr', ({ detail: m }) => this.draw(m.from, m.payload));
+    on(channels, 'ptr-off', ({ detail: m }) => this.hide(m.from));
+    this.refresh();
+  }
+
+  /** refresh shows the toggle while someone else shares (call it on share changes). */
+  refresh() {
+    const others = this.sharers().filter((id) => id !== '');
+    this.btn.hidden = others.length === 0;
+    if (!others.length && this.on) this.setOn(false);
+    for (const [from, a] of this.arrows) if (!a.el.isConnected) this.arrows.delete(from);
+  }
+
+  setOn(on) {
+    this.on = on;
+    this.btn.setAttribute('aria-pressed', String(on));
+    this.btn.title = on ? 'Stop pointing' : 'Point at the shared screen';
+    document.getElementById('grid').dataset.pointing = String(on);
+  }
+
+  /** target finds the screen tile under an event and whose it is. */
+  target(ev) {
+    const tile = /** @type {HTMLElement} */ (ev.target)?.closest?.('.tile.screen');
+    if (!tile || tile.dataset.self !== undefined) return null;
+    const sharer = tile.dataset.peerId;
+    if (!sharer) return null;
+    return { tile, sharer };
+  }
+
+  move(ev, click) {
+    if (!this.on) return;
+    const t = this.target(ev);
+    if (!t) return;
+    const video = t.tile.querySelector('video.live') ?? t.tile.querySelector('video');
+    if (!video) return;
+    const box = video.getBoundingClientRect();
+    const fit = getComputedStyle(video).objectFit === 'cover' ? 'cover' : 'contain';
+    const rect = contentRect(video.videoWidth, video.videoHeight, box.width, box.height, fit);
+    const p = toContent(ev.clientX - box.left, ev.clientY - box.top, rect);
+    if (!p) return;
+    const payload = { x: round(p.x), y: round(p.y), screen: t.sharer };
+    if (click) payload.click = true;
+    this.draw('', payload); // we see our own pointer too
+    this.sendThrottled(payload, click);
+  }
+
+  /** sendThrottled sends at most POINTER_HZ moves a second (clicks at once). */
+  sendThrottled(payload, urgent) {
+    const gap = 1000 / POINTER_HZ;
+    const now = performance.now();
+    if (urgent || now - this.lastSent >= gap) {
+      clearTimeout(this.timer);
+      this.timer = 0;
+      this.queued = null;
+      this.lastSent = now;
+      this.channels.send('ptr', payload).catch(() => {});
+      return;
+    }
+    this.queued = payload;
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = 0;
+        if (this.queued) this.sendThrottled(this.queued, true);
+      }, gap - (now - this.lastSent));
+    }
+  }
+
+  leave() {
+    if (!this.on) return;
+    const mine = this.arrows.get('');
+    if (!mine) return;
+    this.hide('');
+    this.channels.send('ptr-off', { screen: mine.screen }).catch(() => {});
+  }
+
+  /**
+   * draw places from's arrow on the screen tile of the sharer it points at.
+   * `screen` is the sharer's id; our own preview shows pointers at us.
+   */
+  draw(from, { x, y, screen, click }) {
+    const sharer = screen === this.selfId() ? '' : screen;
+    const tile = this.screenTile(sharer);
+    if (!tile) return;
+    const video = tile.querySelector('video.live') ?? tile.querySelector('video');
+    let a = this.arrows.get(from);
+    if (!a || !a.el.isConnected || a.el.parentElement !== tile) {
+      a?.el.remove();
+      const el = document.createElement('div');
+      el.className = 'pointer';
+      el.dataset.from = from || this.selfId();
+      el.style.setProperty('--pointer-color', colorOf(from || this.selfId()));
+      const name = document.createElement('span');
+      name.className = 'pointer-name';
+      name.textContent = from ? this.nameOf(from) : 'You';
+      el.append(name);
+      tile.append(el);
+      a = { el, fade: 0, screen };
+      this.arrows.set(from, a);
+    }
+    a.screen = screen;
+    const box = video?.getBoundingClientRect() ?? tile.getBoundingClientRect();
+    const tb = tile.getBoundingClientRect();
+    const fit = video && getComputedStyle(video).objectFit === 'cover' ? 'cover' : 'contain';
+    const rect = contentRect(video?.videoWidth ?? 0, video?.videoHeight ?? 0, box.width, box.height, fit);
+    const p = fromContent(x, y, rect);
+    const left = box.left - tb.left + p.x;
+    const top = box.top - tb.top + p.y;
+    a.el.dataset.x = String(x);
+    a.el.dataset.y = String(y);
+    a.el.style.left = `${(left / tb.width) * 100}%`;
+    a.el.style.top = `${(top / tb.height) * 100}%`;
+    a.el.classList.remove('faded');
+    clearTimeout(a.fade);
+    a.fade = setTimeout(() => a.el.classList.add('faded'), POINTER_IDLE_MS);
+    if (click) {
+      const ring = document.createElement('div');
+      ring.className = 'ping';
+      ring.style.left = a.el.style.left;
+      ring.style.top = a.el.style.top;
+      ring.style.setProperty('--pointer-color', colorOf(from || this.selfId()));
+      tile.append(ring);
+      setTimeout(() => ring.remove(), PING_MS);
+    }
+    performance.mark('parley:pointer', { detail: { from, x, y } });
+  }
+
+  hide(from) {
+    const a = this.arrows.get(from);
+    if (!a) return;
+    clearTimeout(a.fade);
+    a.el.classList.add('faded');
+  }
+}
+
+const round = (v) => Math.round(v * 10000) / 10000;
