@@ -16,6 +16,10 @@ import { E2EE } from './e2ee.js';
 import { Channels } from './channels.js';
 import { wireData } from './datafeatures.js';
 
+/** How often the anonymous health report goes to the server, and its cap per count. */
+const STATS_INTERVAL_MS = 15000;
+const STATS_MAX = 1 << 20;
+
 /** Errors after which the call is over and must not be re-joined by itself. */
 const FINAL_ERRORS = new Set(['kicked', 'room-closed']);
 
@@ -341,10 +345,25 @@ export function runCall({
       if (code !== 'left') showBanner(text, { kind: 'error', key: 'ended' });
     }
 
+    // Health report (docs/protocol.md `stats`): counts only, no identities,
+    // so an operator sees E2EE failing in a room without learning who.
+    let reportedSwitches = 0;
+    const report = setInterval(() => {
+      const { decrypted, failed } = e2ee.takeCounts();
+      const done = sw.history.filter((h) => h.doneAt);
+      const last = done.length > reportedSwitches ? done.at(-1) : null;
+      reportedSwitches = done.length;
+      if (!decrypted && !failed && !last) return;
+      const stats = { decryptedFrames: Math.min(decrypted, STATS_MAX), decryptFailures: Math.min(failed, STATS_MAX) };
+      if (last) stats.switchMs = Math.min(Math.round(last.ms), STATS_MAX);
+      sig.stats(stats);
+    }, STATS_INTERVAL_MS);
+
     let finished = false;
     function finish() {
       if (finished) return;
       finished = true;
+      clearInterval(report);
       ac.abort();
       media.removeEventListener('change', onMedia);
       sig.leave();

@@ -123,6 +123,8 @@ export class E2EE extends EventTarget {
     this.dataRing = new KeyRing({ derive: async (raw, kid) => SFrameKey.derive(await dataBaseKey(raw), kid) });
     /** our data key by KID, and its counter */
     this.dataSend = { kid: -1, key: null, ctr: 0n };
+    /** frames decrypted and failed since the last takeCounts (health reports) */
+    this.unreported = { decrypted: 0, failed: 0 };
     this.attached = new WeakSet();
     this.stats = { encrypted: 0, dropped: 0, timing: null };
     this.keysSent = 0;
@@ -300,6 +302,8 @@ export class E2EE extends EventTarget {
       const df = c.failed - p.failed;
       p.decrypted = c.decrypted;
       p.failed = c.failed;
+      this.unreported.decrypted += Math.max(0, dd);
+      this.unreported.failed += Math.max(0, df);
       const before = p.state;
       if (dd > 0) p.media = 'ok';
       else if (df > 0 && (p.gotKey || Date.now() - p.since > KEY_WAIT_MS)) p.media = 'failing';
@@ -377,13 +381,14 @@ export class E2EE extends EventTarget {
     if (!this.enabled) return bytes;
     const { kid, raw } = this.active;
     if (!raw.length) throw new Error('e2ee: no key yet');
+    // The key (a promise) and the counter are taken before any await, so
+    // concurrent calls can never use one nonce twice (AES-GCM's one rule).
     if (this.dataSend.kid !== kid) {
-      this.dataSend = { kid, key: await SFrameKey.derive(await dataBaseKey(raw), kid), ctr: 0n };
+      this.dataSend = { kid, key: dataBaseKey(raw).then((base) => SFrameKey.derive(base, kid)), ctr: 0n };
     }
     const s = this.dataSend;
-    const ctr = s.ctr;
-    s.ctr++;
-    return sframeEncrypt(s.key, ctr, EMPTY, bytes);
+    const ctr = s.ctr++;
+    return sframeEncrypt(await s.key, ctr, EMPTY, bytes);
   }
 
   /** openData decrypts bytes sealed by senderId; throws when they do not open. */
@@ -396,6 +401,16 @@ export class E2EE extends EventTarget {
     const pt = await sframeDecrypt(await entry.key, EMPTY, bytes);
     this.dataRing.confirm(entry);
     return pt;
+  }
+
+  /**
+   * takeCounts returns the frames decrypted and failed since the last call,
+   * for the anonymous health report the server aggregates (`stats`).
+   */
+  takeCounts() {
+    const c = this.unreported;
+    this.unreported = { decrypted: 0, failed: 0 };
+    return c;
   }
 
   /** info is the debug view for tests (window.parley.e2ee()). */
