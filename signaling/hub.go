@@ -24,6 +24,7 @@ type Options struct {
 	MeshDown      int           // an auto SFU room at or below this size returns to mesh (default max(2, MeshMax-2))
 	MeshDownDelay time.Duration // how long it must stay that small first (default 10s)
 	RoomMax       int           // hard cap per room (default 100)
+	MaxFileBytes  int64         // largest file transfer clients allow, told in welcome (default 2 GiB)
 	Policy        Policy        // policy of rooms no admin has set one for
 
 	// SFU is the media server for rooms in SFU mode; nil keeps every room
@@ -74,6 +75,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.RoomMax <= 0 {
 		o.RoomMax = 100
+	}
+	if o.MaxFileBytes <= 0 {
+		o.MaxFileBytes = 2 << 30
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -305,7 +309,7 @@ func (h *Hub) welcomeLocked(c *conn, r *room, ice []ICEServer, resumed bool) wel
 		ID: c.id, Room: r.name, Name: c.name,
 		Peers: peers, Mode: r.mode, Policy: r.policy,
 		ICEServers:  ice,
-		Limits:      Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxNameLength: MaxNameRunes},
+		Limits:      Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxNameLength: MaxNameRunes, MaxFileBytes: h.opts.MaxFileBytes},
 		Permissions: c.perms,
 		Resume:      h.issueTokenLocked(c),
 		Resumed:     resumed,

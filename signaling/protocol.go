@@ -258,9 +258,10 @@ type ICEServer struct {
 
 // Limits tells a client the bounds it must respect.
 type Limits struct {
-	MeshMax         int `json:"meshMax"`
-	MaxMessageBytes int `json:"maxMessageBytes"`
-	MaxNameLength   int `json:"maxNameLength"`
+	MeshMax         int   `json:"meshMax"`
+	MaxMessageBytes int   `json:"maxMessageBytes"`
+	MaxNameLength   int   `json:"maxNameLength"`
+	MaxFileBytes    int64 `json:"maxFileBytes"` // the largest file clients offer or accept (docs/datachannels.md)
 }
 
 type welcomeMsg struct {

@@ -31,6 +31,7 @@ type Config struct {
 	ResumeGrace   time.Duration `yaml:"resume_grace" help:"how long a participant whose connection dropped keeps its place (and its tile for the others) while it reconnects; 0 turns resuming off"`
 	Policy        string        `yaml:"policy" help:"default room policy: auto, mesh-only or sfu-only"`
 	RoomMax       int           `yaml:"room_max" help:"hard cap on participants per room, whatever the policy"`
+	MaxFileBytes  int           `yaml:"max_file_bytes" help:"largest file people may send each other in a call (bytes; files go peer to peer or through the SFU, never stored); clients refuse larger offers"`
 
 	AdminToken     string `yaml:"admin_token" help:"bearer token for the admin API and page; empty: the API is locked, except that an interactive start prints a one-run token on the terminal"`
 	AdminTokenFile string `yaml:"admin_token_file" help:"file holding admin_token (must not be readable by group or others)"`
@@ -110,6 +111,7 @@ func Default() Config {
 		ResumeGrace:   20 * time.Second,
 		Policy:        "auto",
 		RoomMax:       100,
+		MaxFileBytes:  2 << 30,
 		SFU:           SFU{UDPPort: 7882},
 		Metrics:       Metrics{Listen: "127.0.0.1:9464"},
 		TURN: TURN{
@@ -211,6 +213,9 @@ func (c Config) Validate() error {
 	case "auto", "mesh-only", "sfu-only":
 	default:
 		add("policy: %q is not auto, mesh-only or sfu-only", c.Policy)
+	}
+	if c.MaxFileBytes < 1 || c.MaxFileBytes > 2<<30 {
+		add("max_file_bytes: %d is out of range (1 to 2147483648: browsers cannot assemble larger files in memory-backed Blobs reliably)", c.MaxFileBytes)
 	}
 	if c.RoomMax < 1 {
 		add("room_max: %d must be at least 1", c.RoomMax)

@@ -99,6 +99,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		MeshDownDelay: cfg.MeshDownDelay,
 		ResumeGrace:   resumeGrace(cfg.ResumeGrace),
 		RoomMax:       cfg.RoomMax,
+		MaxFileBytes:  int64(cfg.MaxFileBytes),
 		Policy:        policy,
 		ICEServers:    s.iceServers,
 		SFU:           sfuAdapter{s.sfu},
