@@ -29,6 +29,8 @@ func startRestartable(t *testing.T, addr string) *restartableServer {
 	cfg := config.Default()
 	cfg.HTTP = addr
 	cfg.TURN.Listen = "off"
+	cfg.SFU.UDPPort = 0 // a free port: never clash with a local `make run`
+	cfg.SFU.Loopback = true
 	cfg.AdminToken = testserver.AdminToken
 	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

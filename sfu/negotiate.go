@@ -135,18 +135,14 @@ func (ss *Session) reconcile() bool {
 		}
 		delete(ss.downs, u)
 		changed = true
-		// Stops the sender: Unbind takes the track out of the fan-out
-		// now; the offer tells the client.
-		if err := ss.pc.RemoveTrack(d.sender); err != nil {
-			ss.log.Debug("remove forwarded track", "track", u.trackID, "err", err)
-		}
+		ss.retire(d.sender, u.trackID)
 	}
 	for _, u := range want {
 		if _, ok := ss.downs[u]; ok {
 			continue
 		}
 		d := newDownTrack(u, ss)
-		tr, err := ss.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		tr, err := ss.sendOn(d)
 		if err != nil {
 			ss.log.Warn("add forwarded track", "track", u.trackID, "err", err)
 			continue
@@ -234,6 +230,7 @@ func (ss *Session) onDescription(desc webrtc.SessionDescription) error {
 			return fmt.Errorf("%w: answer from %s: %v", ErrBadDescription, ss.id, err)
 		}
 		ss.offering = false
+		ss.slotsNegotiated()
 		ss.markRemoteSet()
 		ss.renegotiate() // changes that arrived during this negotiation
 		return nil

@@ -57,7 +57,9 @@ type Session struct {
 	needOffer    bool       // something changed that only an SFU offer can carry
 	remoteSet    bool       // a remote description is set: candidates can be added
 	pendingCands []webrtc.ICECandidateInit
-	downs        map[*upTrack]*downTrack // tracks forwarded to this participant
+	downs        map[*upTrack]*downTrack  // tracks forwarded to this participant
+	retiring     []*webrtc.RTPTransceiver // stopped sending in the offer in flight (slots.go)
+	free         []*webrtc.RTPTransceiver // negotiated inactive: reusable for a new track
 
 	candMu    sync.Mutex // guards descSent and localCand
 	descSent  bool       // a local description went out: local candidates may follow

@@ -571,3 +571,34 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("Port() = 0 for an ephemeral port")
 	}
 }
+
+// TestChurnReusesMediaSections: people coming and going must not grow a
+// subscriber's session description: the sections of tracks that left are
+// given to the tracks that come (slots.go), and the newcomers' media flows
+// on them.
+func TestChurnReusesMediaSections(t *testing.T) {
+	t.Cleanup(test.CheckRoutines(t))
+	s := newTestServer(t)
+	a := join(t, s, "r", "a", clientOptions{publish: true})
+	var sections int
+	for round := range 4 {
+		id := fmt.Sprintf("p%d", round)
+		p := join(t, s, "r", id, clientOptions{publish: true})
+		expectEveryoneReceives(t, []*testClient{a, p}, 20)
+		n := len(a.pc.GetTransceivers())
+		if round == 0 {
+			sections = n
+		} else if n != sections {
+			t.Errorf("round %d: a has %d media sections, want %d as after the first join (sections of people who left must be reused)", round, n, sections)
+		}
+		offers := a.sfuOffer.Load()
+		p.close()
+		waitFor(t, 5*time.Second, "a's offer without "+id+"'s tracks", func() bool {
+			return len(a.tracksNow()) == 0 && a.sfuOffer.Load() > offers
+		})
+		waitFor(t, 5*time.Second, "the gauges to drop "+id, func() bool {
+			st := s.Stats()
+			return st.Sessions == 1 && st.Subscriptions == 0
+		})
+	}
+}

@@ -167,7 +167,7 @@ type (
 )
 
 func (l *link) send(payload any) {
-	if err := l.p.sig.Signal(l.remote, payload); err != nil {
+	if err := l.p.signal(l.remote, payload); err != nil {
 		l.p.log.Debug("send signal", "remote", l.remote, "err", err)
 	}
 }

@@ -28,6 +28,16 @@
 // SFU once every remote's media arrives over the mesh. Received packets are
 // counted per (remote, kind) whatever the path (Received), and per path
 // too (ReceivedVia).
+//
+// Signaling that drops mid-call does not end the participant: it
+// reconnects with back-off and resumes with the last welcome's token
+// (docs/protocol.md "Reconnecting"), keeping every PeerConnection; the
+// signals it sends meanwhile wait in a bounded queue and go out after the
+// resumed welcome. If the server answers with a fresh welcome instead (the
+// grace ran out, or the server restarted), it closes its connections and
+// takes part in the room again as a newcomer under its new id. Remotes
+// that are away (`peer-away`) keep their connections until `peer-back` or
+// `peer-left`. See reconnect.go; Reconnections and Absences record it all.
 package pionpeer
 
 import (
@@ -94,9 +104,19 @@ type Config struct {
 	// tests: with it false no media can leave the machine.
 	AllowNonLoopback bool
 
+	// NoReconnect makes the participant end when its signaling drops,
+	// instead of reconnecting and resuming (see the package doc).
+	NoReconnect bool
+	// ReconnectDelay is how long to wait after signaling drops before
+	// the first attempt to reconnect (default 0: at once, then with
+	// back-off). Tests use it to keep a participant away while the room
+	// changes.
+	ReconnectDelay time.Duration
+
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
-	// SignalOptions are passed to sigclient.Dial.
+	// SignalOptions are passed to sigclient.Dial, also when
+	// reconnecting.
 	SignalOptions []sigclient.Option
 
 	// OnPacket, when set, sees every received RTP packet on the track's
@@ -145,6 +165,15 @@ type Departure struct {
 	At     time.Time
 }
 
+// Absence records a remote participant's peer-away and, once it resumed,
+// its peer-back.
+type Absence struct {
+	Peer   sigclient.Peer
+	Reason string    // peer-away's reason: timeout or closed
+	Away   time.Time // when peer-away arrived
+	Back   time.Time // when peer-back arrived; zero while away (or if it left)
+}
+
 // RemoteInfo describes one remote participant and how its media reaches
 // this one.
 type RemoteInfo struct {
@@ -163,6 +192,9 @@ type RemoteInfo struct {
 	// else the SFU connection's, else new.
 	State webrtc.PeerConnectionState
 	Media MediaState // the remote's last {"media": …}, direct or relayed by the SFU; zero before one
+	// Away says the remote's signaling dropped (peer-away) and it has not
+	// resumed yet; its connections are kept.
+	Away bool
 }
 
 // SFUInfo describes this participant's connection to the SFU.
@@ -185,6 +217,7 @@ type member struct {
 	path  Path
 	media MediaState
 	known bool // media was received
+	away  bool // between peer-away and peer-back
 	// warned: the stuck-switch warning was logged for the current mode.
 	warned bool
 	// offeredAt: when this side last offered a mesh link to the remote
@@ -196,8 +229,6 @@ type member struct {
 type Peer struct {
 	cfg      Config
 	log      *slog.Logger
-	sig      *sigclient.Client
-	welcome  sigclient.Welcome
 	api      *webrtc.API
 	ice      []webrtc.ICEServer
 	streamID string
@@ -217,6 +248,14 @@ type Peer struct {
 	// (PauseReading).
 	readGate atomic.Pointer[chan struct{}]
 
+	sigMu         sync.Mutex // guards the fields below (reconnect.go)
+	sig           *sigclient.Client
+	welcome       sigclient.Welcome
+	outbox        []outgoing // signals waiting for signaling to come back
+	outboxDropped int        // signals dropped because outbox was full
+	shutdownSeen  bool       // server-shutdown with reconnect: true arrived
+	reconnections []Reconnection
+
 	ctx       context.Context // ends media sources and link actors
 	cancel    context.CancelCauseFunc
 	runDone   chan struct{} // closed when the event loop has returned
@@ -232,6 +271,7 @@ type Peer struct {
 	viaCounters map[pathKey]*counter
 	inbound     map[pathKey]inbound // tracks being read, for SendPLI
 	departures  []Departure
+	absences    []Absence
 	refusals    []sigclient.ProtocolError
 	mode        string
 	policy      string
@@ -328,15 +368,21 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 	return p, nil
 }
 
-// ID is the participant id the server assigned.
-func (p *Peer) ID() string { return p.welcome.ID }
+// ID is the participant id the server assigned; a new one after a
+// reconnection that could not resume.
+func (p *Peer) ID() string { return p.Welcome().ID }
 
-// Welcome is the server's welcome to this participant.
-func (p *Peer) Welcome() sigclient.Welcome { return p.welcome }
+// Welcome is the server's last welcome to this participant.
+func (p *Peer) Welcome() sigclient.Welcome {
+	p.sigMu.Lock()
+	defer p.sigMu.Unlock()
+	return p.welcome
+}
 
-// Signaling is the underlying signaling client, for tests that also want
-// to send raw messages as this participant.
-func (p *Peer) Signaling() *sigclient.Client { return p.sig }
+// Signaling is the signaling client in use now, for tests that also want
+// to send raw messages as this participant, or Drop it. A reconnection
+// replaces it.
+func (p *Peer) Signaling() *sigclient.Client { return p.currentSig() }
 
 // Mode is the room's media path as last announced (mesh or sfu) in welcome
 // or a mode message.
@@ -368,11 +414,12 @@ func (p *Peer) Remotes() []RemoteInfo {
 		info RemoteInfo
 		link *link
 	}
+	self := p.ID()
 	p.mu.Lock()
 	snaps := make([]snap, 0, len(p.members))
 	for id, m := range p.members {
 		snaps = append(snaps, snap{
-			info: RemoteInfo{ID: id, Name: m.name, Path: m.path, Polite: p.ID() < id, Media: m.media},
+			info: RemoteInfo{ID: id, Name: m.name, Path: m.path, Polite: self < id, Media: m.media, Away: m.away},
 			link: p.links[id],
 		})
 	}
@@ -473,6 +520,14 @@ func (p *Peer) Departures() []Departure {
 	return slices.Clone(p.departures)
 }
 
+// Absences lists the peer-away events received, in order, each with the
+// time of the matching peer-back.
+func (p *Peer) Absences() []Absence {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.absences)
+}
+
 // Refusals lists the error messages the server sent this participant. A
 // well-behaved participant gets none; tests assert that.
 func (p *Peer) Refusals() []sigclient.ProtocolError {
@@ -515,17 +570,20 @@ func srtpProfileName(profile dtls.SRTPProtectionProfile) string {
 	return fmt.Sprintf("SRTP profile 0x%04x", uint16(profile))
 }
 
-// Done is closed when the participant's signaling has ended (Close, Leave,
-// the server closing, or ctx) and its PeerConnections are closed.
+// Done is closed when the participant's signaling has ended for good
+// (Close, Leave, the server closing with a close frame, ctx, or a
+// reconnection that gave up) and its PeerConnections are closed.
 func (p *Peer) Done() <-chan struct{} { return p.runDone }
 
-// Err says why signaling ended (see sigclient.Client.Err), nil while up.
-func (p *Peer) Err() error { return p.sig.Err() }
+// Err says why the current signaling connection ended (see
+// sigclient.Client.Err), nil while up; during a reconnection, why the
+// previous one ended.
+func (p *Peer) Err() error { return p.currentSig().Err() }
 
 // Leave sends `leave`, waits for the server to close the connection, then
 // closes everything like Close.
 func (p *Peer) Leave(ctx context.Context) error {
-	err := p.sig.Leave(ctx)
+	err := p.currentSig().Leave(ctx)
 	p.Close()
 	if err != nil {
 		return fmt.Errorf("pionpeer: %w", err)
@@ -542,7 +600,7 @@ func (p *Peer) Close() error {
 		p.closing = true
 		p.mu.Unlock()
 		p.cancel(ErrClosed)
-		_ = p.sig.Close()
+		_ = p.currentSig().Close()
 		<-p.runDone
 		p.wg.Wait()
 	})
@@ -572,16 +630,23 @@ const pathCheckInterval = 50 * time.Millisecond
 // connection, and moves remotes between paths.
 func (p *Peer) run() {
 	defer close(p.runDone)
-	p.start()
+	// A client a reconnection installed after Close read the old one.
+	defer func() { _ = p.currentSig().Close() }()
+	p.start(p.Welcome())
 	tick := time.NewTicker(pathCheckInterval)
 	defer tick.Stop()
-	events := p.sig.Events()
+	events := p.currentSig().Events()
 	for {
 		select {
 		case ev, ok := <-events:
 			if !ok {
-				p.closeAll()
-				return
+				c := p.reconnect()
+				if c == nil {
+					p.closeAll()
+					return
+				}
+				events = c.Events()
+				continue
 			}
 			p.handle(ev)
 		case <-tick.C:
@@ -590,8 +655,8 @@ func (p *Peer) run() {
 	}
 }
 
-// start takes part in the room as the welcome describes it.
-func (p *Peer) start() {
+// start takes part in the room as welcome w describes it.
+func (p *Peer) start(w sigclient.Welcome) {
 	if p.mode == modeSFU {
 		// Peers who join an SFU room are reached through the SFU only.
 		p.sfuPublish.Store(true)
@@ -600,7 +665,7 @@ func (p *Peer) start() {
 	}
 	// Protocol: in a mesh the newcomer makes the first offer to every
 	// peer listed in welcome.
-	for _, peer := range p.welcome.Peers {
+	for _, peer := range w.Peers {
 		if l := p.openLink(peer.ID); l != nil {
 			l.post(l.publish)
 		}
@@ -656,6 +721,29 @@ func (p *Peer) handle(ev sigclient.Event) {
 		if l != nil {
 			p.closeLinkAsync(l)
 		}
+	case sigclient.TypePeerAway:
+		// Keep its connections: media between participants does not
+		// need the server, and signals to it wait there.
+		p.log.Debug("peer away", "remote", ev.Peer.ID, "reason", ev.Reason)
+		p.mu.Lock()
+		if m := p.members[ev.Peer.ID]; m != nil {
+			m.away = true
+		}
+		p.absences = append(p.absences, Absence{Peer: ev.Peer, Reason: ev.Reason, Away: time.Now()})
+		p.mu.Unlock()
+	case sigclient.TypePeerBack:
+		p.log.Debug("peer back", "remote", ev.Peer.ID)
+		p.mu.Lock()
+		if m := p.members[ev.Peer.ID]; m != nil {
+			m.away = false
+		}
+		for i := len(p.absences) - 1; i >= 0; i-- {
+			if a := &p.absences[i]; a.Peer.ID == ev.Peer.ID && a.Back.IsZero() {
+				a.Back = time.Now()
+				break
+			}
+		}
+		p.mu.Unlock()
 	case sigclient.TypePeerJoined:
 		p.log.Debug("peer joined", "remote", ev.Peer.ID, "remoteName", ev.Peer.Name)
 		p.mu.Lock()
@@ -676,7 +764,12 @@ func (p *Peer) handle(ev sigclient.Event) {
 		p.mu.Unlock()
 		p.log.Warn("server refused a message", "code", ev.Code, "message", ev.Message, "ref", ev.Ref)
 	case sigclient.TypeServerShutdown:
-		p.log.Info("server shutting down", "message", ev.Message)
+		p.log.Info("server shutting down", "message", ev.Message, "reconnect", ev.Reconnect)
+		if ev.Reconnect {
+			p.sigMu.Lock()
+			p.shutdownSeen = true
+			p.sigMu.Unlock()
+		}
 	default:
 		p.log.Warn("unexpected message from server", "raw", string(ev.Raw))
 	}

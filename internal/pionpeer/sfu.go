@@ -125,7 +125,7 @@ func (s *sfuLink) close() {
 }
 
 func (s *sfuLink) send(payload any) {
-	if err := s.p.sig.Signal(sfuPeerID, payload); err != nil {
+	if err := s.p.signal(sfuPeerID, payload); err != nil {
 		s.p.log.Debug("send signal to the SFU", "err", err)
 	}
 }

@@ -71,7 +71,7 @@ func Dial(ctx context.Context, wsURL, room, name string, opts ...Option) (*Clien
 	}
 	joinCtx, cancel := withOptionalTimeout(ctx, c.opts.handshakeTimeout)
 	defer cancel()
-	if _, err := c.Join(joinCtx, room, name); err != nil {
+	if _, err := c.Join(joinCtx, room, name, c.opts.join...); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -133,10 +133,11 @@ func newClient(ctx context.Context, conn *websocket.Conn, o options) *Client {
 	return c
 }
 
-// Join sends `join` and waits for the server's answer: the Welcome, or the
-// refusal as a *ProtocolError. The connection stays open after a refusal, as
-// the protocol says, so a raw-mode caller may try again.
-func (c *Client) Join(ctx context.Context, room, name string) (Welcome, error) {
+// Join sends `join`, with the optional fields opts set, and waits for the
+// server's answer: the Welcome, or the refusal as a *ProtocolError. The
+// connection stays open after a refusal, as the protocol says, so a
+// raw-mode caller may try again.
+func (c *Client) Join(ctx context.Context, room, name string, opts ...JoinOption) (Welcome, error) {
 	reply := make(chan Event, 1)
 	c.mu.Lock()
 	if c.joinReply != nil {
@@ -153,7 +154,11 @@ func (c *Client) Join(ctx context.Context, room, name string) (Welcome, error) {
 		c.mu.Unlock()
 	}()
 
-	if err := c.Send(joinMsg{Type: TypeJoin, V: ProtocolVersion, Room: room, Name: name}); err != nil {
+	msg := joinMsg{Type: TypeJoin, V: ProtocolVersion, Room: room, Name: name}
+	for _, opt := range opts {
+		opt(&msg)
+	}
+	if err := c.Send(msg); err != nil {
 		return Welcome{}, fmt.Errorf("sigclient: join %q: %w", room, err)
 	}
 	select {
@@ -289,7 +294,7 @@ func (c *Client) Err() error {
 // or 0 if the connection is up or ended without a close frame.
 func (c *Client) CloseCode() int {
 	var ce *websocket.CloseError
-	if err := c.Err(); err != nil && errors.As(err, &ce) {
+	if err := c.Err(); err != nil && errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
 		return ce.Code
 	}
 	return 0
@@ -304,6 +309,15 @@ func (c *Client) Close() error {
 	<-c.connDone
 	<-c.pumpDone
 	return nil
+}
+
+// Drop ends the connection abruptly, as a network failure would: the socket
+// is closed without a close frame, so the server sees neither `leave` nor
+// a goodbye and keeps the participant away for its resume grace
+// (docs/protocol.md "Reconnecting"). Err then wraps ErrConnectionLost and
+// ErrDropped. For tests of resuming; call Close afterwards as usual.
+func (c *Client) Drop() {
+	c.shutdown(fmt.Errorf("%w: %w", ErrConnectionLost, ErrDropped))
 }
 
 // shutdown closes the socket once, recording why.
@@ -364,7 +378,9 @@ func (c *Client) readLoop() {
 // readCause turns the reader's error into the client's Err.
 func readCause(err error) error {
 	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
+	// 1006 is never sent: gorilla reports a socket that ended without a
+	// close frame with it (RFC 6455 §7.1.5), which is a lost connection.
+	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
 		return fmt.Errorf("sigclient: server closed the connection: %w", ce)
 	}
 	return fmt.Errorf("%w: %w", ErrConnectionLost, err)

@@ -215,3 +215,38 @@ func TestHandshakeError(t *testing.T) {
 		t.Fatal("dial to a closed port succeeded")
 	}
 }
+
+func TestDrop(t *testing.T) {
+	t.Cleanup(test.CheckRoutines(t)) // first registered, so it runs after the server stops
+	srv := sigtest.New(t)
+	ctx := ctxFor(t)
+	a, err := sigclient.Dial(ctx, srv.WSURL, "r", "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sigclient.Dial(ctx, srv.WSURL, "r", "B", sigclient.WithResume("not-a-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if w := b.Welcome(); w.Resumed {
+		t.Fatalf("the fake server resumed: %+v", w)
+	}
+	if ev := next(t, a); ev.Type != sigclient.TypePeerJoined {
+		t.Fatalf("a got %+v", ev)
+	}
+	b.Drop()
+	<-b.Done()
+	if err := b.Err(); !errors.Is(err, sigclient.ErrConnectionLost) || !errors.Is(err, sigclient.ErrDropped) {
+		t.Fatalf("err after Drop = %v", err)
+	}
+	if code := b.CloseCode(); code != 0 {
+		t.Fatalf("close code after Drop = %d, want 0 (no close frame)", code)
+	}
+	// The fake server has no resume grace: the drop is a departure, and
+	// not a "left" one, since no close frame came.
+	if ev := next(t, a); ev.Type != sigclient.TypePeerLeft || ev.Peer.ID != b.ID() || ev.Reason == "left" {
+		t.Fatalf("a got %+v", ev)
+	}
+}

@@ -15,6 +15,10 @@ var (
 	// the underlying error is wrapped with it.
 	ErrConnectionLost = errors.New("sigclient: connection lost")
 
+	// ErrDropped is wrapped in Err (with ErrConnectionLost) after Drop:
+	// the test cut the connection on purpose.
+	ErrDropped = errors.New("sigclient: connection dropped on purpose")
+
 	// ErrUnexpectedReply is returned by Join when the server answers with
 	// something that is neither `welcome` nor `error`.
 	ErrUnexpectedReply = errors.New("sigclient: unexpected reply to join")

@@ -21,6 +21,8 @@ const (
 	TypeWelcome        = "welcome"
 	TypePeerJoined     = "peer-joined"
 	TypePeerLeft       = "peer-left"
+	TypePeerAway       = "peer-away"
+	TypePeerBack       = "peer-back"
 	TypeMode           = "mode"
 	TypeError          = "error"
 	TypeServerShutdown = "server-shutdown"
@@ -79,6 +81,13 @@ type Welcome struct {
 	Policy     string      `json:"policy"`
 	ICEServers []ICEServer `json:"iceServers"`
 	Limits     Limits      `json:"limits"`
+	// Resume is the secret a later connection sends (WithResume, Resume)
+	// to come back as this participant after this one drops; a new one
+	// in every welcome, each valid once. Never log it.
+	Resume string `json:"resume,omitempty"`
+	// Resumed says this welcome answers a join with a valid resume token:
+	// the id is the old one, and the messages queued meanwhile follow.
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // Event is one server message other than the `welcome` (or refusal) that
@@ -91,9 +100,10 @@ type Event struct {
 	// type; Raw then holds what was received.
 	Type string `json:"type"`
 
-	// Peer is set on peer-joined and peer-left.
+	// Peer is set on peer-joined, peer-left, peer-away and peer-back.
 	Peer Peer `json:"peer"`
-	// Reason is set on peer-left: left, timeout, kicked or closed.
+	// Reason is set on peer-left (left, timeout, kicked or closed) and
+	// on peer-away (timeout or closed).
 	Reason string `json:"reason,omitempty"`
 
 	// From is the sender of a relayed signal or key.
@@ -134,6 +144,9 @@ type (
 		V    int    `json:"v"`
 		Room string `json:"room"`
 		Name string `json:"name"`
+		// Resume is omitted when empty: an empty token is not a
+		// token.
+		Resume string `json:"resume,omitempty"`
 	}
 	signalMsg struct {
 		Type string `json:"type"`

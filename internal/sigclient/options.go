@@ -44,6 +44,7 @@ type options struct {
 	handshakeTimeout time.Duration
 	readTimeout      time.Duration
 	ignorePings      bool
+	join             []JoinOption // Dial's join
 }
 
 func defaultOptions() options {
@@ -77,4 +78,20 @@ func WithReadTimeout(d time.Duration) Option {
 // connection still receives messages.
 func WithoutPongs() Option {
 	return func(o *options) { o.ignorePings = true }
+}
+
+// WithResume makes Dial's join carry token, the Resume of the last Welcome
+// of a participant whose connection dropped, so that the new connection
+// takes it over (docs/protocol.md "Reconnecting"). The server ignores an
+// unknown or expired token and joins afresh: check Welcome.Resumed.
+func WithResume(token string) Option {
+	return func(o *options) { o.join = append(o.join, Resume(token)) }
+}
+
+// JoinOption adds an optional field to the `join` message Join sends.
+type JoinOption func(*joinMsg)
+
+// Resume sets join's `resume` field: see WithResume.
+func Resume(token string) JoinOption {
+	return func(m *joinMsg) { m.Resume = token }
 }
