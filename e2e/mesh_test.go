@@ -3,20 +3,20 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/testserver"
 	"github.com/pion/transport/v4/test"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/pionpeer"
+	"github.com/parleyhq/parley/internal/testlog"
+	"github.com/parleyhq/parley/internal/testserver"
 )
 
 // meshVideoBitrate keeps a 6-person mesh (30 video streams) light enough for
@@ -27,24 +27,6 @@ const meshVideoBitrate = 100_000
 // a pair counts as connected: several, so one stray packet is not enough,
 // yet at 15 fps video well under a second of media.
 const meshPacketsPerTrack = 5
-
-// meshLog collects the participants' logs, shown only when a test fails.
-type meshLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *meshLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *meshLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // meshCall is one room of pion participants on a real test server.
 type meshCall struct {
@@ -66,7 +48,7 @@ func startMeshCall(t *testing.T) *meshCall {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	ts := testserver.Start(t, func(c *config.Config) { c.MeshMax = 6 })
-	logs := &meshLog{}
+	logs := &testlog.Buffer{}
 	c := &meshCall{
 		t:    t,
 		ctx:  ctx,

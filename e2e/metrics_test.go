@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/pionpeer"
+	"github.com/parleyhq/parley/internal/testlog"
 )
 
 const metricsToken = "e2e-metrics-token"
@@ -98,7 +99,7 @@ func TestMetricsAfterACall(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	logs := &meshLog{}
+	logs := &testlog.Buffer{}
 	var peers []*pionpeer.Peer
 	t.Cleanup(func() {
 		for _, p := range peers {

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/transport/v4/test"
+
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/sigclient"
 	"github.com/parleyhq/parley/internal/testserver"
-	"github.com/pion/transport/v4/test"
 )
 
 // These tests hold the real server to docs/protocol.md through sigclient,

@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/transport/v4/test"
+	"github.com/pion/webrtc/v4"
+
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/pionpeer"
 	"github.com/parleyhq/parley/internal/sigclient"
+	"github.com/parleyhq/parley/internal/testlog"
 	"github.com/parleyhq/parley/internal/testserver"
-	"github.com/pion/transport/v4/test"
-	"github.com/pion/webrtc/v4"
 )
 
 // These tests hold pion participants (internal/pionpeer, which follows the
@@ -54,7 +56,7 @@ func startSFUCall(t *testing.T, timeout time.Duration, mutate func(*config.Confi
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	ts := testserver.Start(t, mutate)
-	logs := &meshLog{}
+	logs := &testlog.Buffer{}
 	c := &sfuCall{
 		t:    t,
 		ctx:  ctx,

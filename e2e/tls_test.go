@@ -2,21 +2,12 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,54 +17,10 @@ import (
 	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/testcert"
+	"github.com/parleyhq/parley/internal/testlog"
 	"github.com/parleyhq/parley/internal/testserver"
 )
-
-// testCert makes a self-signed certificate for 127.0.0.1 and localhost,
-// writes it and its key as PEM files, and returns their paths and a pool
-// that trusts it.
-func testCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "parley test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
 
 // startOps runs the real server with every listener Run would open
 // (HTTP(S) and metrics) on loopback ports, configured by mutate, and
@@ -90,7 +37,7 @@ func startOps(t *testing.T, mutate func(*config.Config)) (httpAddr, metricsAddr 
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	logs := &meshLog{}
+	logs := &testlog.Buffer{}
 	srv, err := server.New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), server.WithVersion("v0.0.0-test"))
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +68,7 @@ func startOps(t *testing.T, mutate func(*config.Config)) (httpAddr, metricsAddr 
 // listener serves the client over HTTPS and signaling over WSS, and a
 // plain-HTTP request to it gets no page.
 func TestTLSServesHTTPSAndWSS(t *testing.T) {
-	certFile, keyFile, pool := testCert(t)
+	certFile, keyFile, pool := testcert.Write(t, "127.0.0.1", "localhost")
 	addr, _, _ := startOps(t, func(c *config.Config) {
 		c.TLS.CertFile, c.TLS.KeyFile = certFile, keyFile
 	})
@@ -180,7 +127,7 @@ func TestTLSServesHTTPSAndWSS(t *testing.T) {
 // --ignore-certificate-errors), are a secure context, join over WSS and
 // connect to each other.
 func TestBrowserOverTLS(t *testing.T) {
-	certFile, keyFile, _ := testCert(t)
+	certFile, keyFile, _ := testcert.Write(t, "127.0.0.1", "localhost")
 	addr, _, _ := startOps(t, func(c *config.Config) {
 		c.TLS.CertFile, c.TLS.KeyFile = certFile, keyFile
 	})

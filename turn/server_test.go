@@ -2,25 +2,18 @@ package turn
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/transport/v4/test"
 	pionturn "github.com/pion/turn/v5"
+
+	"github.com/parleyhq/parley/internal/testcert"
 )
 
 // newSTUNConn frames a stream connection for pion's client (RFC 8656 §12.5).
@@ -30,7 +23,7 @@ func newSTUNConn(c net.Conn) net.PacketConn { return pionturn.NewSTUNConn(c) }
 // TCP (turn:...?transport=tcp) and TLS (turns:); the relay itself is UDP.
 func TestTCPAndTLSTransports(t *testing.T) {
 	defer test.CheckRoutines(t)()
-	certFile, keyFile, pool := selfSignedCert(t)
+	certFile, keyFile, pool := testcert.Write(t, "turn.test")
 	peer := loopbackPeer(t)
 	cfg := baseConfig()
 	cfg.TLSListen = "127.0.0.1:0"
@@ -193,48 +186,6 @@ func TestCredentialsNeverLogged(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return sub != "" && strings.Contains(s, sub) }
-
-// selfSignedCert writes a throwaway certificate for turn.test and returns
-// the files and a pool that trusts it.
-func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "turn.test"},
-		DNSNames:     []string{"turn.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
 
 // TestStatsKeys: the reason maps always carry every label, zeros included,
 // so that metric label sets are stable.

@@ -22,7 +22,7 @@
 //
 // Keys live in memory only.
 
-import { SFrameKey } from './sframe.js';
+import { SFrameKey, concat } from './sframe.js';
 
 /** Receivers keep a sender's previous keys this long after a newer one is used. */
 export const GRACE_MS = 2000;
@@ -48,16 +48,6 @@ export const b64 = {
     return Uint8Array.from(s, (c) => c.charCodeAt(0));
   },
 };
-
-function concat(...parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** hkdf derives n bytes from ikm with HKDF-SHA256 (empty salt) and an info label. */
 export async function hkdf(ikm, info, n = 16, salt = new Uint8Array(0)) {

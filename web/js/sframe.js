@@ -116,7 +116,8 @@ function be64(v) {
   return out;
 }
 
-function concat(...parts) {
+/** concat joins byte arrays into a new one. */
+export function concat(...parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
