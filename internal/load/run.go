@@ -268,21 +268,28 @@ func (r *runner) sample(ctx context.Context) sample {
 	}
 	s.self, _ = r.self.read(ctx)
 	s.busy, s.total, s.busyOK = machineBusy()
-	for _, p := range r.parts {
-		select {
-		case <-p.joined:
-		default:
-			continue
-		}
-		if !p.ok() {
-			continue
-		}
+	for _, p := range r.active() {
 		for _, t := range p.peer.Stats() {
 			s.received += t.Packets
 			s.viaSF += p.peer.ReceivedVia(t.Peer, t.Kind, pionpeer.PathSFU)
 		}
 	}
 	return s
+}
+
+// active returns the participants that have joined and are still up.
+func (r *runner) active() []*participant {
+	var out []*participant
+	for _, p := range r.parts {
+		select {
+		case <-p.joined:
+			if p.ok() {
+				out = append(out, p)
+			}
+		default:
+		}
+	}
+	return out
 }
 
 // missing counts the remote tracks, of publishers still in the room, that
@@ -316,15 +323,7 @@ func (r *runner) missing() int {
 
 // noteModes counts the mode changes each participant has seen.
 func (r *runner) noteModes() {
-	for _, p := range r.parts {
-		select {
-		case <-p.joined:
-		default:
-			continue
-		}
-		if !p.ok() {
-			continue
-		}
+	for _, p := range r.active() {
 		if m := p.peer.Mode(); m != p.lastMode {
 			p.lastMode = m
 			p.modeChanges++
