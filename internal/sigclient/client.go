@@ -356,7 +356,12 @@ func (c *Client) readLoop() {
 	for {
 		typ, data, err := c.conn.ReadMessage()
 		if err != nil {
-			c.shutdown(readCause(err))
+			if c.ctx.Err() != nil {
+				err = context.Cause(c.ctx) // we closed: the server's reply is no news
+			} else {
+				err = readCause(err)
+			}
+			c.shutdown(err)
 			break
 		}
 		c.extendReadDeadline()
@@ -431,6 +436,15 @@ func (c *Client) writeLoop() {
 			_ = c.conn.SetWriteDeadline(time.Now().Add(closeTimeout))
 			_ = c.conn.WriteMessage(websocket.CloseMessage,
 				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			// Wait for the server's close frame (§7.1.1: the server
+			// closes TCP first). Closing at once can reset the
+			// connection before the server read ours, and the server
+			// would take a goodbye for a dropped connection and keep
+			// the participant for its resume grace.
+			select {
+			case <-c.dead:
+			case <-time.After(closeTimeout):
+			}
 			c.shutdown(context.Cause(c.ctx))
 			return
 		case <-c.dead:
