@@ -69,6 +69,24 @@ func TestBrowserScreenshots(t *testing.T) {
 		}
 		call[0].MustWaitFor(`!!document.querySelector('.tile[data-peer="Grace Hopper (screen)"]')`, browserJoinTimeout)
 		shot(call[0], "call-screen")
+		// The side panel (chat, people, files) with a message in it, and
+		// the reaction bar.
+		if err := call[0].Click("#chat-toggle"); err != nil {
+			t.Fatal(err)
+		}
+		browsertest.MustEval[bool](call[0], `(() => {
+		  const i = document.querySelector('#side textarea, #side input[type=text]');
+		  if (i) { i.value = 'Hello from Ada — a link: https://example.org/notes'; i.form?.requestSubmit(); }
+		  return true;
+		})()`)
+		shot(call[0], "call-chat")
+		if err := call[0].Click("#side-close"); err != nil {
+			t.Fatal(err)
+		}
+		if err := call[0].Click("#react-toggle"); err != nil {
+			t.Fatal(err)
+		}
+		shot(call[0], "call-react")
 		for _, p := range append(call, home, notFound, lobby) {
 			_ = p.Close()
 		}
