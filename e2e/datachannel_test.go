@@ -126,7 +126,7 @@ func randomFile(t *testing.T, name string, n int) (string, string) {
 }
 
 // sendFile picks recipient name in p's "To" list and gives the file input path.
-func sendFile(t *testing.T, p *browsertest.Page, to, path string) {
+func sendFile(t testing.TB, p *browsertest.Page, to, path string) {
 	t.Helper()
 	id := browsertest.MustEval[string](p, fmt.Sprintf(jsPeerID, to))
 	if id == "" {
@@ -391,13 +391,7 @@ func BenchmarkDataChannels(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				id := browsertest.MustEval[string](pages["A"], fmt.Sprintf(`(() => { document.getElementById('chat-to').value = %q; return document.getElementById('chat-to').value; })()`, bid))
-				if id != bid {
-					b.Fatal("cannot pick B")
-				}
-				if err := chromedp.Do(pages["A"].Context(), chromedp.SetUploadFiles("#file-input", []string{path}, chromedp.NodeReady)); err != nil {
-					b.Fatal(err)
-				}
+				sendFile(b, pages["A"], "B", path)
 				if _, err := pages["B"].WaitFor(`!!document.querySelector('.transfer[data-dir="in"][data-state="offered"] .accept:not([hidden])')`, dataTimeout); err != nil {
 					b.Fatal(err)
 				}
