@@ -272,8 +272,9 @@ func TestBrowserGlare(t *testing.T) {
 		clickBoth() // both stop
 		for n, p := range pages {
 			if _, err := p.WaitFor(fmt.Sprintf(`!document.querySelector('.tile[data-peer=%q]')`, other[n]+" (screen)"), 10*time.Second); err != nil {
-				t.Fatalf("%s, round %d: %s's screen tile stays after the share stopped: %v\nrouting: %s", n, round, other[n], err,
-					browsertest.MustEval[string](p, `JSON.stringify(parley.routing(), null, 1)`))
+				t.Fatalf("%s, round %d: %s's screen tile stays after the share stopped: %v\nrouting: %s\n%s's routing: %s", n, round, other[n], err,
+					browsertest.MustEval[string](p, `JSON.stringify(parley.routing(), null, 1)`), other[n],
+					browsertest.MustEval[string](pages[other[n]], `JSON.stringify(parley.routing(), null, 1)`))
 			}
 			expectRemoteVideo(t, p, fmt.Sprintf("%s, round %d, both stopped", n, round), []string{other[n]}, nil, false)
 		}

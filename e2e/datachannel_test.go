@@ -237,7 +237,7 @@ func testDataChannels(t *testing.T, mode string, meshMax int) {
 	for _, n := range []string{"B", "C"} {
 		waitOrDump(t, pages[n], n+" sees A's screen", fmt.Sprintf(jsTileHasFrames, "A (screen)"), dataTimeout)
 	}
-	waitOrDump(t, pages["B"], "B's pointer button", `!document.getElementById('pointer-toggle').hidden`, dataTimeout)
+	waitOrDump(t, pages["B"], "B's pointer button", `!document.getElementById('pointer-toggle').disabled`, dataTimeout)
 	if err := pages["B"].Click("#pointer-toggle"); err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func BenchmarkDataChannels(b *testing.B) {
 			if err := pages["A"].Click("#screen-toggle"); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := pages["B"].WaitFor(fmt.Sprintf(jsTileHasFrames, "A (screen)")+` && !document.getElementById('pointer-toggle').hidden`, dataTimeout); err != nil {
+			if _, err := pages["B"].WaitFor(fmt.Sprintf(jsTileHasFrames, "A (screen)")+` && !document.getElementById('pointer-toggle').disabled`, dataTimeout); err != nil {
 				b.Fatal(err)
 			}
 			if err := pages["B"].Click("#pointer-toggle"); err != nil {

@@ -441,6 +441,8 @@ function expose(debug, s) {
     streams: [...p.routing.streams].map(([id, s]) => `${id}: ${s.getTracks().map((t) => `${t.kind} ${t.readyState}${t.muted ? ' muted' : ''}`).join(', ')}`),
     transceivers: p.pc?.getTransceivers().map((t) => `${t.mid} ${t.direction}/${t.currentDirection} ${t.receiver.track.muted ? 'muted' : 'live'}`) ?? [],
     signaling: p.pc?.signalingState ?? null,
+    queued: p.queued, step: p.step && { ...p.step, ms: Date.now() - p.step.since },
+    pendingOffer: !!p.pendingOffer, wantOffer: p.wantOffer, polite: p.polite, trace: p.traced,
   }));
   debug.switches = () => sw.history.map((h) => ({ ...h }));
   Object.defineProperty(debug, 'switching', { get: () => sw.switching, configurable: true, enumerable: true });

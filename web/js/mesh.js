@@ -52,6 +52,14 @@ const ICE_RESTART_SPACING_MS = 5000;
 /** Our sending slots, one transceiver each, in m-line order. */
 const SLOTS = /** @type {const} */ ([['mic', 'audio'], ['cam', 'video'], ['screen', 'video']]);
 
+/** describeSignal names a signal payload for the trace (no SDP, no keys). */
+function describeSignal(data) {
+  const parts = Object.keys(data);
+  if (data.description) parts.push(String(data.description.type));
+  if (data.media) parts.push(`screen=${data.media.screen ?? '-'}`);
+  return parts.join(' ');
+}
+
 export class Mesh extends EventTarget {
   /**
    * @param {{signaling: import('./signaling.js').Signaling,
@@ -137,7 +145,7 @@ export class Mesh extends EventTarget {
     for (const peer of this.peers.values()) {
       if (!peer.pc) continue;
       peer.sendMedia();
-      if (peer.attached) peer.enqueue(() => peer.syncSenders());
+      if (peer.attached) peer.enqueue(() => peer.syncSenders(), 'sync');
     }
   }
 
@@ -190,6 +198,11 @@ export class Peer {
     /** Frames of one of its streams (`mid:` keys) for senders without a stream. */
     this.midStreams = new Map();
     this.queue = Promise.resolve();
+    this.queued = 0; // steps waiting or running in queue
+    /** @type {{what: string, since: number}|null} the step running now */
+    this.step = null;
+    /** @type {string[]} the last negotiation steps, for failure dumps */
+    this.traced = [];
     this.closed = false;
     this.failedSince = 0;
     this.giveUpTimer = 0;
@@ -201,15 +214,32 @@ export class Peer {
     if (!this.closed) this.mesh.fire(type, detail);
   }
 
-  /** enqueue runs fn after every earlier signal of this peer was handled. */
-  enqueue(fn) {
-    this.queue = this.queue.then(fn).catch((err) => {
+  /**
+   * enqueue runs fn after every earlier signal of this peer was handled.
+   * `step` names what runs now (tests dump it when a page hangs).
+   */
+  enqueue(fn, label = 'signal') {
+    this.queued++;
+    this.queue = this.queue.then(() => {
+      this.step = { what: label, since: Date.now() };
+      return fn();
+    }).finally(() => {
+      this.queued--;
+      this.step = null;
+    }).catch((err) => {
       if (!this.closed) console.error(`parley: peer ${this.name || this.id}:`, err);
     });
     return this.queue;
   }
 
+  /** trace keeps the last few negotiation steps (tests dump them on failure). */
+  trace(what) {
+    this.traced.push(`${Date.now() % 100000} ${what}`);
+    if (this.traced.length > 30) this.traced.shift();
+  }
+
   signal(data) {
+    this.trace(`send ${describeSignal(data)}`);
     this.mesh.signaling.signal(this.id, data);
   }
 
@@ -227,7 +257,7 @@ export class Peer {
     pc.addEventListener('icecandidate', ({ candidate }) => {
       this.signal({ candidate: candidate ? candidate.toJSON() : null });
     });
-    pc.addEventListener('negotiationneeded', () => this.enqueue(() => this.negotiate()));
+    pc.addEventListener('negotiationneeded', () => this.enqueue(() => this.negotiate(), 'negotiate'));
     pc.addEventListener('track', (ev) => this.onTrack(ev));
     pc.addEventListener('connectionstatechange', () => this.onConnectionState());
     // Announce our stream ids before the first offer or answer carries them.
@@ -238,7 +268,7 @@ export class Peer {
       for (const [role, kind] of SLOTS) this.tx[role] = pc.addTransceiver(kind, { direction: 'recvonly' });
       this.mesh.e2ee?.attachAll(pc, this.id);
       this.channelsReady(); // data channels after the media: the 4th m-line
-      this.enqueue(() => this.syncSenders());
+      this.enqueue(() => this.syncSenders(), 'sync');
     }
   }
 
@@ -284,6 +314,7 @@ export class Peer {
   async handle(data) {
     const pc = this.pc;
     if (!pc || this.closed) return;
+    this.trace(`recv ${describeSignal(data)} [${pc.signalingState}${this.pendingOffer ? ' pending' : ''}]`);
     if (data.media && typeof data.media === 'object') {
       this.onRemoteMedia(data.media);
     }

@@ -6,7 +6,9 @@
 // the sharer included (on their own preview), draws a coloured, named arrow
 // at that spot; it fades after POINTER_IDLE_MS; a click draws a ping ring.
 //
-// DOM hooks: #pointer-toggle (aria-pressed; shown while someone shares);
+// DOM hooks: #pointer-toggle (aria-pressed; enabled while someone else
+// shares: it stays in place otherwise, so the control bar never shifts
+// under the user's mouse when a share starts or stops);
 // arrows are .pointer[data-from=ID] inside the screen tile, with
 // data-x/data-y (the normalised position) and style left/top in %;
 // pings are .ping.
@@ -92,19 +94,24 @@ export class Pointers {
     this.refresh();
   }
 
-  /** refresh shows the toggle while someone else shares (call it on share changes). */
+  /** refresh enables the toggle while someone else shares (call it on share changes). */
   refresh() {
     const others = this.sharers().filter((id) => id !== '');
-    this.btn.hidden = others.length === 0;
+    this.btn.disabled = others.length === 0;
     if (!others.length && this.on) this.setOn(false);
+    else if (!this.on) this.btn.title = this.idleTitle();
     for (const [from, a] of this.arrows) if (!a.el.isConnected) this.arrows.delete(from);
   }
 
   setOn(on) {
     this.on = on;
     this.btn.setAttribute('aria-pressed', String(on));
-    this.btn.title = on ? 'Stop pointing' : 'Point at the shared screen';
+    this.btn.title = on ? 'Stop pointing' : this.idleTitle();
     document.getElementById('grid').dataset.pointing = String(on);
+  }
+
+  idleTitle() {
+    return this.btn.disabled ? 'Point at a shared screen (nobody else is sharing one)' : 'Point at the shared screen';
   }
 
   /** target finds the screen tile under an event and whose it is. */

@@ -5,8 +5,13 @@
 // The `media` payload (docs/protocol.md) names the camera and screen stream
 // ids. If an id and what arrived disagree (briefly, around a glare, or when
 // the SFU prefixed an id that another participant already used), the camera
-// is the announced camera stream and the screen any other stream with live
-// video.
+// is the announced camera stream and the screen any other stream whose video
+// is arriving (live and not muted).
+//
+// A track moved to another stream (the sender called setStreams: a new
+// screen share on the same transceiver) is forgotten in its old stream:
+// Chromium leaves it in both, and the stale one must not be shown in place
+// of the new share before the new share's track event arrives.
 
 /** The `media` payload of a participant we have not heard from yet. */
 export const NO_MEDIA = Object.freeze({ camera: null, screen: null, mic: true, cam: true });
@@ -20,6 +25,8 @@ export function parseMedia(m) {
 
 /** liveVideo reports whether a stream carries a live video track. */
 const liveVideo = (s) => s.getVideoTracks().some((t) => t.readyState === 'live');
+/** arriving reports whether a stream's video is live and receiving (not muted). */
+const arriving = (s) => s.getVideoTracks().some((t) => t.readyState === 'live' && !t.muted);
 
 export class RemoteStreams {
   /**
@@ -58,6 +65,11 @@ export class RemoteStreams {
     // The browser may hand out a new MediaStream object for an id it used
     // before: keep the newest.
     this.streams.set(stream.id, stream);
+    if (track) {
+      for (const [id, s] of this.streams) {
+        if (s !== stream && s.getTracks().includes(track)) this.streams.delete(id);
+      }
+    }
     if (!this.seen.has(stream)) {
       this.seen.add(stream);
       stream.addEventListener('addtrack', () => this.route());
@@ -65,9 +77,11 @@ export class RemoteStreams {
     }
     if (track && !this.seen.has(track)) {
       this.seen.add(track);
-      if (onTrackChange) {
-        track.addEventListener('mute', onTrackChange);
-        track.addEventListener('unmute', onTrackChange);
+      for (const type of ['mute', 'unmute']) {
+        track.addEventListener(type, () => {
+          this.route();
+          onTrackChange?.();
+        });
       }
       track.addEventListener('ended', () => this.route());
     }
@@ -96,7 +110,7 @@ export class RemoteStreams {
     let scr = null;
     if (screen) {
       scr = this.lookup(screen);
-      if (!scr || !liveVideo(scr)) scr = streams.find((s) => s !== cam && !this.isCamera(s.id) && liveVideo(s)) ?? null;
+      if (!scr || !liveVideo(scr)) scr = streams.find((s) => s !== cam && !this.isCamera(s.id) && arriving(s)) ?? null;
     }
     if (scr) this.show('screen', scr);
     else this.unshow('screen');
