@@ -11,6 +11,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/access"
 	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/pionpeer"
+	"github.com/parleyhq/parley/internal/sigclient"
 	"github.com/parleyhq/parley/internal/testserver"
 )
 
@@ -156,4 +158,44 @@ func TestAccessWrongPasswordsRateLimited(t *testing.T) {
 		t.Fatal("20 wrong passwords in a row were never rate-limited")
 	}
 	wantCode(t, "right password while limited", rawJoin(t, ts.WSURL, map[string]any{"room": "r", "password": "right"}), "rate-limited")
+}
+
+// TestAccessViewerMediaNotForwarded (issue 8): a token with publish:false
+// makes a viewer. In an SFU room the viewer's client sends media anyway
+// (a pion client ignores its permissions); the server forwards none of it,
+// while the viewer receives everyone and is announced as a viewer.
+func TestAccessViewerMediaNotForwarded(t *testing.T) {
+	c := startSFUCall(t, 90*time.Second, func(cfg *config.Config) {
+		cfg.Policy = "sfu-only"
+		cfg.Access.TokenSecret = string(accessTokenSecret)
+	})
+	token := func(publish bool) func(*pionpeer.Config) {
+		tok := mintAccess(t, accessTokenSecret, access.Claims{Room: c.room, Publish: &publish, RegisteredClaims: expIn(time.Hour)})
+		return func(p *pionpeer.Config) { p.SignalOptions = append(p.SignalOptions, sigclient.WithToken(tok)) }
+	}
+	a := c.join("A", token(true))
+	v := c.join("V", token(false))
+	b := c.join("B", nil)
+	names := map[*pionpeer.Peer]string{a: "A", v: "V", b: "B"}
+	if ps := b.Welcome().Peers; len(ps) != 2 || ps[0].Viewer || !ps[1].Viewer {
+		t.Errorf("B's welcome peers %+v, want A, then V marked as a viewer", ps)
+	}
+	meshPoll(t, 30*time.Second, func() string {
+		for _, rx := range []*pionpeer.Peer{a, v, b} {
+			for _, tx := range []*pionpeer.Peer{a, b} {
+				if rx != tx && rx.ReceivedVia(tx.ID(), pionpeer.KindVideo, pionpeer.PathSFU) < 30 {
+					return names[rx] + " has not received " + names[tx] + "'s video"
+				}
+			}
+		}
+		return ""
+	})
+	time.Sleep(time.Second) // V has been sending all along
+	for _, rx := range []*pionpeer.Peer{a, b} {
+		for _, k := range []pionpeer.Kind{pionpeer.KindVideo, pionpeer.KindAudio} {
+			if n := rx.ReceivedVia(v.ID(), k, pionpeer.PathSFU); n != 0 {
+				t.Errorf("%s received %d %s packets from the viewer", names[rx], n, k)
+			}
+		}
+	}
 }

@@ -48,6 +48,8 @@ type clientOptions struct {
 	data      bool // open a "chat" data channel before the first offer
 	noRead    bool // never read RTP or RTCP (a stalled subscriber)
 	loudAudio bool // audio-level extension says "speaking"
+
+	receiveOnly bool // attach with AttachOptions.ReceiveOnly (a viewer)
 }
 
 // received is what a client got on one forwarded track.
@@ -139,7 +141,7 @@ func join(t testing.TB, s *Server, roomName, id string, opts clientOptions) *tes
 		default:
 			t.Errorf("%s: inbox full", id)
 		}
-	})
+	}, AttachOptions{ReceiveOnly: opts.receiveOnly})
 	if err != nil {
 		t.Fatalf("attach %s: %v", id, err)
 	}

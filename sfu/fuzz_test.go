@@ -28,7 +28,7 @@ func FuzzSignal(f *testing.F) {
 	s := newTestServer(f)
 	known := []error{ErrBadSignal, ErrBadDescription, ErrBadCandidate, ErrUnexpectedAnswer, ErrClosed}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ss, err := s.Attach("fuzz", "p", func(json.RawMessage) {})
+		ss, err := s.Attach("fuzz", "p", func(json.RawMessage) {}, AttachOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

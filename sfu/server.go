@@ -138,7 +138,7 @@ func (s *Server) now() int64 { return int64(time.Since(s.epoch)) }
 // {"type":"signal","from":"sfu","data":…}); it is called from several
 // goroutines and must not block. The participant's first offer then comes
 // through Session.Signal.
-func (s *Server) Attach(roomName, peerID string, send func(data json.RawMessage)) (*Session, error) {
+func (s *Server) Attach(roomName, peerID string, send func(data json.RawMessage), opts AttachOptions) (*Session, error) {
 	if roomName == "" || peerID == "" || send == nil {
 		return nil, fmt.Errorf("%w: attach needs a room, a participant id and a send function", ErrInvalid)
 	}
@@ -158,6 +158,7 @@ func (s *Server) Attach(roomName, peerID string, send func(data json.RawMessage)
 		return nil, err
 	}
 	ss.sendFn = send
+	ss.receiveOnly = opts.ReceiveOnly
 
 	s.mu.Lock()
 	if s.closed {
@@ -189,6 +190,15 @@ func (s *Server) Attach(roomName, peerID string, send func(data json.RawMessage)
 	s.mu.Unlock()
 	ss.log.Info("sfu session attached")
 	return ss, nil
+}
+
+// AttachOptions says what a participant may do through the SFU.
+type AttachOptions struct {
+	// ReceiveOnly: the participant may not publish (a join token said
+	// so). Its audio and video are read and dropped, never forwarded:
+	// the one place the server can enforce this (a mesh cannot be
+	// policed). Its data channels still work.
+	ReceiveOnly bool
 }
 
 // has reports whether peerID is attached. Takes r.mu.

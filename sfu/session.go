@@ -33,7 +33,8 @@ type Session struct {
 	log  *slog.Logger
 	pc   *webrtc.PeerConnection
 
-	sendFn func(json.RawMessage)
+	sendFn      func(json.RawMessage)
+	receiveOnly bool // set by Attach before start: media from it is dropped
 
 	ctx    context.Context // done when Close starts
 	cancel context.CancelFunc
@@ -223,6 +224,11 @@ const maxPublishedTracks = 8
 
 // onTrack starts forwarding a track the participant publishes.
 func (ss *Session) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	if ss.receiveOnly {
+		ss.log.Info("dropping media from a participant who may not publish", "kind", remote.Kind().String())
+		ss.goTracked(func() { discardRTP(remote) })
+		return
+	}
 	u := newUpTrack(ss, remote, receiver)
 	ss.mu.Lock()
 	closed := ss.closed
@@ -241,6 +247,17 @@ func (ss *Session) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRecei
 	}
 	ss.goTracked(u.readRTCP)
 	ss.log.Debug("publishing", "kind", u.kind.String(), "track", u.trackID, "stream", u.streamID)
+}
+
+// discardRTP reads a track until it ends and drops what it reads, so that
+// pion's buffers never fill with media that will not be forwarded.
+func discardRTP(remote *webrtc.TrackRemote) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := remote.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // writeLoop writes the packets queued for this participant, in order. It

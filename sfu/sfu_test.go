@@ -87,6 +87,42 @@ func TestThreeParticipantsReceiveEachOther(t *testing.T) {
 	}
 }
 
+// TestReceiveOnlyIsNotForwarded: a participant attached receive-only (a
+// join token without publish) sends media anyway; nobody receives it, and
+// it still receives everyone else and its data channel still works.
+func TestReceiveOnlyIsNotForwarded(t *testing.T) {
+	t.Cleanup(test.CheckRoutines(t))
+	s := newTestServer(t)
+	a := join(t, s, "r", "a", clientOptions{publish: true})
+	v := join(t, s, "r", "v", clientOptions{publish: true, receiveOnly: true, data: true})
+	b := join(t, s, "r", "b", clientOptions{publish: true, data: true})
+
+	waitFor(t, 15*time.Second, "v receives a and b", func() bool {
+		return v.packetsFrom("a", "video") > 30 && v.packetsFrom("b", "video") > 30 &&
+			b.packetsFrom("a", "video") > 30 && a.packetsFrom("b", "video") > 30
+	})
+	time.Sleep(500 * time.Millisecond) // v has been sending all along
+	for _, rx := range []*testClient{a, b} {
+		for _, ti := range rx.tracksNow() {
+			if ti.Peer == "v" {
+				t.Errorf("%s receives %s from the receive-only participant: %+v", rx.id, ti.Kind, ti)
+			}
+		}
+	}
+	if st := s.Stats(); st.Tracks != 4 {
+		t.Errorf("stats: %d tracks published, want 4 (a's and b's)", st.Tracks)
+	}
+	waitFor(t, 5*time.Second, "v's channel to open", func() bool { return v.chat.ReadyState() == webrtc.DataChannelStateOpen })
+	if err := v.chat.SendText(`{"sealed":"dmlld2Vy"}`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "b to get v's message", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.dataIn) > 0 && string(b.dataIn[0].Data) == `{"sealed":"dmlld2Vy"}`
+	})
+}
+
 func TestLeaveRenegotiatesAndLateJoinerReceives(t *testing.T) {
 	t.Cleanup(test.CheckRoutines(t))
 	s := newTestServer(t)
@@ -395,11 +431,11 @@ func TestGlareSFUIsImpolite(t *testing.T) {
 func TestSignalRefusesBadInput(t *testing.T) {
 	t.Cleanup(test.CheckRoutines(t))
 	s := newTestServer(t)
-	ss, err := s.Attach("r", "p", func(json.RawMessage) {})
+	ss, err := s.Attach("r", "p", func(json.RawMessage) {}, AttachOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Attach("r", "p", func(json.RawMessage) {}); !errors.Is(err, ErrDuplicatePeer) {
+	if _, err := s.Attach("r", "p", func(json.RawMessage) {}, AttachOptions{}); !errors.Is(err, ErrDuplicatePeer) {
 		t.Errorf("second Attach of the same peer: %v, want ErrDuplicatePeer", err)
 	}
 	cases := []struct {
@@ -448,7 +484,7 @@ func TestSignalRefusesBadInput(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Attach("r", "q", func(json.RawMessage) {}); !errors.Is(err, ErrClosed) {
+	if _, err := s.Attach("r", "q", func(json.RawMessage) {}, AttachOptions{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Attach after Close = %v, want ErrClosed", err)
 	}
 }
@@ -456,7 +492,7 @@ func TestSignalRefusesBadInput(t *testing.T) {
 func TestBadOfferDoesNotWedgeSession(t *testing.T) {
 	t.Cleanup(test.CheckRoutines(t))
 	s := newTestServer(t)
-	ss, err := s.Attach("r", "p", func(json.RawMessage) {})
+	ss, err := s.Attach("r", "p", func(json.RawMessage) {}, AttachOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +554,7 @@ func TestPublicIPsAreAdvertised(t *testing.T) {
 		case got <- string(d):
 		default:
 		}
-	})
+	}, AttachOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,10 @@ type Grant struct {
 	Permissions *Permissions
 }
 
-// Permissions are a token's claims about what its holder may do. The
-// client enforces publish (a mesh cannot be policed by the server).
+// Permissions are a token's claims about what its holder may do. Publish
+// false makes the holder a viewer: the SFU forwards none of its media, and
+// in a mesh the other clients drop it (the server cannot police a mesh).
+// Admin lets it send `moderate` (moderate.go).
 type Permissions struct {
 	Publish bool `json:"publish"`
 	Admin   bool `json:"admin"`

@@ -83,7 +83,13 @@ func newConn(h *Hub, ws *websocket.Conn, remote string) *conn {
 	}
 }
 
-func (c *conn) peer() Peer { return Peer{ID: c.id, Name: c.name} }
+func (c *conn) peer() Peer {
+	p := Peer{ID: c.id, Name: c.name}
+	if c.perms != nil {
+		p.Viewer, p.Moderator = !c.perms.Publish, c.perms.Admin
+	}
+	return p
+}
 
 // send queues a message without blocking. A client whose queue is full is
 // too slow to keep up and is disconnected, so it never slows its room.
@@ -220,7 +226,7 @@ func (c *conn) handle(frame []byte) {
 	req, perr := decode(frame)
 	c.hub.opts.Observer.Message(messageLabel(req.typ))
 	joined := c.joined()
-	if !joined && (req.typ == TypeSignal || req.typ == TypeKey || req.typ == TypeLeave || req.typ == TypeStats) {
+	if !joined && req.typ != TypeJoin && perr == nil {
 		perr = protoErr(CodeNotJoined, "send join before %s", req.typ)
 	}
 	if perr == nil {
@@ -242,6 +248,8 @@ func (c *conn) handle(frame []byte) {
 			c.closeWith(websocket.CloseNormalClosure, "left")
 		case TypeStats:
 			c.hub.clientStats(c, req.stats)
+		case TypeModerate:
+			perr = c.hub.moderate(c, req)
 		}
 	}
 	if perr != nil && req.typ == TypeJoin && !joined {

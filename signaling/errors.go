@@ -24,6 +24,7 @@ const (
 	CodeInternal      Code = "internal"
 	CodeKicked        Code = "kicked"
 	CodeRoomClosed    Code = "room-closed"
+	CodeForbidden     Code = "forbidden"
 
 	// Access control (docs/access.md).
 	CodePasswordRequired Code = "password-required"

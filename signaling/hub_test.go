@@ -68,6 +68,7 @@ type msg struct {
 	Name    string          `json:"name"`
 	Peers   []Peer          `json:"peers"`
 	Peer    Peer            `json:"peer"`
+	By      Peer            `json:"by"`
 	Reason  string          `json:"reason"`
 	From    string          `json:"from"`
 	Data    json.RawMessage `json:"data"`

@@ -18,18 +18,19 @@ type fakeSFU struct {
 
 type fakeSession struct {
 	send   func(json.RawMessage)
+	opts   SFUOptions
 	mu     sync.Mutex
 	got    []string
 	closed bool
 }
 
-func (f *fakeSFU) Attach(room, peerID string, send func(json.RawMessage)) (SFUSession, error) {
+func (f *fakeSFU) Attach(room, peerID string, send func(json.RawMessage), opts SFUOptions) (SFUSession, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.sessions == nil {
 		f.sessions = map[string]*fakeSession{}
 	}
-	s := &fakeSession{send: send}
+	s := &fakeSession{send: send, opts: opts}
 	f.sessions[peerID] = s
 	return s, nil
 }

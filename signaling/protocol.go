@@ -28,6 +28,7 @@ const (
 	TypeKey            = "key"
 	TypeLeave          = "leave"
 	TypeStats          = "stats"
+	TypeModerate       = "moderate"
 	TypeWelcome        = "welcome"
 	TypePeerJoined     = "peer-joined"
 	TypePeerLeft       = "peer-left"
@@ -36,6 +37,7 @@ const (
 	TypeMode           = "mode"
 	TypeError          = "error"
 	TypeServerShutdown = "server-shutdown"
+	TypeMuted          = "muted"
 )
 
 var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -53,6 +55,9 @@ type inbound struct {
 	Name json.RawMessage `json:"name"`
 	To   json.RawMessage `json:"to"`
 	Data json.RawMessage `json:"data"`
+
+	// moderate's action (moderate.go)
+	Action json.RawMessage `json:"action"`
 
 	// join's credentials (docs/access.md)
 	Password json.RawMessage `json:"password"`
@@ -83,6 +88,7 @@ type request struct {
 
 	password, token string      // join
 	resume          string      // join
+	action          string      // moderate
 	stats           ClientStats // stats
 }
 
@@ -121,6 +127,8 @@ func decode(frame []byte) (request, *ProtocolError) {
 		return req, nil
 	case TypeStats:
 		return decodeStats(in, req)
+	case TypeModerate:
+		return decodeModerate(in, req)
 	}
 	return req, protoErr(CodeUnknownType, "unknown message type %q", truncate(typ, 32))
 }
@@ -247,6 +255,11 @@ func truncate(s string, n int) string {
 type Peer struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Viewer: its join token denies publishing. The SFU forwards none of
+	// its media; in a mesh, clients must ignore media from it.
+	Viewer bool `json:"viewer,omitempty"`
+	// Moderator: its join token grants admin, so it may send `moderate`.
+	Moderator bool `json:"moderator,omitempty"`
 }
 
 // ICEServer is an RTCIceServer as the browser's RTCPeerConnection takes it.

@@ -8,7 +8,14 @@ import "encoding/json"
 type SFU interface {
 	// Attach creates the SFU side of one participant. send delivers the
 	// SFU's signal payloads to that participant and must not block.
-	Attach(room, peerID string, send func(data json.RawMessage)) (SFUSession, error)
+	Attach(room, peerID string, send func(data json.RawMessage), opts SFUOptions) (SFUSession, error)
+}
+
+// SFUOptions say what a participant may do through the SFU.
+type SFUOptions struct {
+	// ReceiveOnly: the participant's join token denies publishing, so the
+	// SFU forwards none of its media (in a mesh, the other clients drop it).
+	ReceiveOnly bool
 }
 
 // SFUSession is one participant's connection to the SFU.
@@ -31,6 +38,7 @@ func (h *Hub) signalSFU(c *conn, data json.RawMessage) *ProtocolError {
 	}
 	h.mu.Lock()
 	sess, r, id := c.sfu, c.room, c.id
+	opts := SFUOptions{ReceiveOnly: c.perms != nil && !c.perms.Publish}
 	h.mu.Unlock()
 	if r == nil {
 		return protoErr(CodeNotJoined, "send join before signal")
@@ -42,7 +50,7 @@ func (h *Hub) signalSFU(c *conn, data json.RawMessage) *ProtocolError {
 		h.mu.Lock()
 		rt := c.route
 		h.mu.Unlock()
-		s, err := h.opts.SFU.Attach(r.name, id, func(d json.RawMessage) { sendRouted(rt, d) })
+		s, err := h.opts.SFU.Attach(r.name, id, func(d json.RawMessage) { sendRouted(rt, d) }, opts)
 		if err != nil {
 			c.log.Warn("sfu attach failed", "room", r.name, "peer", id, "err", err)
 			return protoErr(CodeInternal, "the SFU could not take this connection")

@@ -29,8 +29,8 @@ func newSFU(cfg config.Config, log *slog.Logger) (*sfu.Server, error) {
 // neither package imports the other.
 type sfuAdapter struct{ srv *sfu.Server }
 
-func (a sfuAdapter) Attach(room, peerID string, send func(json.RawMessage)) (signaling.SFUSession, error) {
-	ss, err := a.srv.Attach(room, peerID, send)
+func (a sfuAdapter) Attach(room, peerID string, send func(json.RawMessage), opts signaling.SFUOptions) (signaling.SFUSession, error) {
+	ss, err := a.srv.Attach(room, peerID, send, sfu.AttachOptions{ReceiveOnly: opts.ReceiveOnly})
 	if err != nil {
 		return nil, err
 	}

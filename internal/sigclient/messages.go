@@ -32,6 +32,10 @@ const (
 type Peer struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Viewer and Moderator come from the participant's join token
+	// (docs/protocol.md): a viewer's media must be ignored.
+	Viewer    bool `json:"viewer,omitempty"`
+	Moderator bool `json:"moderator,omitempty"`
 }
 
 // URLs is the `urls` member of an RTCIceServer. The protocol sends an array,
@@ -147,6 +151,9 @@ type (
 		// Resume is omitted when empty: an empty token is not a
 		// token.
 		Resume string `json:"resume,omitempty"`
+		// Token is a signed join token (docs/access.md); omitted when
+		// empty.
+		Token string `json:"token,omitempty"`
 	}
 	signalMsg struct {
 		Type string `json:"type"`

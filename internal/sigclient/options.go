@@ -91,6 +91,12 @@ func WithResume(token string) Option {
 // JoinOption adds an optional field to the `join` message Join sends.
 type JoinOption func(*joinMsg)
 
+// WithToken makes Dial's join carry a signed join token (docs/access.md),
+// also when reconnecting.
+func WithToken(token string) Option {
+	return func(o *options) { o.join = append(o.join, func(m *joinMsg) { m.Token = token }) }
+}
+
 // Resume sets join's `resume` field: see WithResume.
 func Resume(token string) JoinOption {
 	return func(m *joinMsg) { m.Resume = token }
