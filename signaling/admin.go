@@ -26,6 +26,9 @@ type PeerInfo struct {
 	// SFU is the state of its SFU connection: "none" before the client
 	// made one, else the pre-flight or live connection's state.
 	SFU string `json:"sfu"`
+	// Viewer and Moderator come from its join token (docs/access.md).
+	Viewer    bool `json:"viewer,omitempty"`
+	Moderator bool `json:"moderator,omitempty"`
 }
 
 // RoomInfo is a snapshot of one room, for the admin API and tests.
@@ -71,7 +74,8 @@ func (r *room) info() RoomInfo {
 		DecryptFailures: r.decryptFailures, DecryptedFrames: r.decryptedFrames,
 	}
 	for _, m := range r.members {
-		ri.Peers = append(ri.Peers, PeerInfo{ID: m.id, Name: m.name, Path: r.mode, SFU: m.sfuState()})
+		p := m.peer()
+		ri.Peers = append(ri.Peers, PeerInfo{ID: p.ID, Name: p.Name, Path: r.mode, SFU: m.sfuState(), Viewer: p.Viewer, Moderator: p.Moderator})
 	}
 	return ri
 }

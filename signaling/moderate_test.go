@@ -2,6 +2,8 @@ package signaling
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gorilla/websocket"
@@ -29,7 +31,7 @@ func joinWithToken(t *testing.T, url, room, name, token string) (*client, msg) {
 }
 
 func TestPeersCarryViewerAndModerator(t *testing.T) {
-	_, url := testHub(t, Options{Authorizer: tokenAuth{}})
+	h, url := testHub(t, Options{Authorizer: tokenAuth{}})
 	m, _ := joinWithToken(t, url, "r", "Mod", "admin")
 	v, vw := joinWithToken(t, url, "r", "Vi", "viewer")
 	if len(vw.Peers) != 1 || !vw.Peers[0].Moderator || vw.Peers[0].Viewer {
@@ -48,6 +50,18 @@ func TestPeersCarryViewerAndModerator(t *testing.T) {
 		if p := c.expect(TypePeerJoined).Peer; p.Viewer || p.Moderator {
 			t.Errorf("plain participant announced as %+v", p)
 		}
+	}
+	// The admin view shows the same.
+	ri, err := h.Room("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles []string
+	for _, p := range ri.Peers {
+		roles = append(roles, fmt.Sprintf("%s:%v/%v", p.Name, p.Moderator, p.Viewer))
+	}
+	if got := strings.Join(roles, " "); got != "Mod:true/false Vi:false/true Plain:false/false" {
+		t.Errorf("admin view (name:moderator/viewer): %s", got)
 	}
 }
 

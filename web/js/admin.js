@@ -238,11 +238,20 @@ const SFU_TEXT = {
   closed: 'closed',
 };
 
+/** roleBadges marks viewers and moderators (from their join tokens). */
+function roleBadges(p) {
+  const out = [];
+  if (p.moderator) out.push(' ', el('span', { class: 'hint p-role', text: 'moderator' }));
+  if (p.viewer) out.push(' ', el('span', { class: 'hint p-role', text: 'viewer' }));
+  return out;
+}
+
 function personRow(room, p) {
   const kick = el('button', { type: 'button', class: 'kick', text: 'Remove', 'aria-label': `Remove ${p.name} from ${room}` });
   twoStep(kick, `Click again to remove ${p.name}`, () => act(`${p.name} was removed from ${room}.`, () => api.kick(p.id)));
   return el('tr', { 'data-peer-id': p.id, 'data-name': p.name },
-    el('td', { class: 'p-name' }, el('span', { text: p.name }), ' ', el('span', { class: 'hint p-id', text: p.id })),
+    el('td', { class: 'p-name' }, el('span', { text: p.name }), ' ', el('span', { class: 'hint p-id', text: p.id }),
+      ...roleBadges(p)),
     el('td', { class: 'p-path' }),
     el('td', { class: 'p-sfu' }),
     el('td', { class: 'p-act' }, kick));
