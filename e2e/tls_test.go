@@ -66,11 +66,15 @@ func startOps(t *testing.T, mutate func(*config.Config)) (httpAddr, metricsAddr 
 
 // TestTLSServesHTTPSAndWSS (issue 8): with a certificate and key, the one
 // listener serves the client over HTTPS and signaling over WSS, and a
-// plain-HTTP request to it gets no page.
+// plain-HTTP request to it gets no page. TURN over TLS, offered in the
+// welcome, presents the same certificate.
 func TestTLSServesHTTPSAndWSS(t *testing.T) {
 	certFile, keyFile, pool := testcert.Write(t, "127.0.0.1", "localhost")
 	addr, _, _ := startOps(t, func(c *config.Config) {
 		c.TLS.CertFile, c.TLS.KeyFile = certFile, keyFile
+		c.TURN.Listen = "127.0.0.1:0"
+		c.TURN.TLSListen = "127.0.0.1:0"
+		c.TURN.PublicIP = "127.0.0.1"
 	})
 	tlsConf := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: 10 * time.Second}
@@ -102,10 +106,31 @@ func TestTLSServesHTTPSAndWSS(t *testing.T) {
 	defer ws.Close()
 	ws.WriteJSON(map[string]any{"type": "join", "v": 1, "room": "tls", "name": "Alice"})
 	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var m map[string]any
-	if err := ws.ReadJSON(&m); err != nil || m["type"] != "welcome" {
+	var m struct {
+		Type       string `json:"type"`
+		ICEServers []struct {
+			URLs []string `json:"urls"`
+		} `json:"iceServers"`
+	}
+	if err := ws.ReadJSON(&m); err != nil || m.Type != "welcome" {
 		t.Fatalf("welcome over wss: %v %v", m, err)
 	}
+	var turns string
+	for _, s := range m.ICEServers {
+		for _, u := range s.URLs {
+			if rest, ok := strings.CutPrefix(u, "turns:"); ok {
+				turns, _, _ = strings.Cut(rest, "?")
+			}
+		}
+	}
+	if turns == "" {
+		t.Fatalf("no turns: URL in the welcome's ICE servers %v", m.ICEServers)
+	}
+	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", turns, tlsConf)
+	if err != nil {
+		t.Fatalf("TURN over TLS at %s with the HTTPS certificate: %v", turns, err)
+	}
+	tc.Close()
 
 	// Plain HTTP to the TLS port is answered with 400, never the client.
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -43,10 +42,6 @@ const (
 	// descriptors): pion/turn stops serving a listener for good when Accept
 	// returns an error, so transient errors are retried here instead.
 	acceptBackoffMax = time.Second
-
-	// certCheckInterval is how often TURNS looks whether the certificate
-	// files changed on disk (renewals).
-	certCheckInterval = 30 * time.Second
 )
 
 // listenUDPGroup opens n UDP sockets sharing addr's port with SO_REUSEPORT.
@@ -329,69 +324,4 @@ func (c *guardedConn) Close() error {
 		c.l.untrack(c)
 	})
 	return err
-}
-
-// certReloader serves the TURNS certificate and reloads it when the files
-// change, so renewals (certbot, ACME) need no restart.
-type certReloader struct {
-	certFile, keyFile string
-	log               *slog.Logger
-
-	mu        sync.Mutex // guards the fields below
-	cert      *tls.Certificate
-	modTime   time.Time // newer of the two files' mtimes at the last load
-	checkedAt time.Time
-}
-
-// newCertReloader loads the pair once; failing here fails Start.
-func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, log: log}
-	if err := r.load(); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-func (r *certReloader) load() error {
-	mod, err := r.filesModTime()
-	if err != nil {
-		return err
-	}
-	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
-	if err != nil {
-		return fmt.Errorf("turn: load TURNS certificate: %w", err)
-	}
-	r.cert, r.modTime, r.checkedAt = &cert, mod, time.Now()
-	return nil
-}
-
-func (r *certReloader) filesModTime() (time.Time, error) {
-	var newest time.Time
-	for _, f := range []string{r.certFile, r.keyFile} {
-		fi, err := os.Stat(f)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("turn: TURNS certificate: %w", err)
-		}
-		if fi.ModTime().After(newest) {
-			newest = fi.ModTime()
-		}
-	}
-	return newest, nil
-}
-
-// getCertificate is tls.Config.GetCertificate.
-func (r *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if time.Since(r.checkedAt) >= certCheckInterval {
-		r.checkedAt = time.Now()
-		if mod, err := r.filesModTime(); err == nil && !mod.Equal(r.modTime) {
-			if err := r.load(); err != nil {
-				r.log.Warn("turn: reloading TURNS certificate failed; keeping the old one", "err", err)
-			} else {
-				r.log.Info("turn: TURNS certificate reloaded")
-			}
-		}
-	}
-	return r.cert, nil
 }

@@ -25,6 +25,7 @@ import (
 
 	pionturn "github.com/pion/turn/v5"
 
+	"github.com/parleyhq/parley/internal/certfile"
 	"github.com/parleyhq/parley/internal/netpolicy"
 	"github.com/parleyhq/parley/internal/pionlog"
 )
@@ -149,9 +150,13 @@ func (s *Server) listenLocked(ctx context.Context) (err error) {
 		}
 	}()
 	if s.cfg.TLSListen != "" {
-		certs, err := newCertReloader(s.cfg.CertFile, s.cfg.KeyFile, s.log)
-		if err != nil {
-			return err
+		getCert := s.cfg.GetCertificate
+		if getCert == nil {
+			certs, err := certfile.New(s.cfg.CertFile, s.cfg.KeyFile, s.log)
+			if err != nil {
+				return fmt.Errorf("turn: TURNS: %w", err)
+			}
+			getCert = certs.GetCertificate
 		}
 		var lc net.ListenConfig
 		ln, err := lc.Listen(ctx, "tcp", s.cfg.TLSListen)
@@ -160,7 +165,7 @@ func (s *Server) listenLocked(ctx context.Context) (err error) {
 		}
 		tlsL = newGuardedListener(ln, &tls.Config{
 			MinVersion:     tls.VersionTLS12,
-			GetCertificate: certs.getCertificate,
+			GetCertificate: getCert,
 		}, s.cfg.MaxAllocations, s.log)
 	}
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -84,7 +85,7 @@ type TLS struct {
 // TURN configures the embedded TURN relay (see docs/turn.md).
 type TURN struct {
 	Listen         string        `yaml:"listen" help:"UDP and TCP listen address of the embedded TURN server; off disables it"`
-	TLSListen      string        `yaml:"tls_listen" help:"TURNS (TLS) listen address; needs tls.cert_file and tls.key_file"`
+	TLSListen      string        `yaml:"tls_listen" help:"TURNS (TLS) listen address; uses the HTTPS certificate (tls.cert_file or tls.acme_hosts)"`
 	PublicIP       string        `yaml:"public_ip" help:"relay address advertised to clients (default: the host's first non-loopback IPv4)"`
 	Host           string        `yaml:"host" help:"host name put in turn: URLs (default: public_ip)"`
 	Secret         string        `yaml:"secret" help:"shared secret for REST credentials; empty: a random one per start (restarts invalidate live credentials)"`
@@ -270,8 +271,16 @@ func (c Config) Validate() error {
 			add("turn.public_ip: %q is not an IP address", t.PublicIP)
 		}
 	}
-	if t.TLSListen != "" && c.TLS.CertFile == "" {
-		add("turn.tls_listen: needs tls.cert_file and tls.key_file (ACME certificates are not used for TURNS yet)")
+	switch {
+	case t.TLSListen == "":
+	case len(c.TLS.ACMEHosts) > 0:
+		// Browsers send the turns: URL's host as SNI; an IP gets no
+		// certificate from ACME.
+		if !slices.Contains(c.TLS.ACMEHosts, t.Host) {
+			add("turn.tls_listen with ACME certificates: set turn.host to one of tls.acme_hosts (%s), the name TURN clients will ask the certificate for", strings.Join(c.TLS.ACMEHosts, ", "))
+		}
+	case c.TLS.CertFile == "":
+		add("turn.tls_listen: needs a certificate: tls.cert_file and tls.key_file, or tls.acme_hosts")
 	}
 	if t.MaxPerUser < 1 || t.MaxPerIP < 1 || t.MaxAllocations < 1 {
 		add("turn.max_allocations*: limits must be at least 1")

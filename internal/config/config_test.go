@@ -84,6 +84,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"cert without key", []string{"--tls-cert", "a.pem"}, nil, "", "cert_file and key_file"},
 		{"stray argument", []string{"serve"}, nil, "", "unexpected argument"},
 		{"mesh_down too big", nil, map[string]string{"PARLEY_MESH_DOWN": "6"}, "", "mesh_down"},
+		{"TURNS without a certificate", []string{"--turn-tls", ":5349"}, nil, "", "turn.tls_listen: needs a certificate"},
+		{"TURNS with ACME for another host", []string{"--turn-tls", ":5349"}, nil,
+			"tls:\n  acme_hosts: [meet.example.org]\n  acme_cache_dir: /tmp/acme\nturn:\n  host: 203.0.113.7\n", "set turn.host to one of tls.acme_hosts (meet.example.org)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -80,7 +81,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if s.sfu, err = newSFU(cfg, log); err != nil {
 		return nil, err
 	}
-	if s.turn, err = newTURN(cfg, uint16(s.sfu.Port()), log); err != nil {
+	if s.turn, err = newTURN(cfg, uint16(s.sfu.Port()), s.tls.getCertificate(), log); err != nil {
 		s.sfu.Close()
 		return nil, err
 	}
@@ -154,10 +155,10 @@ func (s *Server) adminToken() string {
 }
 
 // newTURN builds the embedded TURN server from the config, or returns nil
-// when it is off.
-// sfuPort is the SFU's media port, which relays may reach on the server's
-// own address.
-func newTURN(cfg config.Config, sfuPort uint16, log *slog.Logger) (*turn.Server, error) {
+// when it is off. sfuPort is the SFU's media port, which relays may reach
+// on the server's own address; getCert, the HTTPS certificates, serve TURN
+// over TLS too.
+func newTURN(cfg config.Config, sfuPort uint16, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), log *slog.Logger) (*turn.Server, error) {
 	if !cfg.TURNEnabled() && len(cfg.TURN.External) == 0 {
 		return nil, nil
 	}
@@ -173,8 +174,7 @@ func newTURN(cfg config.Config, sfuPort uint16, log *slog.Logger) (*turn.Server,
 	srv, err := turn.New(turn.Config{
 		Listen:                listen,
 		TLSListen:             t.TLSListen,
-		CertFile:              cfg.TLS.CertFile,
-		KeyFile:               cfg.TLS.KeyFile,
+		GetCertificate:        getCert,
 		PublicIP:              t.PublicIP,
 		URLHost:               t.Host,
 		Secret:                t.Secret,

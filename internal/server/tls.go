@@ -10,10 +10,13 @@ import (
 
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
+
+	"github.com/parleyhq/parley/internal/certfile"
 )
 
-// tlsSetup is how the HTTP listener gets its certificates: from files or
-// from an ACME CA. A nil *tlsSetup means plain HTTP.
+// tlsSetup is how the HTTP listener gets its certificates: from files
+// (reloaded when they change) or from an ACME CA. TURN over TLS uses the
+// same certificates. A nil *tlsSetup means plain HTTP.
 type tlsSetup struct {
 	config *tls.Config
 	// acmeHTTP answers HTTP-01 challenges and redirects everything else to
@@ -43,17 +46,26 @@ func (s *Server) newTLS() (*tlsSetup, error) {
 		tc.MinVersion = tls.VersionTLS12
 		return &tlsSetup{config: tc, acmeHTTP: m.HTTPHandler(nil)}, nil
 	case c.CertFile != "":
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		certs, err := certfile.New(c.CertFile, c.KeyFile, s.log.With("part", "tls"))
 		if err != nil {
-			return nil, fmt.Errorf("tls: load %s and %s: %w", c.CertFile, c.KeyFile, err)
+			return nil, fmt.Errorf("tls: %w", err)
 		}
 		return &tlsSetup{config: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"h2", "http/1.1"},
+			GetCertificate: certs.GetCertificate,
+			MinVersion:     tls.VersionTLS12,
+			NextProtos:     []string{"h2", "http/1.1"},
 		}}, nil
 	}
 	return nil, nil
+}
+
+// getCertificate is the certificate source for TURN over TLS; nil
+// without TLS.
+func (t *tlsSetup) getCertificate() func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if t == nil {
+		return nil
+	}
+	return t.config.GetCertificate
 }
 
 // secureContextHint is logged when Parley serves plain HTTP to more than
