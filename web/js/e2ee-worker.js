@@ -10,7 +10,8 @@
 // the counters it reports to the controller every STATS_MS:
 //   {type: 'stats', encrypted, dropped, peers: {id: {decrypted, failed}}, timing}
 // A frame that does not decrypt is dropped, never passed on (passed on,
-// Opus plays ciphertext as loud noise).
+// Opus plays ciphertext as loud noise); so is a frame whose (KID, CTR) was
+// already accepted (a replay, replay.js).
 //
 // Messages from the controller:
 //   {type: 'send-key', kid, raw}   encrypt with this key from now on
@@ -102,6 +103,10 @@ async function decryptFrame(frame, controller, kind, peer) {
   try {
     const out = await unprotectFrame(await entry.key, data, clearBytes(kind, data), parsed);
     ring.confirm(entry);
+    if (!ring.fresh(entry, parsed.ctr)) {
+      count(who).failed++; // a replayed frame (replay.js)
+      return;
+    }
     frame.data = out.buffer;
   } catch {
     count(who).failed++;

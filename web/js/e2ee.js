@@ -394,12 +394,13 @@ export class E2EE extends EventTarget {
   /** openData decrypts bytes sealed by senderId; throws when they do not open. */
   async openData(senderId, bytes) {
     if (!this.enabled) return bytes;
-    const { kid } = decodeHeader(bytes);
+    const { kid, ctr } = decodeHeader(bytes);
     if (this.dataRing.peerOf(kid) !== senderId) throw new Error(`e2ee: no key of ${senderId} for this message`);
     const entry = await this.dataRing.lookup(kid);
     if (!entry || entry.peer !== senderId) throw new Error(`e2ee: no key of ${senderId} for this message`);
     const pt = await sframeDecrypt(await entry.key, EMPTY, bytes);
     this.dataRing.confirm(entry);
+    if (!this.dataRing.fresh(entry, ctr)) throw new Error(`e2ee: a replayed message from ${senderId}`);
     return pt;
   }
 

@@ -23,6 +23,7 @@
 // Keys live in memory only.
 
 import { SFrameKey, concat } from './sframe.js';
+import { ReplayWindow } from './replay.js';
 
 /** Receivers keep a sender's previous keys this long after a newer one is used. */
 export const GRACE_MS = 2000;
@@ -317,7 +318,11 @@ export class KeyRing {
     if (entry.used && !entry.tentative) return;
     if (entry.tentative) {
       delete entry.tentative;
-      this.keys.set(entry.kid, entry);
+      const have = this.keys.get(entry.kid);
+      // Two frames may have ratcheted to the same key before either was
+      // confirmed: keep the first entry (and what it has seen).
+      if (have && equal(have.raw, entry.raw)) entry = have;
+      else this.keys.set(entry.kid, entry);
     }
     entry.used = true;
     const { tag, epoch } = splitKid(entry.kid);
@@ -328,6 +333,17 @@ export class KeyRing {
       const older = (epoch - s.epoch + EPOCHS) % EPOCHS < EPOCHS / 2;
       if (older && e.expires === Infinity) e.expires = until;
     }
+  }
+
+  /**
+   * fresh reports whether ctr was not seen before under entry's KID, and
+   * records it (replay.js). Call it after confirm(entry), for a frame or
+   * message that authenticated.
+   */
+  fresh(entry, ctr) {
+    const e = this.keys.get(entry.kid) ?? entry;
+    e.replay ??= new ReplayWindow();
+    return e.replay.accept(ctr);
   }
 
   /** prune drops keys whose grace window is over. */

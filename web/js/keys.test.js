@@ -134,3 +134,24 @@ test('grace window: older keys are kept GRACE_MS after a newer one is used', asy
   ring.forget('alice');
   assert.equal(await ring.lookup(s.kid), null);
 });
+
+test('replays: each (KID, CTR) is taken once, per key, also through a ratcheted key', async () => {
+  const s = new SenderKeys();
+  const ring = new KeyRing();
+  ring.setTag('alice', s.tag);
+  const e0 = ring.add('alice', s.kid, s.raw);
+  ring.confirm(e0);
+  assert.equal(ring.fresh(e0, 0n), true);
+  assert.equal(ring.fresh(e0, 1n), true);
+  assert.equal(ring.fresh(e0, 0n), false, 'a replayed frame');
+  // The same key announced again keeps what was seen.
+  assert.equal(ring.fresh(ring.add('alice', s.kid, s.raw), 1n), false);
+  // A new key (a join ratchets) counts from 0 again.
+  await s.onJoin();
+  const e1a = await ring.lookup(s.kid);
+  const e1b = await ring.lookup(s.kid); // two frames looked up before either confirmed
+  ring.confirm(e1a);
+  assert.equal(ring.fresh(e1a, 0n), true);
+  ring.confirm(e1b);
+  assert.equal(ring.fresh(e1b, 0n), false, 'both lookups share one window once confirmed');
+});
