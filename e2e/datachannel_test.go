@@ -81,6 +81,45 @@ const jsPointAt = `(() => {
   return true;
 })()`
 
+// jsDrag drags with the button held over the screen tile %q from content
+// position (%f, %f) to (%f, %f), in 12 steps: a freehand stroke.
+const jsDrag = `(() => {
+  const tile = document.querySelector('.tile.screen[data-peer=%q]');
+  const v = tile.querySelector('video.live') ?? tile.querySelector('video');
+  const box = v.getBoundingClientRect();
+  const s = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
+  const w = v.videoWidth * s, h = v.videoHeight * s;
+  const at = (x, y) => ({ clientX: box.left + (box.width - w) / 2 + x * w, clientY: box.top + (box.height - h) / 2 + y * h, bubbles: true });
+  const [x0, y0, x1, y1] = [%f, %f, %f, %f];
+  v.dispatchEvent(new PointerEvent('pointerdown', { ...at(x0, y0), buttons: 1 }));
+  for (let i = 1; i <= 12; i++) {
+    v.dispatchEvent(new PointerEvent('pointermove', { ...at(x0 + (x1 - x0) * i / 12, y0 + (y1 - y0) * i / 12), buttons: 1 }));
+  }
+  v.dispatchEvent(new PointerEvent('pointerup', { ...at(x1, y1), buttons: 0 }));
+  return true;
+})()`
+
+// jsInkAlpha returns the opacity (0..255) of the ink canvas on the screen
+// tile %s at content position (%f, %f), looking 2 px around it; -1 while
+// the tile has no canvas with one stroke.
+const jsInkAlpha = `(() => {
+  const tile = document.querySelector(%q);
+  const c = tile?.querySelector('canvas.ink[data-strokes="1"]');
+  if (!c) return -1;
+  const v = tile.querySelector('video.live') ?? tile.querySelector('video');
+  const box = v.getBoundingClientRect();
+  const tb = tile.getBoundingClientRect();
+  const s = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
+  const w = v.videoWidth * s, h = v.videoHeight * s;
+  const k = c.width / tb.width;
+  const px = (box.left - tb.left + (box.width - w) / 2 + %f * w) * k;
+  const py = (box.top - tb.top + (box.height - h) / 2 + %f * h) * k;
+  const d = c.getContext('2d').getImageData(Math.round(px - 2 * k), Math.round(py - 2 * k), Math.round(4 * k) + 1, Math.round(4 * k) + 1).data;
+  let max = 0;
+  for (let i = 3; i < d.length; i += 4) max = Math.max(max, d[i]);
+  return max;
+})()`
+
 // jsPointerError returns how far (as a fraction of the tile's width and
 // height, the larger) the arrow of participant %q on screen tile %s sits
 // from content position (%f, %f); -1 while there is no arrow.
@@ -248,6 +287,16 @@ func testDataChannels(t *testing.T, mode string, meshMax int) {
 		waitOrDump(t, pages[n], n+" sees B's pointer", cond+` >= 0`, dataTimeout)
 		if e := browsertest.MustEval[float64](pages[n], cond); e < 0 || e > 0.02 || math.IsNaN(e) {
 			t.Errorf("%s: B's pointer is %.3f of the tile away from (0.25, 0.75), want ≤ 0.02", n, e)
+		}
+	}
+
+	// --- B draws a stroke across A's screen: A and C see it there ------
+	browsertest.MustEval[bool](pages["B"], fmt.Sprintf(jsDrag, "A (screen)", 0.2, 0.3, 0.7, 0.3))
+	for _, n := range []string{"A", "C"} {
+		on := fmt.Sprintf(jsInkAlpha, where[n], 0.45, 0.3)
+		waitOrDump(t, pages[n], n+" sees B's stroke", on+` > 0`, dataTimeout)
+		if off := browsertest.MustEval[int](pages[n], fmt.Sprintf(jsInkAlpha, where[n], 0.45, 0.7)); off != 0 {
+			t.Errorf("%s: ink where B drew nothing (0.45, 0.7): alpha %d", n, off)
 		}
 	}
 

@@ -42,6 +42,7 @@ const MESH_IDS = { ctl: 10, ptr: 11, file: 12 };
 export const KIND_OF = Object.freeze({
   chat: 'ctl', react: 'ctl', hand: 'ctl',
   'file-offer': 'ctl', 'file-accept': 'ctl', 'file-decline': 'ctl', 'file-cancel': 'ctl', 'file-ack': 'ctl',
+  ink: 'ctl',
   ptr: 'ptr', 'ptr-off': 'ptr',
   'file-chunk': 'file', 'file-end': 'file',
 });

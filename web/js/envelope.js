@@ -34,6 +34,8 @@ export const MAX_MESSAGE = 80 * 1024;
 export const MAX_CHAT = 4000;
 /** Longest file name. */
 export const MAX_FILE_NAME = 255;
+/** Most points in one `ink` message. */
+export const MAX_INK_BATCH = 64;
 /** The reactions everybody can send. */
 export const EMOJI = Object.freeze(['👍', '👏', '😂', '🎉', '❤️', '😮']);
 
@@ -72,6 +74,11 @@ export const TYPES = Object.freeze({
   'file-decline': { check: fileId },
   'file-cancel': { check: (p) => fileId(p) && isStr(p.reason ?? '', 200) },
   'file-ack': { check: (p) => fileId(p) && isInt(p.next) && (p.resync === undefined || typeof p.resync === 'boolean') },
+  // freehand ink on a shared screen: a batch of points [x, y, x, y, …]
+  ink: {
+    check: (p) => isId(p.screen) && isInt(p.id, 2 ** 31) && Array.isArray(p.pts)
+      && p.pts.length >= 2 && p.pts.length <= 2 * MAX_INK_BATCH && p.pts.length % 2 === 0 && p.pts.every(isUnit),
+  },
   // unordered, no retransmits ("parley/ptr")
   ptr: {
     check: (p) => isUnit(p.x) && isUnit(p.y) && isId(p.screen)

@@ -4,7 +4,8 @@
 // content — not of the tile, so letterboxing and tile sizes do not matter —
 // at most POINTER_HZ times a second on the unordered channel. Everyone,
 // the sharer included (on their own preview), draws a coloured, named arrow
-// at that spot; it fades after POINTER_IDLE_MS; a click draws a ping ring.
+// at that spot; it fades after POINTER_IDLE_MS; a click draws a ping ring;
+// dragging with the button held draws a stroke that fades (ink.js).
 //
 // DOM hooks: #pointer-toggle (aria-pressed; enabled while someone else
 // shares: it stays in place otherwise, so the control bar never shifts
@@ -13,50 +14,17 @@
 // data-x/data-y (the normalised position) and style left/top in %;
 // pings are .ping.
 
+import { contentRect, toContent, fromContent, colorOf } from './screenpos.js';
+import { InkLayer, InkPen } from './ink.js';
+
+export { contentRect, toContent, fromContent, colorOf };
+
 /** Largest send rate. */
 export const POINTER_HZ = 30;
 /** An arrow fades after this long without moving. */
 export const POINTER_IDLE_MS = 3000;
 /** A ping ring's life (the CSS animation's length). */
 const PING_MS = 1200;
-
-/**
- * contentRect is where a video's picture is drawn inside its element
- * (object-fit contain or cover), relative to the element's box.
- * @returns {{x: number, y: number, w: number, h: number}}
- */
-export function contentRect(videoW, videoH, boxW, boxH, fit = 'contain') {
-  if (!videoW || !videoH || !boxW || !boxH) return { x: 0, y: 0, w: boxW, h: boxH };
-  const scale = fit === 'cover'
-    ? Math.max(boxW / videoW, boxH / videoH)
-    : Math.min(boxW / videoW, boxH / videoH);
-  const w = videoW * scale;
-  const h = videoH * scale;
-  return { x: (boxW - w) / 2, y: (boxH - h) / 2, w, h };
-}
-
-/**
- * toContent maps a point in the element's box to normalised content
- * coordinates; null when it is outside the picture (on the bars).
- */
-export function toContent(px, py, rect) {
-  const x = (px - rect.x) / rect.w;
-  const y = (py - rect.y) / rect.h;
-  if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1)) return null;
-  return { x, y };
-}
-
-/** fromContent maps normalised content coordinates to the element's box. */
-export function fromContent(x, y, rect) {
-  return { x: rect.x + x * rect.w, y: rect.y + y * rect.h };
-}
-
-/** colorOf gives a participant a stable colour. */
-export function colorOf(id) {
-  let h = 0;
-  for (const c of id) h = (h * 31 + c.codePointAt(0)) % 360;
-  return `hsl(${h} 85% 60%)`;
-}
 
 /**
  * Pointers wires the toggle, our pointer moves and everybody's arrows.
@@ -86,11 +54,20 @@ export class Pointers {
     const on = (t, type, fn, o = {}) => t.addEventListener(type, fn, { signal, ...o });
     on(this.btn, 'click', () => this.setOn(!this.on));
     const grid = document.getElementById('grid');
+    this.ink = new InkLayer({ screenTile, selfId });
+    this.pen = new InkPen((payload) => {
+      this.ink.add('', payload); // we see our own strokes too
+      this.channels.send('ink', payload).catch(() => {});
+    });
     on(grid, 'pointermove', (ev) => this.move(ev, false));
     on(grid, 'pointerdown', (ev) => this.move(ev, true));
+    on(grid, 'pointerup', () => this.pen.up());
+    on(grid, 'pointercancel', () => this.pen.up());
     on(grid, 'pointerleave', () => this.leave());
     on(channels, 'ptr', ({ detail: m }) => this.draw(m.from, m.payload));
     on(channels, 'ptr-off', ({ detail: m }) => this.hide(m.from));
+    on(channels, 'ink', ({ detail: m }) => this.ink.add(m.from, m.payload));
+    signal.addEventListener('abort', () => this.ink.close());
     this.refresh();
   }
 
@@ -105,6 +82,7 @@ export class Pointers {
 
   setOn(on) {
     this.on = on;
+    if (!on) this.pen.up();
     this.btn.setAttribute('aria-pressed', String(on));
     this.btn.title = on ? 'Stop pointing' : this.idleTitle();
     document.getElementById('grid').dataset.pointing = String(on);
@@ -136,6 +114,9 @@ export class Pointers {
     if (!p) return;
     const payload = { x: round(p.x), y: round(p.y), screen: t.sharer };
     if (click) payload.click = true;
+    // Dragging with the button held draws a stroke (ink.js).
+    if (click) this.pen.down(t.sharer, payload.x, payload.y);
+    else if (ev.buttons & 1) this.pen.move(payload.x, payload.y);
     this.draw('', payload); // we see our own pointer too
     this.sendThrottled(payload, click);
   }
@@ -163,6 +144,7 @@ export class Pointers {
 
   leave() {
     if (!this.on) return;
+    this.pen.up();
     const mine = this.arrows.get('');
     if (!mine) return;
     this.hide('');
