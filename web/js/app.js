@@ -13,8 +13,14 @@
 // Debug handle for tests (the only global): window.parley =
 //   {state: 'lobby'|'joining'|'in-call'|'reconnecting'|'left', id, mode, policy,
 //    peers() → [{id, name, pc, state, polite, glares, path, target, on}],
-//    switching, sfu() → {state, publishing, pc, sending}, switches()}
+//    switching, sfu() → {state, publishing, pc, sending, forwarded}, switches(),
+//    permissions → {publish, admin}, roles() → {id: {viewer, moderator}},
+//    moderate(action, to)}
 // (call.js fills in the call's part.)
+//
+// A token that says `publish: false` (a viewer, docs/access.md) means the
+// camera and microphone are never started, so the browser never asks for
+// them; the server's `welcome` then confirms it (call.js).
 
 import { LocalMedia } from './media.js';
 import { ROOM_RE, nameProblem } from './rooms.js';
@@ -23,6 +29,7 @@ import { runCall } from './call.js';
 import { transformSupport, roomSecretFromHash } from './e2ee.js';
 import { errorText, needsPassword } from './errors.js';
 import { showBanner, initBanner, initAutoplayButton, showView } from './ui.js';
+import { tokenHint } from './permissions.js';
 
 const params = new URLSearchParams(location.search);
 
@@ -36,6 +43,8 @@ const debug = {
   sfu: () => null,
   switches: () => [],
   e2ee: () => null,
+  permissions: null,
+  roles: () => ({}),
 };
 window.parley = debug;
 
@@ -71,8 +80,13 @@ async function main() {
     showBanner('This browser cannot encrypt calls end to end (it lacks encoded transforms), and this room is end-to-end encrypted. Use a current Chrome, Edge, Firefox or Safari.');
     return;
   }
+  // The token comes from the link; what it claims is only a hint until
+  // the server's welcome (which only a valid token gets).
+  const token = params.get('token') ?? '';
+  const viewer = tokenHint(token)?.publish === false;
   const media = new LocalMedia({ quality: params.get('quality') === 'low' ? 'low' : 'normal' });
   Object.assign(media, rememberedDevices());
+  if (viewer) media.forbid(); // no camera, no microphone, no prompt
   const ready = media.start().then(() => { performance.mark('parley:media'); });
 
   let name = params.get('name') ?? '';
@@ -85,8 +99,7 @@ async function main() {
     ({ name } = await runLobby({ room, media, ready, name, error }));
   }
   // The room password lives only in memory, for this page's joins and
-  // re-joins; the token comes from the link.
-  const token = params.get('token') ?? '';
+  // re-joins.
   let password = '';
   // Rejoin from the lobby after a refusal, as many times as needed.
   for (;;) {

@@ -1,5 +1,6 @@
 // One call, from join to leave: wires signaling, the mesh links, the SFU
-// link, the mesh ⇄ SFU switch, the tiles and the controls together.
+// link, the mesh ⇄ SFU switch, the tiles, the controls and moderation
+// together.
 
 import { Signaling, wsURL } from './signaling.js';
 import { Mesh } from './mesh.js';
@@ -9,12 +10,14 @@ import { TileView } from './tiles.js';
 import { wireControls } from './controls.js';
 import { describeMediaProblems } from './media.js';
 import {
-  Tile, Grid, showBanner, hideBanner, showView, setModeBadge, setPreflightNote,
+  Tile, Grid, showBanner, hideBanner, showView, setModeBadge, setPreflightNote, setRoleNote,
 } from './ui.js';
 import { errorText, endText } from './errors.js';
 import { E2EE } from './e2ee.js';
 import { Channels } from './channels.js';
 import { wireData } from './datafeatures.js';
+import { Roles, permissionsOf, roleLabels } from './permissions.js';
+import { Moderation } from './moderation.js';
 
 /** How often the anonymous health report goes to the server, and its cap per count. */
 const STATS_INTERVAL_MS = 15000;
@@ -54,10 +57,15 @@ export function runCall({
     const sig = new Signaling({ url: wsURL(), room, name, password, token });
     const view = new TileView(grid);
     const e2ee = new E2EE({ signaling: sig, secret: e2eeOpts.secret, enabled: e2eeOpts.enabled });
+    // What we may do (welcome.permissions; until then what the page
+    // assumed from the link's token) and what everyone else is.
+    let perms = { publish: media.allowed, admin: false };
+    const roles = new Roles();
+    const isViewer = (id) => roles.viewer(id);
     /** @type {Switcher} */
     let sw;
-    const mesh = new Mesh({ signaling: sig, media, relayOnly, accept: () => sw.mode === 'mesh', e2ee });
-    const sfu = new SfuLink({ signaling: sig, media, relayOnly, e2ee });
+    const mesh = new Mesh({ signaling: sig, media, relayOnly, accept: () => sw.mode === 'mesh', viewer: isViewer, e2ee });
+    const sfu = new SfuLink({ signaling: sig, media, relayOnly, viewer: isViewer, e2ee });
     sw = new Switcher({ mesh, sfu, view, signal: (to, data) => sig.signal(to, data) });
     let policy = '';
     expose(debug, { mesh, sfu, sw });
@@ -65,6 +73,10 @@ export function runCall({
     // no goodbye, so the server keeps us resumable).
     debug.dropSignaling = () => sig.ws?.close(4000, 'dropped by a test');
     debug.e2ee = () => e2ee.info();
+    debug.permissions = { ...perms };
+    debug.roles = () => Object.fromEntries(roles.byId);
+    // Tests: send `moderate` whatever the menus allow (the server decides).
+    debug.moderate = (action, to) => sig.moderate(action, to);
 
     // --- data channels (docs/datachannels.md): sealed with the E2EE keys ---
     const channels = new Channels({
@@ -110,7 +122,9 @@ export function runCall({
       const muted = viaSfu ? sfu.videoMuted(id) : (link ? link.videoMuted() : true);
       const state = away.has(id) ? 'reconnecting'
         : viaSfu ? sfuTileState(sfu.state) : (link ? link.state : 'connecting');
-      view.indicators(id, { mic: flags.mic ?? true, cam: (flags.cam ?? true) && !muted, state });
+      // A viewer sends nothing, whatever its `media` payload claims.
+      const sends = !isViewer(id);
+      view.indicators(id, { mic: sends && (flags.mic ?? true), cam: sends && (flags.cam ?? true) && !muted, state });
     };
     const refreshAll = () => {
       for (const id of sw.parts.keys()) refresh(id);
@@ -120,6 +134,36 @@ export function runCall({
       document.getElementById('peer-count').textContent = n === 1 ? 'Only you' : `${n} people`;
     };
     const updateBadge = () => setModeBadge({ mode: sw.mode, policy, switching: sw.switching });
+
+    // --- permissions and roles (docs/access.md) ------------------------
+    /** applyPermissions follows a welcome's permissions, before any connection starts. */
+    const applyPermissions = (w) => {
+      perms = permissionsOf(w);
+      debug.permissions = { ...perms };
+      // A viewer's devices are released and stay off: nothing is ever sent.
+      if (perms.publish) media.allow();
+      else media.forbid();
+      const mine = roleLabels({ viewer: !perms.publish, moderator: perms.admin });
+      self.setRoles(mine);
+      setRoleNote(mine);
+      moderation.setAdmin(perms.admin);
+      view.decorate = (id, tile) => moderation.decorate(id, tile);
+      renderLocal();
+    };
+    /** setRole records a participant descriptor's flags; true when they changed. */
+    const setRole = (peer) => {
+      if (!roles.set(peer)) return false;
+      view.setRoles(peer.id, roleLabels(roles.get(peer.id)));
+      return true;
+    };
+    /** roleChanged re-routes (a viewer's media is dropped) and redraws a participant. */
+    const roleChanged = (id) => {
+      mesh.recheck(id);
+      sfu.recheck(id);
+      const t = view.get(id);
+      if (t) view.decorate?.(id, t);
+      refresh(id);
+    };
 
     mesh.addEventListener('peer-stream', ({ detail: { peer, role, stream } }) => {
       sw.stream('mesh', peer.id, role, stream);
@@ -207,12 +251,16 @@ export function runCall({
       // of people who are still here; their streams are swapped in place.
       const still = new Set((w.peers ?? []).map((p) => p.id));
       grid.clear((t) => t.self || (still.has(t.el.dataset.peerId) && !t.screen));
+      applyPermissions(w);
+      roles.reset();
+      for (const p of w.peers ?? []) setRole(p);
       e2ee.start(w.id);
       channels.setSelf(w.id);
       data?.welcome(w);
       mesh.start(w, { connect: w.mode !== 'sfu' });
       sfu.start(w);
       sw.begin(w);
+      view.redecorate(); // tiles kept from before this welcome
       for (const p of w.peers ?? []) lockOff(p.id);
       updateBadge();
       updateCount();
@@ -221,16 +269,19 @@ export function runCall({
       setState('in-call');
     }));
     sig.addEventListener('peer-joined', inOrder(({ detail }) => {
+      if (detail.peer?.id) setRole(detail.peer);
       if (detail.peer?.id) e2ee.peerJoined(detail.peer.id);
       sw.joined(detail.peer ?? {});
       if (detail.peer?.id) lockOff(detail.peer.id);
     }));
     sig.addEventListener('peer-away', inOrder(({ detail }) => {
       if (detail.peer?.id) away.add(detail.peer.id);
+      if (setRole(detail.peer)) roleChanged(detail.peer.id);
       refresh(detail.peer?.id);
     }));
     sig.addEventListener('peer-back', inOrder(({ detail }) => {
       away.delete(detail.peer?.id);
+      if (setRole(detail.peer)) roleChanged(detail.peer.id);
       refresh(detail.peer?.id);
     }));
     sig.addEventListener('peer-left', inOrder(({ detail }) => {
@@ -240,7 +291,10 @@ export function runCall({
         if (forged.delete(detail.peer.id) && !forged.size) hideBanner('e2ee');
       }
       sw.left(detail.peer?.id);
+      roles.delete(detail.peer?.id);
     }));
+    // A moderator turned our microphone off (docs/protocol.md `muted`).
+    sig.addEventListener('muted', inOrder(({ detail }) => moderation.onMuted(detail)));
     sig.addEventListener('key', inOrder(({ detail: { from, data } }) => e2ee.onKey(from, data)));
     sig.addEventListener('signal', inOrder(({ detail: { from, data } }) => {
       if (from === 'sfu') sfu.onSignal(data);
@@ -272,7 +326,7 @@ export function runCall({
         return;
       }
       if (FINAL_ERRORS.has(detail.code)) {
-        end(detail.code);
+        end(detail.code, typeof detail.message === 'string' ? detail.message : '');
         return;
       }
       console.warn('parley: server error', detail.code, detail.message);
@@ -312,9 +366,20 @@ export function runCall({
         showEnd('left');
         resolve(null);
       },
+      permissions: () => perms,
     });
     renderLocal();
-    const data = wireData({ channels, sw, view, grid, self, media, debug, signal: ac.signal });
+    const moderation = new Moderation({
+      send: (action, to) => sig.moderate(action, to),
+      media,
+      nameOf: (id) => sw.parts.get(id)?.name ?? view.names.get(id) ?? 'Guest',
+      isViewer,
+      signal: ac.signal,
+    });
+    const data = wireData({
+      channels, sw, view, grid, self, media, debug, signal: ac.signal,
+      rolesOf: (id) => roleLabels(id ? roles.get(id) : { viewer: !perms.publish, moderator: perms.admin }),
+    });
     const onMedia = () => {
       renderLocal();
       data.mediaChanged();
@@ -326,17 +391,18 @@ export function runCall({
     window.addEventListener('online', () => sig.retryNow(), { signal: ac.signal });
 
     /** end: the server ended our call (kicked, room closed); no rejoin. */
-    function end(code) {
+    function end(code, message = '') {
       finish();
       media.stop();
-      showEnd(code);
+      showEnd(code, message);
       resolve({ ended: code });
     }
 
-    function showEnd(code) {
+    /** showEnd shows the page of a call that ended; message: the server's reason. */
+    function showEnd(code, message = '') {
       setState('left');
       document.body.dataset.ended = code;
-      const { title, text } = endText(code);
+      const { title, text } = endText(code, message);
       document.getElementById('left-title').textContent = title;
       document.getElementById('left-text').textContent = text;
       const rejoin = /** @type {HTMLAnchorElement} */ (document.getElementById('rejoin'));
@@ -374,6 +440,7 @@ export function runCall({
       channels.close();
       grid.clear();
       grid.observer.disconnect();
+      setRoleNote([]);
       hideBanner();
       expose(debug, null);
     }

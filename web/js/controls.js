@@ -3,6 +3,7 @@
 
 import { problemOf } from './media.js';
 import { Tile, showBanner, setPressed } from './ui.js';
+import { DEFAULT_PERMISSIONS, mediaControls } from './permissions.js';
 
 /** Human text for a device that could not start. */
 function failText(what, err) {
@@ -19,10 +20,13 @@ function failText(what, err) {
 /**
  * wireControls connects the buttons to local media. It returns
  * renderLocal, which redraws our own tiles and the buttons' states.
+ * permissions() says what we may send (a viewer: nothing; the media
+ * buttons are then disabled, saying why).
  * @param {{media: import('./media.js').LocalMedia, grid: import('./ui.js').Grid,
- *          self: Tile, room: string, signal: AbortSignal, onLeave: () => void}} o
+ *          self: Tile, room: string, signal: AbortSignal, onLeave: () => void,
+ *          permissions?: () => {publish: boolean, admin: boolean}}} o
  */
-export function wireControls({ media, grid, self, room, signal, onLeave }) {
+export function wireControls({ media, grid, self, room, signal, onLeave, permissions = () => DEFAULT_PERMISSIONS }) {
   const $ = (id) => /** @type {HTMLButtonElement} */ (document.getElementById(id));
   const micBtn = $('mic-toggle');
   const camBtn = $('cam-toggle');
@@ -56,6 +60,11 @@ export function wireControls({ media, grid, self, room, signal, onLeave }) {
     setPressed(micBtn, d.mic, d.mic ? 'Turn microphone off' : 'Turn microphone on');
     setPressed(camBtn, d.cam, d.cam ? 'Turn camera off' : 'Turn camera on');
     setPressed(screenBtn, !!d.screen, d.screen ? 'Stop sharing your screen' : 'Share your screen');
+    const c = mediaControls(permissions());
+    for (const b of [micBtn, camBtn, screenBtn]) {
+      b.disabled = c.disabled;
+      if (c.disabled) b.title = c.title;
+    }
     self.setMic(d.mic);
     self.setCam(d.cam);
   };

@@ -12,12 +12,14 @@ import { Reactions } from './reactions.js';
 /**
  * wireData starts the features. Returns hooks for call.js: welcome(w) on
  * every `welcome`, mediaChanged() when our own media changes.
+ * rolesOf(id) gives the role labels of a participant ('' = us) for the
+ * people list.
  * @param {{channels: import('./channels.js').Channels, sw: import('./switch.js').Switcher,
  *          view: import('./tiles.js').TileView, grid: import('./ui.js').Grid,
  *          self: import('./ui.js').Tile, media: import('./media.js').LocalMedia,
- *          debug: object, signal: AbortSignal}} o
+ *          debug: object, signal: AbortSignal, rolesOf?: (id: string) => string[]}} o
  */
-export function wireData({ channels, sw, view, grid, self, media, debug, signal }) {
+export function wireData({ channels, sw, view, grid, self, media, debug, signal, rolesOf = () => [] }) {
   const nameOf = (id) => sw.parts.get(id)?.name ?? view.names.get(id) ?? 'Guest';
   const people = () => [...sw.parts.values()].map((p) => ({ id: p.id, name: p.name }));
   const selfName = () => self.name ?? self.nameEl?.textContent ?? 'You';
@@ -35,6 +37,7 @@ export function wireData({ channels, sw, view, grid, self, media, debug, signal 
     tileOf: (id) => (id ? view.get(id)?.el : self.el) ?? null,
     people,
     selfName,
+    rolesOf,
     signal,
   });
   const pointers = new Pointers({

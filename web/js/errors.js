@@ -31,11 +31,13 @@ export function errorText(msg) {
       return `Your invitation link does not work: ${detail || 'its token is not valid'}. Ask for a new link.`;
     case 'token-required':
       return 'This server admits only people with an invitation link. Use the link you were given.';
+    case 'forbidden':
+      return `You are not allowed to do that${detail ? `: ${detail}` : ''}.`;
     case 'internal':
       return `The server ran into a problem${detail ? `: ${detail}` : ''}.`;
     case 'kicked':
     case 'room-closed':
-      return endText(msg.code).text;
+      return endText(msg.code, detail).text;
     default:
       return detail || `The server refused a request (${msg.code || 'unknown error'}).`;
   }
@@ -49,13 +51,15 @@ export function needsPassword(code) {
 /**
  * endText is the heading and sentence of the page shown when a call ends:
  * 'left' (the person left), 'kicked' or 'room-closed' (an administrator).
+ * message is the server's reason, when it gave one: a removal names the
+ * moderator who did it ("Ada removed you from the room").
  */
-export function endText(code) {
+export function endText(code, message = '') {
   switch (code) {
     case 'kicked':
       return {
         title: 'You were removed from the call',
-        text: 'An administrator removed you from this call. You can rejoin only if they let you back in.',
+        text: `${message ? sentence(message) : 'An administrator removed you from this call.'} You can rejoin only if they let you back in.`,
       };
     case 'room-closed':
       return {
@@ -65,4 +69,11 @@ export function endText(code) {
     default:
       return { title: 'You left the call', text: 'Nothing from the call was stored anywhere.' };
   }
+}
+
+/** sentence makes a server's reason a sentence: capital first letter, final stop. */
+function sentence(s) {
+  const t = String(s).trim();
+  const first = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
 }

@@ -8,6 +8,9 @@ const NAME_KEY = 'parley.name';
 const CAMERA_KEY = 'parley.camera';
 const MIC_KEY = 'parley.mic';
 
+/** What the lobby says to a viewer (a link whose token says publish: false). */
+const VIEWER_TEXT = 'You are joining as a viewer: you can watch, listen and chat, but not send video or sound.';
+
 /** storage wraps localStorage, which may be unavailable (privacy modes). */
 export const storage = {
   get(k) {
@@ -120,6 +123,12 @@ export function runLobby({ room, media, ready, name = '', error = '', askPasswor
     previewBox.dataset.cam = media.track('cam') ? 'on' : 'off';
     camOn.checked = media.camOn;
     micOn.checked = media.micOn;
+    if (!media.allowed) {
+      // A viewer's link (docs/access.md): no devices to choose.
+      msg.textContent = VIEWER_TEXT;
+      for (const c of [camSel, micSel, camOn, micOn]) c.disabled = true;
+      return;
+    }
     msg.textContent = describeMediaProblems(media.problems);
     const { cameras, mics } = await listDevices();
     fillSelect(camSel, cameras, media.camId, 'No camera found');
@@ -151,7 +160,7 @@ export function runLobby({ room, media, ready, name = '', error = '', askPasswor
   on(input, 'input', () => showNameError(''));
   if (pw) on(pw.input, 'input', () => { pw.err.hidden = true; pw.input.setAttribute('aria-invalid', 'false'); });
 
-  msg.textContent = 'Starting your camera and microphone…';
+  msg.textContent = media.allowed ? 'Starting your camera and microphone…' : VIEWER_TEXT;
   ready.then(refresh);
   if (pw && !error && input.value) pw.input.focus();
   else if (!error) input.focus();

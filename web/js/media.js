@@ -74,6 +74,13 @@ function insecure() {
   return e;
 }
 
+/** notAllowed is the error of a viewer's request to send (docs/access.md `publish`). */
+function notAllowed() {
+  const e = new Error('you joined as a viewer, so you cannot send audio, video or your screen');
+  e.name = 'ViewerError';
+  return e;
+}
+
 export class LocalMedia extends EventTarget {
   /** @param {{quality?: keyof QUALITY}} [opts] */
   constructor({ quality = 'normal' } = {}) {
@@ -89,6 +96,28 @@ export class LocalMedia extends EventTarget {
     this.camId = '';
     /** @type {{cam: string|null, mic: string|null}} why a device is missing */
     this.problems = { cam: null, mic: null };
+    /** false for a viewer (a token with publish: false): no device is ever started */
+    this.allowed = true;
+  }
+
+  /**
+   * forbid makes this a viewer's media: every device is released and none
+   * can be started again (see allow). Nothing is sent, and the `media`
+   * payload says mic: false, cam: false.
+   */
+  forbid() {
+    const had = !!this.camera.getTracks().length || !!this.screen || this.micOn || this.camOn;
+    this.allowed = false;
+    this.stop();
+    this.micOn = false;
+    this.camOn = false;
+    this.problems = { cam: null, mic: null };
+    if (had) this.emit();
+  }
+
+  /** allow lifts forbid (devices stay off until the person turns them on). */
+  allow() {
+    this.allowed = true;
   }
 
   /** @param {'mic'|'cam'|'screen'} role */
@@ -161,6 +190,12 @@ export class LocalMedia extends EventTarget {
    */
   async start({ audio = true, video = true } = {}) {
     this.problems = { cam: null, mic: null };
+    if (!this.allowed) {
+      this.micOn = false;
+      this.camOn = false;
+      this.emit();
+      return;
+    }
     const md = navigator.mediaDevices;
     if (!md || !md.getUserMedia) {
       this.problems = { cam: video ? 'insecure' : null, mic: audio ? 'insecure' : null };
@@ -208,6 +243,10 @@ export class LocalMedia extends EventTarget {
 
   /** put replaces the camera stream's track of the same kind by t. */
   put(t) {
+    if (!this.allowed) {
+      t.stop(); // a device that was still starting when forbid came
+      return;
+    }
     for (const old of this.camera.getTracks()) {
       if (old.kind === t.kind && old !== t) {
         this.camera.removeTrack(old);
@@ -241,6 +280,7 @@ export class LocalMedia extends EventTarget {
 
   /** setMic mutes (track disabled: instant, no renegotiation) or unmutes. */
   async setMic(on) {
+    if (on && !this.allowed) throw notAllowed();
     let t = this.track('mic');
     if (on && !t) {
       try {
@@ -262,6 +302,7 @@ export class LocalMedia extends EventTarget {
 
   /** setCam stops the camera (its light goes off) or starts it again. */
   async setCam(on) {
+    if (on && !this.allowed) throw notAllowed();
     const t = this.track('cam');
     if (!on) {
       this.camOn = false;
@@ -293,7 +334,7 @@ export class LocalMedia extends EventTarget {
   /** useCamera switches to another camera (replaceTrack: no renegotiation). */
   async useCamera(deviceId) {
     this.camId = deviceId;
-    if (!this.camOn) return;
+    if (!this.camOn || !this.allowed) return;
     this.put(await this.acquire('video', deviceId));
     this.emit();
   }
@@ -301,13 +342,14 @@ export class LocalMedia extends EventTarget {
   /** useMic switches to another microphone, keeping the mute state. */
   async useMic(deviceId) {
     this.micId = deviceId;
-    if (!this.track('mic') && !this.micOn) return;
+    if ((!this.track('mic') && !this.micOn) || !this.allowed) return;
     this.put(await this.acquire('audio', deviceId));
     this.emit();
   }
 
   /** startScreen asks which screen or window to share (needs a user gesture). */
   async startScreen() {
+    if (!this.allowed) throw notAllowed();
     const md = navigator.mediaDevices;
     if (!md || !md.getDisplayMedia) throw new Error('screen sharing is not supported by this browser');
     const s = await md.getDisplayMedia({

@@ -41,6 +41,10 @@
 // switch.js, which decides when links are made (mode mesh) and closed (after
 // a move to the SFU). Which incoming stream is which is decided by
 // streams.js, shared with the SFU path.
+//
+// Viewers (docs/access.md `publish: false`): the server cannot police what
+// a browser sends over a mesh link, so media tracks from a participant the
+// server marked `viewer` are ignored here: never routed, shown or played.
 
 import { RemoteStreams } from './streams.js';
 
@@ -66,14 +70,17 @@ export class Mesh extends EventTarget {
    *          media: import('./media.js').LocalMedia,
    *          relayOnly?: boolean,
    *          accept?: (from: string, data: object) => boolean,
+   *          viewer?: (id: string) => boolean,
    *          e2ee?: import('./e2ee.js').E2EE|null}} opts
    *   accept: whether a signal from someone we have no connection with may
    *   open one (not while the room uses the SFU).
+   *   viewer: whether a participant is a viewer, whose media is ignored.
    *   e2ee: encrypts our frames and decrypts theirs (attached right after
    *   each transceiver appears; see E2EE.attachAll).
    */
-  constructor({ signaling, media, relayOnly = false, accept = () => true, e2ee = null }) {
+  constructor({ signaling, media, relayOnly = false, accept = () => true, viewer = () => false, e2ee = null }) {
     super();
+    this.viewer = viewer;
     this.e2ee = e2ee;
     this.signaling = signaling;
     this.media = media;
@@ -140,6 +147,11 @@ export class Mesh extends EventTarget {
     peer.enqueue(() => peer.handle(data));
   }
 
+  /** recheck re-routes a participant's media after their role changed (viewer or not). */
+  recheck(id) {
+    this.peers.get(id)?.routing.route();
+  }
+
   /** localChanged pushes the local media state and tracks to every peer. */
   localChanged() {
     for (const peer of this.peers.values()) {
@@ -194,6 +206,7 @@ export class Peer {
     this.routing = new RemoteStreams({
       show: (role, stream) => this.fire('peer-stream', { peer: this, role, stream }),
       unshow: (role) => this.fire('peer-unstream', { peer: this, role }),
+      accept: () => !mesh.viewer(id),
     });
     /** Frames of one of its streams (`mid:` keys) for senders without a stream. */
     this.midStreams = new Map();
@@ -416,6 +429,11 @@ export class Peer {
   onTrack(ev) {
     this.mesh.e2ee?.attachAll(this.pc, this.id); // (normally attached already)
     const track = ev.track;
+    if (this.mesh.viewer(this.id)) {
+      // A viewer may not send (docs/access.md): whatever arrives is dropped.
+      this.trace(`ignored a ${track.kind} track from a viewer`);
+      return;
+    }
     let stream = ev.streams[0];
     if (!stream) {
       // A sender without a stream (not our client): one stream per transceiver.

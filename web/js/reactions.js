@@ -83,10 +83,13 @@ export class Reactions {
    *          tileOf: (id: string) => HTMLElement|null,  ('' = ours)
    *          people: () => {id: string, name: string}[],
    *          selfName: () => string,
+   *          rolesOf?: (id: string) => string[],  ('' = ours)
    *          signal: AbortSignal}} o
+   *   rolesOf: labels shown after a name in the list ("Moderator", "Viewer").
    */
-  constructor({ channels, tileOf, people, selfName, signal }) {
+  constructor({ channels, tileOf, people, selfName, rolesOf = () => [], signal }) {
     this.channels = channels;
+    this.rolesOf = rolesOf;
     this.tileOf = tileOf;
     this.people = people;
     this.selfName = selfName;
@@ -214,6 +217,13 @@ export class Reactions {
       name.className = 'name';
       name.textContent = p.name;
       li.append(name);
+      li.append(...this.rolesOf(p.id).map((label) => {
+        const r = document.createElement('span');
+        r.className = 'role';
+        r.dataset.role = label.toLowerCase();
+        r.textContent = label;
+        return r;
+      }));
       if (pos) {
         li.dataset.hand = String(pos);
         const h = document.createElement('span');

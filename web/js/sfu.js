@@ -30,6 +30,10 @@
 //   speaker  {peerId}  the active speaker (from the SFU's audio levels)
 //   state    {state}   'idle'|'connecting'|'connected'|'failed'|'closed'
 //   pc       {pc}      a new connection (start), before its first offer
+//
+// The SFU never forwards a viewer's media (docs/access.md `publish:
+// false`); should a track of one arrive anyway, it is ignored here as in
+// mesh.js.
 
 import { RemoteStreams } from './streams.js';
 
@@ -51,11 +55,14 @@ export class SfuLink extends EventTarget {
    * @param {{signaling: import('./signaling.js').Signaling,
    *          media: import('./media.js').LocalMedia,
    *          relayOnly?: boolean,
+   *          viewer?: (id: string) => boolean,
    *          e2ee?: import('./e2ee.js').E2EE|null}} opts
    *   e2ee: the same frame encryption as in the mesh, with the same keys.
+   *   viewer: whether a participant is a viewer, whose media is ignored.
    */
-  constructor({ signaling, media, relayOnly = false, e2ee = null }) {
+  constructor({ signaling, media, relayOnly = false, viewer = () => false, e2ee = null }) {
     super();
+    this.viewer = viewer;
     this.e2ee = e2ee;
     this.signaling = signaling;
     this.media = media;
@@ -297,6 +304,7 @@ export class SfuLink extends EventTarget {
     if (!r) {
       r = new RemoteStreams({
         prefix: `${peerId}-`,
+        accept: () => !this.viewer(peerId),
         show: (role, stream) => this.fire('stream', { peerId, role, stream }),
         unshow: (role) => this.fire('unstream', { peerId, role }),
       });
@@ -315,7 +323,16 @@ export class SfuLink extends EventTarget {
       console.debug('parley: sfu: a track nobody announced', stream?.id, ev.track.id);
       return;
     }
+    if (this.viewer(owner)) {
+      console.warn('parley: sfu: ignoring a track forwarded from a viewer', owner);
+      return;
+    }
     this.participant(owner).add(stream, ev.track, () => this.fire('media', { peerId: owner }));
+  }
+
+  /** recheck re-routes a participant's media after their role changed (viewer or not). */
+  recheck(peerId) {
+    this.remote.get(peerId)?.route();
   }
 
   /** forget drops a participant who left the room. */
@@ -400,6 +417,8 @@ export class SfuLink extends EventTarget {
       publishing: this.publishing,
       pc: this.pc,
       sending: Object.fromEntries(SLOTS.map(([role]) => [role, !!this.tx[role]?.sender.track])),
+      // participant id → how many forwarded tracks the SFU announced for them
+      forwarded: [...this.trackOwner.values()].reduce((n, id) => ({ ...n, [id]: (n[id] ?? 0) + 1 }), {}),
       counts: { ...this.counts },
     };
   }

@@ -6,8 +6,8 @@
 // as a fresh start.
 //
 // Events (all CustomEvents; `detail` is the server message unless noted):
-//   welcome, peer-joined, peer-left, signal, key, mode, error,
-//   server-shutdown
+//   welcome, peer-joined, peer-left, peer-away, peer-back, signal, key,
+//   mode, muted, error, server-shutdown
 //   status   detail: {status: 'connecting'|'open'|'reconnecting'|'closed',
 //                     attempt?, delay?, reason?}
 
@@ -17,7 +17,7 @@ export const PROTOCOL_VERSION = 1;
 
 /** Server message types this client understands. */
 const SERVER_TYPES = new Set([
-  'welcome', 'peer-joined', 'peer-left', 'peer-away', 'peer-back', 'signal', 'key', 'mode', 'error',
+  'welcome', 'peer-joined', 'peer-left', 'peer-away', 'peer-back', 'signal', 'key', 'mode', 'muted', 'error',
   'server-shutdown',
 ]);
 
@@ -194,6 +194,16 @@ export class Signaling extends EventTarget {
     this.pending.push(msg);
     if (this.pending.length > MAX_PENDING) this.pending.shift();
     return true;
+  }
+
+  /**
+   * moderate asks the server to mute or remove a participant (docs/protocol.md
+   * `moderate`; only a moderator's token allows it, others get `forbidden`).
+   * Not kept for a resume: a moderator acts on what they see now.
+   * @param {'mute'|'kick'} action
+   */
+  moderate(action, to) {
+    return this.joined && this.send({ type: 'moderate', action, to });
   }
 
   /**

@@ -12,6 +12,11 @@
 // screen share on the same transceiver) is forgotten in its old stream:
 // Chromium leaves it in both, and the stale one must not be shown in place
 // of the new share before the new share's track event arrives.
+//
+// Nothing from a viewer (a participant whose join token says publish:
+// false, docs/access.md) is ever shown or played: `accept` says so, and
+// while it is false every stream is withdrawn. In a mesh nobody else can
+// enforce that.
 
 /** The `media` payload of a participant we have not heard from yet. */
 export const NO_MEDIA = Object.freeze({ camera: null, screen: null, mic: true, cam: true });
@@ -32,11 +37,14 @@ export class RemoteStreams {
   /**
    * @param {{show: (role: 'camera'|'screen', stream: MediaStream) => void,
    *          unshow: (role: 'camera'|'screen') => void,
-   *          prefix?: string}} opts
+   *          prefix?: string, accept?: () => boolean}} opts
    *   prefix: an alternative id prefix ("<peerId>-") the SFU may have put on
    *   this participant's stream ids.
+   *   accept: whether this participant's media may be shown at all (false
+   *   for a viewer); call route() when the answer changes.
    */
-  constructor({ show, unshow, prefix = '' }) {
+  constructor({ show, unshow, prefix = '', accept = () => true }) {
+    this.accept = accept;
     this.onShow = show;
     this.onUnshow = unshow;
     this.prefix = prefix;
@@ -102,6 +110,11 @@ export class RemoteStreams {
 
   route() {
     if (this.closed) return;
+    if (!this.accept()) {
+      this.unshow('screen');
+      this.unshow('camera');
+      return;
+    }
     const { camera, screen } = this.remote;
     const streams = [...this.streams.values()].filter((s) => s.getTracks().length > 0);
     let cam = camera ? this.lookup(camera)

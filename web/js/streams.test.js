@@ -112,3 +112,25 @@ test('an unannounced screen is found once its video arrives', () => {
   t.set(false);
   assert.equal(shown.screen.getTracks()[0], t);
 });
+
+test('nothing from a viewer is shown, and what was shown goes when they turn out to be one', () => {
+  let viewer = true;
+  const shown = {};
+  const r = new RemoteStreams({
+    show: (role, s) => { shown[role] = s; },
+    unshow: (role) => { delete shown[role]; },
+    accept: () => !viewer,
+  });
+  const video = new FakeTrack('video');
+  const audio = new FakeTrack('audio');
+  r.setMedia({ camera: 'cam', screen: null });
+  r.add(new FakeStream('cam', [audio, video]), video);
+  video.set(false);
+  assert.deepEqual(shown, {}, 'a viewer\'s stream was shown');
+  viewer = false;
+  r.route();
+  assert.ok(shown.camera);
+  viewer = true;
+  r.route();
+  assert.deepEqual(shown, {});
+});

@@ -16,6 +16,10 @@ export class TileView {
     this.speaker = '';
     /** @type {Map<string, object>} participant id → last E2EE lock state (Tile.setE2ee) */
     this.locks = new Map();
+    /** @type {Map<string, string[]>} participant id → role labels (Tile.setRoles) */
+    this.roles = new Map();
+    /** @type {((id: string, tile: Tile) => void)|null} adds per-tile controls to camera tiles (moderation.js) */
+    this.decorate = null;
   }
 
   /** tile returns a participant's tile for a role, creating it if needed. */
@@ -27,6 +31,11 @@ export class TileView {
       t = this.grid.add(new Tile({ key, name, peerId: id, screen: role === 'screen' }));
       const lock = this.locks.get(id);
       if (lock) t.setE2ee(lock);
+      if (role !== 'screen') {
+        const labels = this.roles.get(id);
+        if (labels) t.setRoles(labels);
+        this.decorate?.(id, t);
+      }
     }
     return t;
   }
@@ -44,6 +53,7 @@ export class TileView {
   remove(id) {
     this.names.delete(id);
     this.locks.delete(id);
+    this.roles.delete(id);
     this.grid.remove(id);
     this.grid.remove(screenKey(id));
   }
@@ -94,6 +104,20 @@ export class TileView {
     this.get(this.speaker)?.setSpeaking(false);
     this.speaker = id;
     this.get(id)?.setSpeaking(true);
+  }
+
+  /** setRoles shows a participant's role labels on their camera tile. */
+  setRoles(id, labels) {
+    this.roles.set(id, labels);
+    this.get(id)?.setRoles(labels);
+  }
+
+  /** redecorate runs decorate again on every camera tile (the permissions changed). */
+  redecorate() {
+    for (const id of this.names.keys()) {
+      const t = this.get(id);
+      if (t) this.decorate?.(id, t);
+    }
   }
 
   /** e2ee shows a participant's encryption lock on their tiles (Tile.setE2ee). */

@@ -249,6 +249,40 @@ export class Tile {
     token.resolve(false);
   }
 
+  /**
+   * setRoles shows small labels after the name ("Moderator", "Viewer";
+   * permissions.js roleLabels) and marks the tile data-viewer /
+   * data-moderator. DOM hook: `.tile .role[data-role=moderator|viewer]`.
+   * @param {string[]} labels
+   */
+  setRoles(labels) {
+    for (const r of this.roleEls ?? []) r.remove();
+    this.roleEls = labels.map((text) => {
+      const r = el('span', 'role', text);
+      r.dataset.role = text.toLowerCase();
+      return r;
+    });
+    this.nameEl.after(...this.roleEls);
+    for (const role of ['viewer', 'moderator']) {
+      if (labels.some((l) => l.toLowerCase() === role)) this.el.dataset[role] = '';
+      else delete this.el.dataset[role];
+    }
+    const extra = labels.length ? `, ${labels.join(', ').toLowerCase()}` : '';
+    this.el.setAttribute('aria-label', `${this.nameEl.textContent}${extra}`);
+  }
+
+  /** setMenu puts per-tile controls (moderation.js) in the tile, replacing any; null removes them. */
+  setMenu(node) {
+    this.menu?.remove();
+    this.menu = node;
+    if (node) {
+      this.el.append(node);
+      this.el.dataset.menu = '';
+    } else {
+      delete this.el.dataset.menu;
+    }
+  }
+
   /** setSpeaking marks the active speaker (a subtle highlight). */
   setSpeaking(on) {
     if (on) this.el.dataset.speaking = '';
@@ -483,6 +517,21 @@ export function setModeBadge({ mode, policy, switching }) {
     : 'Video goes directly between browsers (mesh)')
     + (p ? `; an administrator set this room to ${p}` : '')
     + (switching ? '; switching now' : '');
+}
+
+/**
+ * setRoleNote shows what we are in this call next to the room name
+ * (#role-note: "Viewer", "Moderator"), or nothing.
+ * @param {string[]} labels
+ */
+export function setRoleNote(labels) {
+  const note = document.getElementById('role-note');
+  if (!note) return;
+  note.textContent = labels.join(' · ');
+  note.hidden = !labels.length;
+  note.title = labels.includes('Viewer')
+    ? "You joined as a viewer: this room's link lets you watch and listen, not send"
+    : labels.includes('Moderator') ? 'You are a moderator: you can mute or remove participants from their tile menu' : '';
 }
 
 /** setPreflightNote shows (or hides) the quiet note that the SFU is unreachable. */
