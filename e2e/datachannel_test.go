@@ -65,18 +65,26 @@ const jsWatchReactions = `(() => {
   return true;
 })()`
 
+// jsContentAt defines contentAt(tile, x, y): where content position (x, y)
+// of a screen tile's video (object-fit contain) is, in page coordinates
+// and in the tile's own.
+const jsContentAt = `const contentAt = (tile, x, y) => {
+  const v = tile.querySelector('video.live') ?? tile.querySelector('video');
+  const box = v.getBoundingClientRect();
+  const tb = tile.getBoundingClientRect();
+  const s = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
+  const w = v.videoWidth * s, h = v.videoHeight * s;
+  const px = box.left + (box.width - w) / 2 + x * w, py = box.top + (box.height - h) / 2 + y * h;
+  return { v, tb, px, py, tx: px - tb.left, ty: py - tb.top };
+};`
+
 // jsPointAt moves the pointer over the screen tile %q at content position
 // (%f, %f) and clicks there.
 const jsPointAt = `(() => {
-  const tile = document.querySelector('.tile.screen[data-peer=%q]');
-  const v = tile.querySelector('video.live') ?? tile.querySelector('video');
-  const box = v.getBoundingClientRect();
-  const s = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
-  const w = v.videoWidth * s, h = v.videoHeight * s;
-  const x = box.left + (box.width - w) / 2 + %f * w;
-  const y = box.top + (box.height - h) / 2 + %f * h;
+  ` + jsContentAt + `
+  const { v, px, py } = contentAt(document.querySelector('.tile.screen[data-peer=%q]'), %f, %f);
   for (const type of ['pointermove', 'pointerdown']) {
-    v.dispatchEvent(new PointerEvent(type, { clientX: x, clientY: y, bubbles: true }));
+    v.dispatchEvent(new PointerEvent(type, { clientX: px, clientY: py, bubbles: true }));
   }
   return true;
 })()`
@@ -84,18 +92,16 @@ const jsPointAt = `(() => {
 // jsDrag drags with the button held over the screen tile %q from content
 // position (%f, %f) to (%f, %f), in 12 steps: a freehand stroke.
 const jsDrag = `(() => {
+  ` + jsContentAt + `
   const tile = document.querySelector('.tile.screen[data-peer=%q]');
-  const v = tile.querySelector('video.live') ?? tile.querySelector('video');
-  const box = v.getBoundingClientRect();
-  const s = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
-  const w = v.videoWidth * s, h = v.videoHeight * s;
-  const at = (x, y) => ({ clientX: box.left + (box.width - w) / 2 + x * w, clientY: box.top + (box.height - h) / 2 + y * h, bubbles: true });
   const [x0, y0, x1, y1] = [%f, %f, %f, %f];
-  v.dispatchEvent(new PointerEvent('pointerdown', { ...at(x0, y0), buttons: 1 }));
-  for (let i = 1; i <= 12; i++) {
-    v.dispatchEvent(new PointerEvent('pointermove', { ...at(x0 + (x1 - x0) * i / 12, y0 + (y1 - y0) * i / 12), buttons: 1 }));
-  }
-  v.dispatchEvent(new PointerEvent('pointerup', { ...at(x1, y1), buttons: 0 }));
+  const ev = (type, x, y, buttons) => {
+    const { v, px, py } = contentAt(tile, x, y);
+    v.dispatchEvent(new PointerEvent(type, { clientX: px, clientY: py, buttons, bubbles: true }));
+  };
+  ev('pointerdown', x0, y0, 1);
+  for (let i = 1; i <= 12; i++) ev('pointermove', x0 + (x1 - x0) * i / 12, y0 + (y1 - y0) * i / 12, 1);
+  ev('pointerup', x1, y1, 0);
   return true;
 })()`
 
@@ -103,18 +109,13 @@ const jsDrag = `(() => {
 // tile %s at content position (%f, %f), looking 2 px around it; -1 while
 // the tile has no canvas with one stroke.
 const jsInkAlpha = `(() => {
+  ` + jsContentAt + `
   const tile = document.querySelector(%q);
   const c = tile?.querySelector('canvas.ink[data-strokes="1"]');
   if (!c) return -1;
-  const v = tile.querySelector('video.live') ?? tile.querySelector('video');
-  const box = v.getBoundingClientRect();
-  const tb = tile.getBoundingClientRect();
-  const s = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
-  const w = v.videoWidth * s, h = v.videoHeight * s;
+  const { tb, tx, ty } = contentAt(tile, %f, %f);
   const k = c.width / tb.width;
-  const px = (box.left - tb.left + (box.width - w) / 2 + %f * w) * k;
-  const py = (box.top - tb.top + (box.height - h) / 2 + %f * h) * k;
-  const d = c.getContext('2d').getImageData(Math.round(px - 2 * k), Math.round(py - 2 * k), Math.round(4 * k) + 1, Math.round(4 * k) + 1).data;
+  const d = c.getContext('2d').getImageData(Math.round((tx - 2) * k), Math.round((ty - 2) * k), Math.round(4 * k) + 1, Math.round(4 * k) + 1).data;
   let max = 0;
   for (let i = 3; i < d.length; i += 4) max = Math.max(max, d[i]);
   return max;
@@ -124,18 +125,13 @@ const jsInkAlpha = `(() => {
 // height, the larger) the arrow of participant %q on screen tile %s sits
 // from content position (%f, %f); -1 while there is no arrow.
 const jsPointerError = `(() => {
+  ` + jsContentAt + `
   const tile = document.querySelector(%q);
   const arrow = tile?.querySelector('.pointer[data-from=%q]:not(.faded)');
   if (!arrow) return -1;
-  const v = tile.querySelector('video.live') ?? tile.querySelector('video');
-  const box = v.getBoundingClientRect();
-  const tb = tile.getBoundingClientRect();
-  const s = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
-  const w = v.videoWidth * s, h = v.videoHeight * s;
-  const ex = box.left + (box.width - w) / 2 + %f * w;
-  const ey = box.top + (box.height - h) / 2 + %f * h;
+  const { tb, px, py } = contentAt(tile, %f, %f);
   const a = arrow.getBoundingClientRect();
-  return Math.max(Math.abs(a.left - ex) / tb.width, Math.abs(a.top - ey) / tb.height);
+  return Math.max(Math.abs(a.left - px) / tb.width, Math.abs(a.top - py) / tb.height);
 })()`
 
 // jsTransfer returns the page's transfer of direction %q (the latest), or null.
