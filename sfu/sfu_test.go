@@ -377,10 +377,15 @@ func TestGlareSFUIsImpolite(t *testing.T) {
 	}
 	a.hold.Unlock() // a answers the SFU's offer (an answer to a's offer would fail in handle)
 
-	waitFor(t, 5*time.Second, "a to answer the SFU's offer", func() bool {
+	// b's audio and video may each need an SFU offer: wait until both
+	// flow to a and the SFU has nothing left to offer, so that a's offer
+	// below does not collide with another SFU offer (this test client,
+	// like pion, cannot roll back the way a polite browser would).
+	waitFor(t, 10*time.Second, "the SFU to finish offering b's tracks to a", func() bool {
 		a.ss.negMu.Lock()
-		defer a.ss.negMu.Unlock()
-		return a.sfuOffer.Load() > offers && !a.ss.offering
+		idle := a.sfuOffer.Load() > offers && !a.ss.offering && !a.ss.needOffer
+		a.ss.negMu.Unlock()
+		return idle && a.packetsFrom("b", "video") > 0 && a.packetsFrom("b", "audio") > 0
 	})
 	// Now a starts its screen share: a client-initiated renegotiation.
 	screen, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: clockRateVideo}, "screen-a", "screen-a")
