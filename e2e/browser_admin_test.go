@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,7 +165,7 @@ func adminGlobalPolicy(t *testing.T, ts *testserver.Server) string {
 // adminScreenshots saves the admin page at 1280 and 360 px wide when
 // PARLEY_SCREENSHOTS names a directory (as TestBrowserScreenshots does).
 func adminScreenshots(t *testing.T, p *browsertest.Page) {
-	dir := os.Getenv("PARLEY_SCREENSHOTS")
+	dir := screenshotDir(t)
 	if dir == "" {
 		return
 	}

@@ -6,7 +6,6 @@ package e2e
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -352,12 +351,9 @@ func testModeration(t *testing.T, policy string, phone bool) {
 // set (for reviewing the UI by eye, like TestBrowserScreenshots).
 func modShot(t *testing.T, p *browsertest.Page, name string) {
 	t.Helper()
-	dir := os.Getenv("PARLEY_SCREENSHOTS")
+	dir := screenshotDir(t)
 	if dir == "" {
 		return
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // a few video frames
 	path := filepath.Join(dir, name+".png")

@@ -13,18 +13,29 @@ import (
 	"github.com/parleyhq/parley/internal/testserver"
 )
 
+// screenshotDir is $PARLEY_SCREENSHOTS, made if missing; "" when unset
+// (tests then take no screenshots).
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PARLEY_SCREENSHOTS")
+	if dir == "" {
+		return ""
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestBrowserScreenshots saves screenshots of every page at 1280×800 and
 // 360×740 for reviewing the UI by eye. It runs only when PARLEY_SCREENSHOTS
 // names a directory:
 //
 //	PARLEY_SCREENSHOTS=/tmp/shots go test ./e2e -run BrowserScreenshots
 func TestBrowserScreenshots(t *testing.T) {
-	dir := os.Getenv("PARLEY_SCREENSHOTS")
+	dir := screenshotDir(t)
 	if dir == "" {
 		t.Skip("set PARLEY_SCREENSHOTS=DIR to save screenshots of the web client")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	ts := testserver.Start(t, nil)
 	b := browsertest.New(t)

@@ -408,7 +408,10 @@ export function runCall({
       const rejoin = /** @type {HTMLAnchorElement} */ (document.getElementById('rejoin'));
       rejoin.href = location.href;
       showView('left');
-      if (code !== 'left') showBanner(text, { kind: 'error', key: 'ended' });
+      // The page says why; a banner on top of it would repeat it and hide
+      // the title. Focus moves to the title, so a screen reader reads it.
+      hideBanner();
+      document.getElementById('left-title').focus();
     }
 
     // Health report (docs/protocol.md `stats`): counts only, no identities,
