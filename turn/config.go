@@ -58,16 +58,12 @@ type Config struct {
 	Listen string
 	// TLSListen is the TURNS listen address (e.g. ":5349", or ":443" to get
 	// through firewalls that only let TLS out). It is used only when
-	// GetCertificate or CertFile and KeyFile are set.
+	// GetCertificate is set.
 	TLSListen string
 	// GetCertificate gives TURNS its certificates: Parley passes the same
-	// source as its HTTPS listener (ACME or the certificate files), so one
-	// renewal serves both.
+	// source as its HTTPS listener (ACME, or certificate files reloaded
+	// when they change: internal/certfile), so one renewal serves both.
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
-	// CertFile and KeyFile, when GetCertificate is nil, are the PEM
-	// certificate chain and key for TURNS. They are re-read when the
-	// files change, so certificate renewals need no restart.
-	CertFile, KeyFile string
 	// PublicIP is the relay address advertised to clients. Default: the
 	// Listen IP when Listen names one (relays are bound to it), else the
 	// first non-loopback, non-link-local IPv4 address of the host, else
@@ -163,7 +159,7 @@ func normalize(cfg Config, log *slog.Logger) (Config, netip.Addr, error) {
 		return invalid("listen address %q: port %q", cfg.Listen, port)
 	}
 	if cfg.TLSListen != "" {
-		if cfg.GetCertificate == nil && (cfg.CertFile == "" || cfg.KeyFile == "") {
+		if cfg.GetCertificate == nil {
 			log.Warn("turn: TURNS listen address set but no certificate configured; TURNS stays off", "tls_listen", cfg.TLSListen)
 			cfg.TLSListen = ""
 		} else if _, _, err := net.SplitHostPort(cfg.TLSListen); err != nil {

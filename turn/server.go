@@ -25,7 +25,6 @@ import (
 
 	pionturn "github.com/pion/turn/v5"
 
-	"github.com/parleyhq/parley/internal/certfile"
 	"github.com/parleyhq/parley/internal/netpolicy"
 	"github.com/parleyhq/parley/internal/pionlog"
 )
@@ -150,14 +149,6 @@ func (s *Server) listenLocked(ctx context.Context) (err error) {
 		}
 	}()
 	if s.cfg.TLSListen != "" {
-		getCert := s.cfg.GetCertificate
-		if getCert == nil {
-			certs, err := certfile.New(s.cfg.CertFile, s.cfg.KeyFile, s.log)
-			if err != nil {
-				return fmt.Errorf("turn: TURNS: %w", err)
-			}
-			getCert = certs.GetCertificate
-		}
 		var lc net.ListenConfig
 		ln, err := lc.Listen(ctx, "tcp", s.cfg.TLSListen)
 		if err != nil {
@@ -165,7 +156,7 @@ func (s *Server) listenLocked(ctx context.Context) (err error) {
 		}
 		tlsL = newGuardedListener(ln, &tls.Config{
 			MinVersion:     tls.VersionTLS12,
-			GetCertificate: getCert,
+			GetCertificate: s.cfg.GetCertificate,
 		}, s.cfg.MaxAllocations, s.log)
 	}
 

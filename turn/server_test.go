@@ -13,6 +13,7 @@ import (
 	"github.com/pion/transport/v4/test"
 	pionturn "github.com/pion/turn/v5"
 
+	"github.com/parleyhq/parley/internal/certfile"
 	"github.com/parleyhq/parley/internal/testcert"
 )
 
@@ -27,7 +28,11 @@ func TestTCPAndTLSTransports(t *testing.T) {
 	peer := loopbackPeer(t)
 	cfg := baseConfig()
 	cfg.TLSListen = "127.0.0.1:0"
-	cfg.CertFile, cfg.KeyFile = certFile, keyFile
+	certs, err := certfile.New(certFile, keyFile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.GetCertificate = certs.GetCertificate
 	cfg.AllowPeers = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	cfg.SelfPorts = []uint16{portOfAddr(peer.LocalAddr())}
 	s := startServer(t, cfg, nil)
