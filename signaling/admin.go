@@ -136,12 +136,23 @@ func (h *Hub) Kick(peerID string) error {
 		h.mu.Unlock()
 		return fmt.Errorf("participant %q: %w", peerID, ErrNoPeer)
 	}
-	c.send(encode(errorMsg{Type: TypeError, Code: CodeKicked, Message: "you were removed from the room by an administrator"}))
-	sess := h.leaveLocked(c, "kicked")
+	done := h.kickLocked(c, "you were removed from the room by an administrator")
 	h.mu.Unlock()
-	detachSFU(sess)
-	c.closeWith(websocket.ClosePolicyViolation, "kicked")
+	done()
 	return nil
+}
+
+// kickLocked removes c from its room for good (an administrator's Kick or
+// a moderator's): c is told why, the others see it leave with reason
+// "kicked". Hub.mu held; the returned function closes c's SFU session and
+// connection and must be called once the lock is released.
+func (h *Hub) kickLocked(c *conn, message string) (done func()) {
+	c.send(encode(errorMsg{Type: TypeError, Code: CodeKicked, Message: message}))
+	sess := h.leaveLocked(c, "kicked")
+	return func() {
+		detachSFU(sess)
+		c.closeWith(websocket.ClosePolicyViolation, "kicked")
+	}
 }
 
 // CloseRoom ends a room: everyone in it is told and disconnected.

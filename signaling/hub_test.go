@@ -135,8 +135,19 @@ func (c *client) expectClose() int {
 
 func join(t *testing.T, url, room, name string) (*client, msg) {
 	t.Helper()
+	return joinWith(t, url, room, name, nil)
+}
+
+// joinWith joins on a new connection with extra join fields (a token, a
+// resume token) and returns the welcome.
+func joinWith(t *testing.T, url, room, name string, extra map[string]any) (*client, msg) {
+	t.Helper()
+	m := map[string]any{"type": "join", "v": 1, "room": room, "name": name}
+	for k, v := range extra {
+		m[k] = v
+	}
 	c := dial(t, url)
-	c.send(map[string]any{"type": "join", "v": 1, "room": room, "name": name})
+	c.send(m)
 	return c, c.expect(TypeWelcome)
 }
 

@@ -1,8 +1,6 @@
 package signaling
 
-import "github.com/gorilla/websocket"
-
-// Moderation from inside a room (docs/protocol.md "Moderation"): a
+// Moderation from inside a room (docs/protocol.md `moderate`, `muted`): a
 // participant whose join token grants admin may mute or remove another
 // participant of its room. The admin API (admin.go) does the same for any
 // room from outside.
@@ -55,11 +53,9 @@ func (h *Hub) moderate(c *conn, req request) *ProtocolError {
 		c.log.Info("moderator muted a participant", "room", r.name, "peer", c.id, "target", to.id)
 		return nil
 	}
-	to.send(encode(errorMsg{Type: TypeError, Code: CodeKicked, Message: by.Name + " removed you from the room"}))
-	sess := h.leaveLocked(to, "kicked")
+	done := h.kickLocked(to, by.Name+" removed you from the room")
 	h.mu.Unlock()
-	detachSFU(sess)
-	to.closeWith(websocket.ClosePolicyViolation, "kicked")
+	done()
 	c.log.Info("moderator removed a participant", "room", r.name, "peer", c.id, "target", to.id)
 	return nil
 }

@@ -23,17 +23,10 @@ func (tokenAuth) Authorize(_ context.Context, req JoinAuth) (Grant, *ProtocolErr
 	return Grant{}, nil
 }
 
-func joinWithToken(t *testing.T, url, room, name, token string) (*client, msg) {
-	t.Helper()
-	c := dial(t, url)
-	c.send(map[string]any{"type": "join", "v": 1, "room": room, "name": name, "token": token})
-	return c, c.expect(TypeWelcome)
-}
-
 func TestPeersCarryViewerAndModerator(t *testing.T) {
 	h, url := testHub(t, Options{Authorizer: tokenAuth{}})
-	m, _ := joinWithToken(t, url, "r", "Mod", "admin")
-	v, vw := joinWithToken(t, url, "r", "Vi", "viewer")
+	m, _ := joinWith(t, url, "r", "Mod", map[string]any{"token": "admin"})
+	v, vw := joinWith(t, url, "r", "Vi", map[string]any{"token": "viewer"})
 	if len(vw.Peers) != 1 || !vw.Peers[0].Moderator || vw.Peers[0].Viewer {
 		t.Errorf("viewer's welcome peers %+v, want the moderator marked", vw.Peers)
 	}
@@ -67,7 +60,7 @@ func TestPeersCarryViewerAndModerator(t *testing.T) {
 
 func TestModerate(t *testing.T) {
 	_, url := testHub(t, Options{Authorizer: tokenAuth{}})
-	m, mw := joinWithToken(t, url, "r", "Mod", "admin")
+	m, mw := joinWith(t, url, "r", "Mod", map[string]any{"token": "admin"})
 	b, bw := join(t, url, "r", "Bo")
 	m.expect(TypePeerJoined)
 	_, ow := join(t, url, "elsewhere", "Ot")
@@ -115,7 +108,7 @@ func TestModerateBeforeJoin(t *testing.T) {
 func TestViewerIsReceiveOnlyAtTheSFU(t *testing.T) {
 	f := &fakeSFU{}
 	_, url := testHub(t, Options{Authorizer: tokenAuth{}, SFU: f})
-	v, vw := joinWithToken(t, url, "r", "Vi", "viewer")
+	v, vw := joinWith(t, url, "r", "Vi", map[string]any{"token": "viewer"})
 	p, pw := join(t, url, "r", "Pl")
 	for _, c := range []*client{v, p} {
 		c.send(map[string]any{"type": "signal", "to": SFUPeerID, "data": map[string]any{"description": "x"}})

@@ -24,9 +24,7 @@ func TestResumeKeepsTheParticipant(t *testing.T) {
 	}
 	a.send(map[string]any{"type": "signal", "to": wb.ID, "data": "while-away"})
 
-	b2 := dial(t, url)
-	b2.send(map[string]any{"type": "join", "v": 1, "room": "r", "name": "B", "resume": wb.Resume})
-	w := b2.expect(TypeWelcome)
+	b2, w := joinWith(t, url, "r", "B", map[string]any{"resume": wb.Resume})
 	if w.ID != wb.ID || !w.Resumed || len(w.Peers) != 1 || w.Peers[0].Name != "A" {
 		t.Fatalf("resumed welcome %+v, want id %s, resumed, peers [A]", w, wb.ID)
 	}
@@ -47,9 +45,7 @@ func TestResumeKeepsTheParticipant(t *testing.T) {
 	}
 
 	// A used token is spent.
-	b3 := dial(t, url)
-	b3.send(map[string]any{"type": "join", "v": 1, "room": "r", "name": "B", "resume": wb.Resume})
-	if w := b3.expect(TypeWelcome); w.ID == wb.ID || w.Resumed {
+	if _, w := joinWith(t, url, "r", "B", map[string]any{"resume": wb.Resume}); w.ID == wb.ID || w.Resumed {
 		t.Errorf("a spent token resumed %+v", w)
 	}
 }
@@ -67,9 +63,7 @@ func TestResumeGraceEnds(t *testing.T) {
 		t.Fatalf("peer-left %+v, want B with reason timeout", m)
 	}
 	waitFor(t, func() bool { return len(h.Rooms()) == 1 && len(h.Rooms()[0].Peers) == 1 })
-	b2 := dial(t, url)
-	b2.send(map[string]any{"type": "join", "v": 1, "room": "r", "name": "B", "resume": wb.Resume})
-	if w := b2.expect(TypeWelcome); w.ID == wb.ID || w.Resumed {
+	if _, w := joinWith(t, url, "r", "B", map[string]any{"resume": wb.Resume}); w.ID == wb.ID || w.Resumed {
 		t.Errorf("an expired token resumed %+v", w)
 	}
 }
@@ -82,9 +76,8 @@ func TestResumeTakesOverALiveConnection(t *testing.T) {
 	a, _ := join(t, url, "r", "A")
 	_, wb := join(t, url, "r", "B")
 	a.expect(TypePeerJoined)
-	b2 := dial(t, url)
-	b2.send(map[string]any{"type": "join", "v": 1, "room": "r", "name": "B", "resume": wb.Resume})
-	if w := b2.expect(TypeWelcome); w.ID != wb.ID || !w.Resumed {
+	_, w := joinWith(t, url, "r", "B", map[string]any{"resume": wb.Resume})
+	if w.ID != wb.ID || !w.Resumed {
 		t.Fatalf("welcome %+v, want B resumed", w)
 	}
 	if m := a.expect(TypePeerBack); m.Peer.ID != wb.ID {
