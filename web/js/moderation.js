@@ -10,25 +10,11 @@
 // the removal is confirmed in `#kick-dialog` (a native <dialog>:
 // `#kick-confirm`, `#kick-cancel`).
 
-import { showBanner } from './ui.js';
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
+import { showBanner, icon, svgEl } from './ui.js';
 
 /** moreIcon is the menu button's "⋮" as an SVG (no font needed). */
 function moreIcon() {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.classList.add('icon');
-  for (const cy of [5, 12, 19]) {
-    const c = document.createElementNS(SVG_NS, 'circle');
-    c.setAttribute('cx', '12');
-    c.setAttribute('cy', String(cy));
-    c.setAttribute('r', '2.2');
-    c.setAttribute('fill', 'currentColor');
-    svg.append(c);
-  }
-  return svg;
+  return icon(...[5, 12, 19].map((cy) => svgEl('circle', { cx: 12, cy, r: 2.2, fill: 'currentColor' })));
 }
 
 let menuSeq = 0;

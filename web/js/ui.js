@@ -12,34 +12,31 @@ const ICONS = {
 const LOCK = 'M18 8h-1V6A5 5 0 0 0 7 6v2H6a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V10a2 2 0 0 0-2-2zM9 6a3 3 0 0 1 6 0v2H9zm3 11a2 2 0 1 1 0-4 2 2 0 0 1 0 4z';
 const LOCK_OPEN = 'M18 8h-8V6a2 2 0 0 1 4 0h2a4 4 0 0 0-8 0v2H6a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V10a2 2 0 0 0-2-2zm-6 9a2 2 0 1 1 0-4 2 2 0 0 1 0 4z';
 
-/** lockIcon builds the E2EE lock of a tile (open: an unencrypted room). */
-function lockIcon(open) {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.classList.add('icon');
-  const p = document.createElementNS(SVG_NS, 'path');
-  p.setAttribute('d', open ? LOCK_OPEN : LOCK);
-  p.setAttribute('fill', 'currentColor');
-  svg.append(p);
+/** svgEl makes an SVG element with the given attributes. */
+export function svgEl(tag, attrs = {}) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  return e;
+}
+
+/** icon builds a decorative 24×24 icon (class .icon, hidden from screen readers) of the given shapes. */
+export function icon(...shapes) {
+  const svg = svgEl('svg', { viewBox: '0 0 24 24', 'aria-hidden': 'true', class: 'icon' });
+  svg.append(...shapes);
   return svg;
 }
 
-/** icon builds a small slashed SVG icon ("off" indicators). */
+/** lockIcon builds the E2EE lock of a tile (open: an unencrypted room). */
+function lockIcon(open) {
+  return icon(svgEl('path', { d: open ? LOCK_OPEN : LOCK, fill: 'currentColor' }));
+}
+
+/** slashedIcon builds a small slashed icon ("off" indicators). */
 function slashedIcon(path) {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.classList.add('icon');
-  const p = document.createElementNS(SVG_NS, 'path');
-  p.setAttribute('d', path);
-  p.setAttribute('fill', 'currentColor');
-  const l = document.createElementNS(SVG_NS, 'line');
-  for (const [k, v] of Object.entries({ x1: 3, y1: 3, x2: 21, y2: 21, stroke: 'currentColor', 'stroke-width': 2.2, 'stroke-linecap': 'round' })) {
-    l.setAttribute(k, String(v));
-  }
-  svg.append(p, l);
-  return svg;
+  return icon(
+    svgEl('path', { d: path, fill: 'currentColor' }),
+    svgEl('line', { x1: 3, y1: 3, x2: 21, y2: 21, stroke: 'currentColor', 'stroke-width': 2.2, 'stroke-linecap': 'round' }),
+  );
 }
 
 function el(tag, className, text) {
