@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +41,12 @@ type client struct {
 
 func dial(t *testing.T, url string) *client {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	return dialWith(t, url, websocket.DefaultDialer)
+}
+
+func dialWith(t *testing.T, url string, d *websocket.Dialer) *client {
+	t.Helper()
+	ws, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -417,7 +424,12 @@ func TestShutdownNotifies(t *testing.T) {
 func TestSlowConsumerDropped(t *testing.T) {
 	_, url := testHub(t, Options{SendQueue: 2, WriteWait: 200 * time.Millisecond, RateBurst: 1000, RateLimit: 1000})
 	a, _ := join(t, url, "slow", "A")
-	_, wb := join(t, url, "slow", "B") // B never reads again
+	// B never reads again. Its receive buffer is pinned small: with kernel
+	// autotuning a silent reader's window can grow to tens of MiB, and how
+	// long the server's writes take to back up would depend on the machine.
+	b := dialWith(t, url, &websocket.Dialer{NetDialContext: smallReadBuffer})
+	b.send(map[string]any{"type": "join", "v": 1, "room": "slow", "name": "B"})
+	wb := b.expect(TypeWelcome)
 	a.expect(TypePeerJoined)
 	left := make(chan struct{})
 	go func() { // A reads in the background: its own queue stays empty
@@ -435,15 +447,30 @@ func TestSlowConsumerDropped(t *testing.T) {
 		}
 	}()
 	big := strings.Repeat("z", 60<<10)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+	start, sent := time.Now(), 0
+	for time.Since(start) < 20*time.Second {
 		a.send(map[string]any{"type": "signal", "to": wb.ID, "data": big})
+		sent++
 		select {
 		case <-left:
 			return // B was dropped; A is fine
 		case <-time.After(time.Millisecond):
 		}
 	}
-	t.Fatal("slow consumer was never dropped")
+	t.Fatalf("slow consumer was never dropped (%d messages of 60 KiB in %v)", sent, time.Since(start).Round(time.Millisecond))
+}
+
+// smallReadBuffer dials TCP with a 4 KiB receive buffer, set before the
+// handshake so the window never opens wider.
+func smallReadBuffer(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+	return d.DialContext(ctx, network, addr)
 }
 
 func waitFor(t *testing.T, cond func() bool) {
