@@ -18,8 +18,9 @@ const (
 	// its close frame, waiting for the client's close reply.
 	closeGrace = 2 * time.Second
 	// hardReadLimit is where the WebSocket library itself cuts a frame off
-	// (with 1009 and no error message); below it, frames over
-	// MaxMessageBytes are refused with too-large first.
+	// (with 1009 and no error message); below it, frames over their limit
+	// (MaxMessageBytes, or MaxSFUSignalBytes) are refused with too-large
+	// first.
 	hardReadLimit = 1 << 20
 	// maxRefusals is how many rate-limited messages in a row a client may
 	// send before it is disconnected with 1008: past that it is flooding,
@@ -159,7 +160,7 @@ func (c *conn) readLoop() string {
 		if err != nil {
 			return c.readError(err)
 		}
-		frame, err := io.ReadAll(io.LimitReader(r, MaxMessageBytes+1))
+		frame, err := io.ReadAll(io.LimitReader(r, MaxSFUSignalBytes+1))
 		if err != nil {
 			return c.readError(err)
 		}
@@ -167,18 +168,21 @@ func (c *conn) readLoop() string {
 		if c.closing.Load() || !c.allow() {
 			continue // closing: only the client's close reply matters now
 		}
-		if len(frame) > MaxMessageBytes {
-			// RFC 6455 §7.4.1: 1009, the message is too big to process.
-			c.sendError(protoErr(CodeTooLarge, "messages are limited to %d bytes", MaxMessageBytes), "")
-			c.closeWith(websocket.CloseMessageTooBig, "message too big")
-			continue
-		}
 		if kind != websocket.TextMessage {
 			c.sendError(protoErr(CodeBadJSON, "binary frames are not part of the protocol; send JSON text"), "")
 			continue
 		}
 		c.handle(frame)
 	}
+}
+
+// sizeLimit is the largest frame a request may come in: only a signal to
+// the SFU, whose SDP grows with the room, may pass MaxMessageBytes.
+func sizeLimit(req request) int {
+	if req.typ == TypeSignal && req.to == SFUPeerID {
+		return MaxSFUSignalBytes
+	}
+	return MaxMessageBytes
 }
 
 // readError classifies the error that ended the read loop.
@@ -221,9 +225,21 @@ func (c *conn) allow() bool {
 }
 
 // handle decodes one frame and acts on it; every refusal becomes an error
-// message to this client alone.
+// message to this client alone. A frame over its type's size limit closes
+// the connection (RFC 6455 §7.4.1: 1009, the message is too big to process).
 func (c *conn) handle(frame []byte) {
-	req, perr := decode(frame)
+	var req request
+	var perr *ProtocolError
+	limit := MaxSFUSignalBytes
+	if len(frame) <= limit { // longer frames were cut off by the reader: not JSON
+		req, perr = decode(frame)
+		limit = sizeLimit(req)
+	}
+	if len(frame) > limit {
+		c.sendError(protoErr(CodeTooLarge, "messages are limited to %d bytes (%d for a signal to the SFU)", MaxMessageBytes, MaxSFUSignalBytes), "")
+		c.closeWith(websocket.CloseMessageTooBig, "message too big")
+		return
+	}
 	c.hub.opts.Observer.Message(messageLabel(req.typ))
 	joined := c.joined()
 	if !joined && req.typ != TypeJoin && perr == nil {

@@ -309,7 +309,7 @@ func (h *Hub) welcomeLocked(c *conn, r *room, ice []ICEServer, resumed bool) wel
 		ID: c.id, Room: r.name, Name: c.name,
 		Peers: peers, Mode: r.mode, Policy: r.policy,
 		ICEServers:  ice,
-		Limits:      Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxNameLength: MaxNameRunes, MaxFileBytes: h.opts.MaxFileBytes},
+		Limits:      Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxSFUSignal: MaxSFUSignalBytes, MaxNameLength: MaxNameRunes, MaxFileBytes: h.opts.MaxFileBytes},
 		Permissions: c.perms,
 		Resume:      h.issueTokenLocked(c),
 		Resumed:     resumed,

@@ -3,6 +3,7 @@ package signaling
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -228,4 +229,37 @@ func TestSignalToSFU(t *testing.T) {
 	b, _ := join(t, url2, "s", "B")
 	b.send(map[string]any{"type": "signal", "to": "sfu", "data": 1})
 	b.expectError(CodeUnknownPeer)
+}
+
+// TestSFUSignalSizeLimit: a browser's answer in a large SFU room is far
+// over 64 KiB (≈0.75 KiB per forwarded track); the SFU takes it, while the
+// same size relayed to a participant, or a signal to the SFU over its own
+// bound, is refused with too-large.
+func TestSFUSignalSizeLimit(t *testing.T) {
+	sfu := &fakeSFU{}
+	_, url := testHub(t, Options{SFU: sfu})
+	a, wa := join(t, url, "big", "A")
+	sdp := strings.Repeat("a=x\r\n", 230<<10/5) // ≈ 300 m-lines
+	a.send(map[string]any{"type": "signal", "to": "sfu", "data": map[string]any{"description": map[string]string{"type": "answer", "sdp": sdp}}})
+	if m := a.expect(TypeSignal); m.From != "sfu" {
+		t.Fatalf("signal = %+v", m)
+	}
+	if got := sfu.session(wa.ID).got; len(got) != 1 || len(got[0]) < len(sdp) {
+		t.Fatalf("the SFU got %d signals", len(got))
+	}
+
+	b, wb := join(t, url, "big", "B")
+	a.expect(TypePeerJoined)
+	a.send(map[string]any{"type": "signal", "to": wb.ID, "data": sdp})
+	a.expectError(CodeTooLarge)
+	if code := a.expectClose(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("close code %d, want 1009", code)
+	}
+	b.expect(TypePeerLeft)
+
+	b.send(map[string]any{"type": "signal", "to": "sfu", "data": strings.Repeat("y", MaxSFUSignalBytes)})
+	b.expectError(CodeTooLarge)
+	if code := b.expectClose(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("close code %d, want 1009", code)
+	}
 }

@@ -14,8 +14,15 @@ const ProtocolVersion = 1
 
 // Limits of protocol version 1; docs/protocol.md explains each value.
 const (
-	MaxMessageBytes = 64 << 10 // largest frame accepted; an SDP offer is ~10 KiB
+	MaxMessageBytes = 64 << 10 // largest frame accepted but for MaxSFUSignalBytes; a mesh SDP is ~5 KiB
 	MaxNameRunes    = 64       // a display name fits a tile label
+
+	// MaxSFUSignalBytes bounds a `signal` to the SFU, the one message that
+	// grows with the room: a browser's answer to the SFU's offer holds an
+	// m-line of ≈0.75 KiB for every forwarded track, so 40 participants
+	// with camera and microphone already pass 64 KiB, and RoomMax (100) with
+	// a screen share each needs ≈230 KiB.
+	MaxSFUSignalBytes = 512 << 10
 )
 
 // SFUPeerID is the reserved `to`/`from` id of the server's SFU.
@@ -273,6 +280,7 @@ type ICEServer struct {
 type Limits struct {
 	MeshMax         int   `json:"meshMax"`
 	MaxMessageBytes int   `json:"maxMessageBytes"`
+	MaxSFUSignal    int   `json:"maxSfuSignalBytes"` // a signal to the SFU may be this large
 	MaxNameLength   int   `json:"maxNameLength"`
 	MaxFileBytes    int64 `json:"maxFileBytes"` // the largest file clients offer or accept (docs/datachannels.md)
 }

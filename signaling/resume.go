@@ -37,8 +37,11 @@ import (
 // (peer-left "timeout"): signaling it missed cannot be rebuilt, and a fresh
 // join is the clean way back.
 const (
-	maxBacklog      = 256
-	maxBacklogBytes = 256 << 10
+	maxBacklog = 256
+	// maxBacklogBytes leaves room for one SFU offer as large as the
+	// largest answer a client may send (the SFU offers again only after an
+	// answer, so one is the most that waits), plus the chatter around it.
+	maxBacklogBytes = MaxSFUSignalBytes + 256<<10
 )
 
 // backlog holds the messages sent to an away participant, in order.
