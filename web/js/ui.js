@@ -419,8 +419,16 @@ export class Grid {
 }
 
 /**
+ * MIN_TILE_W is the narrowest a tile may get: its label must still show
+ * the lock, some of the name and the microphone and camera marks.
+ */
+export const MIN_TILE_W = 144;
+
+/**
  * bestLayout returns the column count and tile width (16:9 tiles) that
- * make n tiles largest inside w×h with gap between them.
+ * make n tiles largest inside w×h with gap between them. When they would
+ * be narrower than MIN_TILE_W (a large SFU room, a phone), the tiles keep
+ * that width across as many columns as fit and the grid scrolls instead.
  */
 export function bestLayout(n, w, h, gap = 8, aspect = 16 / 9) {
   let best = { cols: 1, width: 0 };
@@ -431,8 +439,9 @@ export function bestLayout(n, w, h, gap = 8, aspect = 16 / 9) {
     const width = Math.max(0, Math.min(byWidth, byHeight));
     if (width > best.width + 0.5) best = { cols, width };
   }
-  if (best.width < 80) best.width = Math.max(80, Math.min(w, 160)); // tiny boxes: scroll
-  return best;
+  if (best.width >= MIN_TILE_W) return best;
+  const cols = Math.max(1, Math.min(n, Math.floor((w + gap) / (MIN_TILE_W + gap))));
+  return { cols, width: Math.max(Math.min(w, MIN_TILE_W), (w - gap * (cols - 1)) / cols) };
 }
 
 /** Banner: one message at a time in #banner (role=alert). */

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { bestLayout, initials } from './ui.js';
+import { bestLayout, initials, MIN_TILE_W } from './ui.js';
 
 test('bestLayout fills a wide box with a row, a narrow one with a column', () => {
   assert.deepEqual(bestLayout(1, 1280, 700, 8).cols, 1);
@@ -22,7 +22,19 @@ test('bestLayout tiles fit the box', () => {
 });
 
 test('bestLayout keeps tiles usable in tiny boxes', () => {
-  assert.ok(bestLayout(30, 200, 100, 8).width >= 80);
+  assert.ok(bestLayout(30, 200, 100, 8).width >= MIN_TILE_W);
+});
+
+test('bestLayout scrolls a large room rather than shrink labels away', () => {
+  // 31 people on a 360 px phone: two legible columns, the grid scrolls.
+  const phone = bestLayout(31, 348, 560, 6);
+  assert.equal(phone.cols, 2);
+  assert.ok(phone.width >= MIN_TILE_W && 2 * phone.width + 6 <= 348 + 0.01, `width ${phone.width}`);
+  // 100 people on a laptop: as many columns as fit at the smallest width.
+  const laptop = bestLayout(100, 1264, 540, 8);
+  assert.ok(laptop.width >= MIN_TILE_W, `width ${laptop.width}`);
+  assert.ok(laptop.cols * laptop.width + (laptop.cols - 1) * 8 <= 1264 + 0.01, 'too wide');
+  assert.equal(laptop.cols, Math.floor((1264 + 8) / (MIN_TILE_W + 8)));
 });
 
 test('initials', () => {
