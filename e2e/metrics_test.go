@@ -170,6 +170,7 @@ func TestMetricsAfterACall(t *testing.T) {
 		{"parley_sfu_forwarded_bytes_total", nil, gt(5000), "> 5000"},
 		{"parley_sfu_dropped_packets_total", nil, ge(0), "present"},
 		{"parley_sfu_nacks_served_total", nil, ge(0), "present"},
+		{"parley_sfu_nacks_refused_total", nil, ge(0), "present"},
 		{"parley_sfu_plis_sent_total", nil, ge(0), "present"},
 		{"parley_sfu_dtls_handshakes_total", []string{"profile", "aes_gcm"}, ge(3), ">= 3"},
 		{"parley_turn_allocations", nil, ge(0), "present"},

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pion/rtcp"
 )
@@ -30,6 +31,66 @@ const cacheSize = 512
 // a subscriber cannot make the SFU burst a whole cache at it. 64 covers any
 // real loss burst (four NACK pairs' worth).
 const maxNACKedPerReport = 64
+
+// Retransmission limits. Without them NACKs feed on themselves under
+// overload: loss brings NACKs, receivers repeat them every 100 ms (pion) or
+// every round trip (browsers) until the packet arrives, each one cost a
+// retransmission, and the retransmissions caused more loss. Measured on this
+// 2-core machine with the load tool beside the server (K = 12 rooms of 8):
+// the SFU then spent more CPU resending than forwarding, at 39 µs per
+// delivered packet instead of 9, delivered a third of the media and did
+// not recover while the load stayed (docs/benchmarks.md).
+const (
+	// nackCongested: a subscriber with more packets than this waiting in
+	// its queue gets no retransmissions. A resent packet would wait behind
+	// them and add to the backlog that lost it; the receiver's repeated
+	// NACK, or its key-frame request, recovers once the queue drains.
+	nackCongested = writeQueueLen / 4
+
+	// maxResendAge: a packet that reached the SFU longer ago than this is
+	// not resent. The receiver's jitter buffer has moved on; a key frame
+	// serves it better.
+	maxResendAge = time.Second
+
+	// resendInterval: the same packet is not resent to the same subscriber
+	// again within this time. A receiver repeats its NACK while the first
+	// retransmission is still on its way.
+	resendInterval = 100 * time.Millisecond
+
+	// maxResends: at most this many retransmissions of one packet to one
+	// subscriber.
+	maxResends = 3
+
+	// resendLogSize is how many recent retransmissions a downTrack
+	// remembers (by sequence number modulo the size): a loss burst the
+	// size of one NACK report.
+	resendLogSize = maxNACKedPerReport
+)
+
+// resendLog remembers one subscriber's recent retransmissions of one track,
+// indexed by sequence number modulo resendLogSize. Owned by the
+// subscriber's writer goroutine; made on the first retransmission, so a
+// track nobody NACKs costs nothing (1 KiB when it is made).
+type resendLog [resendLogSize]struct {
+	seq uint16
+	n   uint8 // retransmissions of seq so far; 0: the slot is free
+	at  int64 // Server.now() of the last one
+}
+
+// allow reports whether seq may be resent at now, and records it if so.
+func (l *resendLog) allow(seq uint16, now int64) bool {
+	e := &l[seq%resendLogSize]
+	if e.n == 0 || e.seq != seq {
+		e.seq, e.n, e.at = seq, 1, now
+		return true
+	}
+	if e.n >= maxResends || now-e.at < int64(resendInterval) {
+		return false
+	}
+	e.n++
+	e.at = now
+	return true
+}
 
 // packetCache holds the last cacheSize packets of a track, by sequence
 // number. mu guards slots; the reader adds once per packet, writers look
@@ -82,40 +143,63 @@ func (c *packetCache) clear() {
 
 // onNACK queues a subscriber's NACKed sequence numbers for its writer,
 // which owns the mapping back to the publisher's numbers. Never blocks: a
-// subscriber whose queue is full is too congested for retransmissions.
+// congested subscriber (nackCongested) gets no retransmissions.
 func (d *downTrack) onNACK(n *rtcp.TransportLayerNack) {
 	if d.up.cache == nil {
 		return
 	}
+	congested := len(d.sub.queue) > nackCongested
 	budget := maxNACKedPerReport
+	var refused uint64
 	for _, pair := range n.Nacks {
 		pair.Range(func(seq uint16) bool {
 			if budget == 0 {
 				return false
 			}
 			budget--
-			select {
-			case d.sub.queue <- fwd{d: d, nack: true, seq: seq}:
-			default:
-				budget = 0
+			if !congested {
+				select {
+				case d.sub.queue <- fwd{d: d, nack: true, seq: seq}:
+					return true
+				default:
+					congested = true
+				}
 			}
-			return budget > 0
+			refused++
+			return true
 		})
+	}
+	if refused > 0 {
+		d.up.srv.ctr.nacksRefused.Add(refused)
 	}
 }
 
 // resend answers one NACKed sequence number (in the subscriber's numbering)
-// from the cache. Runs on the subscriber's writer goroutine.
+// from the cache, within the retransmission limits. Runs on the
+// subscriber's writer goroutine.
 func (d *downTrack) resend(subSeq uint16) {
 	b := d.bind.Load()
 	if b == nil || !d.rw.started || !d.sub.connected.Load() {
 		return
 	}
+	if d.resent == nil {
+		d.resent = new(resendLog)
+	}
+	now := d.up.srv.now()
+	if !d.resent.allow(subSeq, now) {
+		d.up.srv.ctr.nacksRefused.Add(1)
+		return
+	}
 	p := d.up.cache.get(d.rw.src, subSeq-d.rw.seqOff)
 	if p == nil {
+		d.up.srv.ctr.nacksRefused.Add(1) // evicted: older than the cache
 		return
 	}
 	defer p.release()
+	if now-p.arrival > int64(maxResendAge) {
+		d.up.srv.ctr.nacksRefused.Add(1)
+		return
+	}
 	// Same offsets as when it was first sent: the same numbers again.
 	if d.send(b, p, p.hdr.SequenceNumber+d.rw.seqOff, p.hdr.Timestamp+d.rw.tsOff) {
 		d.up.srv.ctr.nacksServed.Add(1)

@@ -142,7 +142,8 @@ type downTrack struct {
 	hdr     rtp.Header
 	exts    []rtp.Extension // backing store for hdr.Extensions
 	rw      rewriter
-	started bool // video: a key frame went out since the (re)start
+	started bool       // video: a key frame went out since the (re)start
+	resent  *resendLog // retransmissions so far, made on the first NACK (cache.go)
 }
 
 func newDownTrack(up *upTrack, sub *Session) *downTrack {

@@ -495,3 +495,85 @@ func TestBindMapsCodecAndExtensions(t *testing.T) {
 		t.Error("Bind without the track's codec succeeded")
 	}
 }
+
+// TestResendLimits: the same packet is resent to a subscriber at most
+// maxResends times, never twice within resendInterval, and not at all once
+// it is older than maxResendAge.
+func TestResendLimits(t *testing.T) {
+	f := newFanout(t, 1, webrtc.RTPCodecTypeVideo, func(int) *fakeWriter { return &fakeWriter{} })
+	key := []byte{0x10, 0x00, 1, 2, 3}
+	const n = 20
+	for i := 0; i < n; i++ {
+		f.push(rawPacket(t, uint16(1000+i), uint32(i*3000), append(key[:2:2], byte(i))))
+	}
+	w := f.writers[0]
+	waitFor(t, 2*time.Second, "the writes", func() bool { return w.n.Load() == n })
+	d := (*f.up.downs.Load())[0]
+	sent := func() int64 { return w.n.Load() - n }
+	nack := func(seq uint16) {
+		d.onNACK(&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: seq}}})
+	}
+	served := func() uint64 { return f.srv.ctr.nacksServed.Load() }
+	refused := func() uint64 { return f.srv.ctr.nacksRefused.Load() }
+	settle := func(what string, want uint64) {
+		t.Helper()
+		waitFor(t, 2*time.Second, what, func() bool { return served()+refused() == want })
+	}
+
+	// The subscriber's numbers: seq 1000+i went out as firstSeq+i.
+	seq := d.rw.firstSeq + 5
+	nack(seq)
+	nack(seq) // repeated at once: the first copy is on its way
+	settle("two NACKs handled", 2)
+	if served() != 1 || sent() != 1 {
+		t.Fatalf("served %d, wrote %d after two quick NACKs, want 1", served(), sent())
+	}
+	for i := 2; i <= maxResends; i++ {
+		time.Sleep(resendInterval + 10*time.Millisecond)
+		nack(seq)
+		settle("a later NACK", uint64(i+1))
+	}
+	if served() != maxResends {
+		t.Fatalf("served %d after spaced NACKs, want %d", served(), maxResends)
+	}
+	time.Sleep(resendInterval + 10*time.Millisecond)
+	nack(seq)
+	settle("one NACK too many", maxResends+2)
+	if served() != maxResends || sent() != maxResends {
+		t.Fatalf("served %d, wrote %d: a packet was resent more than %d times", served(), sent(), maxResends)
+	}
+
+	// Too old: the packet reached the SFU longer ago than maxResendAge.
+	old := f.up.cache.get(42, 1010)
+	old.arrival -= int64(2 * maxResendAge)
+	old.release()
+	nack(d.rw.firstSeq + 10)
+	settle("a NACK for an old packet", maxResends+3)
+	if served() != maxResends {
+		t.Fatalf("a packet older than %v was resent", maxResendAge)
+	}
+}
+
+// TestNACKRefusedWhenCongested: a subscriber whose queue is backed up gets
+// no retransmissions, so NACKs cannot add to the backlog that lost the
+// packets.
+func TestNACKRefusedWhenCongested(t *testing.T) {
+	block := make(chan struct{})
+	f := newFanout(t, 1, webrtc.RTPCodecTypeVideo, func(int) *fakeWriter { return &fakeWriter{block: block} })
+	t.Cleanup(func() { close(block) })
+	key := []byte{0x10, 0x00, 1, 2, 3}
+	for i := 0; i < nackCongested+10; i++ {
+		f.push(rawPacket(t, uint16(1000+i), uint32(i*3000), append(key[:2:2], byte(i))))
+	}
+	ss := f.subs[0]
+	waitFor(t, 2*time.Second, "the queue to back up", func() bool { return len(ss.queue) > nackCongested })
+	d := (*f.up.downs.Load())[0]
+	before := len(ss.queue)
+	d.onNACK(&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 1, LostPackets: 0xff}}})
+	if got := len(ss.queue); got > before {
+		t.Fatalf("queue grew from %d to %d: retransmissions were queued behind a backlog", before, got)
+	}
+	if got := f.srv.ctr.nacksRefused.Load(); got != 9 {
+		t.Fatalf("nacksRefused = %d, want 9 (one NACK pair: 1 + 8 bits)", got)
+	}
+}

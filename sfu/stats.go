@@ -14,6 +14,7 @@ type Stats struct {
 	ForwardedBytes   uint64 // their payload bytes (RTP header excluded)
 	DroppedPackets   uint64 // packets not forwarded because a subscriber's queue was full
 	NACKsServed      uint64 // packets retransmitted from the packet cache on a subscriber's NACK
+	NACKsRefused     uint64 // NACKed packets not retransmitted: subscriber congested, packet too old, or resent often enough already
 	PLIsSent         uint64 // key-frame requests sent to publishers (after throttling)
 
 	DataMessages uint64 // data-channel messages delivered to a recipient
@@ -35,13 +36,14 @@ type counters struct {
 	// retired accumulates the writer counters of closed sessions.
 	retired writerStats
 
-	dropped     atomic.Uint64
-	nacksServed atomic.Uint64
-	plisSent    atomic.Uint64
-	dataMsgs    atomic.Uint64
-	dataDropped atomic.Uint64
-	srtpGCM     atomic.Uint64
-	srtpOther   atomic.Uint64
+	dropped      atomic.Uint64
+	nacksServed  atomic.Uint64
+	nacksRefused atomic.Uint64
+	plisSent     atomic.Uint64
+	dataMsgs     atomic.Uint64
+	dataDropped  atomic.Uint64
+	srtpGCM      atomic.Uint64
+	srtpOther    atomic.Uint64
 }
 
 // writerStats are one subscriber's forwarding counters, written only by its
@@ -66,6 +68,7 @@ func (s *Server) Stats() Stats {
 		Subscriptions:  s.ctr.subscriptions.Load(),
 		DroppedPackets: s.ctr.dropped.Load(),
 		NACKsServed:    s.ctr.nacksServed.Load(),
+		NACKsRefused:   s.ctr.nacksRefused.Load(),
 		PLIsSent:       s.ctr.plisSent.Load(),
 		DataMessages:   s.ctr.dataMsgs.Load(),
 		DataDropped:    s.ctr.dataDropped.Load(),

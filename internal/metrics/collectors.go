@@ -62,6 +62,7 @@ var (
 	sfuBytesDesc    = prometheus.NewDesc("parley_sfu_forwarded_bytes_total", "RTP payload bytes the SFU wrote to subscribers.", nil, nil)
 	sfuDroppedDesc  = prometheus.NewDesc("parley_sfu_dropped_packets_total", "RTP packets not forwarded because a subscriber's queue was full.", nil, nil)
 	sfuNACKsDesc    = prometheus.NewDesc("parley_sfu_nacks_served_total", "Packets retransmitted from the SFU's cache on a subscriber's NACK.", nil, nil)
+	sfuNACKsRefDesc = prometheus.NewDesc("parley_sfu_nacks_refused_total", "NACKed packets the SFU did not retransmit: the subscriber was congested, the packet too old, or already resent enough.", nil, nil)
 	sfuPLIsDesc     = prometheus.NewDesc("parley_sfu_plis_sent_total", "Key-frame requests (PLI) the SFU sent to publishers.", nil, nil)
 	sfuDataDesc     = prometheus.NewDesc("parley_sfu_data_messages_total", "Data-channel messages the SFU delivered.", nil, nil)
 	sfuDataDropDesc = prometheus.NewDesc("parley_sfu_data_dropped_total", "Data-channel messages the SFU could not deliver.", nil, nil)
@@ -69,7 +70,7 @@ var (
 )
 
 func (c *sfuCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sfuSessionsDesc, sfuTracksDesc, sfuSubsDesc, sfuPacketsDesc, sfuBytesDesc, sfuDroppedDesc, sfuNACKsDesc, sfuPLIsDesc, sfuDataDesc, sfuDataDropDesc, sfuSRTPDesc} {
+	for _, d := range []*prometheus.Desc{sfuSessionsDesc, sfuTracksDesc, sfuSubsDesc, sfuPacketsDesc, sfuBytesDesc, sfuDroppedDesc, sfuNACKsDesc, sfuNACKsRefDesc, sfuPLIsDesc, sfuDataDesc, sfuDataDropDesc, sfuSRTPDesc} {
 		ch <- d
 	}
 }
@@ -89,6 +90,7 @@ func (c *sfuCollector) Collect(ch chan<- prometheus.Metric) {
 	n(sfuBytesDesc, s.ForwardedBytes)
 	n(sfuDroppedDesc, s.DroppedPackets)
 	n(sfuNACKsDesc, s.NACKsServed)
+	n(sfuNACKsRefDesc, s.NACKsRefused)
 	n(sfuPLIsDesc, s.PLIsSent)
 	n(sfuDataDesc, s.DataMessages)
 	n(sfuDataDropDesc, s.DataDropped)
