@@ -77,10 +77,12 @@ type resendLog [resendLogSize]struct {
 	at  int64 // Server.now() of the last one
 }
 
-// allow reports whether seq may be resent at now, and records it if so.
+// allow reports whether seq may be resent at now, and records it if so. An
+// entry older than maxResendAge is for an earlier packet with the same
+// number (sequence numbers wrap every 65536 packets): it starts afresh.
 func (l *resendLog) allow(seq uint16, now int64) bool {
 	e := &l[seq%resendLogSize]
-	if e.n == 0 || e.seq != seq {
+	if e.n == 0 || e.seq != seq || now-e.at > int64(maxResendAge) {
 		e.seq, e.n, e.at = seq, 1, now
 		return true
 	}

@@ -577,3 +577,28 @@ func TestNACKRefusedWhenCongested(t *testing.T) {
 		t.Fatalf("nacksRefused = %d, want 9 (one NACK pair: 1 + 8 bits)", got)
 	}
 }
+
+// TestResendLogWraps: sequence numbers wrap, so a number resent often
+// enough long ago may be resent again for the packet that has it now.
+func TestResendLogWraps(t *testing.T) {
+	var l resendLog
+	at := int64(0)
+	for i := 0; i < maxResends; i++ {
+		if !l.allow(7, at) {
+			t.Fatalf("resend %d refused", i+1)
+		}
+		at += int64(resendInterval)
+	}
+	if l.allow(7, at) {
+		t.Fatal("a resend past maxResends was allowed")
+	}
+	if l.allow(7, at+int64(resendInterval)/2) {
+		t.Fatal("still refused within the packet's lifetime")
+	}
+	if !l.allow(7, at+int64(maxResendAge)+1) {
+		t.Fatal("the same number a wrap later was refused")
+	}
+	if !l.allow(7+resendLogSize, at+int64(maxResendAge)+2) {
+		t.Fatal("another number in the same slot was refused")
+	}
+}
