@@ -228,14 +228,10 @@ func (c *conn) allow() bool {
 // message to this client alone. A frame over its type's size limit closes
 // the connection (RFC 6455 §7.4.1: 1009, the message is too big to process).
 func (c *conn) handle(frame []byte) {
-	var req request
-	var perr *ProtocolError
-	limit := MaxSFUSignalBytes
-	if len(frame) <= limit { // longer frames were cut off by the reader: not JSON
-		req, perr = decode(frame)
-		limit = sizeLimit(req)
-	}
-	if len(frame) > limit {
+	// A frame the reader cut off does not decode, so it gets the general
+	// limit and is refused.
+	req, perr := decode(frame)
+	if len(frame) > sizeLimit(req) {
 		c.sendError(protoErr(CodeTooLarge, "messages are limited to %d bytes (%d for a signal to the SFU)", MaxMessageBytes, MaxSFUSignalBytes), "")
 		c.closeWith(websocket.CloseMessageTooBig, "message too big")
 		return
