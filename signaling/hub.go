@@ -356,6 +356,9 @@ func (h *Hub) relay(c *conn, req request) *ProtocolError {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := c.room
+	if r == nil { // removed (kicked, room closed) since handle checked
+		return protoErr(CodeNotJoined, "send join before %s", req.typ)
+	}
 	if req.to == "" {
 		if req.typ == TypeKey && h.keyFilter != nil {
 			h.relayKeyFiltered(c, r, nil, req.data)

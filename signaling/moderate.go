@@ -37,6 +37,10 @@ func decodeModerate(in inbound, req request) (request, *ProtocolError) {
 func (h *Hub) moderate(c *conn, req request) *ProtocolError {
 	h.mu.Lock()
 	r := c.room
+	if r == nil { // removed (kicked, room closed) since handle checked
+		h.mu.Unlock()
+		return protoErr(CodeNotJoined, "send join before %s", req.typ)
+	}
 	if c.perms == nil || !c.perms.Admin {
 		h.mu.Unlock()
 		return protoErr(CodeForbidden, "only a moderator (a join token with admin) may %s participants", verb(req.action))

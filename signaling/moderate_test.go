@@ -118,3 +118,20 @@ func TestViewerIsReceiveOnlyAtTheSFU(t *testing.T) {
 		t.Errorf("SFU options: viewer %+v, plain %+v", f.session(vw.ID).opts, f.session(pw.ID).opts)
 	}
 }
+
+// TestRemovedMeanwhile: a participant removed (by a moderator, an
+// administrator, a closed room) between handle's joined check and the
+// hub's lock gets not-joined, not a nil room.
+func TestRemovedMeanwhile(t *testing.T) {
+	h := NewHub(Options{})
+	c := &conn{hub: h, id: "gone", perms: &Permissions{Admin: true}}
+	if perr := h.relay(c, request{typ: TypeSignal, to: "x", data: []byte(`{}`)}); perr == nil || perr.Code != CodeNotJoined {
+		t.Errorf("relay: %v, want not-joined", perr)
+	}
+	if perr := h.relay(c, request{typ: TypeKey, data: []byte(`{}`)}); perr == nil || perr.Code != CodeNotJoined {
+		t.Errorf("relay to all: %v, want not-joined", perr)
+	}
+	if perr := h.moderate(c, request{typ: TypeModerate, action: ActionKick, to: "x"}); perr == nil || perr.Code != CodeNotJoined {
+		t.Errorf("moderate: %v, want not-joined", perr)
+	}
+}
