@@ -14,6 +14,7 @@
 // #people li[data-peer-id][data-hand="N"].
 
 import { EMOJI } from './envelope.js';
+import { roleLabel } from './ui.js';
 
 export const REACT_BURST = 3;
 export const REACT_REFILL_MS = 1000;
@@ -217,13 +218,7 @@ export class Reactions {
       name.className = 'name';
       name.textContent = p.name;
       li.append(name);
-      li.append(...this.rolesOf(p.id).map((label) => {
-        const r = document.createElement('span');
-        r.className = 'role';
-        r.dataset.role = label.toLowerCase();
-        r.textContent = label;
-        return r;
-      }));
+      li.append(...this.rolesOf(p.id).map(roleLabel));
       if (pos) {
         li.dataset.hand = String(pos);
         const h = document.createElement('span');

@@ -46,6 +46,17 @@ function el(tag, className, text) {
   return e;
 }
 
+/**
+ * roleLabel is one role label ("Moderator", "Viewer"; permissions.js
+ * roleLabels) after a name, on a tile or in the people list. DOM hook:
+ * `.role[data-role=moderator|viewer]`.
+ */
+export function roleLabel(text) {
+  const r = el('span', 'role', text);
+  r.dataset.role = text.toLowerCase();
+  return r;
+}
+
 /** initials returns up to two letters for an avatar. */
 export function initials(name) {
   const words = String(name || '?').trim().split(/\s+/).filter(Boolean);
@@ -254,11 +265,7 @@ export class Tile {
    */
   setRoles(labels) {
     for (const r of this.roleEls ?? []) r.remove();
-    this.roleEls = labels.map((text) => {
-      const r = el('span', 'role', text);
-      r.dataset.role = text.toLowerCase();
-      return r;
-    });
+    this.roleEls = labels.map(roleLabel);
     this.nameEl.after(...this.roleEls);
     for (const role of ['viewer', 'moderator']) {
       if (labels.some((l) => l.toLowerCase() === role)) this.el.dataset[role] = '';
