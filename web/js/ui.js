@@ -1,6 +1,8 @@
 // DOM pieces of the room page: tiles, the grid that sizes them, the banner,
 // the views. No call logic here.
 
+import { VIEWER_TITLE } from './permissions.js';
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const ICONS = {
@@ -543,7 +545,7 @@ export function setRoleNote(labels) {
   note.textContent = labels.join(' · ');
   note.hidden = !labels.length;
   note.title = labels.includes('Viewer')
-    ? "You joined as a viewer: this room's link lets you watch and listen, not send"
+    ? VIEWER_TITLE
     : labels.includes('Moderator') ? 'You are a moderator: you can mute or remove participants from their tile menu' : '';
 }
 
