@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,13 +17,23 @@ import (
 // testHub serves a Hub with opts on a loopback httptest server.
 func testHub(t *testing.T, opts Options) (*Hub, string) {
 	t.Helper()
+	return testHubOn(t, opts, nil)
+}
+
+// testHubOn is testHub with the server's listener wrapped by wrap, if set.
+func testHubOn(t *testing.T, opts Options, wrap func(net.Listener) net.Listener) (*Hub, string) {
+	t.Helper()
 	if opts.ResumeGrace == 0 {
 		// A dropped socket leaves at once here; resume_test.go turns
 		// resuming on.
 		opts.ResumeGrace = -1
 	}
 	h := NewHub(opts)
-	ts := httptest.NewServer(h)
+	ts := httptest.NewUnstartedServer(h)
+	if wrap != nil {
+		ts.Listener = wrap(ts.Listener)
+	}
+	ts.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
@@ -422,20 +431,27 @@ func TestShutdownNotifies(t *testing.T) {
 }
 
 func TestSlowConsumerDropped(t *testing.T) {
-	_, url := testHub(t, Options{SendQueue: 2, WriteWait: 200 * time.Millisecond, RateBurst: 1000, RateLimit: 1000})
+	var ln *stallListener
+	// The heartbeat is pushed out of the way: only a full queue or a write
+	// past its deadline may drop B here.
+	opts := Options{SendQueue: 2, WriteWait: 200 * time.Millisecond, RateBurst: 1000, RateLimit: 1000,
+		PingInterval: time.Minute, PongWait: 2 * time.Minute}
+	_, url := testHubOn(t, opts, func(l net.Listener) net.Listener { ln = &stallListener{Listener: l}; return ln })
 	a, _ := join(t, url, "slow", "A")
-	// B never reads again. Its receive buffer is pinned small: with kernel
-	// autotuning a silent reader's window can grow to tens of MiB, and how
-	// long the server's writes take to back up would depend on the machine.
-	b := dialWith(t, url, &websocket.Dialer{NetDialContext: smallReadBuffer})
+	b := dial(t, url)
 	b.send(map[string]any{"type": "join", "v": 1, "room": "slow", "name": "B"})
 	wb := b.expect(TypeWelcome)
 	a.expect(TypePeerJoined)
-	left := make(chan struct{})
-	go func() { // A reads in the background: its own queue stays empty
+	// B's network stops draining: the server's writes to it now block until
+	// their deadline, as they would once a silent reader's window is full.
+	ln.conn(1).stall()
+	left, readErr := make(chan struct{}), make(chan error, 1)
+	a.ws.SetReadDeadline(time.Time{}) // expect left one; A reads for as long as the test runs
+	go func() {                       // A reads in the background: its own queue stays empty
 		for {
 			_, b, err := a.ws.ReadMessage()
 			if err != nil {
+				readErr <- err
 				return
 			}
 			var m msg
@@ -448,29 +464,18 @@ func TestSlowConsumerDropped(t *testing.T) {
 	}()
 	big := strings.Repeat("z", 60<<10)
 	start, sent := time.Now(), 0
-	for time.Since(start) < 20*time.Second {
+	for time.Since(start) < 10*time.Second {
 		a.send(map[string]any{"type": "signal", "to": wb.ID, "data": big})
 		sent++
 		select {
 		case <-left:
 			return // B was dropped; A is fine
-		case <-time.After(time.Millisecond):
+		case err := <-readErr:
+			t.Fatalf("A's connection failed after %d messages: %v", sent, err)
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	t.Fatalf("slow consumer was never dropped (%d messages of 60 KiB in %v)", sent, time.Since(start).Round(time.Millisecond))
-}
-
-// smallReadBuffer dials TCP with a 4 KiB receive buffer, set before the
-// handshake so the window never opens wider.
-func smallReadBuffer(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return errors.Join(err, serr)
-	}}
-	return d.DialContext(ctx, network, addr)
 }
 
 func waitFor(t *testing.T, cond func() bool) {
