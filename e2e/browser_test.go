@@ -132,7 +132,7 @@ func pageState(p *browsertest.Page) string {
 }
 
 // waitOrDump is p.MustWaitFor that also reports the page's state on timeout.
-func waitOrDump(t *testing.T, p *browsertest.Page, label, cond string, timeout time.Duration) time.Duration {
+func waitOrDump(t testing.TB, p *browsertest.Page, label, cond string, timeout time.Duration) time.Duration {
 	t.Helper()
 	d, err := p.WaitFor(cond, timeout)
 	if err != nil {
