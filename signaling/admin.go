@@ -147,6 +147,7 @@ func (h *Hub) Kick(peerID string) error {
 // "kicked". Hub.mu held; the returned function closes c's SFU session and
 // connection and must be called once the lock is released.
 func (h *Hub) kickLocked(c *conn, message string) (done func()) {
+	c.removed.Store(true) // its next frame must not join again before the close goes out
 	c.send(encode(errorMsg{Type: TypeError, Code: CodeKicked, Message: message}))
 	sess := h.leaveLocked(c, "kicked")
 	return func() {
@@ -167,6 +168,7 @@ func (h *Hub) CloseRoom(name string) error {
 	notice := encode(errorMsg{Type: TypeError, Code: CodeRoomClosed, Message: "an administrator closed this room"})
 	var sessions []SFUSession
 	for _, c := range members {
+		c.removed.Store(true)
 		c.send(notice)
 		sessions = append(sessions, h.leaveLocked(c, "closed"))
 	}

@@ -31,6 +31,7 @@ const (
 // outFrame is one queued write: a text message, or a close frame.
 type outFrame struct {
 	data      []byte
+	batch     [][]byte // written after data, one message each (a resume's backlog)
 	closeCode int
 	closeText string
 }
@@ -48,6 +49,9 @@ type conn struct {
 	wdone   chan struct{} // closed when writeLoop returns
 	once    sync.Once
 	closing atomic.Bool // a close frame has been queued
+	lost    atomic.Bool // a message for it was discarded (queue full): it may not resume
+	removed atomic.Bool // kicked, its room closed, or taken over: it handles nothing more
+	moved   atomic.Bool // taken over by a resume: send refuses, so SFU messages find the new conn
 
 	// owned by the read goroutine
 	limiter     *rate.Limiter
@@ -93,21 +97,67 @@ func (c *conn) peer() Peer {
 }
 
 // send queues a message without blocking. A client whose queue is full is
-// too slow to keep up and is disconnected, so it never slows its room.
-func (c *conn) send(msg []byte) {
+// too slow to keep up and is disconnected, so it never slows its room; it
+// cannot resume, since it missed a message. send reports false only when c
+// no longer stands for its participant (a resume took it over): the caller
+// sends again through the participant's route (sendRouted).
+func (c *conn) send(msg []byte) bool {
+	return c.enqueue(outFrame{data: msg})
+}
+
+// sendAll queues msgs as one frame: a resume's welcome and backlog, which
+// together may be as long as the whole queue.
+func (c *conn) sendAll(msgs ...[]byte) bool {
+	if len(msgs) == 0 {
+		return true
+	}
+	return c.enqueue(outFrame{data: msgs[0], batch: msgs[1:]})
+}
+
+func (c *conn) enqueue(f outFrame) bool {
+	if c.moved.Load() {
+		return false
+	}
 	if b := c.backlog.Load(); b != nil {
-		if !b.add(msg) {
+		switch b.add(f.data, f.batch...) {
+		case backlogTaken:
+			return false
+		case backlogFull:
 			// Called with and without Hub.mu held: expire takes it.
 			go c.hub.expire(c)
 		}
-		return
+		return true
 	}
+	// Even once the connection is finished, queued messages are kept:
+	// drop moves what the writer did not send into the backlog.
 	select {
-	case c.out <- outFrame{data: msg}:
-	case <-c.done:
+	case c.out <- f:
 	default:
-		c.log.Warn("send queue full; disconnecting slow client")
+		c.lost.Store(true)
+		select {
+		case <-c.done:
+		default:
+			c.log.Warn("send queue full; disconnecting slow client")
+		}
 		c.kill()
+	}
+	return true
+}
+
+// unsent empties the queue of a finished connection (its writer has
+// returned) and returns the messages no one wrote. Hub.mu held.
+func (c *conn) unsent() [][]byte {
+	var msgs [][]byte
+	for {
+		select {
+		case f := <-c.out:
+			if f.data != nil {
+				msgs = append(msgs, f.data)
+				msgs = append(msgs, f.batch...)
+			}
+		default:
+			return msgs
+		}
 	}
 }
 
@@ -138,9 +188,10 @@ func (c *conn) kill() {
 func (c *conn) serve() {
 	go c.writeLoop()
 	reason := c.readLoop()
-	c.hub.drop(c, reason)
+	// The writer stops first, so drop can keep what it did not send.
 	c.kill()
 	<-c.wdone
+	c.hub.drop(c, reason)
 }
 
 // readLoop reads and handles frames until the connection fails, and says
@@ -230,6 +281,9 @@ func (c *conn) allow() bool {
 func (c *conn) handle(frame []byte) {
 	// A frame the reader cut off does not decode, so it gets the general
 	// limit and is refused.
+	if c.removed.Load() {
+		return // on its way out: kicked, its room closed, or taken over
+	}
 	req, perr := decode(frame)
 	if len(frame) > sizeLimit(req) {
 		c.sendError(protoErr(CodeTooLarge, "messages are limited to %d bytes (%d for a signal to the SFU)", MaxMessageBytes, MaxSFUSignalBytes), "")
@@ -284,6 +338,20 @@ func (c *conn) sendError(e *ProtocolError, ref string) {
 	c.send(encode(errorMsg{Type: TypeError, Code: e.Code, Message: e.Message, Ref: truncate(ref, 32)}))
 }
 
+// write sends f's messages, each under its own deadline.
+func (c *conn) write(f outFrame) error {
+	if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
+		return err
+	}
+	for _, m := range f.batch {
+		c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteWait))
+		if err := c.ws.WriteMessage(websocket.TextMessage, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeLoop is the only writer to the socket: queued messages, pings for the
 // heartbeat, and at most one close frame, each under a write deadline.
 func (c *conn) writeLoop() {
@@ -301,7 +369,7 @@ func (c *conn) writeLoop() {
 				c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 				return
 			}
-			if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
+			if err := c.write(f); err != nil {
 				c.kill()
 				return
 			}

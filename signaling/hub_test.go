@@ -248,6 +248,7 @@ func TestBadInput(t *testing.T) {
 		{"signal before join", `{"type":"signal","to":"x","data":{}}`, CodeNotJoined},
 		{"key before join", `{"type":"key","data":{}}`, CodeNotJoined},
 		{"leave before join", `{"type":"leave"}`, CodeNotJoined},
+		{"invalid UTF-8", `{"type":"key","data":"` + "\xff\xfe" + `"}`, CodeBadJSON},
 	}
 	c := dial(t, url)
 	for _, tc := range cases {

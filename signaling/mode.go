@@ -29,7 +29,9 @@ func (h *Hub) evaluate(r *room, except *conn) {
 			want = ModeSFU
 		case r.mode == ModeSFU && n <= o.MeshDown:
 			if r.downTimer == nil {
-				r.downTimer = time.AfterFunc(o.MeshDownDelay, func() { h.meshDownExpired(r) })
+				r.downWaits++
+				wait := r.downWaits
+				r.downTimer = time.AfterFunc(o.MeshDownDelay, func() { h.meshDownExpired(r, wait) })
 			}
 			return
 		}
@@ -41,11 +43,16 @@ func (h *Hub) evaluate(r *room, except *conn) {
 	h.setMode(r, want, false, except)
 }
 
-// meshDownExpired ends the hysteresis wait: if the room is still small,
-// it goes back to mesh.
-func (h *Hub) meshDownExpired(r *room) {
+// meshDownExpired ends hysteresis wait number wait: if the room is still
+// small, it goes back to mesh. A timer that fired while Hub.mu was held,
+// and was stopped or replaced meanwhile, finds another wait and does
+// nothing.
+func (h *Hub) meshDownExpired(r *room, wait uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if r.downTimer == nil || r.downWaits != wait {
+		return
+	}
 	r.downTimer = nil
 	if h.rooms[r.name] != r || r.policy != PolicyAuto || r.mode != ModeSFU || len(r.members) > h.opts.MeshDown {
 		return

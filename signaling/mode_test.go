@@ -120,6 +120,34 @@ func TestHysteresisCancelledByJoin(t *testing.T) {
 	}
 }
 
+// TestStaleMeshDownTimer: a hysteresis timer that fired while Hub.mu was
+// held, and was stopped (a join) and replaced (a leave) before its
+// callback got the lock, does not switch the room early.
+func TestStaleMeshDownTimer(t *testing.T) {
+	h, url := testHub(t, Options{MeshMax: 2, MeshDownDelay: time.Minute, SFU: &fakeSFU{}})
+	a, _ := join(t, url, "stale", "A")
+	join(t, url, "stale", "B")
+	a.expect(TypePeerJoined)
+	c, _ := join(t, url, "stale", "C")
+	a.expect(TypeMode)
+	a.expect(TypePeerJoined)
+	c.send(map[string]any{"type": "leave"})
+	a.expect(TypePeerLeft)
+	h.mu.Lock()
+	r := h.rooms["stale"]
+	stale := r.downWaits // the first wait; a join and a leave replace it
+	r.stopDownTimer()
+	h.evaluate(r, nil)
+	h.mu.Unlock()
+	h.meshDownExpired(r, stale) // the first timer's callback, late
+	h.mu.Lock()
+	mode, waiting := r.mode, r.downTimer != nil
+	h.mu.Unlock()
+	if mode != ModeSFU || !waiting {
+		t.Fatalf("after a stale timer: mode %s, waiting %v; want sfu, still waiting", mode, waiting)
+	}
+}
+
 func TestNoSFUStaysMesh(t *testing.T) {
 	_, url := testHub(t, Options{MeshMax: 2})
 	join(t, url, "nosfu", "A")

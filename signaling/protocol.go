@@ -105,6 +105,12 @@ func decode(frame []byte) (request, *ProtocolError) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return request{}, protoErr(CodeBadJSON, "a message must be a JSON object")
 	}
+	// encoding/json keeps invalid UTF-8 inside strings, and relayed data is
+	// passed on as it came: one such frame would make every browser that
+	// receives it fail its WebSocket (RFC 6455 §8.1).
+	if !utf8.Valid(frame) {
+		return request{}, protoErr(CodeBadJSON, "a message must be valid UTF-8")
+	}
 	var in inbound
 	if err := json.Unmarshal(frame, &in); err != nil {
 		return request{}, protoErr(CodeBadJSON, "invalid JSON: %v", err)

@@ -49,27 +49,44 @@ type backlog struct {
 	mu       sync.Mutex
 	msgs     [][]byte
 	bytes    int
-	overflow bool
+	overflow bool // something was not kept: the participant cannot resume
+	taken    bool // a resume took the messages: later ones go to its connection
 }
 
-// add keeps msg unless the backlog is full, and reports whether it kept it.
-func (b *backlog) add(msg []byte) bool {
+// backlogResult is what add did with a message.
+type backlogResult int
+
+const (
+	backlogKept  backlogResult = iota
+	backlogFull                // not kept, and the participant must leave
+	backlogTaken               // not kept: send it to the resumed connection
+)
+
+// add keeps msgs, in order, unless the backlog is full or taken.
+func (b *backlog) add(msg []byte, more ...[]byte) backlogResult {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.overflow || len(b.msgs) >= maxBacklog || b.bytes+len(msg) > maxBacklogBytes {
-		b.overflow = true
-		return false
+	if b.taken {
+		return backlogTaken
 	}
-	b.msgs = append(b.msgs, msg)
-	b.bytes += len(msg)
-	return true
+	for _, m := range append([][]byte{msg}, more...) {
+		if b.overflow || len(b.msgs) >= maxBacklog || b.bytes+len(m) > maxBacklogBytes {
+			b.overflow = true
+			return backlogFull
+		}
+		b.msgs = append(b.msgs, m)
+		b.bytes += len(m)
+	}
+	return backlogKept
 }
 
-// take returns the kept messages.
-func (b *backlog) take() [][]byte {
+// take returns the kept messages, and whether any was refused, and closes
+// the backlog: add answers backlogTaken from then on.
+func (b *backlog) take() (msgs [][]byte, overflow bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.msgs
+	b.taken = true
+	return b.msgs, b.overflow
 }
 
 var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -112,14 +129,23 @@ func (h *Hub) drop(c *conn, reason string) {
 	h.mu.Lock()
 	// The client said goodbye (`leave`, or a close frame 1000/1001: a
 	// closed tab), or the server closed it for a fault: it is gone.
-	if c.room == nil || h.closing || h.opts.ResumeGrace < 0 || reason == "left" || c.closing.Load() {
+	if c.room == nil || h.closing || h.opts.ResumeGrace < 0 || reason == "left" || c.closing.Load() || c.lost.Load() {
 		sess := h.leaveLocked(c, reason)
 		h.mu.Unlock()
 		detachSFU(sess)
 		return
 	}
 	delete(h.conns, c)
-	c.backlog.Store(&backlog{})
+	// What the writer had not sent yet waits first: it was sent before
+	// anything that reaches the backlog from now on.
+	b := &backlog{}
+	if unsent := c.unsent(); len(unsent) > 0 && b.add(unsent[0], unsent[1:]...) != backlogKept {
+		sess := h.leaveLocked(c, "timeout")
+		h.mu.Unlock()
+		detachSFU(sess)
+		return
+	}
+	c.backlog.Store(b)
 	c.awayTimer = time.AfterFunc(h.opts.ResumeGrace, func() { h.expire(c) })
 	c.room.broadcast(encode(peerMsg{Type: TypePeerAway, Peer: c.peer(), Reason: reason}), c)
 	c.log.Info("away; waiting for it to resume", "room", c.room.name, "peer", c.id, "reason", reason, "grace", h.opts.ResumeGrace)
@@ -157,39 +183,47 @@ func (h *Hub) resume(c *conn, req request) (bool, *ProtocolError) {
 	}
 
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.resumable[req.resume] != old || old.room == nil {
+		h.mu.Unlock()
 		return false, nil // taken over or gone meanwhile
 	}
 	r := old.room
 	i := slices.Index(r.members, old)
 	if i < 0 {
+		h.mu.Unlock()
 		return false, nil
 	}
 	pending := old.backlog.Load()
-	h.forgetLocked(old)
+	// c becomes the participant. The route moves before the backlog is
+	// taken: the SFU sends without Hub.mu, and a message that finds the
+	// backlog taken (or old moved) is sent again along the route, to c.
 	c.id, c.name, c.room, c.sfu, c.route, c.perms = old.id, old.name, r, old.sfu, old.route, old.perms
-	old.room, old.sfu = nil, nil
-	old.kill() // if the server still thought it alive; its serve finds no room
 	r.members[i] = c
 	h.peers[c.id] = c
 	c.route.Store(c)
-	c.send(encode(h.welcomeLocked(c, r, ice, true)))
+	old.moved.Store(true)
+	old.removed.Store(true)
+	var waiting [][]byte
+	var overflow bool
 	if pending != nil {
-		for _, m := range pending.take() {
-			c.send(m)
-		}
+		waiting, overflow = pending.take()
 	}
+	h.forgetLocked(old)
+	old.room, old.sfu = nil, nil
+	old.kill() // if the server still thought it alive; its serve finds no room
+	if overflow {
+		// A message it was owed is gone: it cannot go on where it was.
+		sess := h.leaveLocked(c, "timeout")
+		h.conns[c] = struct{}{} // c itself goes on, to join afresh
+		h.mu.Unlock()
+		detachSFU(sess)
+		return false, nil
+	}
+	c.sendAll(append([][]byte{encode(h.welcomeLocked(c, r, ice, true))}, waiting...)...)
 	r.broadcast(encode(peerMsg{Type: TypePeerBack, Peer: c.peer()}), c)
-	c.log.Info("resumed", "room", r.name, "peer", c.id, "queued", backlogLen(pending))
+	c.log.Info("resumed", "room", r.name, "peer", c.id, "queued", len(waiting))
+	h.mu.Unlock()
 	return true, nil
-}
-
-func backlogLen(b *backlog) int {
-	if b == nil {
-		return 0
-	}
-	return len(b.take())
 }
 
 // route is where an SFU session's messages go: the participant's current
@@ -197,9 +231,19 @@ func backlogLen(b *backlog) int {
 type route = atomic.Pointer[conn]
 
 // sendRouted sends an SFU payload to whichever connection holds the
-// participant now.
+// participant now. It runs without Hub.mu: when a resume moves the
+// participant meanwhile, the old connection refuses and the message goes
+// along the route again.
 func sendRouted(rt *route, d json.RawMessage) {
-	if c := rt.Load(); c != nil {
-		c.send(encode(relayMsg{Type: TypeSignal, From: SFUPeerID, Data: d}))
+	msg := encode(relayMsg{Type: TypeSignal, From: SFUPeerID, Data: d})
+	for c := rt.Load(); c != nil; {
+		if c.send(msg) {
+			return
+		}
+		next := rt.Load()
+		if next == c {
+			return // left: nobody to send to
+		}
+		c = next
 	}
 }

@@ -15,6 +15,7 @@ type room struct {
 	mode      Mode
 	members   []*conn     // in joining order
 	downTimer *time.Timer // running while an auto SFU room is small enough for mesh
+	downWaits uint64      // numbers the downTimers, so a stale one can tell
 	switches  int         // mode changes since the room was created
 
 	// E2EE health reported by clients (`stats`), without identities.
