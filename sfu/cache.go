@@ -62,15 +62,15 @@ const (
 	maxResends = 3
 
 	// resendLogSize is how many recent retransmissions a downTrack
-	// remembers (by sequence number modulo the size): a loss burst the
-	// size of one NACK report.
-	resendLogSize = maxNACKedPerReport
+	// remembers (by sequence number modulo the size): four NACK reports'
+	// worth, half the packet cache.
+	resendLogSize = 4 * maxNACKedPerReport
 )
 
 // resendLog remembers one subscriber's recent retransmissions of one track,
 // indexed by sequence number modulo resendLogSize. Owned by the
 // subscriber's writer goroutine; made on the first retransmission, so a
-// track nobody NACKs costs nothing (1 KiB when it is made).
+// track nobody NACKs costs nothing (4 KiB when it is made).
 type resendLog [resendLogSize]struct {
 	seq uint16
 	n   uint8 // retransmissions of seq so far; 0: the slot is free
@@ -78,15 +78,17 @@ type resendLog [resendLogSize]struct {
 }
 
 // allow reports whether seq may be resent at now, and records it if so. An
-// entry older than maxResendAge is for an earlier packet with the same
-// number (sequence numbers wrap every 65536 packets): it starts afresh.
+// entry older than maxResendAge is for an earlier packet (or an earlier
+// wrap of the sequence numbers): it starts afresh. A slot still held by
+// another packet refuses: overwriting it would let a client that NACKs two
+// numbers resendLogSize apart have both resent without limit.
 func (l *resendLog) allow(seq uint16, now int64) bool {
 	e := &l[seq%resendLogSize]
-	if e.n == 0 || e.seq != seq || now-e.at > int64(maxResendAge) {
+	if e.n == 0 || now-e.at > int64(maxResendAge) {
 		e.seq, e.n, e.at = seq, 1, now
 		return true
 	}
-	if e.n >= maxResends || now-e.at < int64(resendInterval) {
+	if e.seq != seq || e.n >= maxResends || now-e.at < int64(resendInterval) {
 		return false
 	}
 	e.n++
@@ -182,6 +184,10 @@ func (d *downTrack) onNACK(n *rtcp.TransportLayerNack) {
 func (d *downTrack) resend(subSeq uint16) {
 	b := d.bind.Load()
 	if b == nil || !d.rw.started || !d.sub.connected.Load() {
+		return
+	}
+	if !d.rw.current(subSeq) {
+		d.up.srv.ctr.nacksRefused.Add(1) // sent for an earlier source
 		return
 	}
 	if d.resent == nil {

@@ -314,10 +314,18 @@ type rewriter struct {
 	maxAt    int64  // its arrival time
 	firstSeq uint16 // random initial output values (RFC 3550 §5.1)
 	firstTS  uint32
+	srcStart uint16 // the first output sequence number of the current source
 }
 
 func newRewriter(clockRate uint32) rewriter {
 	return rewriter{clockRate: clockRate, firstSeq: uint16(rand.Uint32()), firstTS: rand.Uint32()}
+}
+
+// current reports whether output sequence number seq was sent for the
+// current source: numbers from before a source change belong to the old
+// one, which the cache cannot look up under the new offsets.
+func (r *rewriter) current(seq uint16) bool {
+	return seq-r.srcStart < 0x8000
 }
 
 // switching reports whether a packet from ssrc would start a new source.
@@ -334,6 +342,7 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, arrival int64) (o
 		r.seqOff = r.firstSeq - seq
 		r.tsOff = r.firstTS - ts
 		r.maxSeq, r.maxTS, r.maxAt = r.firstSeq, r.firstTS, arrival
+		r.srcStart = r.firstSeq
 		return r.firstSeq, r.firstTS, true
 	case ssrc == r.src:
 	case r.hasPrev && ssrc == r.prev:
@@ -349,6 +358,7 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, arrival int64) (o
 		}
 		r.seqOff = r.maxSeq + 1 - seq
 		r.tsOff = r.maxTS + step - ts
+		r.srcStart = r.maxSeq + 1
 	}
 	outSeq, outTS = seq+r.seqOff, ts+r.tsOff
 	if d := outSeq - r.maxSeq; d != 0 && d < 0x8000 { // newer (RFC 3550 A.1 arithmetic)

@@ -133,6 +133,48 @@ func rawPacket(tb testing.TB, seq uint16, ts uint32, payload []byte) []byte {
 	return b
 }
 
+// TestNACKAfterSourceChange: a NACK for a number sent for the previous
+// source is refused, not answered with a packet of the new source that
+// the lookup would find under the new offsets.
+func TestNACKAfterSourceChange(t *testing.T) {
+	f := newFanout(t, 1, webrtc.RTPCodecTypeVideo, func(int) *fakeWriter { return &fakeWriter{keepAll: true} })
+	packet := func(ssrc uint32, seq uint16, ts uint32, payload ...byte) []byte {
+		b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc}, Payload: payload}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// Source A (key frame, then deltas); then source B, whose deltas wait
+	// in the cache for its key frame.
+	for i := 0; i < 10; i++ {
+		f.push(packet(42, uint16(1000+i), uint32(i*3000), 0x10, byte(min(i, 1)), 'A', byte(i)))
+	}
+	for i := 0; i < 5; i++ {
+		f.push(packet(43, uint16(5000+i), uint32(i*3000), 0x10, 0x01, 'B', byte(i)))
+	}
+	f.push(packet(43, 5005, 15000, 0x10, 0x00, 'B', 5))
+	w := f.writers[0]
+	waitFor(t, 2*time.Second, "the writes", func() bool { return w.n.Load() == 11 })
+	w.mu.Lock()
+	var lostA rtp.Packet
+	err := lostA.Unmarshal(w.all[7])
+	w.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := (*f.up.downs.Load())[0]
+	d.onNACK(&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: lostA.SequenceNumber}}})
+	waitFor(t, 2*time.Second, "the NACK handled", func() bool { return f.srv.ctr.nacksRefused.Load() == 1 })
+	if n := w.n.Load(); n != 11 {
+		w.mu.Lock()
+		var again rtp.Packet
+		_ = again.Unmarshal(w.all[n-1])
+		w.mu.Unlock()
+		t.Errorf("NACK for %d (source A) answered with %q", lostA.SequenceNumber, again.Payload)
+	}
+}
+
 func TestBlockedSubscriberDoesNotBlockOthers(t *testing.T) {
 	block := make(chan struct{})
 	f := newFanout(t, 3, webrtc.RTPCodecTypeAudio, func(i int) *fakeWriter {
@@ -598,7 +640,27 @@ func TestResendLogWraps(t *testing.T) {
 	if !l.allow(7, at+int64(maxResendAge)+1) {
 		t.Fatal("the same number a wrap later was refused")
 	}
-	if !l.allow(7+resendLogSize, at+int64(maxResendAge)+2) {
-		t.Fatal("another number in the same slot was refused")
+	if l.allow(7+resendLogSize, at+int64(maxResendAge)+2) {
+		t.Fatal("another number took a slot still held by a recent resend")
+	}
+	if !l.allow(7+resendLogSize, at+2*int64(maxResendAge)+2) {
+		t.Fatal("another number in a slot whose resend is old was refused")
+	}
+}
+
+// TestResendLogCollisions: NACKing two numbers resendLogSize apart, turn
+// about, does not get either resent past the limits.
+func TestResendLogCollisions(t *testing.T) {
+	var l resendLog
+	allowed, now := 0, int64(0)
+	for i := 0; i < 20; i++ {
+		if l.allow(1000, now) {
+			allowed++
+		}
+		l.allow(1000+resendLogSize, now)
+		now += int64(time.Millisecond)
+	}
+	if allowed != 1 {
+		t.Errorf("seq 1000 resent %d times within %v, want 1", allowed, time.Duration(now))
 	}
 }

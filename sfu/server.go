@@ -223,6 +223,9 @@ func (s *Server) leave(ss *Session) {
 	if r.sessions[ss.id] == ss {
 		delete(r.sessions, ss.id)
 		delete(r.media, ss.id)
+		if r.speaker == ss.id {
+			r.speaker = "" // newcomers are not told of a speaker who left
+		}
 	}
 	kept := r.tracks[:0]
 	withdrew := false

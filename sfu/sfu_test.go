@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -314,6 +315,42 @@ func TestDataChannelForwarding(t *testing.T) {
 	if st := s.Stats(); st.DataMessages < 4 {
 		t.Errorf("Stats.DataMessages = %d, want ≥ 4", st.DataMessages)
 	}
+}
+
+// TestSpeakerLeaves: a newcomer is not told that a participant who left is
+// the active speaker.
+func TestSpeakerLeaves(t *testing.T) {
+	s := newTestServer(t)
+	var mu sync.Mutex
+	var got []string
+	attach := func(id string, record bool) *Session {
+		ss, err := s.Attach("r", id, func(d json.RawMessage) {
+			if record {
+				mu.Lock()
+				got = append(got, string(d))
+				mu.Unlock()
+			}
+		}, AttachOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ss
+	}
+	a, b := attach("a", false), attach("b", false)
+	a.room.mu.Lock()
+	a.room.speaker = "a"
+	a.room.mu.Unlock()
+	a.Close()
+	c := attach("c", true)
+	mu.Lock()
+	for _, m := range got {
+		if m == `{"speaker":"a"}` {
+			t.Errorf("the newcomer was told that a, who left, is speaking")
+		}
+	}
+	mu.Unlock()
+	b.Close()
+	c.Close()
 }
 
 func TestActiveSpeaker(t *testing.T) {
