@@ -155,6 +155,10 @@ export class Channels extends EventTarget {
         this.sfuAll[kind].delete(dc);
         if (this.sfuOwn[kind] === dc) this.sfuOwn[kind] = null;
       }
+      const set = where.mesh && this.mesh.get(where.mesh);
+      if (set && set[kind] === dc && Object.values(set).every((d) => d.readyState === 'closed')) {
+        this.mesh.delete(where.mesh); // the link is gone: keep no closed channels for the rest of the call
+      }
       this.fire('close', { kind, peerId: where.mesh ?? null, via: where.mesh ? 'mesh' : 'sfu' });
     });
     dc.addEventListener('message', ({ data }) => {

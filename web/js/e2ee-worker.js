@@ -28,6 +28,7 @@ const TIMING_WINDOW = 600;
 
 /** @type {{kid: number, key: SFrameKey, ctr: bigint}|null} our sending key */
 let send = null;
+let sendKeys = Promise.resolve(); // the send-key changes, one after another
 const ring = new KeyRing();
 let encrypted = 0;
 let dropped = 0; // frames we could not encrypt (no key yet) or that failed to
@@ -140,8 +141,12 @@ self.addEventListener('message', async ({ data: m }) => {
       pipe(m.readable, m.writable, m.options ?? {});
       break;
     case 'send-key': {
-      const key = await SFrameKey.derive(m.raw, m.kid);
-      send = { kid: m.kid, key, ctr: 0n };
+      // In order: two changes close together (two joins) must not end on
+      // the older key because its derivation finished last.
+      const { kid, raw } = m;
+      sendKeys = sendKeys.then(async () => {
+        send = { kid, key: await SFrameKey.derive(raw, kid), ctr: 0n };
+      }).catch((err) => console.warn('parley: e2ee worker: a sending key failed:', err));
       break;
     }
     case 'add-key':

@@ -234,18 +234,32 @@ export class E2EE extends EventTarget {
       return;
     }
     const p = this.peer(from);
+    if (p.conflict) return; // see below: no announcement for this id is believed again
     const same = p.pub && b64.encode(p.pub) === b64.encode(checked.pub) && p.tag === checked.tag;
-    if (same && p.auth === checked.auth) return;
+    if (same) {
+      // The same key again (an answer to a newcomer): it may add a MAC,
+      // never take one away.
+      if (checked.auth !== 'verified' || p.auth === 'verified') return;
+    } else if (p.pub && p.auth !== 'forged') {
+      // A participant's key and tag are fixed for its session (a resume
+      // keeps them), so a different one for the same id comes from the
+      // server, whatever its MAC says.
+      p.conflict = true;
+      this.forged(p, `${from} announced a second public key mid-call`);
+      return;
+    }
+    const owner = this.dataRing.tags.get(checked.tag);
+    if (owner !== undefined && owner !== from) {
+      p.auth = 'forged';
+      this.forged(p, `${from} announced the tag of ${owner}`);
+      return;
+    }
     p.auth = checked.auth;
     p.pub = checked.pub;
     p.tag = checked.tag;
     p.code = await safetyCode(this.identity.pub, checked.pub);
     if (checked.auth === 'forged') {
-      // No key goes to a key the server may have made up.
-      p.wrap = null;
-      console.warn(`parley: e2ee: the public key announced for ${from} failed authentication`);
-      this.emit(p);
-      this.dispatchEvent(new CustomEvent('forged', { detail: { id: from } }));
+      this.forged(p, `the public key announced for ${from} failed authentication`);
       return;
     }
     p.wrap = await this.identity.wrapKeyFor(this.selfId, from, checked.pub);
@@ -258,6 +272,15 @@ export class E2EE extends EventTarget {
     p.pending = [];
     for (const m of pending) await this.onWrappedKey(from, m);
     this.emit(p);
+  }
+
+  /** forged marks p: no key goes to a key the server may have made up. */
+  forged(p, why) {
+    p.auth = 'forged';
+    p.wrap = null;
+    console.warn(`parley: e2ee: ${why}`);
+    this.emit(p);
+    this.dispatchEvent(new CustomEvent('forged', { detail: { id: p.id } }));
   }
 
   /** sendKey wraps our newest key for one peer (never for a forged one). */
@@ -286,8 +309,11 @@ export class E2EE extends EventTarget {
       console.warn(`parley: e2ee: ${from} sent a key for another sender's KID`);
       return;
     }
+    if (!this.dataRing.add(from, msg.kid, raw)) {
+      console.warn(`parley: e2ee: ${from} sent a key that is retired or not its own (KID ${msg.kid})`);
+      return;
+    }
     p.gotKey = true;
-    this.dataRing.add(from, msg.kid, raw);
     this.worker?.postMessage({ type: 'add-key', peer: from, kid: msg.kid, raw });
     this.emit(p);
   }

@@ -33,6 +33,8 @@
 // Whatever happens, the root check decides: the file is complete and right,
 // or the transfer fails with a message — never a silently corrupt file.
 
+import { CONTROL_CHARS } from './rooms.js';
+
 /** Default and largest size of one file (the cap). */
 export const MAX_FILE_SIZE = 2 * 1024 ** 3;
 /** Chunk size: small enough for every SCTP stack (pion's 64 KiB messages). */
@@ -277,7 +279,9 @@ export class Outgoing extends EventTarget {
         const data = await this.bytesOf(i);
         this.digests[i] ??= sha256(data);
         if (this.finished) return;
-        inflight.push(this.sendMsg('file-chunk', { id: this.id, i }, data));
+        const sent = this.sendMsg('file-chunk', { id: this.id, i }, data);
+        sent.catch(() => {}); // awaited below, or moot once the transfer ended
+        inflight.push(sent);
         if (inflight.length >= PIPELINE) await inflight.shift();
         continue;
       }
@@ -306,6 +310,11 @@ export class Outgoing extends EventTarget {
   }
 }
 
+/** displayName is an offered file name without CONTROL_CHARS. */
+export function displayName(name) {
+  return String(name).replace(CONTROL_CHARS, '') || 'file';
+}
+
 /**
  * Incoming is the receiving end of one transfer: it checks order, hashes
  * every chunk, keeps the data in Blob parts, and verifies the root before
@@ -319,8 +328,10 @@ export class Incoming extends EventTarget {
   constructor({ offer, from, send, maxSize = MAX_FILE_SIZE }) {
     super();
     this.id = offer.id;
-    this.name = offer.name;
+    this.name = displayName(offer.name);
     this.size = offer.size;
+    // The sender's type is a claim: kept for the list, never given to the
+    // Blob, so the saved file cannot open as a page on this origin.
     this.mime = offer.mime || 'application/octet-stream';
     this.chunk = offer.chunk;
     this.from = from;
@@ -450,7 +461,7 @@ export class Incoming extends EventTarget {
       return;
     }
     this.flush();
-    this.blob = new Blob(this.parts, { type: this.mime });
+    this.blob = new Blob(this.parts, { type: 'application/octet-stream' });
     this.parts = [];
     this.digests = [];
     this.root = root;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  Outgoing, Incoming, chunkCount, fileRoot, rootOf, sha256, hex,
+  Outgoing, Incoming, chunkCount, fileRoot, rootOf, sha256, hex, displayName,
 } from './filechunks.js';
 
 const CHUNK = 1024;
@@ -82,7 +82,9 @@ test('a file is chunked, reassembled and verified', async () => {
   const got = new Uint8Array(await incoming.blob.arrayBuffer());
   assert.equal(got.length, bytes.length);
   assert.equal(nodeSha(got), nodeSha(bytes));
-  assert.equal(incoming.blob.type, 'application/x-test');
+  // The sender's claimed type is not trusted: the Blob never renders as a page.
+  assert.equal(incoming.mime, 'application/x-test');
+  assert.equal(incoming.blob.type, 'application/octet-stream');
   assert.equal(incoming.progress.fraction, 1);
 });
 
@@ -184,4 +186,29 @@ test('the window bounds what is in flight', async () => {
 test('an offer over the cap is recognised', () => {
   const i = new Incoming({ offer: { id: 'x', name: 'big', size: 3 * 1024 ** 3, mime: '', chunk: CHUNK }, from: 'a', send: async () => {}, maxSize: 2 * 1024 ** 3 });
   assert.ok(i.tooLarge);
+});
+
+test('offered names lose control and bidirectional formatting characters', () => {
+  assert.equal(displayName('invoice\u202Efdp.exe'), 'invoicefdp.exe');
+  assert.equal(displayName('a\u0000b\u2066c\u009f'), 'abc');
+  assert.equal(displayName('\u202E'), 'file');
+});
+
+test('a failed transfer leaves no unhandled rejection from chunks in flight', async () => {
+  const unhandled = [];
+  const onUnhandled = (r) => unhandled.push(r);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const send = async (type) => {
+      await new Promise((r) => setTimeout(r, 5));
+      if (type === 'file-chunk') throw new Error('the parley/file channel closed');
+    };
+    const t = new Outgoing({ id: 'x', file: new Blob([new Uint8Array(20 * CHUNK)]), to: 'b', send, chunk: CHUNK, window: 16 });
+    t.accept();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(t.state, 'failed');
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
 });

@@ -13,6 +13,7 @@
 import {
   Outgoing, Incoming, MAX_FILE_SIZE, TransferError, WINDOW, MESH_WINDOW,
 } from './filechunks.js';
+import { CONTROL_CHARS } from './rooms.js';
 
 /** formatBytes renders a size for people. */
 export function formatBytes(n) {
@@ -89,8 +90,13 @@ export class Files {
       const e = this.transfers.get(key(m.payload.id, m.from));
       return e && e.peer === m.from ? e : null;
     };
-    on(channels, 'file-accept', ({ detail: m }) => find(m)?.t.accept?.());
-    on(channels, 'file-decline', ({ detail: m }) => find(m)?.t.decline());
+    // Only the receiver accepts or declines: answers to our own offers.
+    const outgoing = (m) => {
+      const e = find(m);
+      return e?.dir === 'out' ? e : null;
+    };
+    on(channels, 'file-accept', ({ detail: m }) => outgoing(m)?.t.accept());
+    on(channels, 'file-decline', ({ detail: m }) => outgoing(m)?.t.decline());
     on(channels, 'file-cancel', ({ detail: m }) => find(m)?.t.cancel(false, m.payload.reason || `${this.nameOf(m.from)} cancelled.`));
     on(channels, 'file-ack', ({ detail: m }) => {
       const e = find(m);
@@ -108,7 +114,7 @@ export class Files {
     signal.addEventListener('abort', () => {
       clearInterval(timer);
       for (const e of this.transfers.values()) {
-        e.t.cancel(true, 'The sender left the call.');
+        e.t.cancel(true, e.dir === 'out' ? 'The sender left the call.' : 'The receiver left the call.');
         if (e.url) URL.revokeObjectURL(e.url);
       }
     });
@@ -277,7 +283,7 @@ const key = (id, peer) => `${peer}/${id}`;
 
 /** safeName keeps a received file name harmless as a download name. */
 function safeName(name) {
-  return String(name).replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_').slice(0, 255) || 'file';
+  return String(name).replace(CONTROL_CHARS, '_').replace(/[\\/:*?"<>|]/g, '_').slice(0, 255) || 'file';
 }
 
 export { TransferError };

@@ -253,11 +253,23 @@ export class KeyRing {
     this.keys = new Map();
     /** tag → peer id, from the announcements */
     this.tags = new Map();
+    /**
+     * tag → the newest epoch whose key was pruned: a key at or before it
+     * is never installed again, so a `key` message the server kept and
+     * sends again cannot bring back a retired key and its used counters.
+     */
+    this.retired = new Map();
   }
 
-  /** setTag records which peer a tag belongs to. */
+  /**
+   * setTag records which peer a tag belongs to. It reports false, and
+   * changes nothing, when the tag is another peer's: tags are per sender.
+   */
   setTag(peer, tag) {
+    const owner = this.tags.get(tag);
+    if (owner !== undefined && owner !== peer) return false;
     this.tags.set(tag, peer);
+    return true;
   }
 
   /** peerOf returns the peer a KID belongs to (by its tag), or ''. */
@@ -265,9 +277,15 @@ export class KeyRing {
     return this.tags.get(splitKid(kid).tag) ?? '';
   }
 
-  /** add installs a sender's key received in a `key` message. */
+  /**
+   * add installs a sender's key received in a `key` message. It returns
+   * null, and installs nothing, for a retired KID or one held for another
+   * peer.
+   */
   add(peer, kid, raw) {
+    if (this.isRetired(kid)) return null;
     const old = this.keys.get(kid);
+    if (old && old.peer !== peer) return null;
     if (old && equal(old.raw, raw)) return old;
     const e = { peer, kid, raw, key: this.derive(raw, kid), expires: Infinity, used: false };
     this.keys.set(kid, e);
@@ -291,6 +309,7 @@ export class KeyRing {
     kid = Number(kid);
     const have = this.keys.get(kid);
     if (have) return have;
+    if (this.isRetired(kid)) return null;
     const { tag, epoch } = splitKid(kid);
     let base = null;
     let steps = Infinity;
@@ -330,8 +349,7 @@ export class KeyRing {
     for (const e of this.keys.values()) {
       const s = splitKid(e.kid);
       if (s.tag !== tag || e === entry) continue;
-      const older = (epoch - s.epoch + EPOCHS) % EPOCHS < EPOCHS / 2;
-      if (older && e.expires === Infinity) e.expires = until;
+      if (notAfter(s.epoch, epoch) && e.expires === Infinity) e.expires = until;
     }
   }
 
@@ -346,11 +364,29 @@ export class KeyRing {
     return e.replay.accept(ctr);
   }
 
-  /** prune drops keys whose grace window is over. */
+  /** prune drops keys whose grace window is over, and retires their epochs. */
   prune() {
     const now = this.now();
-    for (const [kid, e] of this.keys) if (e.expires <= now) this.keys.delete(kid);
+    for (const [kid, e] of this.keys) {
+      if (e.expires > now) continue;
+      this.keys.delete(kid);
+      const { tag, epoch } = splitKid(kid);
+      const r = this.retired.get(tag);
+      if (r === undefined || notAfter(r, epoch)) this.retired.set(tag, epoch);
+    }
   }
+
+  /** isRetired reports whether kid is at or before its sender's newest retired epoch. */
+  isRetired(kid) {
+    const { tag, epoch } = splitKid(kid);
+    const r = this.retired.get(tag);
+    return r !== undefined && notAfter(epoch, r);
+  }
+}
+
+/** notAfter reports whether epoch a is b or older, modulo EPOCHS (half the range back). */
+function notAfter(a, b) {
+  return (b - a + EPOCHS) % EPOCHS < EPOCHS / 2;
 }
 
 function equal(a, b) {

@@ -75,6 +75,15 @@ export function parseRoomInput(input) {
 }
 
 /**
+ * CONTROL_CHARS matches the characters a name may not hold: C0 and C1
+ * controls and the bidirectional formatting characters, which can make
+ * "invoice\u202Efdp.exe" read as "invoiceexe.pdf" (the server refuses the
+ * same in display names, docs/protocol.md).
+ */
+// eslint-disable-next-line no-control-regex
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
  * nameProblem returns why a display name would be refused by the server
  * (docs/protocol.md: 1–64 code points after trimming, no control
  * characters), or '' when it is fine.
@@ -85,8 +94,7 @@ export function nameProblem(name) {
   const n = [...s].length;
   if (n === 0) return 'Please enter your name.';
   if (n > 64) return `Names are at most 64 characters (this one has ${n}).`;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s)) {
+  if (new RegExp(CONTROL_CHARS.source).test(s)) {
     return 'Names may not contain control characters.';
   }
   return '';
