@@ -100,14 +100,22 @@ func TestAutoSwitchAndHysteresis(t *testing.T) {
 	b.expect(TypeMode)
 }
 
-func TestHysteresisCancelledByJoin(t *testing.T) {
-	_, url := testHub(t, Options{MeshMax: 2, MeshDownDelay: 300 * time.Millisecond, SFU: &fakeSFU{}})
-	a, _ := join(t, url, "flap", "A")
-	join(t, url, "flap", "B")
+// grownToSFU joins A, B and C to room (mesh_max 2: C's join switches it)
+// and reads A's messages up to C's arrival.
+func grownToSFU(t *testing.T, url, room string) (a, c *client) {
+	t.Helper()
+	a, _ = join(t, url, room, "A")
+	join(t, url, room, "B")
 	a.expect(TypePeerJoined)
-	c, _ := join(t, url, "flap", "C")
+	c, _ = join(t, url, room, "C")
 	a.expect(TypeMode)
 	a.expect(TypePeerJoined)
+	return a, c
+}
+
+func TestHysteresisCancelledByJoin(t *testing.T) {
+	_, url := testHub(t, Options{MeshMax: 2, MeshDownDelay: 300 * time.Millisecond, SFU: &fakeSFU{}})
+	a, c := grownToSFU(t, url, "flap")
 	c.ws.Close()
 	a.expect(TypePeerLeft)
 	join(t, url, "flap", "D") // back to 3 within the delay
@@ -125,12 +133,7 @@ func TestHysteresisCancelledByJoin(t *testing.T) {
 // callback got the lock, does not switch the room early.
 func TestStaleMeshDownTimer(t *testing.T) {
 	h, url := testHub(t, Options{MeshMax: 2, MeshDownDelay: time.Minute, SFU: &fakeSFU{}})
-	a, _ := join(t, url, "stale", "A")
-	join(t, url, "stale", "B")
-	a.expect(TypePeerJoined)
-	c, _ := join(t, url, "stale", "C")
-	a.expect(TypeMode)
-	a.expect(TypePeerJoined)
+	a, c := grownToSFU(t, url, "stale")
 	c.send(map[string]any{"type": "leave"})
 	a.expect(TypePeerLeft)
 	h.mu.Lock()
