@@ -238,6 +238,7 @@ func (ss *Session) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRecei
 	}
 	if err := ss.room.addTrack(u); err != nil {
 		ss.log.Info("not forwarding track", "kind", u.kind.String(), "err", err)
+		ss.goTracked(func() { discardRTP(remote) })
 		return
 	}
 	ss.srv.ctr.tracks.Add(1)
