@@ -139,9 +139,7 @@ func TestBrowserSwitch(t *testing.T) {
 	waitPreflight(t, pages["A"], pages["B"])
 
 	// --- mesh → SFU ---------------------------------------------------
-	for _, n := range []string{"A", "B"} {
-		browsertest.MustEval[bool](pages[n], jsStartGaps)
-	}
+	startGaps(t, pages, "A", "B")
 	joined := time.Now()
 	pages["C"] = b.NewPage(t, browserRoomURL(ts, room, "C"))
 	want := map[string][]string{"A": {"B", "C"}, "B": {"A", "A (screen)", "C"}, "C": {"A", "A (screen)", "B"}}
@@ -179,9 +177,7 @@ func TestBrowserSwitch(t *testing.T) {
 	}
 
 	// --- SFU → mesh ---------------------------------------------------
-	for _, n := range []string{"A", "B"} {
-		browsertest.MustEval[bool](pages[n], jsStartGaps)
-	}
+	startGaps(t, pages, "A", "B")
 	left := time.Now()
 	if err := pages["C"].Close(); err != nil {
 		t.Fatal(err)
@@ -235,6 +231,14 @@ func waitPreflight(t *testing.T, pages ...*browsertest.Page) {
 	t.Helper()
 	for _, p := range pages {
 		waitOrDump(t, p, "pre-flight", `parley.sfu()?.state === 'connected'`, browserJoinTimeout)
+	}
+}
+
+// startGaps starts the frame-gap recording (jsStartGaps) on the named pages.
+func startGaps(t testing.TB, pages map[string]*browsertest.Page, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		browsertest.MustEval[bool](pages[n], jsStartGaps)
 	}
 }
 
@@ -322,9 +326,7 @@ func benchSwitch(b *testing.B, meshMax int) {
 	}
 	var toSFU, clientSFU, clientMesh, gapSFU, gapMesh []float64
 	for i := 0; b.Loop(); i++ {
-		for _, n := range []string{"A", "B"} {
-			browsertest.MustEval[bool](pages[n], jsStartGaps)
-		}
+		startGaps(b, pages, "A", "B")
 		start := time.Now()
 		c := br.NewPage(b, browserRoomURL(ts, room, "C"))
 		var doneAt float64
@@ -341,9 +343,7 @@ func benchSwitch(b *testing.B, meshMax int) {
 		clientSFU = append(clientSFU, lastSwitchMean(b, pages))
 		time.Sleep(time.Second) // C's page settles
 
-		for _, n := range []string{"A", "B"} {
-			browsertest.MustEval[bool](pages[n], jsStartGaps)
-		}
+		startGaps(b, pages, "A", "B")
 		_ = c.Close()
 		for _, n := range []string{"A", "B"} {
 			pages[n].MustWaitFor(fmt.Sprintf(jsSwitched, "mesh", "mesh", 1, "mesh")+

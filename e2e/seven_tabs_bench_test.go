@@ -8,7 +8,6 @@ package e2e
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -65,11 +64,11 @@ func sevenTabs(b *testing.B) {
 	var toSFU map[string]map[string]int
 	for i, n := range names {
 		if i == 4 { // this join switches the room: watch the tiles of those in it
-			startGaps(b, pages, names[:4])
+			startGaps(b, pages, names[:4]...)
 		}
 		pages[n] = br.NewPage(b, e2eeRoomURL(ts, room, n, secret))
 		for _, m := range names[:i+1] {
-			for _, o := range without(names[:i+1], m) {
+			for _, o := range others(names[:i+1], m) {
 				waitOrDump(b, pages[m], m+" sees "+o, fmt.Sprintf(jsTileHasFrames, o), sevenTabsWait)
 			}
 		}
@@ -87,7 +86,7 @@ func sevenTabs(b *testing.B) {
 	inSFU := time.Since(start)
 	seeAndHear(b, pages, names, "sfu")
 
-	startGaps(b, pages, names[:3])
+	startGaps(b, pages, names[:3]...)
 	left := time.Now()
 	for _, n := range names[3:] {
 		if err := pages[n].Close(); err != nil {
@@ -104,16 +103,9 @@ func sevenTabs(b *testing.B) {
 
 	b.ReportMetric(inSFU.Seconds(), "s-to-7-sfu")
 	b.ReportMetric(inMesh.Seconds(), "s-to-mesh")
-	b.ReportMetric(float64(longestGap(toSFU)), "ms-frozen-to-sfu")
-	b.ReportMetric(float64(longestGap(toMesh)), "ms-frozen-to-mesh")
+	b.ReportMetric(maxGap(toSFU), "ms-frozen-to-sfu")
+	b.ReportMetric(maxGap(toMesh), "ms-frozen-to-mesh")
 	b.Logf("longest frozen tile per page: to SFU %v; back to mesh %v", toSFU, toMesh)
-}
-
-// startGaps starts the frame-gap recording (jsStartGaps) on the named pages.
-func startGaps(b *testing.B, pages map[string]*browsertest.Page, names []string) {
-	for _, n := range names {
-		browsertest.MustEval[bool](pages[n], jsStartGaps)
-	}
 }
 
 // seeAndHear fails unless, over 5 s, every page decodes new frames on every
@@ -136,8 +128,8 @@ func seeAndHear(b *testing.B, pages map[string]*browsertest.Page, names []string
 			}
 		}
 		sources := browsertest.MustEval[map[string]string](pages[n], jsTileSources)
-		others := without(names, n)
-		for _, o := range others {
+		rest := others(names, n)
+		for _, o := range rest {
 			if frames[o] <= 0 {
 				b.Errorf("%s in %s mode: no new frame from %s in 5 s (%v)", n, path, o, frames)
 			}
@@ -145,25 +137,9 @@ func seeAndHear(b *testing.B, pages map[string]*browsertest.Page, names []string
 				b.Errorf("%s in %s mode: tile %s plays %q, want %q", n, path, o, sources[o], want)
 			}
 		}
-		if rising < len(others) {
-			b.Errorf("%s in %s mode: audio arriving on %d streams, want %d", n, path, rising, len(others))
+		if rising < len(rest) {
+			b.Errorf("%s in %s mode: audio arriving on %d streams, want %d", n, path, rising, len(rest))
 		}
 		b.Logf("%s in %s mode: frames in 5 s %v, %d audio streams arriving", n, path, frames, rising)
 	}
-}
-
-// without returns names less n.
-func without(names []string, n string) []string {
-	return slices.DeleteFunc(slices.Clone(names), func(s string) bool { return s == n })
-}
-
-// longestGap is the longest frozen tile in gaps (stopGaps), in ms.
-func longestGap(gaps map[string]map[string]int) int {
-	longest := 0
-	for _, tiles := range gaps {
-		for _, ms := range tiles {
-			longest = max(longest, ms)
-		}
-	}
-	return longest
 }
