@@ -105,15 +105,7 @@ func (c *conn) send(msg []byte) bool {
 	return c.enqueue(outFrame{data: msg})
 }
 
-// sendAll queues msgs as one frame: a resume's welcome and backlog, which
-// together may be as long as the whole queue.
-func (c *conn) sendAll(msgs ...[]byte) bool {
-	if len(msgs) == 0 {
-		return true
-	}
-	return c.enqueue(outFrame{data: msgs[0], batch: msgs[1:]})
-}
-
+// enqueue is send for a frame, which may carry several messages.
 func (c *conn) enqueue(f outFrame) bool {
 	if c.moved.Load() {
 		return false
@@ -279,12 +271,12 @@ func (c *conn) allow() bool {
 // message to this client alone. A frame over its type's size limit closes
 // the connection (RFC 6455 §7.4.1: 1009, the message is too big to process).
 func (c *conn) handle(frame []byte) {
-	// A frame the reader cut off does not decode, so it gets the general
-	// limit and is refused.
 	if c.removed.Load() {
 		return // on its way out: kicked, its room closed, or taken over
 	}
 	req, perr := decode(frame)
+	// A frame the reader cut off does not decode, so it gets the general
+	// limit and is refused.
 	if len(frame) > sizeLimit(req) {
 		c.sendError(protoErr(CodeTooLarge, "messages are limited to %d bytes (%d for a signal to the SFU)", MaxMessageBytes, MaxSFUSignalBytes), "")
 		c.closeWith(websocket.CloseMessageTooBig, "message too big")

@@ -328,7 +328,6 @@ func (h *Hub) leave(c *conn, reason string) {
 // leaveLocked is leave with Hub.mu held. It returns c's SFU session for the
 // caller to close once the lock is released.
 func (h *Hub) leaveLocked(c *conn, reason string) SFUSession {
-	delete(h.conns, c)
 	r := c.room
 	if r == nil {
 		return nil

@@ -62,22 +62,33 @@ const (
 	backlogTaken               // not kept: send it to the resumed connection
 )
 
-// add keeps msgs, in order, unless the backlog is full or taken.
+// add keeps msg and more, in order, unless the backlog is full or taken.
 func (b *backlog) add(msg []byte, more ...[]byte) backlogResult {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.taken {
 		return backlogTaken
 	}
-	for _, m := range append([][]byte{msg}, more...) {
-		if b.overflow || len(b.msgs) >= maxBacklog || b.bytes+len(m) > maxBacklogBytes {
-			b.overflow = true
+	if !b.keep(msg) {
+		return backlogFull
+	}
+	for _, m := range more {
+		if !b.keep(m) {
 			return backlogFull
 		}
-		b.msgs = append(b.msgs, m)
-		b.bytes += len(m)
 	}
 	return backlogKept
+}
+
+// keep appends m unless that would pass the bounds. b.mu held.
+func (b *backlog) keep(m []byte) bool {
+	if b.overflow || len(b.msgs) >= maxBacklog || b.bytes+len(m) > maxBacklogBytes {
+		b.overflow = true
+		return false
+	}
+	b.msgs = append(b.msgs, m)
+	b.bytes += len(m)
+	return true
 }
 
 // take returns the kept messages, and whether any was refused, and closes
@@ -127,20 +138,21 @@ func (h *Hub) forgetLocked(c *conn) {
 // `leave` becomes away for the grace period; otherwise it leaves.
 func (h *Hub) drop(c *conn, reason string) {
 	h.mu.Lock()
-	// The client said goodbye (`leave`, or a close frame 1000/1001: a
-	// closed tab), or the server closed it for a fault: it is gone.
-	if c.room == nil || h.closing || h.opts.ResumeGrace < 0 || reason == "left" || c.closing.Load() || c.lost.Load() {
-		sess := h.leaveLocked(c, reason)
-		h.mu.Unlock()
-		detachSFU(sess)
-		return
-	}
 	delete(h.conns, c)
-	// What the writer had not sent yet waits first: it was sent before
-	// anything that reaches the backlog from now on.
+	// The client said goodbye (`leave`, or a close frame 1000/1001: a
+	// closed tab), or the server closed it for a fault, or a message for it
+	// was discarded: it is gone.
+	gone := c.room == nil || h.closing || h.opts.ResumeGrace < 0 || reason == "left" || c.closing.Load() || c.lost.Load()
 	b := &backlog{}
-	if unsent := c.unsent(); len(unsent) > 0 && b.add(unsent[0], unsent[1:]...) != backlogKept {
-		sess := h.leaveLocked(c, "timeout")
+	if !gone {
+		// What the writer had not sent yet waits first: it was sent before
+		// anything that reaches the backlog from now on.
+		if unsent := c.unsent(); len(unsent) > 0 && b.add(unsent[0], unsent[1:]...) != backlogKept {
+			gone, reason = true, "timeout"
+		}
+	}
+	if gone {
+		sess := h.leaveLocked(c, reason)
 		h.mu.Unlock()
 		detachSFU(sess)
 		return
@@ -213,13 +225,13 @@ func (h *Hub) resume(c *conn, req request) (bool, *ProtocolError) {
 	old.kill() // if the server still thought it alive; its serve finds no room
 	if overflow {
 		// A message it was owed is gone: it cannot go on where it was.
-		sess := h.leaveLocked(c, "timeout")
-		h.conns[c] = struct{}{} // c itself goes on, to join afresh
+		sess := h.leaveLocked(c, "timeout") // c itself goes on, to join afresh
 		h.mu.Unlock()
 		detachSFU(sess)
 		return false, nil
 	}
-	c.sendAll(append([][]byte{encode(h.welcomeLocked(c, r, ice, true))}, waiting...)...)
+	// One queued frame: the backlog may be as long as the whole queue.
+	c.enqueue(outFrame{data: encode(h.welcomeLocked(c, r, ice, true)), batch: waiting})
 	r.broadcast(encode(peerMsg{Type: TypePeerBack, Peer: c.peer()}), c)
 	c.log.Info("resumed", "room", r.name, "peer", c.id, "queued", len(waiting))
 	h.mu.Unlock()
