@@ -186,30 +186,38 @@ func (d *downTrack) resend(subSeq uint16) {
 	if b == nil || !d.rw.started || !d.sub.connected.Load() {
 		return
 	}
-	if !d.rw.current(subSeq) {
-		d.up.srv.ctr.nacksRefused.Add(1) // sent for an earlier source
+	p := d.resendable(subSeq)
+	if p == nil {
+		d.up.srv.ctr.nacksRefused.Add(1)
 		return
+	}
+	defer p.release()
+	// Same offsets as when it was first sent: the same numbers again.
+	if d.send(b, p, p.hdr.SequenceNumber+d.rw.seqOff, p.hdr.Timestamp+d.rw.tsOff) {
+		d.up.srv.ctr.nacksServed.Add(1)
+	}
+}
+
+// resendable returns the cached packet subSeq names, referenced, when the
+// retransmission limits let it go out again now; nil otherwise.
+func (d *downTrack) resendable(subSeq uint16) *packet {
+	if !d.rw.current(subSeq) {
+		return nil // sent for an earlier source
 	}
 	if d.resent == nil {
 		d.resent = new(resendLog)
 	}
 	now := d.up.srv.now()
 	if !d.resent.allow(subSeq, now) {
-		d.up.srv.ctr.nacksRefused.Add(1)
-		return
+		return nil
 	}
 	p := d.up.cache.get(d.rw.src, subSeq-d.rw.seqOff)
 	if p == nil {
-		d.up.srv.ctr.nacksRefused.Add(1) // evicted: older than the cache
-		return
+		return nil // evicted: older than the cache
 	}
-	defer p.release()
 	if now-p.arrival > int64(maxResendAge) {
-		d.up.srv.ctr.nacksRefused.Add(1)
-		return
+		p.release()
+		return nil
 	}
-	// Same offsets as when it was first sent: the same numbers again.
-	if d.send(b, p, p.hdr.SequenceNumber+d.rw.seqOff, p.hdr.Timestamp+d.rw.tsOff) {
-		d.up.srv.ctr.nacksServed.Add(1)
-	}
+	return p
 }
