@@ -248,10 +248,9 @@ export class E2EE extends EventTarget {
       this.forged(p, `${from} announced a second public key mid-call`);
       return;
     }
-    const owner = this.dataRing.tags.get(checked.tag);
-    if (owner !== undefined && owner !== from) {
-      p.auth = 'forged';
-      this.forged(p, `${from} announced the tag of ${owner}`);
+    // Tags are per sender: one another participant announced is refused.
+    if (checked.auth !== 'forged' && !this.dataRing.setTag(from, checked.tag)) {
+      this.forged(p, `${from} announced the tag of ${this.dataRing.tags.get(checked.tag)}`);
       return;
     }
     p.auth = checked.auth;
@@ -263,7 +262,6 @@ export class E2EE extends EventTarget {
       return;
     }
     p.wrap = await this.identity.wrapKeyFor(this.selfId, from, checked.pub);
-    this.dataRing.setTag(from, checked.tag);
     this.worker?.postMessage({ type: 'tag', peer: from, tag: checked.tag });
     // Answer a newcomer's announcement with ours (once per new key), then our key.
     this.sig.key(await announcement(this.identity, this.selfId, this.sender.tag, this.macKey), from);

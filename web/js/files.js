@@ -13,7 +13,6 @@
 import {
   Outgoing, Incoming, MAX_FILE_SIZE, TransferError, WINDOW, MESH_WINDOW,
 } from './filechunks.js';
-import { CONTROL_CHARS } from './rooms.js';
 
 /** formatBytes renders a size for people. */
 export function formatBytes(n) {
@@ -281,9 +280,12 @@ export class Files {
 
 const key = (id, peer) => `${peer}/${id}`;
 
-/** safeName keeps a received file name harmless as a download name. */
+/**
+ * safeName keeps a received file name harmless as a download name (control
+ * and bidirectional characters are gone already: Incoming's displayName).
+ */
 function safeName(name) {
-  return String(name).replace(CONTROL_CHARS, '_').replace(/[\\/:*?"<>|]/g, '_').slice(0, 255) || 'file';
+  return String(name).replace(/[\\/:*?"<>|]/g, '_').slice(0, 255) || 'file';
 }
 
 export { TransferError };
