@@ -55,6 +55,8 @@ func ValidRoomName(s string) bool { return roomNameRE.MatchString(s) }
 
 // inbound is any client message. Fields stay raw until the message's type
 // says which are required, so each refusal can name the field at fault.
+// Their `json` names are the only keys a client message may carry
+// (envelope.go).
 type inbound struct {
 	Type json.RawMessage `json:"type"`
 	V    json.RawMessage `json:"v"`
@@ -112,8 +114,8 @@ func decode(frame []byte) (request, *ProtocolError) {
 		return request{}, protoErr(CodeBadJSON, "a message must be valid UTF-8")
 	}
 	var in inbound
-	if err := json.Unmarshal(frame, &in); err != nil {
-		return request{}, protoErr(CodeBadJSON, "invalid JSON: %v", err)
+	if perr := decodeEnvelope(frame, &in); perr != nil {
+		return request{}, perr
 	}
 	typ, perr := stringField(in.Type, "type", true)
 	if perr != nil {

@@ -56,6 +56,10 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"signal","to":"abc","data":{"sdp":"x"}}`,
 		`{"type":"key","data":"k"}`, `{"type":"leave"}`,
 		`{"type":"join","v":1e400}`, `{"type":"\u0000"}`, `[]`, `{`, `null`,
+		`{"type":"stats","decryptFailures":3}`, `{"type":"moderate","action":"kick","to":"abc"}`,
+		`{"Type":"signal","TO":"abc","data":1}`, `{"type":"leave","type":"join"}`,
+		`{"type":"leave"}{"type":"leave"}`, `{"type":"leave","extra":true}`,
+		`{"type":"join","v":1,"room":"r","name":"\u3164"}`, `{"type":"join","v":1,"room":"r","name":"\u200b\u2800"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -66,6 +70,9 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("refusal without code or message: %+v", perr)
 			}
 			return
+		}
+		if !onlyDocumentedKeys(frame) {
+			t.Fatalf("accepted a frame with undocumented keys: %q", frame)
 		}
 		switch req.typ {
 		case TypeJoin:
@@ -80,7 +87,11 @@ func FuzzDecode(f *testing.F) {
 			if len(req.data) == 0 {
 				t.Fatalf("accepted key without data")
 			}
-		case TypeLeave:
+		case TypeLeave, TypeStats:
+		case TypeModerate:
+			if req.to == "" || (req.action != ActionMute && req.action != ActionKick) {
+				t.Fatalf("accepted bad moderate %+v", req)
+			}
 		default:
 			t.Fatalf("accepted unknown type %q", req.typ)
 		}
