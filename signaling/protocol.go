@@ -237,7 +237,30 @@ func cleanName(s string) (string, *ProtocolError) {
 			return "", protoErr(CodeBadName, "a display name may not contain control characters")
 		}
 	}
+	if !hasVisible(s) {
+		return "", protoErr(CodeBadName, "a display name needs at least one visible character")
+	}
 	return s, nil
+}
+
+// hasVisible reports whether s holds a character that draws something: a
+// letter, digit, punctuation mark or symbol. Spaces, format characters
+// (U+200B, U+FEFF, LRM, RLM, …) and marks alone draw nothing, and a few
+// letters and symbols are blank by design (the Hangul fillers, U+2800
+// BRAILLE PATTERN BLANK): a name of only those renders as an empty tile
+// label that impersonates nobody and cannot be told apart. web/js/rooms.js
+// (nameProblem) applies the same rule.
+func hasVisible(s string) bool {
+	for _, r := range s {
+		switch r {
+		case 0x115f, 0x1160, 0x3164, 0xffa0, 0x2800:
+			continue
+		}
+		if unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S) {
+			return true
+		}
+	}
+	return false
 }
 
 // stringField decodes a JSON string field. A missing or empty field is

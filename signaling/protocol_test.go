@@ -46,6 +46,19 @@ func TestCleanName(t *testing.T) {
 	if _, err := cleanName(strings.Repeat("🎉", MaxNameRunes)); err != nil {
 		t.Fatalf("64 emoji refused: %v", err)
 	}
+	// Names made only of characters that draw nothing render as a blank
+	// tile: refused. One visible character among them is enough.
+	for _, blank := range []string{"\u3164", "\u2800\u2800", "\u200b", "\ufeff", "\u200e\u200f", "\u115f\u1160\uffa0",
+		"\u2800\u00a0\u3164", "\u0301", "\u2060\u180e", "\U000e0041", "\ufe0f"} {
+		if _, err := cleanName(blank); err == nil || err.Code != CodeBadName || !strings.Contains(err.Message, "visible") {
+			t.Errorf("cleanName(%+q) = %v, want bad-name about a visible character", blank, err)
+		}
+	}
+	for _, ok := range []string{"\u3164A", "\u200fعلي", "·", "李", "7", "é\u200b", "\u2800🙂"} {
+		if _, err := cleanName(ok); err != nil {
+			t.Errorf("cleanName(%+q) refused: %v", ok, err)
+		}
+	}
 }
 
 // FuzzDecode: no input may panic the decoder, and whatever it accepts is
@@ -76,7 +89,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		switch req.typ {
 		case TypeJoin:
-			if !ValidRoomName(req.room) || req.name == "" {
+			if !ValidRoomName(req.room) || !hasVisible(req.name) {
 				t.Fatalf("accepted bad join %+v", req)
 			}
 		case TypeSignal:

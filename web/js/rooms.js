@@ -84,9 +84,19 @@ export function parseRoomInput(input) {
 export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
+ * VISIBLE_CHAR matches a character that draws something: a letter, digit,
+ * punctuation mark or symbol, but not the ones blank by design (the Hangul
+ * fillers U+115F, U+1160, U+3164, U+FFA0 and U+2800 BRAILLE PATTERN
+ * BLANK). Spaces, format characters (U+200B, U+FEFF, LRM, RLM, …) and
+ * marks alone never match. The server's rule is the same (hasVisible in
+ * signaling/protocol.go): a name of none of these renders as a blank tile.
+ */
+const VISIBLE_CHAR = /(?![\u115f\u1160\u3164\uffa0\u2800])[\p{L}\p{N}\p{P}\p{S}]/u;
+
+/**
  * nameProblem returns why a display name would be refused by the server
  * (docs/protocol.md: 1–64 code points after trimming, no control
- * characters), or '' when it is fine.
+ * characters, at least one visible character), or '' when it is fine.
  * @param {string} name
  */
 export function nameProblem(name) {
@@ -97,5 +107,6 @@ export function nameProblem(name) {
   if (s.search(CONTROL_CHARS) !== -1) {
     return 'Names may not contain control characters.';
   }
+  if (!VISIBLE_CHAR.test(s)) return 'Names need at least one visible character.';
   return '';
 }

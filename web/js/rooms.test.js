@@ -52,3 +52,13 @@ test('nameProblem mirrors the server rule', () => {
   assert.match(nameProblem('a\u0007b'), /control/);
   assert.match(nameProblem('a\u202eb'), /control/);
 });
+
+test('nameProblem refuses names that draw nothing, as the server does', () => {
+  for (const blank of ['\u3164', '\u2800\u2800', '\u200b', '\u200e\u200f', '\u115f\u1160\uffa0',
+    '\u2800\u00a0\u3164', '\u0301', '\u2060\u180e', '\u{e0041}', '\ufe0f']) {
+    assert.match(nameProblem(blank), /visible character/, JSON.stringify(blank));
+  }
+  for (const ok of ['\u3164A', '\u200fعلي', '·', '李', '7', 'é\u200b', '\u2800🙂']) {
+    assert.equal(nameProblem(ok), '', JSON.stringify(ok));
+  }
+});
