@@ -3,8 +3,9 @@ package sfu
 import "errors"
 
 // Sentinel errors. Every error the package returns wraps one of these with
-// context, so callers (signaling) can map them to protocol error codes with
-// errors.Is without parsing text.
+// context, so callers can map them to protocol error codes with errors.Is
+// without parsing text: signaling does, in one place (sfuRefusal in
+// signaling/sfuerrors.go), and logs the text instead of sending it.
 var (
 	// ErrClosed is returned when the Server or Session was closed: a
 	// participant that left, or a server shutting down, takes no more

@@ -46,8 +46,8 @@ func (s *fakeSession) Signal(d json.RawMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.got = append(s.got, string(d))
-	if string(d) == `"bad"` {
-		return errors.New("not SDP")
+	if err := fakeSignalError(d); err != nil {
+		return err
 	}
 	s.send(json.RawMessage(`{"answer":true}`))
 	return nil

@@ -1,6 +1,10 @@
 package signaling
 
-import "encoding/json"
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+)
 
 // SFU is the media server as signaling sees it: the whole seam between the
 // two. Signaling decides who is on which path; the SFU moves media and
@@ -20,7 +24,9 @@ type SFUOptions struct {
 
 // SFUSession is one participant's connection to the SFU.
 type SFUSession interface {
-	// Signal hands the SFU a payload the client sent to "sfu".
+	// Signal hands the SFU a payload the client sent to "sfu". Its errors
+	// wrap the sfu package's sentinels; sfuRefusal maps them to protocol
+	// codes.
 	Signal(data json.RawMessage) error
 	// State is the connection's state (new, connecting, connected,
 	// failed, closed), shown to admins as the pre-flight result.
@@ -52,7 +58,7 @@ func (h *Hub) signalSFU(c *conn, data json.RawMessage) *ProtocolError {
 		h.mu.Unlock()
 		s, err := h.opts.SFU.Attach(r.name, id, func(d json.RawMessage) { sendRouted(rt, d) }, opts)
 		if err != nil {
-			c.log.Warn("sfu attach failed", "room", r.name, "peer", id, "err", err)
+			c.log.Warn("sfu attach failed", "room", r.name, "peer", id, "err", truncate(err.Error(), maxLoggedErr))
 			return protoErr(CodeInternal, "the SFU could not take this connection")
 		}
 		h.mu.Lock()
@@ -66,10 +72,20 @@ func (h *Hub) signalSFU(c *conn, data json.RawMessage) *ProtocolError {
 		sess = s
 	}
 	if err := sess.Signal(data); err != nil {
-		return protoErr(CodeBadField, "sfu refused the signal: %v", err)
+		perr, clientFault := sfuRefusal(err)
+		level := slog.LevelWarn
+		if clientFault {
+			level = slog.LevelDebug
+		}
+		c.log.Log(context.Background(), level, "sfu refused a signal", "room", r.name, "peer", id, "code", perr.Code, "err", truncate(err.Error(), maxLoggedErr))
+		return perr
 	}
 	return nil
 }
+
+// maxLoggedErr caps an SFU error's text in the log: it may quote the
+// client's SDP, and a client must not be able to write much into the log.
+const maxLoggedErr = 256
 
 // detachSFU closes c's SFU session, if any. Called without Hub.mu held.
 func detachSFU(s SFUSession) {

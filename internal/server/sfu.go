@@ -26,7 +26,8 @@ func newSFU(cfg config.Config, log *slog.Logger) (*sfu.Server, error) {
 }
 
 // sfuAdapter lets signaling use the SFU through its own small interface;
-// neither package imports the other.
+// signaling imports sfu for its sentinel errors only, sfu never imports
+// signaling.
 type sfuAdapter struct{ srv *sfu.Server }
 
 func (a sfuAdapter) Attach(room, peerID string, send func(json.RawMessage), opts signaling.SFUOptions) (signaling.SFUSession, error) {
