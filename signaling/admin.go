@@ -45,29 +45,57 @@ type RoomInfo struct {
 	Peers           []PeerInfo `json:"participants"`
 }
 
-// Rooms returns a snapshot of every room, sorted by name.
+// Rooms returns a snapshot of every room, sorted by name, with each
+// participant's SFU state (snapshot.go: asked for outside Hub.mu, and not
+// waited for long).
 func (h *Hub) Rooms() []RoomInfo {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]RoomInfo, 0, len(h.rooms))
-	for _, r := range h.rooms {
-		out = append(out, r.info())
-	}
-	slices.SortFunc(out, func(a, b RoomInfo) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	rooms, sessions := h.snapshot("")
+	h.fillSFUStates(rooms, sessions)
+	return rooms
+}
+
+// RoomCounts is Rooms without the participants' SFU states (PeerInfo.SFU
+// is empty): what metrics need, without asking the SFU anything on every
+// scrape.
+func (h *Hub) RoomCounts() []RoomInfo {
+	rooms, _ := h.snapshot("")
+	return rooms
 }
 
 // Room returns a snapshot of one room.
 func (h *Hub) Room(name string) (RoomInfo, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r := h.rooms[name]
-	if r == nil {
+	rooms, sessions := h.snapshot(name)
+	if len(rooms) == 0 {
 		return RoomInfo{}, fmt.Errorf("room %q: %w", name, ErrNoRoom)
 	}
-	return r.info(), nil
+	h.fillSFUStates(rooms, sessions)
+	return rooms[0], nil
 }
 
+// snapshot copies every room (or only the one named) under Hub.mu, sorted
+// by name, with each room's SFU sessions in the order of its PeerInfos, for
+// the caller to ask outside the lock.
+func (h *Hub) snapshot(only string) ([]RoomInfo, map[string][]SFUSession) {
+	rooms := []RoomInfo{}
+	sessions := map[string][]SFUSession{}
+	h.mu.Lock()
+	for _, r := range h.rooms {
+		if only != "" && r.name != only {
+			continue
+		}
+		rooms = append(rooms, r.info())
+		ss := make([]SFUSession, len(r.members))
+		for i, m := range r.members {
+			ss[i] = m.sfu
+		}
+		sessions[r.name] = ss
+	}
+	h.mu.Unlock()
+	slices.SortFunc(rooms, func(a, b RoomInfo) int { return strings.Compare(a.Name, b.Name) })
+	return rooms, sessions
+}
+
+// info copies r for a snapshot, without SFU states. Hub.mu held.
 func (r *room) info() RoomInfo {
 	ri := RoomInfo{
 		Name: r.name, Mode: r.mode, Policy: r.policy, PolicySet: r.policySet, Switches: r.switches,
@@ -75,7 +103,7 @@ func (r *room) info() RoomInfo {
 	}
 	for _, m := range r.members {
 		p := m.peer()
-		ri.Peers = append(ri.Peers, PeerInfo{ID: p.ID, Name: p.Name, Path: r.mode, SFU: m.sfuState(), Viewer: p.Viewer, Moderator: p.Moderator})
+		ri.Peers = append(ri.Peers, PeerInfo{ID: p.ID, Name: p.Name, Path: r.mode, Viewer: p.Viewer, Moderator: p.Moderator})
 	}
 	return ri
 }

@@ -115,7 +115,9 @@ func (c *conn) enqueue(f outFrame) bool {
 		case backlogTaken:
 			return false
 		case backlogFull:
-			// Called with and without Hub.mu held: expire takes it.
+			// Called with Hub.mu held, and from the SFU's send
+			// callback under the SFU's locks: expire takes Hub.mu, so
+			// it runs on its own goroutine (the lock order, hub.go).
 			go c.hub.expire(c)
 		}
 		return true

@@ -110,6 +110,18 @@ func (o *Options) setDefaults() {
 
 // Hub is the signaling server: an http.Handler for /ws and the owner of
 // every room.
+//
+// Lock order: Hub.mu, then a backlog's mu (resume.go), a leaf. Hub.mu is
+// never held while calling into the SFU: Attach and Signal (signalSFU),
+// Close (detachSFU) and State (snapshot.go) run after it is released, and
+// so do the Authorizer and ICEServers callbacks. The other way round, the
+// SFU's send callback (sendRouted) runs under the SFU's own locks and
+// re-enters signaling without Hub.mu: it loads the participant's route
+// (atomic) and queues on its connection (a non-blocking channel send, or
+// under backlog.mu). Where that must end a participant (an away one whose
+// backlog overflowed), enqueue starts expire on a goroutine of its own
+// rather than take Hub.mu under the SFU's locks. The Observer and the
+// KeyFilter (tests) are called with Hub.mu held and must not call the Hub.
 type Hub struct {
 	opts     Options
 	log      *slog.Logger
@@ -125,6 +137,8 @@ type Hub struct {
 	closing   bool
 
 	keyFilter KeyFilter // tests only (keyhook.go); nil relays key messages untouched
+
+	probes chan struct{} // one token per goroutine asking the SFU for states (snapshot.go); not guarded by mu
 }
 
 // NewHub returns a Hub ready to serve.
@@ -138,6 +152,7 @@ func NewHub(opts Options) *Hub {
 		conns:     make(map[*conn]struct{}),
 		resumable: make(map[string]*conn),
 		policy:    opts.Policy,
+		probes:    make(chan struct{}, maxStateProbes),
 	}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,

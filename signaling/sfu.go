@@ -93,11 +93,3 @@ func detachSFU(s SFUSession) {
 		s.Close()
 	}
 }
-
-// sfuState is c's SFU connection state for the admin view.
-func (c *conn) sfuState() string {
-	if c.sfu == nil {
-		return "none"
-	}
-	return c.sfu.State()
-}

@@ -130,7 +130,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 // and the TURN server.
 func (s *Server) newMetrics() *metrics.Metrics {
 	src := metrics.Sources{
-		Rooms:   func() []signaling.RoomInfo { return s.hub.Rooms() },
+		Rooms:   func() []signaling.RoomInfo { return s.hub.RoomCounts() },
 		SFU:     s.sfu.Stats,
 		Version: s.version,
 	}
