@@ -10,7 +10,6 @@ import (
 	"encoding/base32"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,9 +34,13 @@ type Options struct {
 	// a participant about to be welcomed. Nil means none.
 	ICEServers func(peerID string) []ICEServer
 
-	// PublicHost is the host[:port] of the public URL; browsers whose
-	// Origin names it (or the request's Host) may connect.
-	PublicHost string
+	// PublicURL is the URL people use to reach Parley: browsers whose
+	// Origin is its origin (scheme, host, port) may connect. Empty: those
+	// whose Origin is the request's own (origin.go).
+	PublicURL string
+	// Origins are further origins whose pages may connect, e.g.
+	// https://app.example.com:8443 (config allowed_origins).
+	Origins []string
 
 	Logger *slog.Logger
 
@@ -139,6 +142,9 @@ type Hub struct {
 	keyFilter KeyFilter // tests only (keyhook.go); nil relays key messages untouched
 
 	probes chan struct{} // one token per goroutine asking the SFU for states (snapshot.go); not guarded by mu
+
+	origins   originPolicy // set by NewHub, read-only after
+	originLog rateLog      // refused Origins (logcap.go); its own lock
 }
 
 // NewHub returns a Hub ready to serve.
@@ -153,6 +159,11 @@ func NewHub(opts Options) *Hub {
 		resumable: make(map[string]*conn),
 		policy:    opts.Policy,
 		probes:    make(chan struct{}, maxStateProbes),
+	}
+	var errs []error
+	h.origins, errs = newOriginPolicy(opts.PublicURL, opts.Origins)
+	for _, err := range errs {
+		h.log.Error("origin check: ignoring a setting that names no origin", "err", err)
 	}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -169,22 +180,19 @@ func NewHub(opts Options) *Hub {
 	return h
 }
 
-// checkOrigin refuses cross-site WebSocket hijacking: a browser page from
-// another site must not be able to join rooms with the visitor's network
-// position. Non-browser clients send no Origin and are accepted.
+// checkOrigin refuses cross-site WebSocket hijacking and DNS rebinding
+// (origin.go). Non-browser clients send no Origin and are accepted.
 func (h *Hub) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
+	values := r.Header.Values("Origin")
+	if len(values) == 0 || (len(values) == 1 && values[0] == "") {
 		return true
 	}
-	host, ok := strings.CutPrefix(origin, "https://")
-	if !ok {
-		host, ok = strings.CutPrefix(origin, "http://")
+	if len(values) == 1 {
+		if origin, err := ParseOrigin(values[0]); err == nil && h.origins.allows(origin, r) {
+			return true
+		}
 	}
-	if ok && (strings.EqualFold(host, r.Host) || (h.opts.PublicHost != "" && strings.EqualFold(host, h.opts.PublicHost))) {
-		return true
-	}
-	h.log.Warn("websocket origin refused", "origin", origin, "host", r.Host, "remote", r.RemoteAddr)
+	h.logRefusedOrigin(r)
 	return false
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -378,39 +377,6 @@ func TestHeartbeatExpiry(t *testing.T) {
 		t.Fatalf("reason %q, want timeout", pl.Reason)
 	}
 	t.Logf("vanished client removed after %v", time.Since(start).Round(time.Millisecond))
-}
-
-func TestOriginCheck(t *testing.T) {
-	_, url := testHub(t, Options{PublicHost: "meet.example.org"})
-	try := func(origin string) int {
-		h := http.Header{}
-		if origin != "" {
-			h.Set("Origin", origin)
-		}
-		ws, resp, err := websocket.DefaultDialer.Dial(url, h)
-		if err == nil {
-			ws.Close()
-			return http.StatusSwitchingProtocols
-		}
-		if resp == nil {
-			t.Fatalf("dial: %v", err)
-		}
-		return resp.StatusCode
-	}
-	host := strings.TrimPrefix(url, "ws://")
-	host = strings.TrimSuffix(host, "/")
-	for origin, want := range map[string]int{
-		"":                                  101,
-		"http://" + host:                    101,
-		"https://meet.example.org":          101,
-		"https://evil.example":              403,
-		"http://meet.example.org.evil.test": 403,
-		"null":                              403,
-	} {
-		if got := try(origin); got != want {
-			t.Errorf("origin %q: status %d, want %d", origin, got, want)
-		}
-	}
 }
 
 func TestShutdownNotifies(t *testing.T) {

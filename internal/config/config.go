@@ -22,9 +22,12 @@ import (
 // parts that need it; there are no package-level settings anywhere.
 type Config struct {
 	HTTP      string `yaml:"http" help:"HTTP listen address (the web client, /ws, /healthz)"`
-	PublicURL string `yaml:"public_url" help:"URL people use to reach Parley, e.g. https://meet.example.org; used for invite links and the WebSocket Origin check (empty: the request's Host)"`
+	PublicURL string `yaml:"public_url" help:"URL people use to reach Parley, e.g. https://meet.example.org; used for invite links and the WebSocket Origin check, which then accepts exactly its scheme, host and port (empty: the request's own, https only over TLS)"`
 	LogLevel  string `yaml:"log_level" help:"debug, info, warn or error"`
 	LogFormat string `yaml:"log_format" help:"json or text"`
+
+	// AllowedOrigins: the WebSocket Origin check (signaling/origin.go).
+	AllowedOrigins []string `yaml:"allowed_origins" help:"further origins (scheme://host[:port], comma-separated) whose pages may open the WebSocket besides public_url's, e.g. an application embedding Parley"`
 
 	MeshMax       int           `yaml:"mesh_max" help:"largest room that stays a full mesh; the next joiner switches it to the SFU (policy auto) or is refused (mesh-only)"`
 	MeshDown      int           `yaml:"mesh_down" help:"an SFU room returns to mesh after staying at or below this size for 10 s; 0 means max(2, mesh_max-2)"`
@@ -188,6 +191,11 @@ func (c Config) Validate() error {
 			add("public_url: %q is not an http(s) URL like https://meet.example.org", c.PublicURL)
 		}
 	}
+	for _, o := range c.AllowedOrigins {
+		if !isOrigin(o) {
+			add("allowed_origins: %q is not an origin like https://app.example.com or http://10.0.0.5:8080 (scheme, host and port only, the host in ASCII)", o)
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -294,4 +302,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+// isOrigin reports whether s is exactly an http(s) origin, as the WebSocket
+// Origin check compares them (signaling.ParseOrigin normalizes it).
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return false
+	}
+	for _, r := range u.Hostname() {
+		if r >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"mesh_max out of range", []string{"--mesh-max", "0"}, nil, "", "mesh_max"},
 		{"bad policy", []string{"--policy", "sometimes"}, nil, "", "policy"},
 		{"bad public url", []string{"--public-url", "meet.example.org"}, nil, "", "public_url"},
+		{"allowed origin with a path", []string{"--allowed-origins", "https://app.example.com/meet"}, nil, "", `allowed_origins: "https://app.example.com/meet" is not an origin`},
+		{"allowed origin without scheme", nil, map[string]string{"PARLEY_ALLOWED_ORIGINS": "https://a.example, app.example.com"}, "", `allowed_origins: "app.example.com"`},
+		{"allowed origin not in ASCII", nil, nil, "allowed_origins: [\"https://bücher.example\"]\n", "allowed_origins"},
 		{"bad duration", nil, map[string]string{"PARLEY_TURN_CREDENTIAL_TTL": "soon"}, "", "PARLEY_TURN_CREDENTIAL_TTL"},
 		{"cert without key", []string{"--tls-cert", "a.pem"}, nil, "", "cert_file and key_file"},
 		{"stray argument", []string{"serve"}, nil, "", "unexpected argument"},
@@ -130,5 +134,20 @@ func TestEveryKeyHasHelpAndEnv(t *testing.T) {
 		if err := c.Set(f.path, ""); err != nil && !strings.Contains(err.Error(), "not") {
 			t.Errorf("flag --%s names unknown key %s: %v", f.flag, f.path, err)
 		}
+	}
+}
+
+// TestAllowedOrigins: allowed_origins comes from the file, the environment
+// or --allowed-origins, comma-separated, flags winning.
+func TestAllowedOrigins(t *testing.T) {
+	file := writeFile(t, "allowed_origins: [\"https://app.example.com\", \"http://10.0.0.5:8080/\"]\n")
+	c, err := Load([]string{"--config", file}, env(nil), io.Discard)
+	if err != nil || !slices.Equal(c.AllowedOrigins, []string{"https://app.example.com", "http://10.0.0.5:8080/"}) {
+		t.Fatalf("from the file: %q, %v", c.AllowedOrigins, err)
+	}
+	c, err = Load([]string{"--allowed-origins", "https://b.example:8443, http://[::1]:9000"},
+		env(map[string]string{"PARLEY_ALLOWED_ORIGINS": "https://a.example"}), io.Discard)
+	if err != nil || !slices.Equal(c.AllowedOrigins, []string{"https://b.example:8443", "http://[::1]:9000"}) {
+		t.Fatalf("from the flag: %q, %v", c.AllowedOrigins, err)
 	}
 }

@@ -154,6 +154,7 @@ func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
 var flagKeys = []struct{ flag, path string }{
 	{"http", "http"},
 	{"public-url", "public_url"},
+	{"allowed-origins", "allowed_origins"},
 	{"log-level", "log_level"},
 	{"log-format", "log_format"},
 	{"mesh-max", "mesh_max"},

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/parleyhq/parley/internal/admin"
@@ -86,14 +85,6 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.ready = &readiness{turn: s.turn}
-	var publicHost string
-	if cfg.PublicURL != "" {
-		u, err := url.Parse(cfg.PublicURL)
-		if err != nil {
-			return nil, fmt.Errorf("public_url: %w", err)
-		}
-		publicHost = u.Host
-	}
 	s.hub = signaling.NewHub(signaling.Options{
 		MeshMax:       cfg.MeshMax,
 		MeshDown:      cfg.EffectiveMeshDown(),
@@ -104,7 +95,8 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		Policy:        policy,
 		ICEServers:    s.iceServers,
 		SFU:           sfuAdapter{s.sfu},
-		PublicHost:    publicHost,
+		PublicURL:     cfg.PublicURL,
+		Origins:       cfg.AllowedOrigins,
 		Logger:        log.With("part", "signaling"),
 		Authorizer:    auth,
 		Observer:      s.newMetrics(),
