@@ -28,6 +28,12 @@ const (
 	maxRefusals = 50
 )
 
+// CloseTakenOver is the WebSocket close code (RFC 6455 §7.4.2: 4000–4999
+// are for applications) of a connection whose participant a resume took
+// over (docs/protocol.md "Reconnecting"): another connection is the
+// participant now, so this one must not reconnect or resume.
+const CloseTakenOver = 4000
+
 // outFrame is one queued write: a text message, or a close frame.
 type outFrame struct {
 	data      []byte
@@ -52,6 +58,7 @@ type conn struct {
 	lost    atomic.Bool // a message for it was discarded (queue full): it may not resume
 	removed atomic.Bool // kicked, its room closed, or taken over: it handles nothing more
 	moved   atomic.Bool // taken over by a resume: send refuses, so SFU messages find the new conn
+	faulted atomic.Bool // the WebSocket library closed it for a protocol fault (1002, 1009): it may not resume
 
 	// owned by the read goroutine
 	limiter     *rate.Limiter
@@ -67,6 +74,7 @@ type conn struct {
 	resumeToken string
 	perms       *Permissions // what a join token granted, kept across resumes
 	awayTimer   *time.Timer
+	awaySince   time.Time               // when it became away, for admitLocked to pick the oldest
 	route       *route                  // the SFU session's way to this participant, shared across resumes
 	backlog     atomic.Pointer[backlog] // set while away: what others send waits here
 }
@@ -168,6 +176,21 @@ func (c *conn) closeWith(code int, text string) {
 	}
 }
 
+// endTakenOver closes a connection whose participant a resume took over:
+// a close frame with CloseTakenOver at once, ahead of anything still
+// queued (those messages belong to the participant, not to this socket),
+// then the usual wait for the client's reply. Called without Hub.mu: the
+// write may wait for the socket.
+func (c *conn) endTakenOver() {
+	c.closing.Store(true)
+	msg := websocket.FormatCloseMessage(CloseTakenOver, "another connection resumed this participant")
+	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)); err != nil {
+		c.kill() // already gone
+		return
+	}
+	c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
 // kill ends the connection at once. Safe from any goroutine, any number of
 // times; the read goroutine then notices and cleans up.
 func (c *conn) kill() {
@@ -230,22 +253,35 @@ func sizeLimit(req request) int {
 	return MaxMessageBytes
 }
 
-// readError classifies the error that ended the read loop.
+// readError classifies the error that ended the read loop. A connection
+// the library closed for a fault of the client's (a frame over
+// hardReadLimit: 1009; a malformed frame: 1002) is marked faulted: like
+// one the server closed itself, it may not resume, or a client could hold
+// a room's places by breaking connections on purpose (away.go).
 func (c *conn) readError(err error) string {
 	var ce *websocket.CloseError
 	var ne net.Error
 	switch {
 	case errors.Is(err, websocket.ErrReadLimit):
-		return "closed" // the library has sent 1009 itself
+		c.faulted.Store(true) // the library has sent 1009 itself
+		return "closed"
 	case errors.As(err, &ce):
+		// Sent by the client, or 1006 for a connection that broke
+		// (the library reports EOF so).
 		if ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway {
 			return "left"
 		}
 		return "closed"
-	case errors.As(err, &ne) && ne.Timeout() && !c.closing.Load():
-		c.log.Info("heartbeat timeout")
-		return "timeout"
+	case errors.As(err, &ne):
+		if ne.Timeout() && !c.closing.Load() {
+			c.log.Info("heartbeat timeout")
+			return "timeout"
+		}
+		return "closed" // the network, or our own kill
 	}
+	// Anything else is the library refusing a malformed frame, after
+	// sending 1002 itself.
+	c.faulted.Store(true)
 	return "closed"
 }
 

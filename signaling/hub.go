@@ -56,6 +56,11 @@ type Options struct {
 	// stays in its room, resumable (resume.go); default 20s, negative
 	// turns resuming off.
 	ResumeGrace time.Duration
+	// MaxAway and MaxAwayPerAddress bound the away participants, in
+	// all and per client address (away.go); defaults maxAwayTotal and
+	// maxAwayPerAddress, tests lower them.
+	MaxAway           int
+	MaxAwayPerAddress int
 
 	// Timing and budgets; tests shorten them.
 	PingInterval time.Duration // default 4s
@@ -90,6 +95,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.ResumeGrace == 0 {
 		o.ResumeGrace = 20 * time.Second
+	}
+	if o.MaxAway <= 0 {
+		o.MaxAway = maxAwayTotal
+	}
+	if o.MaxAwayPerAddress <= 0 {
+		o.MaxAwayPerAddress = maxAwayPerAddress
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = 4 * time.Second
@@ -136,6 +147,7 @@ type Hub struct {
 	peers     map[string]*conn   // joined participants by id
 	conns     map[*conn]struct{} // every open connection, joined or not
 	resumable map[string]*conn   // participants by resume token (resume.go)
+	away      awayCount          // away participants, in all and by address (away.go)
 	policy    Policy             // the global policy, changeable by an admin
 	closing   bool
 
@@ -287,10 +299,22 @@ func (h *Hub) join(c *conn, req request) *ProtocolError {
 	}
 
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closing {
+		h.mu.Unlock()
 		return protoErr(CodeInternal, "the server is shutting down")
 	}
+	evicted, perr := h.joinLocked(c, req, id, grant, ice)
+	h.mu.Unlock()
+	for _, s := range evicted {
+		detachSFU(s)
+	}
+	return perr
+}
+
+// joinLocked is join with Hub.mu held. It returns the SFU sessions of away
+// participants that left to make room (admitLocked), to close once the
+// lock is released.
+func (h *Hub) joinLocked(c *conn, req request, id string, grant Grant, ice []ICEServer) ([]SFUSession, *ProtocolError) {
 	for h.peers[id] != nil {
 		id = newID()
 	}
@@ -298,8 +322,9 @@ func (h *Hub) join(c *conn, req request) *ProtocolError {
 	if r == nil {
 		r = &room{name: req.room, policy: h.policy}
 	}
-	if err := r.admit(h.opts); err != nil {
-		return err
+	evicted, perr := h.admitLocked(r)
+	if perr != nil {
+		return evicted, perr
 	}
 	h.rooms[req.room] = r
 	c.id, c.name, c.room = id, req.name, r
@@ -315,7 +340,7 @@ func (h *Hub) join(c *conn, req request) *ProtocolError {
 	h.opts.Observer.Joined()
 	r.broadcast(encode(peerMsg{Type: TypePeerJoined, Peer: c.peer()}), c)
 	c.log.Info("joined", "room", r.name, "peer", id, "participants", len(r.members), "mode", r.mode)
-	return nil
+	return evicted, nil
 }
 
 // welcomeLocked is c's welcome into r, with a fresh resume token. Hub.mu

@@ -26,11 +26,11 @@ import (
 // If the grace ends first, the participant leaves as before (`peer-left`,
 // reason "timeout"). A new connection may also take over a participant
 // whose old connection the server still thinks is alive (the laptop woke
-// before the heartbeat noticed): the old one is closed without a
-// `peer-left`.
+// before the heartbeat noticed): the old one is closed with
+// CloseTakenOver, without a `peer-left`.
 //
-// Ownership: resumable, each conn's resumeToken, awayTimer and route are
-// guarded by Hub.mu; a backlog has its own lock, because conn.send runs both
+// Ownership: resumable, the away tally (away.go), each conn's resumeToken,
+// awayTimer, awaySince and route are guarded by Hub.mu; a backlog has its own lock, because conn.send runs both
 // with and without Hub.mu held.
 
 // Bounds of what waits for an away participant. Past them it leaves at once
@@ -131,7 +131,9 @@ func (h *Hub) forgetLocked(c *conn) {
 		c.awayTimer.Stop()
 		c.awayTimer = nil
 	}
-	c.backlog.Store(nil)
+	if c.backlog.Swap(nil) != nil {
+		h.unmarkAwayLocked(c)
+	}
 }
 
 // drop is called when c's socket is gone. A participant that did not say
@@ -140,9 +142,11 @@ func (h *Hub) drop(c *conn, reason string) {
 	h.mu.Lock()
 	delete(h.conns, c)
 	// The client said goodbye (`leave`, or a close frame 1000/1001: a
-	// closed tab), or the server closed it for a fault, or a message for it
-	// was discarded: it is gone.
-	gone := c.room == nil || h.closing || h.opts.ResumeGrace < 0 || reason == "left" || c.closing.Load() || c.lost.Load()
+	// closed tab), or the server (or the WebSocket library) closed it for
+	// a fault, or a message for it was discarded, or there are too many
+	// away participants already (away.go): it is gone.
+	gone := c.room == nil || h.closing || h.opts.ResumeGrace < 0 || reason == "left" ||
+		c.closing.Load() || c.faulted.Load() || c.lost.Load() || !h.roomForAwayLocked(c)
 	b := &backlog{}
 	if !gone {
 		// What the writer had not sent yet waits first: it was sent before
@@ -158,6 +162,7 @@ func (h *Hub) drop(c *conn, reason string) {
 		return
 	}
 	c.backlog.Store(b)
+	h.markAwayLocked(c)
 	c.awayTimer = time.AfterFunc(h.opts.ResumeGrace, func() { h.expire(c) })
 	c.room.broadcast(encode(peerMsg{Type: TypePeerAway, Peer: c.peer(), Reason: reason}), c)
 	c.log.Info("away; waiting for it to resume", "room", c.room.name, "peer", c.id, "reason", reason, "grace", h.opts.ResumeGrace)
@@ -222,7 +227,9 @@ func (h *Hub) resume(c *conn, req request) (bool, *ProtocolError) {
 	}
 	h.forgetLocked(old)
 	old.room, old.sfu = nil, nil
-	old.kill() // if the server still thought it alive; its serve finds no room
+	// If the server still thought it alive, it is told why it ends; its
+	// serve then finds no room. On a goroutine: the write may wait.
+	go old.endTakenOver()
 	if overflow {
 		// A message it was owed is gone: it cannot go on where it was.
 		sess := h.leaveLocked(c, "timeout") // c itself goes on, to join afresh

@@ -74,7 +74,7 @@ func TestResumeGraceEnds(t *testing.T) {
 func TestResumeTakesOverALiveConnection(t *testing.T) {
 	_, url := testHub(t, Options{ResumeGrace: 5 * time.Second})
 	a, _ := join(t, url, "r", "A")
-	_, wb := join(t, url, "r", "B")
+	b, wb := join(t, url, "r", "B")
 	a.expect(TypePeerJoined)
 	_, w := joinWith(t, url, "r", "B", map[string]any{"resume": wb.Resume})
 	if w.ID != wb.ID || !w.Resumed {
@@ -82,6 +82,10 @@ func TestResumeTakesOverALiveConnection(t *testing.T) {
 	}
 	if m := a.expect(TypePeerBack); m.Peer.ID != wb.ID {
 		t.Fatalf("A got %+v, want peer-back for B", m)
+	}
+	// The old connection learns why it ends (it saw 1006 before).
+	if code := b.expectClose(); code != CloseTakenOver {
+		t.Fatalf("old connection closed with %d, want %d", code, CloseTakenOver)
 	}
 }
 
