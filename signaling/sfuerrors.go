@@ -11,7 +11,9 @@ import (
 // for each: the SFU's text names internal state (participant ids, pion's
 // parser errors) that is not the client's business, so it goes to the log
 // instead. clientFault says the client, not the server, is to blame: its
-// log line is debug, not a warning, since anyone can send bad SDP.
+// log line is debug, not a warning, since anyone can send bad SDP. Every
+// message names the SFU: that is how the web client (sfuRefusal in
+// web/js/call.js) tells these from refusals a person must see.
 //
 // Signaling imports sfu for these sentinel errors only; the two talk
 // through the SFU interface (sfu.go).
@@ -26,7 +28,7 @@ func sfuRefusal(err error) (perr *ProtocolError, clientFault bool) {
 	case errors.Is(err, sfu.ErrUnexpectedAnswer):
 		return protoErr(CodeBadField, "the SFU had no offer waiting for this answer; it was ignored"), true
 	case errors.Is(err, sfu.ErrTooManyTracks):
-		return protoErr(CodeBadField, "too many published tracks; the extra one is not forwarded"), true
+		return protoErr(CodeBadField, "the SFU forwards no more tracks from you: too many published"), true
 	case errors.Is(err, sfu.ErrClosed):
 		return protoErr(CodeInternal, "your SFU connection has closed"), false
 	}

@@ -54,6 +54,9 @@ func TestSFUErrorsMapped(t *testing.T) {
 		if strings.Contains(m.Message, secret) || strings.Contains(m.Message, "sfu: ") {
 			t.Errorf("%s: the client sees the SFU's text: %q", payload, m.Message)
 		}
+		if !strings.Contains(m.Message, "SFU") { // web/js/call.js sfuRefusal
+			t.Errorf("%s: message %q does not name the SFU", payload, m.Message)
+		}
 		if m.Ref != TypeSignal {
 			t.Errorf("%s: ref %q", payload, m.Ref)
 		}

@@ -454,7 +454,7 @@ export function runCall({
 
 /**
  * sfuRefusal recognises errors about our signals to the SFU ("this server
- * has no SFU", "sfu refused the signal: …"): not the person's business.
+ * has no SFU", "the SFU refused this session description"): not the person's business.
  */
 function sfuRefusal(err) {
   return err.ref === 'signal' && /\bsfu\b/i.test(err.message ?? '');
