@@ -278,6 +278,8 @@ func (c *conn) readError(err error) string {
 			return "timeout"
 		}
 		return "closed" // the network, or our own kill
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "closed" // the network
 	}
 	// Anything else is the library refusing a malformed frame, after
 	// sending 1002 itself.

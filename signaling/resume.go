@@ -30,8 +30,8 @@ import (
 // CloseTakenOver, without a `peer-left`.
 //
 // Ownership: resumable, the away tally (away.go), each conn's resumeToken,
-// awayTimer, awaySince and route are guarded by Hub.mu; a backlog has its own lock, because conn.send runs both
-// with and without Hub.mu held.
+// awayTimer, awaySince and route are guarded by Hub.mu; a backlog has its
+// own lock, because conn.send runs both with and without Hub.mu held.
 
 // Bounds of what waits for an away participant. Past them it leaves at once
 // (peer-left "timeout"): signaling it missed cannot be rebuilt, and a fresh
