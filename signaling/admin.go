@@ -49,7 +49,7 @@ type RoomInfo struct {
 // participant's SFU state (snapshot.go: asked for outside Hub.mu, and not
 // waited for long).
 func (h *Hub) Rooms() []RoomInfo {
-	rooms, sessions := h.snapshot("")
+	rooms, sessions := h.snapshot()
 	h.fillSFUStates(rooms, sessions)
 	return rooms
 }
@@ -58,41 +58,49 @@ func (h *Hub) Rooms() []RoomInfo {
 // is empty): what metrics need, without asking the SFU anything on every
 // scrape.
 func (h *Hub) RoomCounts() []RoomInfo {
-	rooms, _ := h.snapshot("")
+	rooms, _ := h.snapshot()
 	return rooms
 }
 
 // Room returns a snapshot of one room.
 func (h *Hub) Room(name string) (RoomInfo, error) {
-	rooms, sessions := h.snapshot(name)
-	if len(rooms) == 0 {
+	h.mu.Lock()
+	r := h.rooms[name]
+	if r == nil {
+		h.mu.Unlock()
 		return RoomInfo{}, fmt.Errorf("room %q: %w", name, ErrNoRoom)
 	}
+	rooms := []RoomInfo{r.info()}
+	sessions := map[string][]SFUSession{name: r.sessions()}
+	h.mu.Unlock()
 	h.fillSFUStates(rooms, sessions)
 	return rooms[0], nil
 }
 
-// snapshot copies every room (or only the one named) under Hub.mu, sorted
-// by name, with each room's SFU sessions in the order of its PeerInfos, for
-// the caller to ask outside the lock.
-func (h *Hub) snapshot(only string) ([]RoomInfo, map[string][]SFUSession) {
-	rooms := []RoomInfo{}
-	sessions := map[string][]SFUSession{}
+// snapshot copies every room under Hub.mu, sorted by name, with each
+// room's SFU sessions in the order of its PeerInfos, for the caller to ask
+// outside the lock.
+func (h *Hub) snapshot() ([]RoomInfo, map[string][]SFUSession) {
 	h.mu.Lock()
+	rooms := make([]RoomInfo, 0, len(h.rooms))
+	sessions := make(map[string][]SFUSession, len(h.rooms))
 	for _, r := range h.rooms {
-		if only != "" && r.name != only {
-			continue
-		}
 		rooms = append(rooms, r.info())
-		ss := make([]SFUSession, len(r.members))
-		for i, m := range r.members {
-			ss[i] = m.sfu
-		}
-		sessions[r.name] = ss
+		sessions[r.name] = r.sessions()
 	}
 	h.mu.Unlock()
 	slices.SortFunc(rooms, func(a, b RoomInfo) int { return strings.Compare(a.Name, b.Name) })
 	return rooms, sessions
+}
+
+// sessions is every member's SFU session (nil for none), in joining
+// order. Hub.mu held.
+func (r *room) sessions() []SFUSession {
+	ss := make([]SFUSession, len(r.members))
+	for i, m := range r.members {
+		ss[i] = m.sfu
+	}
+	return ss
 }
 
 // info copies r for a snapshot, without SFU states. Hub.mu held.
