@@ -47,6 +47,7 @@
 // server marked `viewer` are ignored here: never routed, shown or played.
 
 import { RemoteStreams } from './streams.js';
+import { sanitizeDescription } from './sdp.js';
 
 /** After this long in `failed` despite ICE restarts, a peer counts as gone. */
 const FAILED_GIVE_UP_MS = 20000;
@@ -316,11 +317,11 @@ export class Peer {
     if (this.polite && pc.currentLocalDescription) {
       const offer = await pc.createOffer();
       this.pendingOffer = offer;
-      this.signal({ description: { type: offer.type, sdp: offer.sdp } });
+      this.signal({ description: sanitizeDescription(offer) });
       return;
     }
     await pc.setLocalDescription();
-    this.signal({ description: pc.localDescription.toJSON() });
+    this.signal({ description: sanitizeDescription(pc.localDescription) });
   }
 
   /** handle processes one signal payload (serialized by enqueue). */
@@ -343,7 +344,7 @@ export class Peer {
           this.pendingOffer = null;
           this.wantOffer = true;
         }
-        await pc.setRemoteDescription(description);
+        await pc.setRemoteDescription(sanitizeDescription(description));
         this.mesh.e2ee?.attachAll(pc, this.id); // transceivers the offer created
         if (/\nm=application /.test(description.sdp ?? '')) this.channelsReady();
         if (!this.attached) {
@@ -351,7 +352,7 @@ export class Peer {
           await this.syncSenders(); // our tracks ride in the answer
         }
         await pc.setLocalDescription();
-        this.signal({ description: pc.localDescription.toJSON() });
+        this.signal({ description: sanitizeDescription(pc.localDescription) });
       } else if (description.type === 'answer') {
         if (this.pendingOffer) {
           const offer = this.pendingOffer;
@@ -359,7 +360,7 @@ export class Peer {
           await pc.setLocalDescription(offer);
         }
         if (pc.signalingState !== 'have-local-offer') return; // an answer to an offer we dropped
-        await pc.setRemoteDescription(description);
+        await pc.setRemoteDescription(sanitizeDescription(description));
       }
       // ('rollback' is never sent by this client and needs nothing here.)
       if (this.wantOffer && pc.signalingState === 'stable') await this.negotiate();
