@@ -35,12 +35,24 @@
 //                        'reconnecting'|'failed')
 //   peer-gone    {peer}  the remote end closed its connection, or it stayed
 //                        failed despite ICE restarts
+//   peer-link    {peer}  peer.link ({state: ''|'trying'|'failed', text})
+//                        changed: the link-health watchdog's verdict, to show
+//                        on the tile (empty: nothing to say)
 //   peer-channels {peer} make the data channels now (channels.js)
 //
 // A mesh link is one connection; the participant behind it is known to
 // switch.js, which decides when links are made (mode mesh) and closed (after
 // a move to the SFU). Which incoming stream is which is decided by
 // streams.js, shared with the SFU path.
+//
+// Link health: a link that has not connected within LINK_CONNECT_MS (or
+// that failed) never fails silently. The watchdog says so (peer-link:
+// "Can't connect directly to NAME — trying another way") and climbs a
+// ladder, one rung per LINK_STEP_MS: an ICE restart (after rolling back an
+// offer that was never answered: the other side may have refused it), then
+// a relay-only path through the TURN servers of the welcome
+// (iceTransportPolicy 'relay'), then ICE restarts every LINK_STEP_MS with
+// the state 'failed'. A link that connects clears the state.
 //
 // Viewers (docs/access.md `publish: false`): the server cannot police what
 // a browser sends over a mesh link, so media tracks from a participant the
@@ -53,6 +65,14 @@ import { sanitizeDescription } from './sdp.js';
 const FAILED_GIVE_UP_MS = 20000;
 /** Minimum spacing between two ICE restarts of one connection. */
 const ICE_RESTART_SPACING_MS = 5000;
+/**
+ * A link not connected this long after it was opened is in trouble: on
+ * loopback or a LAN a link connects in well under a second, across the
+ * internet in 1–3 s; 10 s is what the issue promises the person.
+ */
+const LINK_CONNECT_MS = 10000;
+/** Time each recovery step (ICE restart, relay-only) gets before the next. */
+const LINK_STEP_MS = 10000;
 
 /** Our sending slots, one transceiver each, in m-line order. */
 const SLOTS = /** @type {const} */ ([['mic', 'audio'], ['cam', 'video'], ['screen', 'video']]);
@@ -221,6 +241,11 @@ export class Peer {
     this.failedSince = 0;
     this.giveUpTimer = 0;
     this.restartTimer = 0;
+    /** @type {{state: ''|'trying'|'failed', text: string}} the watchdog's verdict (peer-link) */
+    this.link = { state: '', text: '' };
+    /** @type {''|'restart'|'relay'|'failed'} the last recovery step taken */
+    this.rescue = '';
+    this.linkTimer = 0;
   }
 
   /** fire sends a mesh event about this peer, unless the peer is closed. */
@@ -274,6 +299,7 @@ export class Peer {
     pc.addEventListener('negotiationneeded', () => this.enqueue(() => this.negotiate(), 'negotiate'));
     pc.addEventListener('track', (ev) => this.onTrack(ev));
     pc.addEventListener('connectionstatechange', () => this.onConnectionState());
+    this.watchLink(pc, LINK_CONNECT_MS);
     // Announce our stream ids before the first offer or answer carries them.
     this.sendMedia();
     if (initiator) {
@@ -466,6 +492,8 @@ export class Peer {
         this.failedSince = 0;
         clearTimeout(this.giveUpTimer);
         clearInterval(this.restartTimer);
+        clearTimeout(this.linkTimer);
+        this.setLink('', '');
         this.setState('connected');
         break;
       case 'disconnected':
@@ -475,12 +503,20 @@ export class Peer {
         this.setState('reconnecting');
         if (!this.failedSince) {
           this.failedSince = Date.now();
-          this.giveUpTimer = setTimeout(() => {
-            if (this.pc === pc && pc.connectionState === 'failed') {
-              this.setState('failed');
-              this.fire('peer-gone', { peer: this });
+          this.setLink('trying', this.tryingText());
+          this.watchLink(pc, LINK_STEP_MS);
+          const giveUp = () => {
+            if (this.pc !== pc || pc.connectionState !== 'failed') return;
+            if (this.relayPossible()) {
+              // Not before the relay path had its chance.
+              this.rescueStep(pc);
+              this.giveUpTimer = setTimeout(giveUp, FAILED_GIVE_UP_MS);
+              return;
             }
-          }, FAILED_GIVE_UP_MS);
+            this.setState('failed');
+            this.fire('peer-gone', { peer: this });
+          };
+          this.giveUpTimer = setTimeout(giveUp, FAILED_GIVE_UP_MS);
           // ICE restart (→ negotiationneeded → an offer with new credentials),
           // again every few seconds while it stays failed.
           pc.restartIce();
@@ -526,12 +562,71 @@ export class Peer {
     this.fire('peer-state', { peer: this });
   }
 
+  // --- link health (see the header) -------------------------------------
+
+  /** watchLink checks the link after ms, unless it connects first. */
+  watchLink(pc, ms) {
+    clearTimeout(this.linkTimer);
+    this.linkTimer = setTimeout(() => {
+      if (this.closed || this.pc !== pc || pc.connectionState === 'connected') return;
+      this.rescueStep(pc);
+      this.watchLink(pc, LINK_STEP_MS);
+    }, ms);
+  }
+
+  /** relayPossible: the relay-only rung is still to come and there is a TURN server for it. */
+  relayPossible() {
+    if (this.rescue === 'relay' || this.rescue === 'failed' || this.mesh.relayOnly) return false;
+    return this.mesh.iceServers.some((s) => [s.urls].flat().some((u) => /^turns?:/.test(String(u))));
+  }
+
+  tryingText() {
+    return `Can't connect directly to ${this.name || 'this participant'} — trying another way`;
+  }
+
+  /** rescueStep takes the next rung of the recovery ladder. */
+  rescueStep(pc) {
+    if (this.rescue === '') {
+      this.rescue = 'restart';
+      this.setLink('trying', this.tryingText());
+    } else if (this.relayPossible()) {
+      this.rescue = 'relay';
+      this.trace('link: relay only');
+      try {
+        pc.setConfiguration({ ...pc.getConfiguration(), iceTransportPolicy: 'relay' });
+      } catch (err) {
+        console.warn(`parley: peer ${this.name || this.id}: cannot switch to relay only:`, err.message);
+      }
+    } else {
+      this.rescue = 'failed';
+      this.setLink('failed', `Can't connect to ${this.name || 'this participant'}. Still trying…`);
+    }
+    this.trace(`link: ${this.rescue}`);
+    this.enqueue(async () => {
+      if (this.closed || this.pc !== pc) return;
+      // An offer that never got its answer (the other side refused it, or
+      // it was lost) blocks every later one: take it back first.
+      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      this.pendingOffer = null;
+      pc.restartIce(); // → negotiationneeded → an offer with new credentials
+    }, 'rescue');
+  }
+
+  /** setLink changes the watchdog's verdict (peer-link). */
+  setLink(state, text) {
+    if (this.link.state === state && this.link.text === text) return;
+    this.link = { state, text };
+    this.fire('peer-link', { peer: this });
+  }
+
   close() {
     if (this.closed) return;
+    this.setLink('', '');
     this.closed = true;
     this.routing.close();
     clearTimeout(this.giveUpTimer);
     clearInterval(this.restartTimer);
+    clearTimeout(this.linkTimer);
     if (this.pc) this.pc.close();
   }
 }

@@ -1,0 +1,160 @@
+package e2e
+
+// Firefox and Chromium in one call (issue 15, docs/browsers.md), with E2EE
+// on and the invite link's secret: a mesh where each browser makes the
+// offer, a three-page SFU room (Chromium, Firefox, Chromium) reached and
+// left by the mesh ⇄ SFU switch, chat and a 5 MiB file both ways, and
+// Firefox showing a Chromium screen share. Then a mesh link that cannot
+// connect: its tile says so, and it heals through the relay.
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/browsertest"
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/testserver"
+)
+
+// TestCrossBrowserMesh: a Chromium and a Firefox page in a mesh, once with
+// Firefox joining second (so Firefox offers: the case Chromium refused
+// before sdp.js; with chat and a file from Firefox) and once with Chromium
+// joining second. (TestCrossBrowserSFU sends the file the other way.)
+func TestCrossBrowserMesh(t *testing.T) {
+	ts := testserver.Start(t, nil)
+	chromium := browsertest.New(t)
+	firefox := browsertest.NewFirefox(t)
+	secret := roomSecret()
+
+	t.Run("firefox offers", func(t *testing.T) {
+		room := browserRoom("xb-mesh-ff")
+		a := xbJoin(t, chromium, ts, room, "A", secret)
+		f := xbJoin(t, firefox, ts, room, "F", secret)
+		pages := []*xbPage{a, f}
+		xbExpectCall(t, "mesh, Firefox offered", pages, nil)
+		xbChatAndFile(t, "mesh", f, a)
+		for _, p := range pages {
+			_ = p.tab.Close()
+		}
+	})
+	t.Run("chromium offers", func(t *testing.T) {
+		room := browserRoom("xb-mesh-cr")
+		f := xbJoin(t, firefox, ts, room, "F", secret)
+		a := xbJoin(t, chromium, ts, room, "A", secret)
+		pages := []*xbPage{f, a}
+		xbExpectCall(t, "mesh, Chromium offered", pages, nil)
+	})
+}
+
+// TestCrossBrowserSFU: Chromium A and Firefox F start as a mesh; Chromium B
+// joins, which moves the room to the SFU (mesh_max 2). Everyone sees,
+// hears and decrypts everyone; A and F chat and send a file; F sees A's
+// screen share; B leaves and the room moves back to mesh with F in it.
+func TestCrossBrowserSFU(t *testing.T) {
+	ts := testserver.Start(t, func(c *config.Config) {
+		c.MeshMax = 2
+		c.MeshDownDelay = 2 * time.Second
+	})
+	chromium := browsertest.New(t)
+	firefox := browsertest.NewFirefox(t)
+	secret := roomSecret()
+	room := browserRoom("xb-sfu")
+
+	a := xbJoin(t, chromium, ts, room, "A", secret)
+	f := xbJoin(t, firefox, ts, room, "F", secret)
+	for _, p := range []*xbPage{a, f} {
+		xbWait(t, p, "in a mesh with the SFU pre-flight done", fmt.Sprintf(jsInCall, "mesh", 1, "mesh")+` && parley.sfu()?.state === 'connected'`)
+	}
+	b := xbJoin(t, chromium, ts, room, "B", secret)
+	pages := []*xbPage{a, f, b}
+	for _, p := range pages {
+		xbWait(t, p, "moved to the SFU", fmt.Sprintf(jsInCall, "sfu", 2, "sfu"))
+	}
+	xbExpectCall(t, "SFU", pages, nil)
+	xbChatAndFile(t, "SFU", a, f)
+
+	// A Chromium screen share (the fake capture) on Firefox's screen.
+	if err := a.tab.Click("#screen-toggle"); err != nil {
+		t.Fatal(err)
+	}
+	xbWait(t, a, "is sharing", `document.querySelector('#screen-toggle').getAttribute('aria-pressed') === 'true'`)
+	xbRising(t, f, "SFU, A sharing", []string{"A", "A (screen)", "B"})
+	if err := a.tab.Click("#screen-toggle"); err != nil {
+		t.Fatal(err)
+	}
+	xbWait(t, f, "loses A's screen tile", `!document.querySelector('.tile[data-peer="A (screen)"]')`)
+
+	// SFU → mesh with Firefox in it.
+	if err := b.tab.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pages = []*xbPage{a, f}
+	for _, p := range pages {
+		xbWait(t, p, "back in a mesh", fmt.Sprintf(jsInCall, "mesh", 1, "mesh")+` && parley.peers()[0].pc?.connectionState === 'connected'`)
+	}
+	xbExpectCall(t, "back in mesh", pages, nil)
+}
+
+// jsBlockUntilRelay makes a page drop every remote ICE candidate while its
+// connection may use direct paths (iceTransportPolicy 'all'): a network
+// where only the relay gets through, and the browser's first try does not
+// find it. Once the watchdog switches a link to relay only, candidates pass.
+const jsBlockUntilRelay = `(() => {
+  const add = RTCPeerConnection.prototype.addIceCandidate;
+  RTCPeerConnection.prototype.addIceCandidate = function (c, ...rest) {
+    if (c && c.candidate && this.getConfiguration().iceTransportPolicy !== 'relay') return Promise.resolve();
+    return add.call(this, c, ...rest);
+  };
+  const srd = RTCPeerConnection.prototype.setRemoteDescription;
+  RTCPeerConnection.prototype.setRemoteDescription = function (d, ...rest) {
+    if (d && typeof d.sdp === 'string' && this.getConfiguration().iceTransportPolicy !== 'relay') {
+      d = { type: d.type, sdp: d.sdp.split('\r\n').filter((l) => !l.startsWith('a=candidate:')).join('\r\n') };
+    }
+    return srd.call(this, d, ...rest);
+  };
+})()`
+
+// TestBrowserMeshLinkHeals: two Chromium pages whose direct path is
+// blocked. After 10 s each tile says "Can't connect directly to NAME —
+// trying another way" next to a lock that does not claim all is well; the
+// link then heals by itself through the TURN relay, and the note goes.
+func TestBrowserMeshLinkHeals(t *testing.T) {
+	ts := testserver.Start(t, func(c *config.Config) {
+		c.TURN.Listen = "127.0.0.1:0"
+		c.TURN.PublicIP = "127.0.0.1"
+		c.TURN.AllowPeers = []string{"127.0.0.0/8"}
+	})
+	chromium := browsertest.New(t)
+	secret := roomSecret()
+	room := browserRoom("xb-heal")
+	block := browsertest.WithInitScript(jsBlockUntilRelay)
+	var pages []*xbPage
+	for _, n := range []string{"A", "B"} {
+		p := &xbPage{name: n, tab: chromium.NewPage(t, e2eeRoomURL(ts, room, n, secret), block)}
+		xbWait(t, p, "in the call", `parley.state === 'in-call' && !!parley.id`)
+		pages = append(pages, p)
+	}
+	other := map[string]string{"A": "B", "B": "A"}
+	for _, p := range pages {
+		note := fmt.Sprintf("Can't connect directly to %s — trying another way", other[p.name])
+		xbWait(t, p, "shows the link problem", fmt.Sprintf(
+			`document.querySelector('.tile[data-peer=%q][data-link] .link-state')?.textContent === %q`, other[p.name], note))
+		label := browsertest.MustEval[string](p.tab, fmt.Sprintf(
+			`document.querySelector('.tile[data-peer=%q] [data-e2ee]')?.getAttribute('aria-label') ?? ''`, other[p.name]))
+		if label != "" && !strings.Contains(label, "No picture or sound arrives") {
+			t.Errorf("%s: the lock says %q while the link is down", p.name, label)
+		}
+	}
+	for _, p := range pages {
+		xbWait(t, p, "healed", `parley.peers()[0]?.pc?.connectionState === 'connected' && !document.querySelector('.tile[data-link]')`)
+	}
+	xbExpectCall(t, "healed through the relay", pages, nil)
+	for _, p := range pages {
+		types := browsertest.MustEval[[]string](p.tab, jsSelectedPairTypes)
+		if len(types) != 1 || !strings.Contains(types[0], "relay") {
+			t.Errorf("%s: selected candidate pairs %v, want one through the relay", p.name, types)
+		}
+	}
+}
