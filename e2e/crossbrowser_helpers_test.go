@@ -275,11 +275,42 @@ func xbChatAndFile(t *testing.T, label string, from, to *xbPage) {
 	if err := to.tab.Click(offered); err != nil {
 		t.Fatal(err)
 	}
-	xbWait(t, to, "receives the file", `!!document.querySelector('.transfer[data-dir="in"][data-state="done"] a.download')`)
+	xbWaitTransfer(t, to)
+	xbWait(t, to, "shows the file done", `!!document.querySelector('.transfer[data-dir="in"][data-state="done"] a.download')`)
 	took := time.Since(start)
 	if got := browsertest.MustEval[string](to.tab, jsDownloadSHA); got != want {
 		t.Errorf("%s: %s's download has SHA-256 %s, want %s", label, to.name, got, want)
 	}
 	xbWait(t, from, "sees the transfer done", `parley.files().at(-1)?.state === 'done'`)
 	t.Logf("%s: 5 MiB %s (%s) → %s (%s) in %v", label, from.name, from.tab.Kind(), to.name, to.tab.Kind(), took.Round(time.Millisecond))
+}
+
+// xbStall is how long a transfer may make no progress before the test
+// gives up on it; the whole transfer may take longer (a loaded machine
+// moved 5 MiB in 25–40 s).
+const xbStall = 45 * time.Second
+
+// xbWaitTransfer waits until p's incoming transfer is done, as long as it
+// keeps making progress; it fails on an error state or a stall.
+func xbWaitTransfer(t *testing.T, p *xbPage) {
+	t.Helper()
+	var last transferInfo
+	moved := time.Now()
+	for {
+		cur := browsertest.MustEval[transferInfo](p.tab, fmt.Sprintf(jsTransfer, "in"))
+		switch cur.State {
+		case "done":
+			return
+		case "failed", "cancelled", "declined":
+			t.Fatalf("%s: the transfer ended %s: %s", p.name, cur.State, cur.Error)
+		}
+		if cur.Done > last.Done {
+			moved = time.Now()
+		}
+		last = cur
+		if time.Since(moved) > xbStall {
+			t.Fatalf("%s: the transfer stalled at %.0f of %.0f bytes for %v\npage: %s", p.name, cur.Done, cur.Size, xbStall, xbState(p))
+		}
+		time.Sleep(time.Second)
+	}
 }

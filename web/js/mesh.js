@@ -48,11 +48,12 @@
 // Link health: a link that has not connected within LINK_CONNECT_MS (or
 // that failed) never fails silently. The watchdog says so (peer-link:
 // "Can't connect directly to NAME — trying another way") and climbs a
-// ladder, one rung per LINK_STEP_MS: an ICE restart (after rolling back an
-// offer that was never answered: the other side may have refused it), then
-// a relay-only path through the TURN servers of the welcome
-// (iceTransportPolicy 'relay'), then ICE restarts every LINK_STEP_MS with
-// the state 'failed'. A link that connects clears the state.
+// ladder, one rung per LINK_STEP_MS: an ICE restart (or, if our offer is
+// still unanswered, that offer sent again), then a relay-only path through
+// the TURN servers of the welcome (iceTransportPolicy 'relay'; an offer
+// still unanswered is rolled back first: the other side refused it), then
+// ICE restarts every LINK_STEP_MS with the state 'failed'. A link that
+// connects clears the state.
 //
 // Viewers (docs/access.md `publish: false`): the server cannot police what
 // a browser sends over a mesh link, so media tracks from a participant the
@@ -602,11 +603,21 @@ export class Peer {
       this.setLink('failed', `Can't connect to ${this.name || 'this participant'}. Still trying…`);
     }
     this.trace(`link: ${this.rescue}`);
+    const step = this.rescue;
     this.enqueue(async () => {
       if (this.closed || this.pc !== pc) return;
-      // An offer that never got its answer (the other side refused it, or
-      // it was lost) blocks every later one: take it back first.
-      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      if (pc.signalingState === 'have-local-offer') {
+        if (step === 'restart') {
+          // Unanswered for 10 s: maybe lost, maybe only slow (a loaded
+          // machine). Send it again; a rollback now could pair its late
+          // answer with the next offer.
+          this.signal({ description: sanitizeDescription(pc.localDescription) });
+          return;
+        }
+        // Unanswered for 20 s or more (the other side refused it): it
+        // blocks every later offer, so take it back.
+        await pc.setLocalDescription({ type: 'rollback' });
+      }
       this.pendingOffer = null;
       pc.restartIce(); // → negotiationneeded → an offer with new credentials
     }, 'rescue');
