@@ -18,17 +18,27 @@ import (
 	"github.com/parleyhq/parley/internal/testserver"
 )
 
-// TestCrossBrowserMesh: a Chromium and a Firefox page in a mesh, once with
-// Firefox joining second (so Firefox offers: the case Chromium refused
-// before sdp.js; with chat and a file from Firefox) and once with Chromium
-// joining second. (TestCrossBrowserSFU sends the file the other way.)
-func TestCrossBrowserMesh(t *testing.T) {
-	ts := testserver.Start(t, nil)
+// TestCrossBrowser: one Chromium and one Firefox for every step (the
+// browsers start once), a server with mesh_max 2.
+//
+//   - mesh, Firefox offers: Chromium A, then Firefox F joins (the newcomer
+//     offers: the case Chromium refused before sdp.js); chat both ways and
+//     a 5 MiB file F → A.
+//   - mesh, Chromium offers: F, then A joins.
+//   - SFU: Chromium B joins that room, which moves it to the SFU; everyone
+//     sees, hears and decrypts everyone; chat and a 5 MiB file A → F; F
+//     sees A's screen share.
+//   - back to mesh: B leaves, and the room moves back to mesh with F in it.
+func TestCrossBrowser(t *testing.T) {
+	ts := testserver.Start(t, func(c *config.Config) {
+		c.MeshMax = 2
+		c.MeshDownDelay = 2 * time.Second
+	})
 	chromium := browsertest.New(t)
 	firefox := browsertest.NewFirefox(t)
 	secret := roomSecret()
 
-	t.Run("firefox offers", func(t *testing.T) {
+	ok := t.Run("mesh, Firefox offers", func(t *testing.T) {
 		room := browserRoom("xb-mesh-ff")
 		a := xbJoin(t, chromium, ts, room, "A", secret)
 		f := xbJoin(t, firefox, ts, room, "F", secret)
@@ -39,62 +49,58 @@ func TestCrossBrowserMesh(t *testing.T) {
 			_ = p.tab.Close()
 		}
 	})
-	t.Run("chromium offers", func(t *testing.T) {
-		room := browserRoom("xb-mesh-cr")
-		f := xbJoin(t, firefox, ts, room, "F", secret)
-		a := xbJoin(t, chromium, ts, room, "A", secret)
-		pages := []*xbPage{f, a}
-		xbExpectCall(t, "mesh, Chromium offered", pages, nil)
-	})
-}
+	if !ok {
+		return
+	}
 
-// TestCrossBrowserSFU: Chromium A and Firefox F start as a mesh; Chromium B
-// joins, which moves the room to the SFU (mesh_max 2). Everyone sees,
-// hears and decrypts everyone; A and F chat and send a file; F sees A's
-// screen share; B leaves and the room moves back to mesh with F in it.
-func TestCrossBrowserSFU(t *testing.T) {
-	ts := testserver.Start(t, func(c *config.Config) {
-		c.MeshMax = 2
-		c.MeshDownDelay = 2 * time.Second
-	})
-	chromium := browsertest.New(t)
-	firefox := browsertest.NewFirefox(t)
-	secret := roomSecret()
 	room := browserRoom("xb-sfu")
+	var a, f, b *xbPage
+	ok = t.Run("mesh, Chromium offers", func(t *testing.T) {
+		f = xbJoin(t, firefox, ts, room, "F", secret)
+		a = xbJoin(t, chromium, ts, room, "A", secret)
+		xbExpectCall(t, "mesh, Chromium offered", []*xbPage{f, a}, nil)
+	})
+	if !ok {
+		return
+	}
 
-	a := xbJoin(t, chromium, ts, room, "A", secret)
-	f := xbJoin(t, firefox, ts, room, "F", secret)
-	for _, p := range []*xbPage{a, f} {
-		xbWait(t, p, "in a mesh with the SFU pre-flight done", fmt.Sprintf(jsInCall, "mesh", 1, "mesh")+` && parley.sfu()?.state === 'connected'`)
-	}
-	b := xbJoin(t, chromium, ts, room, "B", secret)
-	pages := []*xbPage{a, f, b}
-	for _, p := range pages {
-		xbWait(t, p, "moved to the SFU", fmt.Sprintf(jsInCall, "sfu", 2, "sfu"))
-	}
-	xbExpectCall(t, "SFU", pages, nil)
-	xbChatAndFile(t, "SFU", a, f)
+	ok = t.Run("SFU", func(t *testing.T) {
+		for _, p := range []*xbPage{a, f} {
+			xbWait(t, p, "has the SFU pre-flight done", `parley.sfu()?.state === 'connected'`)
+		}
+		b = xbJoin(t, chromium, ts, room, "B", secret)
+		pages := []*xbPage{a, f, b}
+		for _, p := range pages {
+			xbWait(t, p, "moved to the SFU", fmt.Sprintf(jsInCall, "sfu", 2, "sfu"))
+		}
+		xbExpectCall(t, "SFU", pages, nil)
+		xbChatAndFile(t, "SFU", a, f)
 
-	// A Chromium screen share (the fake capture) on Firefox's screen.
-	if err := a.tab.Click("#screen-toggle"); err != nil {
-		t.Fatal(err)
+		// A Chromium screen share (the fake capture) on Firefox's screen.
+		if err := a.tab.Click("#screen-toggle"); err != nil {
+			t.Fatal(err)
+		}
+		xbWait(t, a, "is sharing", `document.querySelector('#screen-toggle').getAttribute('aria-pressed') === 'true'`)
+		xbRising(t, f, "SFU, A sharing", []string{"A", "A (screen)", "B"})
+		if err := a.tab.Click("#screen-toggle"); err != nil {
+			t.Fatal(err)
+		}
+		xbWait(t, f, "loses A's screen tile", `!document.querySelector('.tile[data-peer="A (screen)"]')`)
+	})
+	if !ok {
+		return
 	}
-	xbWait(t, a, "is sharing", `document.querySelector('#screen-toggle').getAttribute('aria-pressed') === 'true'`)
-	xbRising(t, f, "SFU, A sharing", []string{"A", "A (screen)", "B"})
-	if err := a.tab.Click("#screen-toggle"); err != nil {
-		t.Fatal(err)
-	}
-	xbWait(t, f, "loses A's screen tile", `!document.querySelector('.tile[data-peer="A (screen)"]')`)
 
-	// SFU → mesh with Firefox in it.
-	if err := b.tab.Close(); err != nil {
-		t.Fatal(err)
-	}
-	pages = []*xbPage{a, f}
-	for _, p := range pages {
-		xbWait(t, p, "back in a mesh", fmt.Sprintf(jsInCall, "mesh", 1, "mesh")+` && parley.peers()[0].pc?.connectionState === 'connected'`)
-	}
-	xbExpectCall(t, "back in mesh", pages, nil)
+	t.Run("back to mesh", func(t *testing.T) {
+		if err := b.tab.Close(); err != nil {
+			t.Fatal(err)
+		}
+		pages := []*xbPage{a, f}
+		for _, p := range pages {
+			xbWait(t, p, "back in a mesh", fmt.Sprintf(jsInCall, "mesh", 1, "mesh")+` && parley.peers()[0].pc?.connectionState === 'connected'`)
+		}
+		xbExpectCall(t, "back in mesh", pages, nil)
+	})
 }
 
 // jsBlockUntilRelay makes a page drop every remote ICE candidate while its
