@@ -1,5 +1,7 @@
-// Package browsertest drives one headless Chromium for end-to-end tests of the
-// web client, through chromedp.
+// Package browsertest drives headless browsers for end-to-end tests of the
+// web client: Chromium through chromedp (this file) and Firefox over
+// WebDriver BiDi (firefox.go). Both give Tabs (tab.go), so a test written
+// over Tab, Eval and MustEval runs in either.
 //
 //	b := browsertest.New(t)                 // one browser per test (or per package)
 //	p := b.NewPage(t, ts.URL+"/r/x?name=A") // a new tab; returns after the load event
