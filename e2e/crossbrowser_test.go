@@ -53,22 +53,23 @@ func TestCrossBrowser(t *testing.T) {
 		return
 	}
 
+	// The pages of the next steps belong to the whole test (a subtest's
+	// pages close when it ends).
 	room := browserRoom("xb-sfu")
-	var a, f, b *xbPage
+	f := xbJoin(t, firefox, ts, room, "F", secret)
+	a := xbJoin(t, chromium, ts, room, "A", secret)
 	ok = t.Run("mesh, Chromium offers", func(t *testing.T) {
-		f = xbJoin(t, firefox, ts, room, "F", secret)
-		a = xbJoin(t, chromium, ts, room, "A", secret)
 		xbExpectCall(t, "mesh, Chromium offered", []*xbPage{f, a}, nil)
 	})
 	if !ok {
 		return
 	}
 
+	for _, p := range []*xbPage{a, f} {
+		xbWait(t, p, "has the SFU pre-flight done", `parley.sfu()?.state === 'connected'`)
+	}
+	b := xbJoin(t, chromium, ts, room, "B", secret)
 	ok = t.Run("SFU", func(t *testing.T) {
-		for _, p := range []*xbPage{a, f} {
-			xbWait(t, p, "has the SFU pre-flight done", `parley.sfu()?.state === 'connected'`)
-		}
-		b = xbJoin(t, chromium, ts, room, "B", secret)
 		pages := []*xbPage{a, f, b}
 		for _, p := range pages {
 			xbWait(t, p, "moved to the SFU", fmt.Sprintf(jsInCall, "sfu", 2, "sfu"))
