@@ -112,13 +112,24 @@ func xbState(p *xbPage) string {
 	return s
 }
 
+// xbEval is browsertest.Eval that fails t, the test that runs the check
+// (MustEval would fail the test that opened the page: a parent of t).
+func xbEval[T any](t *testing.T, p *xbPage, js string) T {
+	t.Helper()
+	v, err := browsertest.Eval[T](p.tab, js)
+	if err != nil {
+		t.Fatalf("%s (%s): %v", p.name, p.tab.Kind(), err)
+	}
+	return v
+}
+
 // xbPeerIDs maps the other pages' names to their participant ids.
 func xbPeerIDs(t *testing.T, pages []*xbPage, self *xbPage) map[string]string {
 	t.Helper()
 	ids := map[string]string{}
 	for _, q := range pages {
 		if q != self {
-			ids[q.name] = browsertest.MustEval[string](q.tab, `parley.id`)
+			ids[q.name] = xbEval[string](t, q, `parley.id`)
 		}
 	}
 	return ids
@@ -141,7 +152,7 @@ func xbExpectCall(t *testing.T, label string, pages []*xbPage, tiles map[string]
 		}
 		first := xbRising(t, p, label, want)
 		xbDecrypting(t, p, label, ids)
-		if links := browsertest.MustEval[map[string]string](p.tab, jsXBLinks); len(links) > 0 {
+		if links := xbEval[map[string]string](t, p, jsXBLinks); len(links) > 0 {
 			t.Errorf("%s: %s shows link problems on a working call: %v", label, p.name, links)
 		}
 		t.Logf("%s: %s (%s) sees %v presenting frames (%v)", label, p.name, p.tab.Kind(), want, first)
@@ -154,7 +165,7 @@ func waitLocksTab(t *testing.T, p *xbPage, label string, names []string) {
 	deadline := time.Now().Add(xbTimeout)
 	var got map[string]string
 	for time.Now().Before(deadline) {
-		got = browsertest.MustEval[map[string]string](p.tab, jsE2EEState)
+		got = xbEval[map[string]string](t, p, jsE2EEState)
 		ok := true
 		for _, n := range names {
 			ok = ok && got[n] == "verified"
@@ -172,15 +183,15 @@ func waitLocksTab(t *testing.T, p *xbPage, label string, names []string) {
 // frame counts it ended with.
 func xbRising(t *testing.T, p *xbPage, label string, want []string) map[string]int {
 	t.Helper()
-	frames0 := browsertest.MustEval[map[string]int](p.tab, jsXBFrames)
-	audio0 := browsertest.MustEval[map[string]float64](p.tab, jsXBAudio)
+	frames0 := xbEval[map[string]int](t, p, jsXBFrames)
+	audio0 := xbEval[map[string]float64](t, p, jsXBAudio)
 	deadline := time.Now().Add(xbTimeout)
 	var frames map[string]int
 	var audio map[string]float64
 	for {
 		time.Sleep(500 * time.Millisecond)
-		frames = browsertest.MustEval[map[string]int](p.tab, jsXBFrames)
-		audio = browsertest.MustEval[map[string]float64](p.tab, jsXBAudio)
+		frames = xbEval[map[string]int](t, p, jsXBFrames)
+		audio = xbEval[map[string]float64](t, p, jsXBAudio)
 		ok := len(audio) > 0
 		for _, n := range want {
 			f0, seen := frames0[n]
@@ -212,12 +223,12 @@ func xbRising(t *testing.T, p *xbPage, label string, want []string) map[string]i
 // participant in ids, with each count rising between two readings.
 func xbDecrypting(t *testing.T, p *xbPage, label string, ids map[string]string) {
 	t.Helper()
-	first := browsertest.MustEval[map[string]float64](p.tab, jsE2EEDecrypted)
+	first := xbEval[map[string]float64](t, p, jsE2EEDecrypted)
 	deadline := time.Now().Add(xbTimeout)
 	var got map[string]float64
 	for {
 		time.Sleep(time.Second) // the worker reports its counters every second
-		got = browsertest.MustEval[map[string]float64](p.tab, jsE2EEDecrypted)
+		got = xbEval[map[string]float64](t, p, jsE2EEDecrypted)
 		ok := got["encrypted"] > first["encrypted"]
 		for _, id := range ids {
 			ok = ok && got[id] > first[id]
@@ -257,7 +268,7 @@ const jsXBSendFile = `(async () => {
 func xbChatAndFile(t *testing.T, label string, from, to *xbPage) {
 	t.Helper()
 	for _, p := range []*xbPage{from, to} {
-		if open := browsertest.MustEval[bool](p.tab, `document.getElementById('chat-toggle').getAttribute('aria-expanded') === 'true'`); !open {
+		if open := xbEval[bool](t, p, `document.getElementById('chat-toggle').getAttribute('aria-expanded') === 'true'`); !open {
 			if err := p.tab.Click("#chat-toggle"); err != nil {
 				t.Fatal(err)
 			}
@@ -265,10 +276,10 @@ func xbChatAndFile(t *testing.T, label string, from, to *xbPage) {
 	}
 	for _, pair := range [][2]*xbPage{{from, to}, {to, from}} {
 		text := fmt.Sprintf("%s: hello from %s (%s)", label, pair[0].name, pair[0].tab.Kind())
-		browsertest.MustEval[bool](pair[0].tab, fmt.Sprintf(jsSendChat, text))
+		xbEval[bool](t, pair[0], fmt.Sprintf(jsSendChat, text))
 		xbWait(t, pair[1], "gets the chat from "+pair[0].name, fmt.Sprintf(jsChatFrom, pair[0].name, text))
 	}
-	want := browsertest.MustEval[string](from.tab, fmt.Sprintf(jsXBSendFile, to.name, xbFileSize))
+	want := xbEval[string](t, from, fmt.Sprintf(jsXBSendFile, to.name, xbFileSize))
 	offered := `.transfer[data-dir="in"][data-state="offered"] .accept`
 	xbWait(t, to, "is offered the file", `!!document.querySelector('`+offered+`:not([hidden])')`)
 	start := time.Now()
@@ -278,7 +289,7 @@ func xbChatAndFile(t *testing.T, label string, from, to *xbPage) {
 	xbWaitTransfer(t, to)
 	xbWait(t, to, "shows the file done", `!!document.querySelector('.transfer[data-dir="in"][data-state="done"] a.download')`)
 	took := time.Since(start)
-	if got := browsertest.MustEval[string](to.tab, jsDownloadSHA); got != want {
+	if got := xbEval[string](t, to, jsDownloadSHA); got != want {
 		t.Errorf("%s: %s's download has SHA-256 %s, want %s", label, to.name, got, want)
 	}
 	xbWait(t, from, "sees the transfer done", `parley.files().at(-1)?.state === 'done'`)

@@ -148,7 +148,7 @@ func TestBrowserMeshLinkHeals(t *testing.T) {
 		note := fmt.Sprintf("Can't connect directly to %s — trying another way", other[p.name])
 		xbWait(t, p, "shows the link problem", fmt.Sprintf(
 			`document.querySelector('.tile[data-peer=%q][data-link] .link-state')?.textContent === %q`, other[p.name], note))
-		label := browsertest.MustEval[string](p.tab, fmt.Sprintf(
+		label := xbEval[string](t, p, fmt.Sprintf(
 			`document.querySelector('.tile[data-peer=%q] [data-e2ee]')?.getAttribute('aria-label') ?? ''`, other[p.name]))
 		if label != "" && !strings.Contains(label, "No picture or sound arrives") {
 			t.Errorf("%s: the lock says %q while the link is down", p.name, label)
@@ -159,7 +159,7 @@ func TestBrowserMeshLinkHeals(t *testing.T) {
 	}
 	xbExpectCall(t, "healed through the relay", pages, nil)
 	for _, p := range pages {
-		types := browsertest.MustEval[[]string](p.tab, jsSelectedPairTypes)
+		types := xbEval[[]string](t, p, jsSelectedPairTypes)
 		if len(types) != 1 || !strings.Contains(types[0], "relay") {
 			t.Errorf("%s: selected candidate pairs %v, want one through the relay", p.name, types)
 		}

@@ -14,8 +14,14 @@ import (
 )
 
 // firefoxCallTimeout bounds one BiDi command that is not a navigation or
-// an awaited evaluation with its own deadline.
+// an evaluation.
 const firefoxCallTimeout = 30 * time.Second
+
+// evalTimeout bounds one evaluation (Chromium's have no bound of their
+// own): a page on a 2-core machine loaded far beyond its cores was seen
+// answering getStats after more than 30 s; this only keeps a hung page
+// from hanging the test for ever.
+const evalTimeout = 3 * time.Minute
 
 // ErrEval is wrapped by errors of scripts that threw.
 var ErrEval = errors.New("browsertest: script threw")
@@ -121,13 +127,13 @@ type evalResult struct {
 // JSON (null for undefined). The value goes through JSON.stringify in the
 // page, so what comes back is what a Chromium Page's Eval would decode.
 func (p *FirefoxPage) evalJSON(js string) (json.RawMessage, error) {
-	return p.evalJSONCtx(context.Background(), js)
+	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
+	defer cancel()
+	return p.evalJSONCtx(ctx, js)
 }
 
 func (p *FirefoxPage) evalJSONCtx(ctx context.Context, js string) (json.RawMessage, error) {
 	wrapped := "(async () => { const v = await (\n" + js + "\n); return v === undefined ? 'null' : JSON.stringify(v); })()"
-	ctx, cancel := context.WithTimeout(ctx, firefoxCallTimeout)
-	defer cancel()
 	res, err := p.f.conn.call(ctx, "script.evaluate", map[string]any{
 		"expression":      wrapped,
 		"target":          map[string]any{"context": p.context},
