@@ -1,5 +1,5 @@
 # Parley — see README.md. `make run` starts a server on http://localhost:8080;
-# `make test` runs every test (Go unit, pion integration, Chromium end-to-end,
+# `make test` runs every test (Go unit, pion integration, Chromium and Firefox end-to-end,
 # node) and installs what it needs first.
 
 GO      ?= go

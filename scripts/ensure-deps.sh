@@ -26,4 +26,23 @@ if [ -z "$chromium" ]; then
   fi
 fi
 "$chromium" --version >/dev/null 2>&1 || fail "$chromium does not run"
-echo "make test: using $("$chromium" --version 2>/dev/null | head -1), node $(node --version), $(go version | cut -d' ' -f3)"
+
+# Firefox for the cross-browser tests (docs/browsers.md): Debian's ESR,
+# driven over WebDriver BiDi, which Firefox serves itself (no geckodriver).
+firefox=${PARLEY_FIREFOX:-}
+if [ -z "$firefox" ]; then
+  firefox=$(command -v firefox-esr || command -v firefox || true)
+fi
+if [ -z "$firefox" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "make test: installing Debian's firefox-esr for the cross-browser tests (about a minute)…"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq firefox-esr >/dev/null || fail "apt-get could not install firefox-esr"
+    firefox=$(command -v firefox-esr) || fail "firefox-esr was installed but is not on PATH"
+  else
+    fail "Firefox is missing and I cannot install it (not root, or no apt-get). Install it yourself: sudo apt-get install firefox-esr (or set PARLEY_FIREFOX to a Firefox binary)"
+  fi
+fi
+"$firefox" --version >/dev/null 2>&1 || fail "$firefox does not run"
+echo "make test: using $("$chromium" --version 2>/dev/null | head -1), $("$firefox" --version 2>/dev/null | head -1), node $(node --version), $(go version | cut -d' ' -f3)"

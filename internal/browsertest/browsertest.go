@@ -1,5 +1,7 @@
-// Package browsertest drives one headless Chromium for end-to-end tests of the
-// web client, through chromedp.
+// Package browsertest drives headless browsers for end-to-end tests of the
+// web client: Chromium through chromedp (this file) and Firefox over
+// WebDriver BiDi (firefox.go). Both give Tabs (tab.go), so a test written
+// over Tab, Eval and MustEval runs in either.
 //
 //	b := browsertest.New(t)                 // one browser per test (or per package)
 //	p := b.NewPage(t, ts.URL+"/r/x?name=A") // a new tab; returns after the load event
@@ -14,6 +16,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -262,25 +265,57 @@ func (p *Page) logf(format string, args ...any) {
 // not wrap: chromedp.Run(p.Context(), chromedp.Title()).
 func (p *Page) Context() context.Context { return p.ctx }
 
-// Eval evaluates js in p and decodes its JSON result into T. A promise is
-// awaited, so js may be an async IIFE: `(async () => { … })()`.
-func Eval[T any](p *Page, js string) (T, error) {
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+// Eval evaluates js in p (a Chromium Page or a FirefoxPage) and decodes
+// its JSON result into T. A promise is awaited, so js may be an async IIFE:
+// `(async () => { … })()`. In Firefox js must be an expression.
+func Eval[T any](p Tab, js string) (T, error) {
+	var zero T
+	cp, ok := p.(*Page)
+	if !ok {
+		raw, err := p.evalJSON(js)
+		if err != nil {
+			return zero, err
+		}
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return zero, fmt.Errorf("[%s] eval %s: decode %s: %w", p.Name(), abbrev(js), abbrev(string(raw)), err)
+		}
+		return v, nil
+	}
+	v, err := chromedp.Run(cp.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 	if err != nil {
-		var zero T
-		return zero, fmt.Errorf("[%s] eval %s: %w", p.name, abbrev(js), err)
+		return zero, fmt.Errorf("[%s] eval %s: %w", cp.name, abbrev(js), err)
 	}
 	return v, nil
 }
 
 // MustEval is Eval that fails the page's test on error.
-func MustEval[T any](p *Page, js string) T {
-	p.t.Helper()
+func MustEval[T any](p Tab, js string) T {
+	p.TB().Helper()
 	v, err := Eval[T](p, js)
 	if err != nil {
-		p.t.Fatal(err)
+		p.TB().Fatal(err)
 	}
 	return v
+}
+
+// evalJSON is Eval's untyped form (Tab): the result as JSON.
+func (p *Page) evalJSON(js string) (json.RawMessage, error) {
+	return Eval[json.RawMessage](p, js)
+}
+
+// TB returns the test the page belongs to (Tab).
+func (p *Page) TB() testing.TB { return p.t }
+
+// Name returns the page's name in log lines: its URL's path (Tab).
+func (p *Page) Name() string { return p.name }
+
+// Kind returns "chromium" (Tab).
+func (p *Page) Kind() string { return KindChromium }
+
+// Open is NewPage behind the Opener interface.
+func (b *Browser) Open(t testing.TB, url string, opts ...PageOption) Tab {
+	return b.NewPage(t, url, opts...)
 }
 
 // pollInterval is how often WaitFor re-evaluates its condition.

@@ -175,6 +175,8 @@ export function runCall({
       refresh(peer.id);
     });
     mesh.addEventListener('peer-state', ({ detail: { peer } }) => refresh(peer.id));
+    // A mesh link that cannot connect says so on the tile (mesh.js watchdog).
+    mesh.addEventListener('peer-link', ({ detail: { peer } }) => view.setLinkState(peer.id, peer.link.state, peer.link.text));
     mesh.addEventListener('peer-gone', ({ detail: { peer } }) => {
       sw.linkGone(peer.id);
       updateCount();

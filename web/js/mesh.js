@@ -35,6 +35,9 @@
 //                        'reconnecting'|'failed')
 //   peer-gone    {peer}  the remote end closed its connection, or it stayed
 //                        failed despite ICE restarts
+//   peer-link    {peer}  peer.link ({state: ''|'trying'|'failed', text})
+//                        changed: the link-health watchdog's verdict, to show
+//                        on the tile (empty: nothing to say)
 //   peer-channels {peer} make the data channels now (channels.js)
 //
 // A mesh link is one connection; the participant behind it is known to
@@ -42,16 +45,35 @@
 // a move to the SFU). Which incoming stream is which is decided by
 // streams.js, shared with the SFU path.
 //
+// Link health: a link that has not connected within LINK_CONNECT_MS (or
+// that failed) never fails silently. The watchdog says so (peer-link:
+// "Can't connect directly to NAME — trying another way") and climbs a
+// ladder, one rung per LINK_STEP_MS: an ICE restart (or, if our offer is
+// still unanswered, that offer sent again), then a relay-only path through
+// the TURN servers of the welcome (iceTransportPolicy 'relay'; an offer
+// still unanswered is rolled back first: the other side refused it), then
+// ICE restarts every LINK_STEP_MS with the state 'failed'. A link that
+// connects clears the state.
+//
 // Viewers (docs/access.md `publish: false`): the server cannot police what
 // a browser sends over a mesh link, so media tracks from a participant the
 // server marked `viewer` are ignored here: never routed, shown or played.
 
 import { RemoteStreams } from './streams.js';
+import { sanitizeDescription } from './sdp.js';
 
 /** After this long in `failed` despite ICE restarts, a peer counts as gone. */
 const FAILED_GIVE_UP_MS = 20000;
 /** Minimum spacing between two ICE restarts of one connection. */
 const ICE_RESTART_SPACING_MS = 5000;
+/**
+ * A link not connected this long after it was opened is in trouble: on
+ * loopback or a LAN a link connects in well under a second, across the
+ * internet in 1–3 s; 10 s is what the issue promises the person.
+ */
+const LINK_CONNECT_MS = 10000;
+/** Time each recovery step (ICE restart, relay-only) gets before the next. */
+const LINK_STEP_MS = 10000;
 
 /** Our sending slots, one transceiver each, in m-line order. */
 const SLOTS = /** @type {const} */ ([['mic', 'audio'], ['cam', 'video'], ['screen', 'video']]);
@@ -220,6 +242,11 @@ export class Peer {
     this.failedSince = 0;
     this.giveUpTimer = 0;
     this.restartTimer = 0;
+    /** @type {{state: ''|'trying'|'failed', text: string}} the watchdog's verdict (peer-link) */
+    this.link = { state: '', text: '' };
+    /** @type {''|'restart'|'relay'|'failed'} the last recovery step taken */
+    this.rescue = '';
+    this.linkTimer = 0;
   }
 
   /** fire sends a mesh event about this peer, unless the peer is closed. */
@@ -273,6 +300,7 @@ export class Peer {
     pc.addEventListener('negotiationneeded', () => this.enqueue(() => this.negotiate(), 'negotiate'));
     pc.addEventListener('track', (ev) => this.onTrack(ev));
     pc.addEventListener('connectionstatechange', () => this.onConnectionState());
+    this.watchLink(pc, LINK_CONNECT_MS);
     // Announce our stream ids before the first offer or answer carries them.
     this.sendMedia();
     if (initiator) {
@@ -316,11 +344,11 @@ export class Peer {
     if (this.polite && pc.currentLocalDescription) {
       const offer = await pc.createOffer();
       this.pendingOffer = offer;
-      this.signal({ description: { type: offer.type, sdp: offer.sdp } });
+      this.signal({ description: sanitizeDescription(offer) });
       return;
     }
     await pc.setLocalDescription();
-    this.signal({ description: pc.localDescription.toJSON() });
+    this.signal({ description: sanitizeDescription(pc.localDescription) });
   }
 
   /** handle processes one signal payload (serialized by enqueue). */
@@ -343,7 +371,7 @@ export class Peer {
           this.pendingOffer = null;
           this.wantOffer = true;
         }
-        await pc.setRemoteDescription(description);
+        await pc.setRemoteDescription(sanitizeDescription(description));
         this.mesh.e2ee?.attachAll(pc, this.id); // transceivers the offer created
         if (/\nm=application /.test(description.sdp ?? '')) this.channelsReady();
         if (!this.attached) {
@@ -351,7 +379,7 @@ export class Peer {
           await this.syncSenders(); // our tracks ride in the answer
         }
         await pc.setLocalDescription();
-        this.signal({ description: pc.localDescription.toJSON() });
+        this.signal({ description: sanitizeDescription(pc.localDescription) });
       } else if (description.type === 'answer') {
         if (this.pendingOffer) {
           const offer = this.pendingOffer;
@@ -359,7 +387,7 @@ export class Peer {
           await pc.setLocalDescription(offer);
         }
         if (pc.signalingState !== 'have-local-offer') return; // an answer to an offer we dropped
-        await pc.setRemoteDescription(description);
+        await pc.setRemoteDescription(sanitizeDescription(description));
       }
       // ('rollback' is never sent by this client and needs nothing here.)
       if (this.wantOffer && pc.signalingState === 'stable') await this.negotiate();
@@ -465,6 +493,8 @@ export class Peer {
         this.failedSince = 0;
         clearTimeout(this.giveUpTimer);
         clearInterval(this.restartTimer);
+        clearTimeout(this.linkTimer);
+        this.setLink('', '');
         this.setState('connected');
         break;
       case 'disconnected':
@@ -474,12 +504,20 @@ export class Peer {
         this.setState('reconnecting');
         if (!this.failedSince) {
           this.failedSince = Date.now();
-          this.giveUpTimer = setTimeout(() => {
-            if (this.pc === pc && pc.connectionState === 'failed') {
-              this.setState('failed');
-              this.fire('peer-gone', { peer: this });
+          this.setLink('trying', this.tryingText());
+          this.watchLink(pc, LINK_STEP_MS);
+          const giveUp = () => {
+            if (this.pc !== pc || pc.connectionState !== 'failed') return;
+            if (this.relayPossible()) {
+              // Not before the relay path had its chance.
+              this.rescueStep(pc);
+              this.giveUpTimer = setTimeout(giveUp, FAILED_GIVE_UP_MS);
+              return;
             }
-          }, FAILED_GIVE_UP_MS);
+            this.setState('failed');
+            this.fire('peer-gone', { peer: this });
+          };
+          this.giveUpTimer = setTimeout(giveUp, FAILED_GIVE_UP_MS);
           // ICE restart (→ negotiationneeded → an offer with new credentials),
           // again every few seconds while it stays failed.
           pc.restartIce();
@@ -525,12 +563,81 @@ export class Peer {
     this.fire('peer-state', { peer: this });
   }
 
+  // --- link health (see the header) -------------------------------------
+
+  /** watchLink checks the link after ms, unless it connects first. */
+  watchLink(pc, ms) {
+    clearTimeout(this.linkTimer);
+    this.linkTimer = setTimeout(() => {
+      if (this.closed || this.pc !== pc || pc.connectionState === 'connected') return;
+      this.rescueStep(pc);
+      this.watchLink(pc, LINK_STEP_MS);
+    }, ms);
+  }
+
+  /** relayPossible: the relay-only rung is still to come and there is a TURN server for it. */
+  relayPossible() {
+    if (this.rescue === 'relay' || this.rescue === 'failed' || this.mesh.relayOnly) return false;
+    return this.mesh.iceServers.some((s) => [s.urls].flat().some((u) => /^turns?:/.test(String(u))));
+  }
+
+  tryingText() {
+    return `Can't connect directly to ${this.name || 'this participant'} — trying another way`;
+  }
+
+  /** rescueStep takes the next rung of the recovery ladder. */
+  rescueStep(pc) {
+    if (this.rescue === '') {
+      this.rescue = 'restart';
+      this.setLink('trying', this.tryingText());
+    } else if (this.relayPossible()) {
+      this.rescue = 'relay';
+      this.trace('link: relay only');
+      try {
+        pc.setConfiguration({ ...pc.getConfiguration(), iceTransportPolicy: 'relay' });
+      } catch (err) {
+        console.warn(`parley: peer ${this.name || this.id}: cannot switch to relay only:`, err.message);
+      }
+    } else {
+      this.rescue = 'failed';
+      this.setLink('failed', `Can't connect to ${this.name || 'this participant'}. Still trying…`);
+    }
+    this.trace(`link: ${this.rescue}`);
+    const step = this.rescue;
+    this.enqueue(async () => {
+      if (this.closed || this.pc !== pc) return;
+      if (pc.signalingState === 'have-local-offer') {
+        if (step === 'restart') {
+          // Unanswered for 10 s: maybe lost, maybe only slow (a loaded
+          // machine). Send it again; a rollback now could pair its late
+          // answer with the next offer.
+          this.signal({ description: sanitizeDescription(pc.localDescription) });
+          return;
+        }
+        // Unanswered for 20 s or more (the other side refused it): it
+        // blocks every later offer, so take it back.
+        await pc.setLocalDescription({ type: 'rollback' });
+      }
+      this.pendingOffer = null;
+      pc.restartIce(); // → negotiationneeded → an offer with new credentials
+    }, 'rescue');
+  }
+
+  /** setLink changes the watchdog's verdict (peer-link). */
+  setLink(state, text) {
+    if (this.link.state === state && this.link.text === text) return;
+    this.link = { state, text };
+    this.fire('peer-link', { peer: this });
+  }
+
   close() {
     if (this.closed) return;
+    this.setLink('', '');
     this.closed = true;
     this.routing.close();
     clearTimeout(this.giveUpTimer);
     clearInterval(this.restartTimer);
+    clearTimeout(this.linkTimer);
     if (this.pc) this.pc.close();
   }
 }

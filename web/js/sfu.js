@@ -36,6 +36,7 @@
 // mesh.js.
 
 import { RemoteStreams } from './streams.js';
+import { sanitizeDescription } from './sdp.js';
 
 /** The pre-flight (and any reconnection) must connect within this time. */
 export const CONNECT_TIMEOUT_MS = 10000;
@@ -199,11 +200,11 @@ export class SfuLink extends EventTarget {
       // Only our first offer is ever applied before its answer, and the SFU
       // never offers before answering it; roll back just in case.
       if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
-      await pc.setRemoteDescription(d);
+      await pc.setRemoteDescription(sanitizeDescription(d));
       // Forwarded tracks: whose they are, the KID says (peer null).
       this.e2ee?.attachAll(pc, null);
       await pc.setLocalDescription();
-      this.signal({ description: pc.localDescription.toJSON() });
+      this.signal({ description: sanitizeDescription(pc.localDescription) });
     } else if (d && d.type === 'answer') {
       if (this.pendingOffer) {
         const offer = this.pendingOffer;
@@ -212,7 +213,7 @@ export class SfuLink extends EventTarget {
       }
       if (pc.signalingState !== 'have-local-offer') return;
       clearTimeout(this.answerTimer);
-      await pc.setRemoteDescription(d);
+      await pc.setRemoteDescription(sanitizeDescription(d));
     }
     if (d && this.wantOffer && pc.signalingState === 'stable') await this.negotiate();
     if ('candidate' in data) {
@@ -242,10 +243,10 @@ export class SfuLink extends EventTarget {
     if (pc.currentLocalDescription) {
       const offer = await pc.createOffer();
       this.pendingOffer = offer;
-      this.signal({ description: { type: offer.type, sdp: offer.sdp } });
+      this.signal({ description: sanitizeDescription(offer) });
     } else {
       await pc.setLocalDescription();
-      this.signal({ description: pc.localDescription.toJSON() });
+      this.signal({ description: sanitizeDescription(pc.localDescription) });
     }
     clearTimeout(this.answerTimer);
     this.answerTimer = setTimeout(() => this.enqueue(() => this.answerTimedOut(pc)), ANSWER_TIMEOUT_MS);

@@ -18,6 +18,8 @@ export class TileView {
     this.locks = new Map();
     /** @type {Map<string, string[]>} participant id → role labels (Tile.setRoles) */
     this.roles = new Map();
+    /** @type {Map<string, {state: string, text: string}>} participant id → link problem (setLinkState) */
+    this.links = new Map();
     /** @type {((id: string, tile: Tile) => void)|null} adds per-tile controls to camera tiles (moderation.js) */
     this.decorate = null;
   }
@@ -31,6 +33,7 @@ export class TileView {
       t = this.grid.add(new Tile({ key, name, peerId: id, screen: role === 'screen' }));
       const lock = this.locks.get(id);
       if (lock) t.setE2ee(lock);
+      this.applyLink(id, t);
       if (role !== 'screen') {
         const labels = this.roles.get(id);
         if (labels) t.setRoles(labels);
@@ -54,6 +57,7 @@ export class TileView {
     this.names.delete(id);
     this.locks.delete(id);
     this.roles.delete(id);
+    this.links.delete(id);
     this.grid.remove(id);
     this.grid.remove(screenKey(id));
   }
@@ -123,7 +127,60 @@ export class TileView {
   /** e2ee shows a participant's encryption lock on their tiles (Tile.setE2ee). */
   e2ee(id, lock) {
     this.locks.set(id, lock);
-    for (const role of ['camera', 'screen']) this.get(id, role)?.setE2ee(lock);
+    for (const role of ['camera', 'screen']) {
+      const t = this.get(id, role);
+      if (!t) continue;
+      t.setE2ee(lock);
+      if (t.lock) delete t.lock.dataset.linkNote; // setE2ee wrote a fresh label
+      this.applyLink(id, t);
+    }
+  }
+
+  /**
+   * setLinkState shows a problem with the link to a participant next to
+   * the lock of their tiles: state 'trying' | 'failed' with a sentence
+   * ("Can't connect directly to NAME — trying another way"); '' clears it.
+   * The lock keeps saying whether the key is verified, but never alone on
+   * a tile whose media does not flow: its label says so too.
+   * DOM hook: `.tile[data-link=STATE] .link-state`.
+   */
+  setLinkState(id, state, text) {
+    if (state) this.links.set(id, { state, text });
+    else this.links.delete(id);
+    for (const role of ['camera', 'screen']) {
+      const t = this.get(id, role);
+      if (t) this.applyLink(id, t);
+    }
+  }
+
+  /** applyLink puts a participant's link state on one of their tiles. */
+  applyLink(id, t) {
+    const link = this.links.get(id);
+    let note = t.el.querySelector('.link-state');
+    if (!link) {
+      note?.remove();
+      delete t.el.dataset.link;
+      if (t.lock?.dataset.linkNote) {
+        t.lock.setAttribute('aria-label', t.lock.dataset.linkNote);
+        delete t.lock.dataset.linkNote;
+      }
+      return;
+    }
+    if (!note) {
+      note = document.createElement('span');
+      note.className = 'link-state';
+      note.setAttribute('role', 'status');
+    }
+    // Right after the lock, so the two are read (and seen) together.
+    if (t.lock) t.lock.after(note);
+    else t.label.prepend(note);
+    note.textContent = link.text;
+    t.el.dataset.link = link.state;
+    if (t.lock) {
+      const plain = t.lock.dataset.linkNote ?? t.lock.getAttribute('aria-label') ?? '';
+      t.lock.dataset.linkNote = plain;
+      t.lock.setAttribute('aria-label', `${plain} No picture or sound arrives: ${link.text}.`);
+    }
   }
 
   /** indicators updates a participant's mic/camera marks and connection state. */
