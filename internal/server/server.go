@@ -121,8 +121,8 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	s.mux.Handle("GET /readyz", s.ready)
-	s.mux.Handle("/", web.Handler())
-	s.handler = trustProxies(proxies, s.mux)
+	s.mux.Handle("/", web.Handler(web.Options{EmbedOrigins: cfg.EmbedOrigins}))
+	s.handler = hsts(cfg.HSTS(), trustProxies(proxies, s.mux))
 	return s, nil
 }
 

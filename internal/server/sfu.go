@@ -15,6 +15,7 @@ import (
 func newSFU(cfg config.Config, log *slog.Logger) (*sfu.Server, error) {
 	srv, err := sfu.New(sfu.Config{
 		UDPPort:   cfg.SFU.UDPPort,
+		ListenIP:  cfg.SFU.ListenIP,
 		PublicIPs: cfg.SFU.PublicIPs,
 		Loopback:  cfg.SFU.Loopback,
 		Logger:    log.With("part", "sfu"),
