@@ -244,18 +244,18 @@ func (s *Server) Run(ctx context.Context) error {
 	var err error
 	if lns.HTTP, err = net.Listen("tcp", s.cfg.HTTP); err != nil {
 		closeAll()
-		return fmt.Errorf("listen %s: %w", s.cfg.HTTP, err)
+		return explainListen(fmt.Errorf("listen %s: %w", s.cfg.HTTP, err), httpListener, s.cfg.HTTP)
 	}
 	if s.cfg.MetricsEnabled() {
 		if lns.Metrics, err = net.Listen("tcp", s.cfg.Metrics.Listen); err != nil {
 			closeAll()
-			return fmt.Errorf("metrics.listen %s: %w", s.cfg.Metrics.Listen, err)
+			return explainListen(fmt.Errorf("metrics.listen %s: %w", s.cfg.Metrics.Listen, err), metricsListener, s.cfg.Metrics.Listen)
 		}
 	}
 	if s.tls != nil && s.tls.acmeHTTP != nil && s.cfg.TLS.ACMEHTTP != "" {
 		if lns.ACMEHTTP, err = net.Listen("tcp", s.cfg.TLS.ACMEHTTP); err != nil {
 			closeAll()
-			return fmt.Errorf("tls.acme_http_listen %s: %w", s.cfg.TLS.ACMEHTTP, err)
+			return explainListen(fmt.Errorf("tls.acme_http_listen %s: %w", s.cfg.TLS.ACMEHTTP, err), acmeListener, s.cfg.TLS.ACMEHTTP)
 		}
 	}
 	return s.ServeListeners(ctx, lns)
@@ -273,7 +273,7 @@ func (s *Server) ServeListeners(ctx context.Context, lns Listeners) error {
 	if s.turn != nil {
 		if err := s.turn.Start(ctx); err != nil {
 			lns.HTTP.Close()
-			return fmt.Errorf("start turn: %w", err)
+			return explainTURN(fmt.Errorf("start turn: %w", err), s.cfg.TURN.Listen, s.cfg.TURN.TLSListen)
 		}
 		defer s.turn.Close()
 	}
