@@ -75,6 +75,8 @@ type inbound struct {
 	// stats (client health report)
 	DecryptFailures json.RawMessage `json:"decryptFailures"`
 	DecryptedFrames json.RawMessage `json:"decryptedFrames"`
+	// frames that failed before their sender's key arrived (normal at start)
+	DecryptFailuresBeforeKey json.RawMessage `json:"decryptFailuresBeforeKey"`
 	SwitchMs        json.RawMessage `json:"switchMs"`
 }
 
@@ -204,6 +206,7 @@ func decodeStats(in inbound, req request) (request, *ProtocolError) {
 	}{
 		{"decryptFailures", in.DecryptFailures, &req.stats.DecryptFailures},
 		{"decryptedFrames", in.DecryptedFrames, &req.stats.DecryptedFrames},
+		{"decryptFailuresBeforeKey", in.DecryptFailuresBeforeKey, &req.stats.DecryptFailuresBeforeKey},
 		{"switchMs", in.SwitchMs, &req.stats.SwitchMillis},
 	} {
 		if len(f.raw) == 0 || string(f.raw) == "null" {
