@@ -75,9 +75,10 @@ type inbound struct {
 	// stats (client health report)
 	DecryptFailures json.RawMessage `json:"decryptFailures"`
 	DecryptedFrames json.RawMessage `json:"decryptedFrames"`
-	// frames that failed before their sender's key arrived (normal at start)
-	DecryptFailuresBeforeKey json.RawMessage `json:"decryptFailuresBeforeKey"`
 	SwitchMs        json.RawMessage `json:"switchMs"`
+
+	// stats: frames that failed before their sender's key arrived (normal)
+	DecryptFailuresBeforeKey json.RawMessage `json:"decryptFailuresBeforeKey"`
 }
 
 // Bounds of join credentials and stats reports.
