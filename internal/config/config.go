@@ -139,7 +139,7 @@ func Default() Config {
 }
 
 // EffectiveMeshDown is the size at or below which an SFU room goes back to
-// mesh: mesh_down when set, else max(2, mesh_max-2) (DESIGN §2).
+// mesh: mesh_down when set, else max(2, mesh_max-2) (docs/architecture.md §2).
 func (c Config) EffectiveMeshDown() int {
 	if c.MeshDown > 0 {
 		return c.MeshDown
