@@ -277,7 +277,7 @@ func (s *Server) ServeListeners(ctx context.Context, lns Listeners) error {
 		}
 		defer s.turn.Close()
 	}
-	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	errLog := httpErrorLog(s.log)
 	type served struct {
 		hs *http.Server
 		ln net.Listener
