@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -37,6 +38,7 @@ func TestGzip(t *testing.T) {
 		if rec.Header().Get("Content-Encoding") != "gzip" {
 			t.Fatalf("Accept-Encoding %q: not gzipped", ae)
 		}
+		size := rec.Body.Len()
 		if rec.Body.Len() >= plain.Body.Len()/2 {
 			t.Errorf("gzipped call.js is %d bytes of %d", rec.Body.Len(), plain.Body.Len())
 		}
@@ -50,6 +52,12 @@ func TestGzip(t *testing.T) {
 		}
 		if rec.Header().Get("ETag") == plain.Header().Get("ETag") {
 			t.Error("gzipped and plain bodies share an ETag")
+		}
+		if rec.Header().Get("Content-Length") != strconv.Itoa(size) {
+			t.Errorf("gzipped Content-Length %q for %d bytes", rec.Header().Get("Content-Length"), size)
+		}
+		if re := get(t, h, "GET", "/js/call.js", "Accept-Encoding", ae, "If-None-Match", rec.Header().Get("ETag")); re.Code != http.StatusNotModified || re.Body.Len() != 0 {
+			t.Errorf("gzipped revalidation: %d with %d bytes, want 304", re.Code, re.Body.Len())
 		}
 	}
 	for _, ae := range []string{"", "identity", "gzip;q=0", "br", "*;q=0", "gzip;q=0, *"} {

@@ -80,16 +80,47 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, name string, imm
 	} else {
 		hd.Set("Cache-Control", cacheRevalidated)
 	}
-	body, etag := a.body, a.etag
 	if a.gz != nil {
 		hd.Add("Vary", "Accept-Encoding")
 		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
-			body, etag = a.gz, a.gzEtag
-			hd.Set("Content-Encoding", "gzip")
+			serveGzip(w, r, a)
+			return
 		}
 	}
-	hd.Set("ETag", etag)
-	http.ServeContent(w, r, "", zeroTime, bytes.NewReader(body))
+	hd.Set("ETag", a.etag)
+	http.ServeContent(w, r, "", zeroTime, bytes.NewReader(a.body))
+}
+
+// serveGzip sends a's compressed body with its length. http.ServeContent
+// would leave Content-Length out once Content-Encoding is set (and serve
+// ranges of the compressed bytes); whole small files need neither, so the
+// revalidation is done here and ranges are ignored, as RFC 9110 §14.2
+// allows.
+func serveGzip(w http.ResponseWriter, r *http.Request, a *asset) {
+	hd := w.Header()
+	hd.Set("ETag", a.gzEtag)
+	hd.Set("Content-Encoding", "gzip")
+	if etagMatches(r.Header.Get("If-None-Match"), a.gzEtag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(a.gz)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(a.gz)
+	}
+}
+
+// etagMatches reports whether an If-None-Match header names etag (weak
+// comparison, RFC 9110 §13.1.2) or is "*".
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // acceptsGzip reports whether an Accept-Encoding header list allows gzip:
