@@ -25,7 +25,7 @@ import (
 // This file is the test participant: a pion PeerConnection that behaves
 // like Parley's browser client toward the SFU (first offer, polite side of
 // perfect negotiation, trickle ICE), wired to a Session in-process, with no
-// WebSocket in between. Loopback only (NOTES.md "pion in tests").
+// WebSocket in between. Loopback only (docs/architecture.md §6, "pion in tests").
 
 // newTestServer starts an SFU on 127.0.0.1 with an ephemeral port.
 func newTestServer(t testing.TB) *Server {

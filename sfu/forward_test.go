@@ -25,16 +25,22 @@ type fakeWriter struct {
 	n       atomic.Int64
 	block   chan struct{} // when non-nil, every write waits on it
 	mu      sync.Mutex
-	last    []byte
 	keepAll bool
 	all     [][]byte
+}
+
+// marshalRTP writes header and payload as one packet, as pion's track
+// writer does (rtp.MarshalPacketTo, which did this, is deprecated).
+func marshalRTP(buf []byte, h *rtp.Header, payload []byte) (int, error) {
+	pkt := rtp.Packet{Header: *h, Payload: payload}
+	return pkt.MarshalTo(buf)
 }
 
 func (w *fakeWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	if w.block != nil {
 		<-w.block
 	}
-	n, err := rtp.MarshalPacketTo(w.buf[:], h, payload)
+	n, err := marshalRTP(w.buf[:], h, payload)
 	if err != nil {
 		return 0, err
 	}
@@ -263,7 +269,7 @@ func TestPacketParsePadding(t *testing.T) {
 		t.Fatalf("parse: ok payload %x padding %d", p.payload, p.hdr.PaddingSize)
 	}
 	out := make([]byte, 64)
-	n, err := rtp.MarshalPacketTo(out, &p.hdr, p.payload)
+	n, err := marshalRTP(out, &p.hdr, p.payload)
 	if err != nil || n != len(raw) || out[n-1] != 4 {
 		t.Fatalf("re-marshal: %d bytes (want %d), err %v", n, len(raw), err)
 	}

@@ -3,7 +3,7 @@ package signaling
 import "time"
 
 // evaluate applies r's policy to its size and switches its mode when the
-// policy says so (DESIGN §2). Called with Hub.mu held after every join,
+// policy says so (docs/architecture.md §2). Called with Hub.mu held after every join,
 // leave and policy change. The `mode` message goes to everyone in the
 // room but except (a newcomer who learns the mode from its welcome).
 //

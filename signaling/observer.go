@@ -23,8 +23,13 @@ type Observer interface {
 // ClientStats is one `stats` report of a client (docs/protocol.md): counts
 // since its previous report, without identities or content.
 type ClientStats struct {
-	// DecryptFailures is how many received frames failed E2EE decryption.
+	// DecryptFailures is how many received frames failed E2EE decryption
+	// although their sender's key had arrived: an alarm.
 	DecryptFailures uint64
+	// DecryptFailuresBeforeKey is how many received frames failed because
+	// their sender's key had not arrived yet: normal at the start of a
+	// call and when someone joins, so kept apart from DecryptFailures.
+	DecryptFailuresBeforeKey uint64
 	// DecryptedFrames is how many received frames decrypted.
 	DecryptedFrames uint64
 	// SwitchMillis is how long the client's last mode switch took, from the

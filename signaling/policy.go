@@ -24,7 +24,7 @@ func (m Mode) String() string {
 // MarshalText writes the mode as protocol.md spells it.
 func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
-// Policy decides which modes a room may use (DESIGN §2).
+// Policy decides which modes a room may use (docs/architecture.md §2).
 type Policy int
 
 // The room policies.

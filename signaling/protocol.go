@@ -78,6 +78,9 @@ type inbound struct {
 	DecryptFailures json.RawMessage `json:"decryptFailures"`
 	DecryptedFrames json.RawMessage `json:"decryptedFrames"`
 	SwitchMs        json.RawMessage `json:"switchMs"`
+
+	// stats: frames that failed before their sender's key arrived (normal)
+	DecryptFailuresBeforeKey json.RawMessage `json:"decryptFailuresBeforeKey"`
 }
 
 // Bounds of join credentials and stats reports.
@@ -206,6 +209,7 @@ func decodeStats(in inbound, req request) (request, *ProtocolError) {
 	}{
 		{"decryptFailures", in.DecryptFailures, &req.stats.DecryptFailures},
 		{"decryptedFrames", in.DecryptedFrames, &req.stats.DecryptedFrames},
+		{"decryptFailuresBeforeKey", in.DecryptFailuresBeforeKey, &req.stats.DecryptFailuresBeforeKey},
 		{"switchMs", in.SwitchMs, &req.stats.SwitchMillis},
 	} {
 		if len(f.raw) == 0 || string(f.raw) == "null" {

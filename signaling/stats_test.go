@@ -7,6 +7,10 @@ func TestDecodeStats(t *testing.T) {
 	if perr != nil || req.stats != (ClientStats{DecryptFailures: 2, DecryptedFrames: 90, SwitchMillis: 120}) {
 		t.Fatalf("got %+v %v", req.stats, perr)
 	}
+	req, perr = decode([]byte(`{"type":"stats","decryptFailuresBeforeKey":29,"decryptedFrames":90}`))
+	if perr != nil || req.stats != (ClientStats{DecryptFailuresBeforeKey: 29, DecryptedFrames: 90}) {
+		t.Fatalf("frames before the key: got %+v %v", req.stats, perr)
+	}
 	if _, perr := decode([]byte(`{"type":"stats"}`)); perr != nil {
 		t.Fatalf("an empty report is valid: %v", perr)
 	}
@@ -15,6 +19,7 @@ func TestDecodeStats(t *testing.T) {
 		`{"type":"stats","decryptFailures":1.5}`,
 		`{"type":"stats","decryptFailures":"3"}`,
 		`{"type":"stats","switchMs":1e12}`,
+		`{"type":"stats","decryptFailuresBeforeKey":-3}`,
 	} {
 		if _, perr := decode([]byte(bad)); perr == nil || perr.Code != CodeBadField {
 			t.Errorf("%s: %v, want bad-field", bad, perr)

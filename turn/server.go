@@ -5,9 +5,10 @@
 // (internal/netpolicy), port rules for the server's own addresses, quotas,
 // counters, and several SO_REUSEPORT sockets so reads spread over CPUs.
 //
-// Signaling calls ICEServers for every join; cmd/ builds the Server from
-// the configuration, Starts it and Closes it. With Listen "off" the Server
-// only mints credentials for an external TURN server (docs/turn.md).
+// Signaling calls ICEServers for every join; internal/server builds the
+// Server from the configuration, Starts it and Closes it. With Listen
+// "off" the Server only mints credentials for an external TURN server
+// (docs/turn.md).
 package turn
 
 import (

@@ -1,82 +1,65 @@
 // Package web serves Parley's browser client: plain ES modules, CSS and
 // four HTML pages, embedded in the binary (no build step).
 //
-//	/             the landing page (start or join a room)
-//	/r/{room}     the room page (lobby, then the call); room names follow
-//	              docs/protocol.md, anything else gets the 404 page
-//	/admin        the admin page (on the token-protected /api/admin/)
-//	/js/…, /css/… static assets
-//	/favicon.svg  the icon
+//	/                   the landing page (start or join a room)
+//	/r/{room}           the room page (lobby, then the call); room names
+//	                    follow docs/protocol.md, anything else gets the 404 page
+//	/admin              the admin page (on the token-protected /api/admin/)
+//	/assets/{hash}/…    every file under web/ except the HTML, versioned
+//	/js/…, /css/…       the same files unversioned (old pages, tools)
+//	/favicon.svg        the icon
+//
+// Versioning: the whole embedded tree has one content hash, computed when
+// the binary starts (go:embed fixed the bytes at build time). The HTML
+// pages are rewritten once at start-up so that every absolute reference to
+// a file of the tree ("/js/app.js", "/css/parley.css", "/vendor/…" in an
+// import map) becomes "/assets/HASH/js/app.js". Because the hash is one
+// path segment for the whole tree, the relative imports between modules
+// ("./signaling.js", new URL('./e2ee-worker.js', import.meta.url)) resolve
+// inside the same versioned tree without any rewriting, and a file added
+// under web/ later is versioned by the same rule. Versioned responses are
+// cached for a year as immutable; a new binary has a new hash, so browsers
+// fetch everything afresh. HTML is never cached without revalidation.
+//
+// Text files are gzip-compressed once at start-up and sent compressed to
+// clients that accept it (Vary: Accept-Encoding).
 //
 // Every response carries a strict Content-Security-Policy (no inline
-// script or style), nosniff and Referrer-Policy: no-referrer (the E2EE room
-// secret will live in the URL fragment; no Referer must ever carry a page
-// address elsewhere). HTML is never cached without revalidation; assets are
-// revalidated by ETag.
+// script or style, frame-ancestors 'none' unless embedders are named),
+// X-Frame-Options: DENY (unless embedders are named), nosniff and
+// Referrer-Policy: no-referrer (the E2EE room secret lives in the URL
+// fragment; no Referer must ever carry a page address elsewhere).
 package web
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"io/fs"
 	"net/http"
-	"path"
 	"regexp"
-	"strconv"
-	"strings"
-	"time"
 )
 
+// The directories and files served; a directory added under web/ (e.g.
+// vendor) is added here and is then versioned and served like js/.
+//
 //go:embed html js css favicon.svg
 var files embed.FS
 
-// CSP is the Content-Security-Policy of every response.
-const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; " +
-	"media-src 'self' blob:; style-src 'self'; script-src 'self'; worker-src 'self' blob:"
+// Options configures the web client's handler.
+type Options struct {
+	// EmbedOrigins are the origins (scheme://host[:port]) allowed to
+	// show Parley in a frame. Empty: no site may frame it.
+	EmbedOrigins []string
+}
 
 var roomRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// contentTypes maps the extensions we embed to their Content-Type; anything
-// else is not served.
-var contentTypes = map[string]string{
-	".html": "text/html; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
-	".css":  "text/css; charset=utf-8",
-	".svg":  "image/svg+xml",
-}
-
-type asset struct {
-	body  []byte
-	ctype string
-	etag  string
-}
-
 // Handler returns the http.Handler for the web client. Mount it at "/"; the
 // WebSocket endpoint /ws is mounted separately.
-func Handler() http.Handler {
-	assets := map[string]*asset{}
-	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		ct, ok := contentTypes[path.Ext(p)]
-		if !ok || strings.HasSuffix(p, ".test.js") {
-			return nil // node tests and anything unexpected stay private
-		}
-		body, err := files.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(body)
-		assets["/"+p] = &asset{body: body, ctype: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
-		return nil
-	})
+func Handler(opts Options) http.Handler {
+	t, err := loadTree(files)
 	if err != nil {
 		panic("web: reading embedded files: " + err.Error()) // cannot happen with a valid build
 	}
-	h := &handler{assets: assets}
+	h := &handler{tree: t}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.page("/html/index.html"))
 	mux.HandleFunc("GET /r/{room}", func(w http.ResponseWriter, r *http.Request) {
@@ -84,78 +67,21 @@ func Handler() http.Handler {
 			h.notFound(w, r)
 			return
 		}
-		h.serve(w, r, "/html/room.html", http.StatusOK)
+		h.serve(w, r, "/html/room.html", false)
 	})
 	mux.HandleFunc("GET /admin", h.page("/html/admin.html"))
-	mux.HandleFunc("GET /js/", h.static)
-	mux.HandleFunc("GET /css/", h.static)
-	mux.HandleFunc("GET /favicon.svg", h.static)
+	mux.HandleFunc("GET "+assetsPrefix+"{hash}/{path...}", h.versioned)
+	for _, top := range t.tops {
+		if top.dir {
+			mux.HandleFunc("GET /"+top.name+"/", h.static)
+		} else {
+			mux.HandleFunc("GET /"+top.name, h.static)
+		}
+	}
 	// Browsers ask for /favicon.ico whatever the page links; give them the SVG.
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
-		h.serve(w, r, "/favicon.svg", http.StatusOK)
+		h.serve(w, r, "/favicon.svg", false)
 	})
 	mux.HandleFunc("/", h.notFound)
-	return securityHeaders(mux)
-}
-
-type handler struct {
-	assets map[string]*asset
-}
-
-func (h *handler) page(name string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, name, http.StatusOK) }
-}
-
-func (h *handler) static(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	if _, ok := h.assets[p]; !ok || strings.HasPrefix(p, "/html/") {
-		h.notFound(w, r)
-		return
-	}
-	h.serve(w, r, p, http.StatusOK)
-}
-
-func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	h.serve(w, r, "/html/notfound.html", http.StatusNotFound)
-}
-
-// zeroTime makes http.ServeContent skip Last-Modified (embedded files have
-// no modification time); the ETag does the revalidation.
-var zeroTime time.Time
-
-func (h *handler) serve(w http.ResponseWriter, r *http.Request, name string, status int) {
-	a := h.assets[name]
-	hd := w.Header()
-	hd.Set("Content-Type", a.ctype)
-	// no-cache = revalidate every time: a new binary's client is picked up at
-	// once, and an unchanged file costs a 304.
-	hd.Set("Cache-Control", "no-cache")
-	if status != http.StatusOK {
-		w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
-		w.WriteHeader(status)
-		if r.Method != http.MethodHead {
-			_, _ = w.Write(a.body)
-		}
-		return
-	}
-	hd.Set("ETag", a.etag)
-	http.ServeContent(w, r, "", zeroTime, bytes.NewReader(a.body))
-}
-
-// securityHeaders sets the headers every response of the web client carries.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", CSP)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		// Camera, microphone and screen capture for this origin only.
-		h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self)")
-		next.ServeHTTP(w, r)
-	})
+	return securityHeaders(opts.EmbedOrigins, mux)
 }

@@ -19,7 +19,7 @@ func get(t *testing.T, h http.Handler, method, target string, hdr ...string) *ht
 }
 
 func TestRoutes(t *testing.T) {
-	h := Handler()
+	h := Handler(Options{})
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -64,7 +64,8 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("HEAD %s: has a body", tc.path)
 		}
 		for k, v := range map[string]string{
-			"Content-Security-Policy": CSP,
+			"Content-Security-Policy": CSP(nil),
+			"X-Frame-Options":         "DENY",
 			"X-Content-Type-Options":  "nosniff",
 			"Referrer-Policy":         "no-referrer",
 		} {
@@ -79,7 +80,7 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestETagRevalidation(t *testing.T) {
-	h := Handler()
+	h := Handler(Options{})
 	first := get(t, h, "GET", "/js/app.js")
 	etag := first.Header().Get("ETag")
 	if etag == "" {
@@ -93,7 +94,7 @@ func TestETagRevalidation(t *testing.T) {
 // TestNoInlineCode keeps the pages compatible with the CSP: no inline
 // scripts, event-handler attributes or style attributes/elements.
 func TestNoInlineCode(t *testing.T) {
-	h := Handler()
+	h := Handler(Options{})
 	for _, p := range []string{"/", "/r/x", "/nope"} {
 		body := get(t, h, "GET", p).Body.String()
 		for _, bad := range []string{"<script>", "<style", "style=\"", " onclick=", " onload=", "javascript:"} {
@@ -101,7 +102,7 @@ func TestNoInlineCode(t *testing.T) {
 				t.Errorf("%s contains %q", p, bad)
 			}
 		}
-		if strings.Contains(body, "<script") && !strings.Contains(body, `<script type="module" src="/js/`) {
+		if strings.Contains(body, "<script") && !strings.Contains(body, `<script type="module" src="/assets/`) {
 			t.Errorf("%s has a script that is not an external module", p)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/parleyhq/parley/internal/config"
@@ -34,11 +35,24 @@ func main() {
 	}
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			writeHelp(os.Stdout)
 			os.Exit(0)
 		}
 		fmt.Fprintln(os.Stderr, "parley:", err)
+		if isUsageError(err) {
+			fmt.Fprintln(os.Stderr, "parley: run 'parley help' for the flags and commands")
+		}
 		os.Exit(1)
 	}
+}
+
+// isUsageError reports whether err is the flag package's complaint about
+// the command line (an unknown flag or a missing value), which the help
+// answers.
+func isUsageError(err error) bool {
+	s := err.Error()
+	return strings.HasPrefix(s, "flag provided but not defined") || strings.HasPrefix(s, "flag needs an argument") ||
+		strings.HasPrefix(s, "unexpected argument")
 }
 
 // run starts the server and blocks until ctx ends.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/parleyhq/parley/internal/logsafe"
 	"github.com/parleyhq/parley/signaling"
 )
 
@@ -35,6 +36,9 @@ type API struct {
 	token []byte
 	log   *slog.Logger
 	mux   *http.ServeMux
+	// refusals rate-limits the unauthorized-request line: anyone can
+	// repeat a request without a token as fast as they like.
+	refusals *logsafe.Limiter
 }
 
 // New returns the API. token must not be empty: an admin API without a
@@ -43,7 +47,7 @@ func New(hub Hub, token string, log *slog.Logger) (*API, error) {
 	if token == "" {
 		return nil, errors.New("admin: empty token")
 	}
-	a := &API{hub: hub, token: []byte(token), log: log, mux: http.NewServeMux()}
+	a := &API{hub: hub, token: []byte(token), log: log, mux: http.NewServeMux(), refusals: logsafe.NewLimiter(log, logsafe.DefaultInterval)}
 	a.mux.HandleFunc("GET /api/admin/rooms", a.listRooms)
 	a.mux.HandleFunc("GET /api/admin/rooms/{room}", a.getRoom)
 	a.mux.HandleFunc("DELETE /api/admin/rooms/{room}", a.closeRoom)
@@ -63,7 +67,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok || subtle.ConstantTimeCompare([]byte(got), a.token) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="parley-admin"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "a valid admin token is required (Authorization: Bearer <token>)")
-		a.log.Warn("admin: unauthorized request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		a.refusals.Warn(r.Context(), "unauthorized", "admin: unauthorized request",
+			logsafe.String("method", r.Method), logsafe.String("path", r.URL.Path), logsafe.String("remote", r.RemoteAddr))
 		return
 	}
 	a.mux.ServeHTTP(w, r)
@@ -92,7 +97,7 @@ func (a *API) closeRoom(w http.ResponseWriter, r *http.Request) {
 		writeHubError(w, err)
 		return
 	}
-	a.log.Info("admin: room closed", "room", r.PathValue("room"))
+	a.log.Info("admin: room closed", logsafe.String("room", r.PathValue("room")))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -144,7 +149,7 @@ func (a *API) kick(w http.ResponseWriter, r *http.Request) {
 		writeHubError(w, err)
 		return
 	}
-	a.log.Info("admin: participant kicked", "peer", r.PathValue("id"))
+	a.log.Info("admin: participant kicked", logsafe.String("peer", r.PathValue("id")))
 	w.WriteHeader(http.StatusNoContent)
 }
 

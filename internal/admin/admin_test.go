@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/signaling"
 )
@@ -73,4 +75,47 @@ func TestAdminAPI(t *testing.T) {
 	if _, err := New(hub, "", nil); err == nil {
 		t.Error("empty token accepted")
 	}
+}
+
+// TestUnauthorizedLogCappedAndRateLimited: requests without the token
+// write at most one capped line per second, whatever their path's size
+// and however many arrive.
+func TestUnauthorizedLogCappedAndRateLimited(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf}, nil))
+	api, err := New(signaling.NewHub(signaling.Options{}), "s3cret", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := "/api/admin/" + strings.Repeat("x", 100<<10)
+	start := time.Now()
+	for range 200 {
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, httptest.NewRequest("GET", long, nil))
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("status %d, want 401", rec.Code)
+		}
+	}
+	out := buf.String()
+	// One line per started second (the race detector makes 200 requests
+	// take seconds on a busy machine).
+	allowed := int(time.Since(start)/time.Second) + 1
+	if n := strings.Count(out, "unauthorized request"); n < 1 || n > allowed {
+		t.Fatalf("%d log lines for 200 refusals in %s, want 1 to %d", n, time.Since(start), allowed)
+	}
+	if len(out) > 1024*allowed || !strings.Contains(out, "truncated") {
+		t.Fatalf("a 100 KB path made a %d-byte log line: %.300s", len(out), out)
+	}
+}
+
+// lockedWriter serialises writes from the handler goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

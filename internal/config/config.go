@@ -42,6 +42,10 @@ type Config struct {
 
 	TrustedProxies []string `yaml:"trusted_proxies" help:"CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (e.g. 127.0.0.1/32); empty: the headers are ignored"`
 
+	// HTTP response headers (web/headers.go, internal/server/hsts.go).
+	EmbedOrigins []string      `yaml:"embed_origins" help:"origins (https://app.example.org) allowed to show Parley in a frame; empty: no site may frame it (CSP frame-ancestors 'none', X-Frame-Options: DENY)"`
+	HSTSMaxAge   time.Duration `yaml:"hsts_max_age" help:"max-age of Strict-Transport-Security when Parley serves TLS itself (never sent over plain HTTP or with an ACME staging directory); 0 turns it off"`
+
 	TLS     TLS     `yaml:"tls"`
 	SFU     SFU     `yaml:"sfu"`
 	TURN    TURN    `yaml:"turn"`
@@ -69,6 +73,7 @@ type Access struct {
 // SFU configures the media server used by rooms in SFU mode.
 type SFU struct {
 	UDPPort   int      `yaml:"udp_port" help:"the one UDP port every SFU connection uses (ICE UDP mux); open it in the firewall"`
+	ListenIP  string   `yaml:"listen_ip" help:"address the SFU's UDP port is bound on; empty: every address"`
 	PublicIPs []string `yaml:"public_ips" help:"addresses advertised for the SFU when the host is behind 1:1 NAT (default: the host's own addresses)"`
 	Loopback  bool     `yaml:"loopback" help:"offer loopback ICE candidates (a browser on the same machine with no network; make run and tests turn it on)"`
 }
@@ -103,6 +108,11 @@ type TURN struct {
 	External       []string      `yaml:"external_urls" help:"turn:/turns: URLs of an external coturn sharing secret, sent to clients instead of (or besides) the embedded server"`
 }
 
+// hstsDefault is hsts_max_age's default: 180 days, long enough that a
+// browser that saw Parley once keeps to HTTPS between visits, short
+// enough to recover from a move off HTTPS within a season.
+const hstsDefault = 180 * 24 * time.Hour
+
 // Default returns the configuration `make run` uses: everything on one box,
 // reachable at http://localhost:8080, with the embedded TURN server on.
 func Default() Config {
@@ -117,6 +127,7 @@ func Default() Config {
 		RoomMax:       100,
 		MaxFileBytes:  2 << 30,
 		SFU:           SFU{UDPPort: 7882},
+		HSTSMaxAge:    hstsDefault,
 		Metrics:       Metrics{Listen: "127.0.0.1:9464"},
 		TURN: TURN{
 			Listen:         ":3478",
@@ -131,7 +142,7 @@ func Default() Config {
 }
 
 // EffectiveMeshDown is the size at or below which an SFU room goes back to
-// mesh: mesh_down when set, else max(2, mesh_max-2) (DESIGN §2).
+// mesh: mesh_down when set, else max(2, mesh_max-2) (docs/architecture.md §2).
 func (c Config) EffectiveMeshDown() int {
 	if c.MeshDown > 0 {
 		return c.MeshDown
@@ -228,6 +239,19 @@ func (c Config) Validate() error {
 	}
 	if c.RoomMax < 1 {
 		add("room_max: %d must be at least 1", c.RoomMax)
+	}
+	for _, o := range c.EmbedOrigins {
+		if err := checkOrigin(o); err != nil {
+			add("embed_origins: %v", err)
+		}
+	}
+	if c.HSTSMaxAge < 0 {
+		add("hsts_max_age: %s is negative (0 turns it off)", c.HSTSMaxAge)
+	}
+	if c.SFU.ListenIP != "" {
+		if _, err := netip.ParseAddr(c.SFU.ListenIP); err != nil {
+			add("sfu.listen_ip: %q is not an IP address", c.SFU.ListenIP)
+		}
 	}
 	if c.SFU.UDPPort < 0 || c.SFU.UDPPort > 65535 {
 		add("sfu.udp_port: %d is not a port (0 picks a free one)", c.SFU.UDPPort)

@@ -106,11 +106,33 @@ func TestErrorsNameTheKey(t *testing.T) {
 	}
 }
 
+// TestHelp: -h is reported to the caller, which prints WriteFlagHelp
+// (cmd/parley adds the commands); a bool flag needs no value.
 func TestHelp(t *testing.T) {
 	var out strings.Builder
 	_, err := Load([]string{"-h"}, env(nil), &out)
-	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "PARLEY_MESH_MAX") {
-		t.Fatalf("err = %v, help = %s", err, out.String())
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	WriteFlagHelp(&out)
+	if !strings.Contains(out.String(), "PARLEY_MESH_MAX") || !strings.Contains(out.String(), "--sfu-loopback ") {
+		t.Fatalf("help = %s", out.String())
+	}
+	c, err := Load([]string{"--sfu-loopback", "--mesh-max", "3"}, env(nil), io.Discard)
+	if err != nil || !c.SFU.Loopback || c.MeshMax != 3 {
+		t.Fatalf("--sfu-loopback alone: %v %+v", err, c.SFU)
+	}
+	c, err = Load([]string{"--sfu-listen", "127.0.0.1", "--embed-origins", "https://a.example, https://b.example:8443", "--hsts-max-age", "1h"}, env(nil), io.Discard)
+	if err != nil || c.SFU.ListenIP != "127.0.0.1" || len(c.EmbedOrigins) != 2 || c.HSTSMaxAge != time.Hour {
+		t.Fatalf("new flags: %v %+v", err, c)
+	}
+	for _, bad := range []string{"https://a.example/path", "*", "https://a.example; script-src *", "a.example", "'self'"} {
+		if _, err := Load([]string{"--embed-origins", bad}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "embed_origins") {
+			t.Errorf("embed_origins %q: %v", bad, err)
+		}
+	}
+	if _, err := Load([]string{"--sfu-listen", "nope"}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "sfu.listen_ip") {
+		t.Errorf("sfu.listen_ip nope: %v", err)
 	}
 }
 

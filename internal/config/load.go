@@ -116,6 +116,16 @@ func format(v reflect.Value) string {
 	switch x := v.Interface().(type) {
 	case []string:
 		return strings.Join(x, ",")
+	case time.Duration:
+		// 4320h, not 4320h0m0s: how people write it.
+		s := x.String()
+		if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+		return s
 	default:
 		return fmt.Sprint(x)
 	}
@@ -151,6 +161,8 @@ func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
 
 // flagKeys maps the command-line flags to the keys they set. Only the keys
 // people change at the command line have flags; every key has an env name.
+// --help groups them by topic (flags.go), and README.md's flag table is
+// generated from them (a test keeps it current).
 var flagKeys = []struct{ flag, path string }{
 	{"http", "http"},
 	{"public-url", "public_url"},
@@ -171,6 +183,9 @@ var flagKeys = []struct{ flag, path string }{
 	{"turn-tls", "turn.tls_listen"},
 	{"turn-public-ip", "turn.public_ip"},
 	{"turn-allow-peers", "turn.allow_peers"},
+	{"sfu-listen", "sfu.listen_ip"},
+	{"embed-origins", "embed_origins"},
+	{"hsts-max-age", "hsts_max_age"},
 }
 
 // Load builds the configuration from defaults, then the config file (from
@@ -178,16 +193,19 @@ var flagKeys = []struct{ flag, path string }{
 // flag.ErrHelp when -h was asked for.
 func Load(args []string, lookup func(string) (string, bool), stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("config", "", "YAML config file (env PARLEY_CONFIG)")
-	keys := map[string]Key{}
-	for _, k := range Keys() {
-		keys[k.Path] = k
-	}
-	vals := map[string]*string{}
-	for _, f := range flagKeys {
-		k := keys[f.path]
-		vals[f.flag] = fs.String(f.flag, k.Default, fmt.Sprintf("%s (env %s)", k.Help, k.Env))
+	// The caller prints errors and help (cmd/parley: WriteFlagHelp), so
+	// the flag package prints nothing itself.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	file := fs.String("config", "", configFlagHelp)
+	vals := map[string]*flagValue{}
+	for _, f := range Flags() {
+		if f.Path == "" {
+			continue // --config, above
+		}
+		v := &flagValue{isBool: f.Type == "bool"}
+		vals[f.Name] = v
+		fs.Var(v, f.Name, f.Help)
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -213,7 +231,7 @@ func Load(args []string, lookup func(string) (string, bool), stderr io.Writer) (
 	fs.Visit(func(f *flag.Flag) {
 		for _, fk := range flagKeys {
 			if fk.flag == f.Name && setErr == nil {
-				if err := cfg.Set(fk.path, *vals[f.Name]); err != nil {
+				if err := cfg.Set(fk.path, vals[f.Name].s); err != nil {
 					setErr = fmt.Errorf("--%s: %w", f.Name, err)
 				}
 			}

@@ -42,6 +42,8 @@ type Metrics struct {
 	switchDuration  prometheus.Histogram
 	decryptFailures prometheus.Counter
 	decryptedFrames prometheus.Counter
+	// failures before the sender's key: normal, kept out of the alarm
+	decryptBeforeKey prometheus.Counter
 }
 
 var _ signaling.Observer = (*Metrics)(nil)
@@ -75,10 +77,13 @@ func New(src Sources) *Metrics {
 			Buckets: []float64{0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10},
 		}),
 		decryptFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "parley_e2ee_decrypt_failures_total", Help: "Received media frames that clients reported failing E2EE decryption.",
+			Name: "parley_e2ee_decrypt_failures_total", Help: "Received media frames that clients reported failing E2EE decryption although the sender's key had arrived (an alarm).",
 		}),
 		decryptedFrames: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_e2ee_decrypted_frames_total", Help: "Received media frames that clients reported decrypting.",
+		}),
+		decryptBeforeKey: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_e2ee_failures_before_key_total", Help: "Received media frames that clients could not decrypt because the sender's key had not arrived yet (normal when a call starts or someone joins).",
 		}),
 	}
 	f(collectors.NewGoCollector())
@@ -91,6 +96,7 @@ func New(src Sources) *Metrics {
 	f(m.switchDuration)
 	f(m.decryptFailures)
 	f(m.decryptedFrames)
+	f(m.decryptBeforeKey)
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parley_build_info", Help: "Always 1; the version label says which build runs.",
 		ConstLabels: prometheus.Labels{"version": src.Version},
@@ -163,6 +169,7 @@ func (m *Metrics) ModeSwitched(from, to signaling.Mode) {
 func (m *Metrics) ClientStats(s signaling.ClientStats) {
 	m.decryptFailures.Add(float64(s.DecryptFailures))
 	m.decryptedFrames.Add(float64(s.DecryptedFrames))
+	m.decryptBeforeKey.Add(float64(s.DecryptFailuresBeforeKey))
 	if s.SwitchMillis > 0 {
 		m.switchDuration.Observe(float64(s.SwitchMillis) / 1000)
 	}

@@ -48,7 +48,7 @@ func TestObserverCounts(t *testing.T) {
 	m.JoinRefused(signaling.CodeBadPassword)
 	m.ModeSwitched(signaling.ModeMesh, signaling.ModeSFU)
 	m.ClientStats(signaling.ClientStats{DecryptFailures: 2, SwitchMillis: 250})
-	m.ClientStats(signaling.ClientStats{DecryptedFrames: 10})
+	m.ClientStats(signaling.ClientStats{DecryptedFrames: 10, DecryptFailuresBeforeKey: 29})
 	if v := testutil.ToFloat64(m.refusals.WithLabelValues("bad-password")); v != 1 {
 		t.Errorf("refusals = %v", v)
 	}
@@ -57,6 +57,10 @@ func TestObserverCounts(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(m.decryptFailures); v != 2 {
 		t.Errorf("decrypt failures = %v", v)
+	}
+	// The frames before a key are counted apart, not as failures.
+	if v := testutil.ToFloat64(m.decryptBeforeKey); v != 29 {
+		t.Errorf("failures before key = %v", v)
 	}
 	want := `
 # HELP parley_participants Participants in a room now, by the room's media path.

@@ -1,7 +1,9 @@
 // Package pionlog routes pion's leveled logs into a slog.Logger, so that
 // pion's messages land in Parley's structured log (with a "pion" scope
 // attribute) at levels each user of pion chooses: the SFU, the TURN server
-// and the test clients each judge pion's chattiness differently.
+// and the test clients each judge pion's chattiness differently. Whatever
+// the mapping, the few messages that mean this server itself is broken
+// (faults.go) are logged at FaultLevel at least.
 package pionlog
 
 import (
@@ -36,6 +38,9 @@ type logger struct {
 }
 
 func (l logger) logf(level slog.Level, format string, args ...any) {
+	if level < FaultLevel && isFault(format) {
+		level = FaultLevel
+	}
 	ctx := context.Background()
 	if !l.log.Enabled(ctx, level) {
 		return

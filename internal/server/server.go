@@ -113,8 +113,8 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	s.mux.Handle("GET /readyz", s.ready)
-	s.mux.Handle("/", web.Handler())
-	s.handler = trustProxies(proxies, s.mux)
+	s.mux.Handle("/", web.Handler(web.Options{EmbedOrigins: cfg.EmbedOrigins}))
+	s.handler = hsts(cfg.HSTS(), trustProxies(proxies, s.mux))
 	return s, nil
 }
 
@@ -236,18 +236,18 @@ func (s *Server) Run(ctx context.Context) error {
 	var err error
 	if lns.HTTP, err = net.Listen("tcp", s.cfg.HTTP); err != nil {
 		closeAll()
-		return fmt.Errorf("listen %s: %w", s.cfg.HTTP, err)
+		return explainListen(fmt.Errorf("listen %s: %w", s.cfg.HTTP, err), httpListener, s.cfg.HTTP)
 	}
 	if s.cfg.MetricsEnabled() {
 		if lns.Metrics, err = net.Listen("tcp", s.cfg.Metrics.Listen); err != nil {
 			closeAll()
-			return fmt.Errorf("metrics.listen %s: %w", s.cfg.Metrics.Listen, err)
+			return explainListen(fmt.Errorf("metrics.listen %s: %w", s.cfg.Metrics.Listen, err), metricsListener, s.cfg.Metrics.Listen)
 		}
 	}
 	if s.tls != nil && s.tls.acmeHTTP != nil && s.cfg.TLS.ACMEHTTP != "" {
 		if lns.ACMEHTTP, err = net.Listen("tcp", s.cfg.TLS.ACMEHTTP); err != nil {
 			closeAll()
-			return fmt.Errorf("tls.acme_http_listen %s: %w", s.cfg.TLS.ACMEHTTP, err)
+			return explainListen(fmt.Errorf("tls.acme_http_listen %s: %w", s.cfg.TLS.ACMEHTTP, err), acmeListener, s.cfg.TLS.ACMEHTTP)
 		}
 	}
 	return s.ServeListeners(ctx, lns)
@@ -265,11 +265,11 @@ func (s *Server) ServeListeners(ctx context.Context, lns Listeners) error {
 	if s.turn != nil {
 		if err := s.turn.Start(ctx); err != nil {
 			lns.HTTP.Close()
-			return fmt.Errorf("start turn: %w", err)
+			return explainTURN(fmt.Errorf("start turn: %w", err), s.cfg.TURN.Listen, s.cfg.TURN.TLSListen)
 		}
 		defer s.turn.Close()
 	}
-	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	errLog := httpErrorLog(s.log)
 	type served struct {
 		hs *http.Server
 		ln net.Listener

@@ -2,8 +2,11 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 	"log/slog"
+	"net"
+	"strconv"
+	"syscall"
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/sfu"
@@ -15,12 +18,17 @@ import (
 func newSFU(cfg config.Config, log *slog.Logger) (*sfu.Server, error) {
 	srv, err := sfu.New(sfu.Config{
 		UDPPort:   cfg.SFU.UDPPort,
+		ListenIP:  cfg.SFU.ListenIP,
 		PublicIPs: cfg.SFU.PublicIPs,
 		Loopback:  cfg.SFU.Loopback,
 		Logger:    log.With("part", "sfu"),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sfu: %w", err)
+		addr := net.JoinHostPort(cfg.SFU.ListenIP, strconv.Itoa(cfg.SFU.UDPPort))
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, explainListen(err, sfuListener, addr)
+		}
+		return nil, err // sfu.New's errors start with "sfu:"
 	}
 	return srv, nil
 }

@@ -420,12 +420,13 @@ export function runCall({
     // so an operator sees E2EE failing in a room without learning who.
     let reportedSwitches = 0;
     const report = setInterval(() => {
-      const { decrypted, failed } = e2ee.takeCounts();
+      const { decrypted, failed, beforeKey = 0 } = e2ee.takeCounts();
       const done = sw.history.filter((h) => h.doneAt);
       const last = done.length > reportedSwitches ? done.at(-1) : null;
       reportedSwitches = done.length;
-      if (!decrypted && !failed && !last) return;
-      const stats = { decryptedFrames: Math.min(decrypted, STATS_MAX), decryptFailures: Math.min(failed, STATS_MAX) };
+      if (!decrypted && !failed && !beforeKey && !last) return;
+      const stats = { decryptedFrames: Math.min(decrypted, STATS_MAX), decryptFailures: Math.min(failed, STATS_MAX),
+        decryptFailuresBeforeKey: Math.min(beforeKey, STATS_MAX) };
       if (last) stats.switchMs = Math.min(Math.round(last.ms), STATS_MAX);
       sig.stats(stats);
     }, STATS_INTERVAL_MS);

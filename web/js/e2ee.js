@@ -83,6 +83,8 @@ class PeerKeys {
     this.decrypted = 0;
     this.failed = 0;
     this.gotKey = false;
+    /** gotKey as it was at the worker's previous stats message */
+    this.keyedBefore = false;
     /** key payloads that came before the announcement */
     this.pending = [];
     this.since = Date.now();
@@ -124,7 +126,7 @@ export class E2EE extends EventTarget {
     /** our data key by KID, and its counter */
     this.dataSend = { kid: -1, key: null, ctr: 0n };
     /** frames decrypted and failed since the last takeCounts (health reports) */
-    this.unreported = { decrypted: 0, failed: 0 };
+    this.unreported = { decrypted: 0, failed: 0, beforeKey: 0 };
     this.attached = new WeakSet();
     this.stats = { encrypted: 0, dropped: 0, timing: null };
     this.keysSent = 0;
@@ -327,7 +329,11 @@ export class E2EE extends EventTarget {
       p.decrypted = c.decrypted;
       p.failed = c.failed;
       this.unreported.decrypted += Math.max(0, dd);
-      this.unreported.failed += Math.max(0, df);
+      // Frames that beat the sender's key are normal, not an alarm: a
+      // batch counts as failed only if the key was there at the last one.
+      if (p.keyedBefore) this.unreported.failed += Math.max(0, df);
+      else this.unreported.beforeKey += Math.max(0, df);
+      p.keyedBefore = p.gotKey;
       const before = p.state;
       if (dd > 0) p.media = 'ok';
       else if (df > 0 && (p.gotKey || Date.now() - p.since > KEY_WAIT_MS)) p.media = 'failing';
@@ -430,11 +436,13 @@ export class E2EE extends EventTarget {
 
   /**
    * takeCounts returns the frames decrypted and failed since the last call,
-   * for the anonymous health report the server aggregates (`stats`).
+   * for the anonymous health report the server aggregates (`stats`):
+   * beforeKey are failures before the sender's key arrived (normal), failed
+   * the ones after (an alarm).
    */
   takeCounts() {
     const c = this.unreported;
-    this.unreported = { decrypted: 0, failed: 0 };
+    this.unreported = { decrypted: 0, failed: 0, beforeKey: 0 };
     return c;
   }
 

@@ -1,4 +1,4 @@
-// The make-before-break switch between mesh and SFU (DESIGN §2,
+// The make-before-break switch between mesh and SFU (docs/architecture.md §2,
 // docs/protocol.md "Modes and the switch"). It knows every remote
 // participant, which path (mesh link or SFU) each of their tiles shows, and
 // moves tiles to the room's current path one by one, each as soon as the

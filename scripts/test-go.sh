@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The Go half of `make test`: every package with the race detector, the e2e
+# package (browsers and pion participants) inside a network namespace that
+# has only loopback when this machine allows it, so no test can reach
+# anything but 127.0.0.1. At the end it lists every skipped test with its
+# reason and says how many there were: nothing is skipped silently.
+set -uo pipefail
+
+GO=${GO:-go}
+TIMEOUT=${TIMEOUT:-15m}
+mkdir -p bin
+log=bin/test-go.log # the whole -v output, kept for reading after a failure
+
+# Everything that needs the network happens first, outside: module
+# downloads and compiling every test binary.
+$GO mod download || exit 1
+$GO test -race -count=1 -run '^$' ./... >/dev/null || { echo "make test-go: the tests do not build" >&2; exit 1; }
+
+status=0
+others=$($GO list ./... | grep -v '/e2e$')
+# shellcheck disable=SC2086
+$GO test -race -count=1 -timeout "$TIMEOUT" -v $others >"$log" 2>&1 || status=1
+
+e2e=(env GOPROXY=off GOTOOLCHAIN=local "$GO" test -race -count=1 -timeout "$TIMEOUT" -v ./e2e)
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare --net -- true 2>/dev/null; then
+  echo "make test-go: e2e runs in a network namespace with only loopback (unshare --net)"
+  unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh "${e2e[@]}" >>"$log" 2>&1 || status=1
+else
+  echo "make test-go: cannot create a network namespace (not root, or no unshare): e2e runs in this machine's network; its tests still dial only 127.0.0.1"
+  "${e2e[@]}" >>"$log" 2>&1 || status=1
+fi
+
+# What people need from a -v log: the package verdicts, failures in full,
+# and every skip with its reason.
+grep -E '^(ok|FAIL|---|panic:|\?)' "$log" | grep -v -- '--- PASS' || true
+if [ "$status" != 0 ]; then
+  echo "make test-go: FAILED; the whole output is in $log (search for '--- FAIL')"
+fi
+skips=$(grep -c -- '--- SKIP' "$log" || true)
+echo "make test-go: $skips test(s) skipped:"
+grep -A1 -- '--- SKIP' "$log" | grep -v -- '^--$' | sed 's/^/  /' || true
+exit $status

@@ -1,0 +1,28 @@
+// The health report's E2EE counts (docs/protocol.md `stats`): frames that
+// fail before their sender's key arrived are reported apart from those
+// that fail after it, so the operator's alarm does not fire on every call.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+globalThis.RTCRtpScriptTransform ??= function RTCRtpScriptTransform() {};
+globalThis.Worker ??= class {
+  postMessage() {}
+  addEventListener() {}
+  terminate() {}
+};
+const { E2EE } = await import('./e2ee.js');
+
+test('failures before the key are counted apart from failures after it', async () => {
+  const e = new E2EE({ signaling: { key() {} }, secret: null });
+  const p = e.peer('p'); // the sender, as the controller records it
+  const stats = (decrypted, failed) => e.onWorker({ type: 'stats', encrypted: 0, dropped: 0, peers: { p: { decrypted, failed } } });
+
+  stats(0, 29); // the frames that beat the key
+  p.gotKey = true; // the key arrives
+  stats(0, 31); // frames of the same batch window: still counted as before the key
+  stats(500, 31); // decrypting now
+  stats(900, 34); // 3 failures with a key: an alarm
+  assert.deepEqual(e.takeCounts(), { decrypted: 900, failed: 3, beforeKey: 31 });
+  assert.deepEqual(e.takeCounts(), { decrypted: 0, failed: 0, beforeKey: 0 });
+  e.close();
+});
