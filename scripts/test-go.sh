@@ -38,5 +38,6 @@ if [ "$status" != 0 ]; then
 fi
 skips=$(grep -c -- '--- SKIP' "$log" || true)
 echo "make test-go: $skips test(s) skipped:"
-grep -A1 -- '--- SKIP' "$log" | grep -v -- '^--$' | sed 's/^/  /' || true
+# go test -v prints a skip's reason (its t.Skip line) just before "--- SKIP".
+awk '/--- SKIP/ { sub(/^ +/, "", $0); print "  " $0; if (prev ~ /_test\.go:[0-9]+:/) { sub(/^ +/, "", prev); print "    " prev } } { prev = $0 }' "$log"
 exit $status

@@ -190,8 +190,10 @@ var flagKeys = []struct{ flag, path string }{
 
 // Load builds the configuration from defaults, then the config file (from
 // --config or PARLEY_CONFIG), then the environment, then flags. It returns
-// flag.ErrHelp when -h was asked for.
-func Load(args []string, lookup func(string) (string, bool), stderr io.Writer) (Config, error) {
+// flag.ErrHelp when -h was asked for and prints nothing itself: the caller
+// prints the help (WriteFlagHelp) and errors. _ was the help's writer; it
+// stays so callers need not change.
+func Load(args []string, lookup func(string) (string, bool), _ io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
 	// The caller prints errors and help (cmd/parley: WriteFlagHelp), so
 	// the flag package prints nothing itself.
