@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/parleyhq/parley/internal/logsafe"
 	"golang.org/x/time/rate"
 )
 
@@ -155,8 +156,8 @@ type Hub struct {
 
 	probes chan struct{} // one token per goroutine asking the SFU for states (snapshot.go); not guarded by mu
 
-	origins   originPolicy // set by NewHub, read-only after
-	originLog rateLog      // refused Origins (logcap.go); its own lock
+	origins  originPolicy     // set by NewHub, read-only after
+	refusals *logsafe.Limiter // refusals anyone can repeat (refused Origins): capped, once a second; its own lock
 }
 
 // NewHub returns a Hub ready to serve.
@@ -171,6 +172,7 @@ func NewHub(opts Options) *Hub {
 		resumable: make(map[string]*conn),
 		policy:    opts.Policy,
 		probes:    make(chan struct{}, maxStateProbes),
+		refusals:  logsafe.NewLimiter(opts.Logger, 0),
 	}
 	var errs []error
 	h.origins, errs = newOriginPolicy(opts.PublicURL, opts.Origins)

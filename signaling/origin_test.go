@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/parleyhq/parley/internal/logsafe"
 )
 
 // dialStatus opens /ws with the given Origin and Host ("" leaves them
@@ -137,33 +138,12 @@ func TestRefusedOriginLogCapped(t *testing.T) {
 		dialStatus(t, url, "https://evil.example", strings.Repeat("h", 2000))
 	}
 	// One line per second at most, however slow this machine is today.
-	most := 1 + int(time.Since(start)/logEvery)
+	most := 1 + int(time.Since(start)/logsafe.DefaultInterval)
 	out := logs.String()
 	if n := strings.Count(out, "websocket origin refused"); n > most {
 		t.Errorf("%d log lines for 21 refusals, want at most %d:\n%.2000s", n, most, out)
 	}
-	if len(out) > 2048*most || !strings.Contains(out, "…(truncated)") {
+	if len(out) > 2048*most || !strings.Contains(out, logsafe.TruncatedMark) {
 		t.Errorf("log of %d bytes for a 900 KB Origin, want it capped and marked:\n%.2000s", len(out), out)
-	}
-}
-
-// TestRateLog: one line per second, and the next says how many were held
-// back.
-func TestRateLog(t *testing.T) {
-	var l rateLog
-	t0 := time.Unix(1000, 0)
-	if ok, n := l.allow(t0); !ok || n != 0 {
-		t.Fatalf("first: %v %d", ok, n)
-	}
-	for i := range 5 {
-		if ok, _ := l.allow(t0.Add(time.Duration(i) * 100 * time.Millisecond)); ok {
-			t.Fatalf("line %d within a second let through", i)
-		}
-	}
-	if ok, n := l.allow(t0.Add(time.Second)); !ok || n != 5 {
-		t.Fatalf("after a second: %v, %d held back; want true, 5", ok, n)
-	}
-	if got := capped(strings.Repeat("é", 200)); len(got) > maxLoggedValue+len("…(truncated)") || !strings.HasSuffix(got, "é…(truncated)") {
-		t.Errorf("capped cuts inside a character or not at all: %q", got)
 	}
 }
