@@ -342,6 +342,10 @@ export function runCall({
       showBanner(errorText(detail), { kind: transient ? 'info' : 'error', timeout: transient ? 5000 : 0 });
     });
     sig.addEventListener('status', ({ detail }) => {
+      if (detail.status === 'closed' && detail.reason === 'taken-over') {
+        end('taken-over');
+        return;
+      }
       if (detail.status === 'reconnecting') {
         if (debug.state === 'in-call' || debug.state === 'reconnecting') setState('reconnecting');
         const secs = detail.delay ? ` (next try in ${Math.ceil(detail.delay / 1000)} s)` : '';

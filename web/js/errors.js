@@ -66,6 +66,11 @@ export function endText(code, message = '') {
         title: 'This call was ended',
         text: 'An administrator closed this room; everyone in it was disconnected.',
       };
+    case 'taken-over':
+      return {
+        title: 'Your call continued elsewhere',
+        text: 'Another connection of yours (another tab, or this page reconnecting from a new network) took your place in the call. Rejoin to bring it back here.',
+      };
     default:
       return { title: 'You left the call', text: 'Nothing from the call was stored anywhere.' };
   }

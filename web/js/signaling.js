@@ -13,6 +13,9 @@
 
 import { backoffDelay } from './backoff.js';
 
+/** The close code the server gives a connection another one resumed (docs/protocol.md). */
+export const CLOSE_TAKEN_OVER = 4000;
+
 export const PROTOCOL_VERSION = 1;
 
 /** Server message types this client understands. */
@@ -109,6 +112,13 @@ export class Signaling extends EventTarget {
       clearTimeout(this.connectTimer);
       this.ws = null;
       this.joined = false;
+      if (ev.code === CLOSE_TAKEN_OVER) {
+        // Another connection resumed us (docs/protocol.md): reconnecting
+        // would take the place back, and the two would fight for it.
+        this.stopped = true;
+        this.setStatus('closed', { code: ev.code, reason: 'taken-over' });
+        return;
+      }
       if (this.stopped) {
         this.setStatus('closed', { code: ev.code });
         return;

@@ -172,3 +172,17 @@ test('a dropped socket re-joins with the resume token; what was said meanwhile i
   assert.equal(last().sent.length, 1, 'nothing but the join was sent');
   sig.leave?.();
 });
+
+test('a connection another one resumed (close 4000) stops instead of taking its place back', () => {
+  const { sig, events, last } = setup();
+  sig.connect();
+  last().open();
+  last().msg({ type: 'welcome', id: 'abc', peers: [] });
+  const sockets = FakeWebSocket.all.length;
+  last().serverClose(4000);
+  const status = events.filter(([t]) => t === 'status').at(-1)[1];
+  assert.equal(status.status, 'closed');
+  assert.equal(status.reason, 'taken-over');
+  sig.retryNow?.();
+  assert.equal(FakeWebSocket.all.length, sockets, 'no new socket after a take-over');
+});
