@@ -606,6 +606,9 @@ export class Peer {
     const step = this.rescue;
     this.enqueue(async () => {
       if (this.closed || this.pc !== pc) return;
+      // Nothing negotiated yet: we wait for the other side's first offer
+      // (its own watchdog acts). An offer from here would have no m-line.
+      if (!pc.localDescription && !pc.remoteDescription && !this.attached) return;
       if (pc.signalingState === 'have-local-offer') {
         if (step === 'restart') {
           // Unanswered for 10 s: maybe lost, maybe only slow (a loaded

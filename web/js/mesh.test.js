@@ -127,3 +127,13 @@ test('a closed link clears its note', async (t) => {
   mesh.remove('b');
   assert.deepEqual(links.at(-1), { state: '', text: '' });
 });
+
+test('a link still waiting for the first offer shows the note but makes no offer of its own', async (t) => {
+  const { mesh, links } = setup(t, TURN);
+  mesh.onSignal('c', { media: {} }); // c's first signal: we answer c, who offers
+  const pc = FakePC.last;
+  await advance(10000);
+  assert.ok(links.some((l) => l.state === 'trying'));
+  assert.equal(pc.restarts, 0, 'an offer with no m-line would be refused');
+  assert.equal(pc.signalingState, 'stable');
+});
