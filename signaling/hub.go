@@ -27,6 +27,10 @@ type Options struct {
 	MaxFileBytes  int64         // largest file transfer clients allow, told in welcome (default 2 GiB)
 	Policy        Policy        // policy of rooms no admin has set one for
 
+	// UnencryptedRooms are room names or path.Match patterns whose
+	// clients do not encrypt end to end (e2ee.go); told in welcome.
+	UnencryptedRooms []string
+
 	// SFU is the media server for rooms in SFU mode; nil keeps every room
 	// a mesh.
 	SFU SFU
@@ -273,7 +277,7 @@ func (h *Hub) join(c *conn, req request) *ProtocolError {
 	}
 	r := h.rooms[req.room]
 	if r == nil {
-		r = &room{name: req.room, policy: h.policy}
+		r = &room{name: req.room, policy: h.policy, unencrypted: h.opts.unencryptedByConfig(req.room)}
 	}
 	if err := r.admit(h.opts); err != nil {
 		return err
@@ -307,7 +311,7 @@ func (h *Hub) welcomeLocked(c *conn, r *room, ice []ICEServer, resumed bool) wel
 	return welcomeMsg{
 		Type: TypeWelcome, V: ProtocolVersion,
 		ID: c.id, Room: r.name, Name: c.name,
-		Peers: peers, Mode: r.mode, Policy: r.policy,
+		Peers: peers, Mode: r.mode, Policy: r.policy, E2EE: !r.unencrypted,
 		ICEServers:  ice,
 		Limits:      Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxSFUSignal: MaxSFUSignalBytes, MaxNameLength: MaxNameRunes, MaxFileBytes: h.opts.MaxFileBytes},
 		Permissions: c.perms,

@@ -308,6 +308,10 @@ type welcomeMsg struct {
 	// dropped one; Resumed says this welcome is such a take-over.
 	Resume  string `json:"resume,omitempty"`
 	Resumed bool   `json:"resumed,omitempty"`
+
+	// E2EE is false only in a room an administrator allowed unencrypted
+	// (e2ee.go); clients treat a missing field as true.
+	E2EE bool `json:"e2ee"`
 }
 
 type peerMsg struct {

@@ -18,6 +18,9 @@ type room struct {
 	downWaits uint64      // numbers the downTimers, so a stale one can tell
 	switches  int         // mode changes since the room was created
 
+	unencrypted bool // clients do not encrypt end to end (e2ee.go)
+	e2eeSet     bool // an admin set unencrypted; the configuration no longer applies
+
 	// E2EE health reported by clients (`stats`), without identities.
 	decryptFailures uint64
 	decryptedFrames uint64

@@ -170,6 +170,7 @@ var flagKeys = []struct{ flag, path string }{
 	{"turn-tls", "turn.tls_listen"},
 	{"turn-public-ip", "turn.public_ip"},
 	{"turn-allow-peers", "turn.allow_peers"},
+	{"unencrypted-rooms", "e2ee.unencrypted_rooms"},
 }
 
 // Load builds the configuration from defaults, then the config file (from

@@ -108,6 +108,9 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		Logger:        log.With("part", "signaling"),
 		Authorizer:    auth,
 		Observer:      s.newMetrics(),
+
+		// Rooms whose clients do not encrypt (docs/e2ee.md).
+		UnencryptedRooms: cfg.E2EE.UnencryptedRooms,
 	})
 	adminAPI, err := admin.New(s.hub, s.adminToken(), log.With("part", "admin"))
 	if err != nil {
