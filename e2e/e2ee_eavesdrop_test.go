@@ -4,8 +4,10 @@ package e2e
 // real protocol, announces no key, and records the VP8 frames the SFU
 // forwards to it from a browser that publishes a known picture. With E2EE
 // every frame has the SFrame layout of docs/e2ee.md and no key frame
-// decodes to the picture; with encryption turned off (the positive
-// control) the same decoder shows the known colour.
+// decodes to the picture, also when the link asks for no encryption
+// (?e2ee=off, issue 13: no silent downgrade); in a room the configuration
+// allows unencrypted (the positive control) the same decoder shows the
+// known colour.
 
 import (
 	"bytes"
@@ -116,20 +118,34 @@ func sframeTrailer(frame []byte) (kid uint64, ok bool) {
 
 func TestE2EEEavesdropper(t *testing.T) {
 	b := e2eeBrowser(t)
-	for _, encrypted := range []bool{true, false} {
-		name := "encrypted"
-		if !encrypted {
-			name = "e2ee-off"
-		}
-		t.Run(name, func(t *testing.T) {
-			ts := testserver.Start(t, func(c *config.Config) { c.Policy = "sfu-only" })
-			room := browserRoom("eavesdrop")
-			url := e2eeRoomURL(ts, room, "A", roomSecret())
-			if !encrypted {
-				url = browserRoomURL(ts, room, "A") + "&e2ee=off"
+	// encrypted: the invite link; crafted: a link that asks for no
+	// encryption (?e2ee=off, honoured before issue 13), which must not get
+	// it; plain: a room the configuration allows unencrypted (the positive
+	// control: the recorder does see the picture there).
+	for _, tc := range []struct {
+		name, prefix, query string
+		secret, encrypted   bool
+	}{
+		{"encrypted", "eavesdrop", "", true, true},
+		{"crafted-e2ee-off", "eavesdrop", "&e2ee=off", false, true},
+		{"unencrypted-room", "plain-eavesdrop", "", false, false},
+	} {
+		encrypted := tc.encrypted
+		t.Run(tc.name, func(t *testing.T) {
+			ts := testserver.Start(t, func(c *config.Config) {
+				c.Policy = "sfu-only"
+				c.E2EE.UnencryptedRooms = []string{"plain-*"}
+			})
+			room := browserRoom(tc.prefix)
+			url := browserRoomURL(ts, room, "A") + tc.query
+			if tc.secret {
+				url += roomSecret()
 			}
 			page := b.NewPage(t, url)
 			waitOrDump(t, page, "A in call", `parley.state === 'in-call' && parley.sfu()?.publishing`, e2eeTimeout)
+			if got := browsertest.MustEval[bool](page, `!!parley.e2ee()?.enabled`); got != encrypted {
+				t.Fatalf("page encrypts: %v, want %v\ne2ee %s", got, encrypted, e2eeDump(page))
+			}
 
 			rec := &frameRecorder{}
 			ctx, cancel := context.WithCancel(context.Background())
@@ -183,7 +199,7 @@ func TestE2EEEavesdropper(t *testing.T) {
 				if decodedKnown == 0 {
 					t.Errorf("positive control: none of %d key frames decoded to the known colour", decodedKeys)
 				}
-				t.Logf("e2ee off: %d frames, %d key frames, %d decode to the known picture", len(frames), decodedKeys, decodedKnown)
+				t.Logf("unencrypted room: %d frames, %d key frames, %d decode to the known picture", len(frames), decodedKeys, decodedKnown)
 				return
 			}
 			if decodedKnown != 0 {

@@ -97,7 +97,7 @@ type msg struct {
 	Resume  string          `json:"resume"`
 	Resumed bool            `json:"resumed"`
 
-	E2EE    *bool           `json:"e2ee"` // welcome, e2ee (e2ee.go)
+	E2EE *bool `json:"e2ee"` // welcome, e2ee (e2ee.go)
 }
 
 func (c *client) read() msg {

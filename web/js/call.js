@@ -10,10 +10,13 @@ import { TileView } from './tiles.js';
 import { wireControls } from './controls.js';
 import { describeMediaProblems } from './media.js';
 import {
-  Tile, Grid, showBanner, hideBanner, showView, setModeBadge, setPreflightNote, setRoleNote,
+  Tile, Grid, showBanner, hideBanner, showView, setModeBadge, setPreflightNote, setRoleNote, setUnencrypted,
 } from './ui.js';
 import { errorText, endText } from './errors.js';
-import { E2EE } from './e2ee.js';
+import { E2EE, transformSupport } from './e2ee.js';
+import {
+  decide, refusalText, KEEP_ENCRYPTING_TEXT, PLAIN_TEXT, PLAIN_CHAT_NOTE,
+} from './roomcrypto.js';
 import { Channels } from './channels.js';
 import { wireData } from './datafeatures.js';
 import { Roles, permissionsOf, roleLabels } from './permissions.js';
@@ -28,18 +31,22 @@ const FINAL_ERRORS = new Set(['kicked', 'room-closed']);
 
 /**
  * runCall runs one call until the person leaves (resolves null), is
- * removed (resolves {ended: code}) or the server refuses the join
- * (resolves the error message: back to the lobby).
+ * removed or refused for the room's encryption (resolves {ended: code}),
+ * must join again because the room became encrypted (resolves {rejoin:
+ * true}) or the server refuses the join (resolves the error message: back
+ * to the lobby).
  * @param {{room: string, name: string, media: import('./media.js').LocalMedia,
  *          ready: Promise<void>, relayOnly: boolean, debug: object,
- *          e2ee?: {enabled: boolean, secret: Uint8Array|null},
+ *          e2ee?: {secret: Uint8Array|null, wasEncrypted?: boolean},
  *          password?: string, token?: string,
  *          setState: (s: string) => void}} o
- *   e2ee: end-to-end encryption (on unless a test turned it off) and the
- *   room secret of the invite link.
+ *   e2ee: the room secret of the invite link, and whether this page has
+ *   been in the room encrypted (set here; roomcrypto.js). Whether the
+ *   room is encrypted comes from the server's welcome, under
+ *   roomcrypto.js's rules.
  */
 export function runCall({
-  room, name, media, ready, relayOnly, debug, setState, e2ee: e2eeOpts = { enabled: true, secret: null },
+  room, name, media, ready, relayOnly, debug, setState, e2ee: e2eeOpts = { secret: null },
   password = '', token = '',
 }) {
   return new Promise((resolve) => {
@@ -56,7 +63,9 @@ export function runCall({
 
     const sig = new Signaling({ url: wsURL(), room, name, password, token });
     const view = new TileView(grid);
-    const e2ee = new E2EE({ signaling: sig, secret: e2eeOpts.secret, enabled: e2eeOpts.enabled });
+    // Encrypting until the welcome says an administrator allowed the room
+    // unencrypted (follow below).
+    const e2ee = new E2EE({ signaling: sig, secret: e2eeOpts.secret });
     // What we may do (welcome.permissions; until then what the page
     // assumed from the link's token) and what everyone else is.
     let perms = { publish: media.allowed, admin: false };
@@ -99,6 +108,44 @@ export function runCall({
     });
     const lockOff = (id) => {
       if (!e2ee.enabled) view.e2ee(id, { state: 'off' });
+    };
+
+    // --- the room's encryption as the server states it (roomcrypto.js) ---
+    let decided = false;
+    /** follow applies welcome.e2ee or an `e2ee` message; false: this call is over. */
+    const follow = (said) => {
+      const d = decide({
+        said, started: decided, encrypting: e2ee.enabled, canEncrypt: transformSupport() !== '',
+        secret: !!e2eeOpts.secret, wasEncrypted: !!e2eeOpts.wasEncrypted,
+      });
+      const first = !decided;
+      decided = true;
+      switch (d) {
+        case 'rejoin':
+          finish();
+          resolve({ rejoin: true });
+          return false;
+        case 'refuse-invite': case 'refuse-downgrade': case 'refuse-unsupported':
+          end(d);
+          return false;
+        case 'keep-encrypting':
+          console.warn('parley: the server says this room is no longer end-to-end encrypted; this call stays encrypted');
+          showBanner(KEEP_ENCRYPTING_TEXT, { kind: 'error', key: 'e2ee-server' });
+          return true;
+        case 'plain':
+          if (first) {
+            e2ee.disable();
+            setUnencrypted({ strip: PLAIN_TEXT, chatNote: PLAIN_CHAT_NOTE });
+            showBanner(PLAIN_TEXT, { kind: 'warn', key: 'e2ee-off' });
+          }
+          return true;
+        default:
+          if (first) {
+            e2eeOpts.wasEncrypted = true;
+            setUnencrypted(null);
+          }
+          return true;
+      }
     };
 
     ready.then(() => {
@@ -228,6 +275,7 @@ export function runCall({
     };
     let shutdownNotice = false;
     sig.addEventListener('welcome', inOrder(({ detail: w }) => {
+      if (!follow(w.e2ee)) return;
       if (w.resumed === true && w.id === debug.id) {
         // The same participant again after a dropped socket
         // (docs/protocol.md "Reconnecting"): every peer connection is
@@ -293,6 +341,7 @@ export function runCall({
       sw.left(detail.peer?.id);
       roles.delete(detail.peer?.id);
     }));
+    sig.addEventListener('e2ee', inOrder(({ detail }) => follow(detail.e2ee)));
     // A moderator turned our microphone off (docs/protocol.md `muted`).
     sig.addEventListener('muted', inOrder(({ detail }) => moderation.onMuted(detail)));
     sig.addEventListener('key', inOrder(({ detail: { from, data } }) => e2ee.onKey(from, data)));
@@ -402,7 +451,7 @@ export function runCall({
     function showEnd(code, message = '') {
       setState('left');
       document.body.dataset.ended = code;
-      const { title, text } = endText(code, message);
+      const { title, text } = refusalText(code) ?? endText(code, message);
       document.getElementById('left-title').textContent = title;
       document.getElementById('left-text').textContent = text;
       const rejoin = /** @type {HTMLAnchorElement} */ (document.getElementById('rejoin'));

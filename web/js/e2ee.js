@@ -13,7 +13,8 @@
 // Data API for chat, files, pointer, reactions (the data-channel layer):
 //   sealData(bytes) → SFrame ciphertext under our data key
 //   openData(senderId, bytes) → plaintext; throws when it does not open
-// With encryption off (?e2ee=off, tests only) both return the bytes as they are.
+// With encryption off (disable(): a room an administrator allowed
+// unencrypted, docs/e2ee.md) both return the bytes as they are.
 
 import {
   Identity, SenderKeys, KeyRing, roomMacKey, announcement, checkAnnouncement,
@@ -451,6 +452,17 @@ export class E2EE extends EventTarget {
       timing: this.stats.timing,
       peers: Object.fromEntries([...this.peers.keys()].map((id) => [id, this.peerInfo(id)])),
     };
+  }
+
+  /**
+   * disable turns encryption off before the call starts, for a room an
+   * administrator allowed unencrypted (welcome.e2ee false). call.js calls
+   * it only under roomcrypto.js's rules: never once a call encrypts.
+   */
+  disable() {
+    this.worker?.terminate();
+    this.worker = null;
+    this.enabled = false;
   }
 
   close() {

@@ -19,6 +19,7 @@ export const PROTOCOL_VERSION = 1;
 const SERVER_TYPES = new Set([
   'welcome', 'peer-joined', 'peer-left', 'peer-away', 'peer-back', 'signal', 'key', 'mode', 'muted', 'error',
   'server-shutdown',
+  'e2ee', // the room's end-to-end encryption changed (roomcrypto.js)
 ]);
 
 /**

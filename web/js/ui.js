@@ -554,3 +554,24 @@ export function setPreflightNote(failed) {
   const note = document.getElementById('preflight');
   if (note) note.hidden = !failed;
 }
+
+/**
+ * setUnencrypted marks the call as NOT end-to-end encrypted (docs/e2ee.md
+ * "Unencrypted rooms") or takes the mark back: a red note in the header
+ * that stays as long as the call (the shared banner can be dismissed or
+ * replaced; this cannot), and the chat panel's note, which otherwise says
+ * "end-to-end encrypted". The tiles' locks say it per participant.
+ * @param {{strip: string, chatNote: string}|null} texts  null: encrypted
+ */
+export function setUnencrypted(texts) {
+  document.body.dataset.e2ee = texts ? 'off' : 'on';
+  const strip = document.getElementById('e2ee-off');
+  if (strip) {
+    strip.textContent = texts?.strip ?? '';
+    strip.hidden = !texts;
+  }
+  const note = /** @type {HTMLElement|null} */ (document.querySelector('#side .side-note'));
+  if (!note) return;
+  note.dataset.encrypted ??= note.textContent ?? '';
+  note.textContent = texts ? texts.chatNote : note.dataset.encrypted;
+}
