@@ -6,6 +6,7 @@ package e2e
 // never joins such a room, and a call that started encrypted stays so.
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -63,7 +64,16 @@ func TestBrowserUnencryptedRoom(t *testing.T) {
 		d := openPages(t, b, ts, room, "", "D")["D"]
 		waitOrDump(t, d, "D encrypts", jsEncryptedShown, e2eeTimeout)
 
-		admin.expect(http.StatusOK, http.MethodPut, "/api/admin/rooms/"+room+"/e2ee", map[string]bool{"e2ee": false}, nil)
+		// The admin page's button (two clicks) allows the room unencrypted.
+		adm := b.NewPage(t, ts.URL+"/admin")
+		adminSignIn(t, adm, testserver.AdminToken)
+		card := fmt.Sprintf(`document.querySelector('.room[data-room=%q]')`, room)
+		waitOrDump(t, adm, "admin page lists the room", card+`?.dataset.e2ee === 'true'`, adminTimeout)
+		adminClickTwice(t, adm, fmt.Sprintf(`.room[data-room=%q] .room-e2ee`, room))
+		waitOrDump(t, adm, "admin page shows the room unencrypted", card+`.dataset.e2ee === 'false' && `+card+`.querySelector('.room-meta').textContent.includes('NOT end-to-end encrypted')`, adminTimeout)
+		if r := admin.room(room); r.E2EE || !r.E2EESet {
+			t.Fatalf("admin API after the page's click: e2ee %v set %v, want false, true", r.E2EE, r.E2EESet)
+		}
 		waitOrDump(t, d, "D keeps encrypting and warns",
 			`!document.getElementById('banner').hidden && document.querySelector('#banner .banner-text').textContent.includes('This call stays encrypted')`, e2eeTimeout)
 		if ok := browsertest.MustEval[bool](d, jsEncryptedShown); !ok {
