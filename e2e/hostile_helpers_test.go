@@ -4,6 +4,7 @@ package e2e
 // through internal/hostile's proxy instead of the real server.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -98,3 +99,6 @@ func waitDecryptRises(t *testing.T, p *browsertest.Page, label string, before ma
 	}
 	t.Fatalf("%s: decryption stopped: before %v, now %v\ne2ee %s", label, before, got, e2eeDump(p))
 }
+
+// jsonUnmarshal decodes a JSON string a page returned.
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
