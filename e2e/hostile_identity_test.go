@@ -103,8 +103,7 @@ func TestBrowserHostileReroute(t *testing.T) {
 	bob := openHostile(t, green, p, room, secret, "Bob")["Bob"]
 	aliceID, bobID := pageID(t, alice), pageID(t, bob)
 	p.ToClient(hostile.For("Carol", hostile.RerouteTracks(map[string]string{aliceID: bobID, bobID: aliceID})))
-	carol := openHostile(t, green, p, room, secret, "Carol")["Carol"]
-	_ = carol
+	carol := openHostile(t, red, p, room, secret, "Carol")["Carol"]
 
 	if !mlsLanded(t) {
 		// Today a forwarded frame decrypts under whichever key its KID
