@@ -31,7 +31,7 @@ import (
 	"time"
 )
 
-//go:embed html js css favicon.svg vendor
+//go:embed html js css favicon.svg all:vendor
 var files embed.FS
 
 // CSP is the Content-Security-Policy of every response. The one inline

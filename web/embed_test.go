@@ -139,6 +139,10 @@ func TestVendor(t *testing.T) {
 	if rec := get(t, h, "GET", VendorEntry); rec.Code != 200 || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
 		t.Errorf("GET %s: %d %s", VendorEntry, rec.Code, rec.Header().Get("Content-Type"))
 	}
+	// all: in go:embed: noble's modules start with "_" (_md.js, _u64.js).
+	if rec := get(t, h, "GET", "/vendor/node_modules/@noble/hashes/_md.js"); rec.Code != 200 {
+		t.Errorf("GET noble's _md.js: %d", rec.Code)
+	}
 	for _, p := range []string{"/vendor/package.json", "/vendor/README.md", "/vendor/node_modules/ts-mls/package.json"} {
 		if rec := get(t, h, "GET", p); rec.Code != 404 {
 			t.Errorf("GET %s: %d, want 404", p, rec.Code)

@@ -16,7 +16,48 @@
 
 import { SFrameKey } from './sframe.js';
 import { ReplayWindow } from './replay.js';
-import { EPOCH_BITS, makeKid, kidEpochBits, kidIndex } from './mls.js';
+
+/**
+ * E of RFC 9605 §5.2: the epoch bits in a KID. 2^8 epochs may be in use
+ * at once; a room changes epoch only on joins and leaves, and old epochs
+ * live seconds, so 256 is far more than needed while keeping KIDs short.
+ */
+export const EPOCH_BITS = 8;
+
+// --- KIDs (RFC 9605 §5.2) ----------------------------------------------
+
+/**
+ * indexBits is S of RFC 9605 §5.2: the smallest S with group_size < 2^S,
+ * group_size being the tree's leaf count (leaf indexes run below it).
+ */
+export function indexBits(groupSize) {
+  let s = 0;
+  while (groupSize >= 2 ** s) s++;
+  return s;
+}
+
+/**
+ * makeKid: KID = (context << (S + E)) + (sender_index << E) + (epoch % 2^E).
+ * Numbers stay below 2^53 for any room Parley allows.
+ */
+export function makeKid(epoch, index, groupSize, context = 0) {
+  const s = indexBits(groupSize);
+  const e = 2 ** EPOCH_BITS;
+  return context * 2 ** (s + EPOCH_BITS) + index * e + (Number(epoch) % e);
+}
+
+/** kidEpochBits is the epoch's low E bits of a KID. */
+export function kidEpochBits(kid) {
+  return kid % 2 ** EPOCH_BITS;
+}
+
+/** kidIndex reads the sender index, given the group size of the KID's epoch. */
+export function kidIndex(kid, groupSize) {
+  const s = indexBits(groupSize);
+  return Math.floor(kid / 2 ** EPOCH_BITS) % 2 ** s;
+}
+
+// --- epochs --------------------------------------------------------------
 
 /**
  * How long the epochs before a new one still open frames: frames in

@@ -17,6 +17,10 @@ import {
   encodeMlsMessage, decodeMlsMessage, getCiphersuiteImpl, getCiphersuiteFromName,
   defaultCapabilities, defaultLifetime, emptyPskIndex, mlsExporter, zeroOutUint8Array,
 } from '../vendor/node_modules/ts-mls/dist/src/index.js';
+import { makeKid, kidIndex, kidEpochBits, indexBits, EPOCH_BITS } from './epochs.js';
+
+// The KID layout lives in epochs.js (the worker loads it without ts-mls).
+export { makeKid, kidIndex, kidEpochBits, indexBits, EPOCH_BITS };
 
 /**
  * The default cipher suite: MLS's mandatory one (RFC 9420 §17.1), every
@@ -26,13 +30,6 @@ import {
 export const SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
 /** The post-quantum hybrid suite (X25519 + ML-KEM-768), measured against SUITE. */
 export const SUITE_PQ = 'MLS_256_XWING_AES256GCM_SHA512_Ed25519';
-
-/**
- * E of RFC 9605 §5.2: the epoch bits in a KID. 2^8 epochs may be in use
- * at once; a room changes epoch only on joins and leaves, and old epochs
- * live seconds, so 256 is far more than needed while keeping KIDs short.
- */
-export const EPOCH_BITS = 8;
 
 /** AEAD.Nk of SFrame's AES_128_GCM_SHA256_128 (RFC 9605 §4.5): 16-byte keys. */
 export const SFRAME_NK = 16;
@@ -207,39 +204,6 @@ export async function welcomeTag(key, authenticator) {
 export async function checkWelcomeTag(key, tag, authenticator) {
   if (!(tag instanceof Uint8Array) || tag.length !== 32) return false;
   return crypto.subtle.verify('HMAC', key, tag, lv(enc.encode('parley welcome v1'), authenticator));
-}
-
-// --- KIDs (RFC 9605 §5.2) ----------------------------------------------
-
-/**
- * indexBits is S of RFC 9605 §5.2: the smallest S with group_size < 2^S,
- * group_size being the tree's leaf count (leaf indexes run below it).
- */
-export function indexBits(groupSize) {
-  let s = 0;
-  while (groupSize >= 2 ** s) s++;
-  return s;
-}
-
-/**
- * makeKid: KID = (context << (S + E)) + (sender_index << E) + (epoch % 2^E).
- * Numbers stay below 2^53 for any room Parley allows.
- */
-export function makeKid(epoch, index, groupSize, context = 0) {
-  const s = indexBits(groupSize);
-  const e = 2 ** EPOCH_BITS;
-  return context * 2 ** (s + EPOCH_BITS) + index * e + (Number(epoch) % e);
-}
-
-/** kidEpochBits is the epoch's low E bits of a KID. */
-export function kidEpochBits(kid) {
-  return kid % 2 ** EPOCH_BITS;
-}
-
-/** kidIndex reads the sender index, given the group size of the KID's epoch. */
-export function kidIndex(kid, groupSize) {
-  const s = indexBits(groupSize);
-  return Math.floor(kid / 2 ** EPOCH_BITS) % 2 ** s;
 }
 
 /** roomCode turns an epoch authenticator into 5 groups of 5 digits (≈ 83 bits). */
