@@ -48,6 +48,20 @@ export const KP_RETRY_MS = 3000;
  */
 export const KEY_WAIT_MS = 4000;
 
+/**
+ * Data sealed before we are in the group waits this long for our first
+ * epoch (a chat message typed while the commit that admits us is on its
+ * way), then fails visibly.
+ */
+export const JOIN_WAIT_MS = 10000;
+
+/**
+ * A sealed message whose epoch we do not have yet (it came over a data
+ * channel before the commit came over signaling) waits this long for the
+ * next epoch before it is refused.
+ */
+export const EPOCH_WAIT_MS = 2000;
+
 /** A KeyPackage larger than this is refused unread (an X25519 one is ≈ 300 bytes). */
 const MAX_KP_BYTES = 16 << 10;
 
@@ -106,11 +120,13 @@ class PeerRecord {
 export class E2EE extends EventTarget {
   /**
    * @param {{signaling: import('./signaling.js').Signaling,
-   *          secret: Uint8Array|null, enabled?: boolean, suite?: string}} o
+   *          secret: Uint8Array|null, enabled?: boolean, suite?: string, joinWaitMs?: number}} o
    *   secret: the room secret from the invite link (#k=…), or null.
    */
-  constructor({ signaling, secret, enabled = true, suite }) {
+  constructor({ signaling, secret, enabled = true, suite, joinWaitMs = JOIN_WAIT_MS }) {
     super();
+    this.joinWaitMs = joinWaitMs;
+    this.closed = false;
     this.sig = signaling;
     this.secret = secret;
     this.suiteName = suite;
@@ -469,6 +485,7 @@ export class E2EE extends EventTarget {
       if (this.group !== g || g.epoch !== k.epoch) return;
       this.active = { epoch: k.epoch, leaf: k.leaf, groupSize: k.groupSize };
       this.worker?.postMessage({ type: 'send-epoch', epoch: k.epoch });
+      this.dispatchEvent(new CustomEvent('sending', { detail: { epoch: k.epoch } }));
     };
     if (fresh) sendNow();
     else this.later(sendNow, SEND_DELAY_MS);
@@ -598,9 +615,25 @@ export class E2EE extends EventTarget {
 
   // --- data -------------------------------------------------------------
 
+  /** nextEvent resolves with the next event of a type, or null after ms. */
+  nextEvent(type, ms) {
+    return new Promise((resolve) => {
+      const done = (v) => {
+        clearTimeout(timer);
+        this.removeEventListener(type, on);
+        resolve(v);
+      };
+      const on = (ev) => done(ev);
+      const timer = setTimeout(() => done(null), ms);
+      this.addEventListener(type, on);
+    });
+  }
+
   /** sealData encrypts bytes for the room under our current data key (SFrame, RFC form). */
   async sealData(bytes) {
+    if (this.closed) throw new Error('e2ee: the call ended');
     if (!this.enabled) return bytes;
+    if (this.active.epoch < 0) await this.nextEvent('sending', this.joinWaitMs);
     const { epoch, leaf } = this.active;
     if (epoch < 0) throw new Error('e2ee: not in the group yet');
     // The key (a promise) and the counter are taken before any await, so
@@ -617,9 +650,13 @@ export class E2EE extends EventTarget {
 
   /** openData decrypts bytes sealed by senderId; throws when they do not open. */
   async openData(senderId, bytes) {
+    if (this.closed) throw new Error('e2ee: the call ended');
     if (!this.enabled) return bytes;
     const { kid, ctr } = decodeHeader(bytes);
-    const entry = this.dataRing.lookup(Number(kid));
+    let entry = this.dataRing.lookup(Number(kid));
+    if (!entry && this.group && (await this.nextEvent('group', EPOCH_WAIT_MS))) {
+      entry = this.dataRing.lookup(Number(kid)); // it came before the commit that makes its epoch
+    }
     if (!entry || entry.peer !== senderId) throw new Error(`e2ee: no key of ${senderId} for this message`);
     const pt = await sframeDecrypt(await entry.key, EMPTY, bytes);
     if (!this.dataRing.fresh(entry, ctr)) throw new Error(`e2ee: a replayed message from ${senderId}`);
@@ -663,6 +700,7 @@ export class E2EE extends EventTarget {
     clearTimeout(this.kpTimer);
     this.worker?.terminate();
     this.worker = null;
+    this.closed = true;
     this.enabled = false;
   }
 }
