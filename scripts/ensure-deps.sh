@@ -27,3 +27,7 @@ if [ -z "$chromium" ]; then
 fi
 "$chromium" --version >/dev/null 2>&1 || fail "$chromium does not run"
 echo "make test: using $("$chromium" --version 2>/dev/null | head -1), node $(node --version), $(go version | cut -d' ' -f3)"
+
+# The browser's vendored MLS library (web/vendor/README.md): node tests and
+# the embedded client need it.
+"$(dirname "$0")/vendor-web.sh" || fail "could not vendor the browser libraries (scripts/vendor-web.sh)"

@@ -317,6 +317,7 @@ func (h *Hub) welcomeLocked(c *conn, r *room, ice []ICEServer, resumed bool) wel
 		Permissions: c.perms,
 		Resume:      h.issueTokenLocked(c),
 		Resumed:     resumed,
+		MLS:         r.mls.state(),
 	}
 }
 
@@ -342,6 +343,7 @@ func (h *Hub) leaveLocked(c *conn, reason string) SFUSession {
 	delete(h.peers, c.id)
 	r.remove(c)
 	r.broadcast(encode(peerMsg{Type: TypePeerLeft, Peer: c.peer(), Reason: reason}), nil)
+	h.mlsLeftLocked(c, r)
 	if len(r.members) == 0 {
 		r.stopDownTimer()
 		delete(h.rooms, r.name)

@@ -6,6 +6,7 @@
 //	              docs/protocol.md, anything else gets the 404 page
 //	/admin        the admin page (on the token-protected /api/admin/)
 //	/js/…, /css/… static assets
+//	/vendor/…     the pinned browser libraries (web/vendor/README.md)
 //	/favicon.svg  the icon
 //
 // Every response carries a strict Content-Security-Policy (no inline
@@ -20,6 +21,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"net/http"
 	"path"
@@ -29,12 +31,22 @@ import (
 	"time"
 )
 
-//go:embed html js css favicon.svg
+//go:embed html js css favicon.svg all:vendor
 var files embed.FS
 
-// CSP is the Content-Security-Policy of every response.
+// CSP is the Content-Security-Policy of every response. The one inline
+// script allowed is room.html's import map, by its SHA-256 (importMapHash;
+// TestImportMapHash keeps the two in step): browsers take import maps
+// only inline.
 const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; " +
-	"media-src 'self' blob:; style-src 'self'; script-src 'self'; worker-src 'self' blob:"
+	"media-src 'self' blob:; style-src 'self'; script-src 'self' '" + importMapHash + "'; worker-src 'self' blob:"
+
+// importMapHash is the CSP source of room.html's <script type="importmap">.
+const importMapHash = "sha256-SMwHmRDaYd0tmlWdP+eX7yM9MG+/vE6/DVvflM0HTa8="
+
+// VendorEntry is the file the room page cannot work without; Handler's
+// caller can check it with HasVendor (scripts/vendor-web.sh makes it).
+const VendorEntry = "/vendor/node_modules/ts-mls/dist/src/index.js"
 
 var roomRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -89,6 +101,7 @@ func Handler() http.Handler {
 	mux.HandleFunc("GET /admin", h.page("/html/admin.html"))
 	mux.HandleFunc("GET /js/", h.static)
 	mux.HandleFunc("GET /css/", h.static)
+	mux.HandleFunc("GET /vendor/", h.static)
 	mux.HandleFunc("GET /favicon.svg", h.static)
 	// Browsers ask for /favicon.ico whatever the page links; give them the SVG.
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +109,16 @@ func Handler() http.Handler {
 	})
 	mux.HandleFunc("/", h.notFound)
 	return securityHeaders(mux)
+}
+
+// ErrNoVendor: the binary was built without web/vendor/node_modules.
+var ErrNoVendor = errors.New("web: built without the vendored browser libraries (MLS): run scripts/vendor-web.sh, then rebuild")
+
+// HasVendor reports whether the binary embeds the vendored browser
+// libraries: without them the room page cannot encrypt and refuses to join.
+func HasVendor() bool {
+	_, err := fs.Stat(files, VendorEntry[1:])
+	return err == nil
 }
 
 type handler struct {

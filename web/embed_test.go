@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -103,6 +105,47 @@ func TestNoInlineCode(t *testing.T) {
 		}
 		if strings.Contains(body, "<script") && !strings.Contains(body, `<script type="module" src="/js/`) {
 			t.Errorf("%s has a script that is not an external module", p)
+		}
+	}
+}
+
+// TestImportMapHash: the CSP allows room.html's import map by its hash,
+// so an edit to the map must come with a new hash.
+func TestImportMapHash(t *testing.T) {
+	body, err := files.ReadFile("html/room.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const open, end = `<script type="importmap">`, `</script>`
+	s := string(body)
+	i := strings.Index(s, open)
+	if i < 0 {
+		t.Fatal("room.html has no import map")
+	}
+	j := strings.Index(s[i:], end)
+	sum := sha256.Sum256([]byte(s[i+len(open) : i+j]))
+	if got := "sha256-" + base64.StdEncoding.EncodeToString(sum[:]); got != importMapHash {
+		t.Fatalf("importMapHash = %q, room.html's import map hashes to %q", importMapHash, got)
+	}
+}
+
+// TestVendor: the room page needs the vendored libraries; a build without
+// them is a build that cannot encrypt.
+func TestVendor(t *testing.T) {
+	if !HasVendor() {
+		t.Fatal("web/vendor/node_modules is missing: run scripts/vendor-web.sh (make build and make test do)")
+	}
+	h := Handler()
+	if rec := get(t, h, "GET", VendorEntry); rec.Code != 200 || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Errorf("GET %s: %d %s", VendorEntry, rec.Code, rec.Header().Get("Content-Type"))
+	}
+	// all: in go:embed: noble's modules start with "_" (_md.js, _u64.js).
+	if rec := get(t, h, "GET", "/vendor/node_modules/@noble/hashes/_md.js"); rec.Code != 200 {
+		t.Errorf("GET noble's _md.js: %d", rec.Code)
+	}
+	for _, p := range []string{"/vendor/package.json", "/vendor/README.md", "/vendor/node_modules/ts-mls/package.json"} {
+		if rec := get(t, h, "GET", p); rec.Code != 404 {
+			t.Errorf("GET %s: %d, want 404", p, rec.Code)
 		}
 	}
 }

@@ -116,6 +116,9 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !web.HasVendor() {
+		return nil, web.ErrNoVendor // a room page that cannot encrypt: refuse to start
+	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/ws", s.hub)
 	s.mux.Handle("/api/admin/", adminAPI)

@@ -97,15 +97,37 @@ export function runCall({
     mesh.addEventListener('peer-channels', ({ detail: { peer } }) => channels.attachMesh(peer.id, peer.pc));
     sfu.addEventListener('pc', ({ detail: { pc } }) => channels.attachSfu(pc));
 
-    // --- end-to-end encryption: a lock per tile, a warning per forgery ---
-    const forged = new Set();
-    e2ee.addEventListener('peer', ({ detail: { id, info } }) => view.e2ee(id, info));
-    e2ee.addEventListener('forged', ({ detail: { id } }) => {
-      forged.add(id);
-      const names = [...forged].map((f) => view.names.get(f) ?? f);
-      showBanner(`Security warning: the encryption key announced for ${names.join(', ')} was forged (not from the invite link). Nothing is sent to it; do not trust what appears as ${names.join(', ')}.`,
+    // --- end-to-end encryption: a lock per tile, names from MLS credentials,
+    // a banner for everyone not admitted ---
+    const refused = new Map();
+    const showRefused = () => {
+      if (!refused.size) {
+        hideBanner('e2ee');
+        return;
+      }
+      const names = [...refused.keys()].map((f) => view.names.get(f) ?? refused.get(f) ?? 'Guest');
+      showBanner(`${names.join(', ')} ${refused.size === 1 ? 'is' : 'are'} not admitted: could not prove they have the invite link. Nothing is sent to them.`,
         { kind: 'error', key: 'e2ee' });
+    };
+    e2ee.addEventListener('peer', ({ detail: { id, info } }) => {
+      // Names shown come from the MLS credential, not from the server.
+      if (info?.name) setCredentialName(id, info.name);
+      if (info?.state !== 'refused' && refused.delete(id)) showRefused();
+      view.e2ee(id, info);
     });
+    e2ee.addEventListener('refused', ({ detail: { id, name } }) => {
+      refused.set(id, name);
+      showRefused();
+    });
+    e2ee.addEventListener('problem', ({ detail: { text } }) => showBanner(text, { kind: 'error', key: 'e2ee-group' }));
+    /** setCredentialName shows a member's credential name on their tiles, people list and chat. */
+    const setCredentialName = (id, name) => {
+      if (view.names.get(id) === name) return;
+      view.names.set(id, name);
+      const part = sw.parts.get(id);
+      if (part) part.name = name;
+      for (const role of ['camera', 'screen']) view.get(id, role)?.setName(name);
+    };
     const lockOff = (id) => {
       if (!e2ee.enabled) view.e2ee(id, { state: 'off' });
     };
@@ -302,7 +324,7 @@ export function runCall({
       applyPermissions(w);
       roles.reset();
       for (const p of w.peers ?? []) setRole(p);
-      e2ee.start(w.id);
+      e2ee.start(w.id, w.mls ?? {}, (w.peers ?? []).map((p) => p.id), w.name ?? name);
       channels.setSelf(w.id);
       data?.welcome(w);
       mesh.start(w, { connect: w.mode !== 'sfu' });
@@ -336,7 +358,7 @@ export function runCall({
       away.delete(detail.peer?.id);
       if (detail.peer?.id) {
         e2ee.peerLeft(detail.peer.id);
-        if (forged.delete(detail.peer.id) && !forged.size) hideBanner('e2ee');
+        if (refused.delete(detail.peer.id)) showRefused();
       }
       sw.left(detail.peer?.id);
       roles.delete(detail.peer?.id);
@@ -344,7 +366,7 @@ export function runCall({
     sig.addEventListener('e2ee', inOrder(({ detail }) => follow(detail.e2ee)));
     // A moderator turned our microphone off (docs/protocol.md `muted`).
     sig.addEventListener('muted', inOrder(({ detail }) => moderation.onMuted(detail)));
-    sig.addEventListener('key', inOrder(({ detail: { from, data } }) => e2ee.onKey(from, data)));
+    sig.addEventListener('mls', inOrder(({ detail }) => e2ee.onMls(detail)));
     sig.addEventListener('signal', inOrder(({ detail: { from, data } }) => {
       if (from === 'sfu') sfu.onSignal(data);
       else if (data && typeof data === 'object' && typeof data.moved === 'string') sw.moved(from, data.moved);
@@ -365,6 +387,10 @@ export function runCall({
       showBanner('Server restarting, reconnecting…', { kind: 'warn', key: 'conn' });
     });
     sig.addEventListener('error', ({ detail }) => {
+      if (detail.ref === 'mls' && !detail.join) {
+        e2ee.onError(detail); // the Delivery Service's ordering, not the person's business
+        return;
+      }
       if (detail.join) {
         finish();
         showBanner(errorText(detail), {
