@@ -200,18 +200,46 @@ func TestBrowserHostileReplayAfterLeave(t *testing.T) {
 	waitOrDump(t, pages["Alice"], "Alice's group without Bob", `parley.e2ee()?.members?.length === 2`, e2eeTimeout)
 	after := mlsOf(t, pages["Alice"])
 
-	for _, r := range before {
-		_ = aliceConn.Replay(r)
+	// replay sends Alice again the recorded messages keep accepts and
+	// checks that nothing changed: same epoch, no Bob, the same room code
+	// as Carol's, and Carol's frames still decrypt.
+	replay := func(t *testing.T, keep func(hostile.Message) bool) {
+		n := 0
+		for _, r := range before {
+			if keep(r.Message()) {
+				_ = aliceConn.Replay(r)
+				n++
+			}
+		}
+		if n == 0 {
+			t.Fatal("nothing recorded to replay")
+		}
+		time.Sleep(3 * time.Second)
+		now := mlsOf(t, pages["Alice"])
+		if now.Epoch != after.Epoch || slices.Contains(now.IDs, bobID) {
+			t.Fatalf("after replaying %d messages Alice's group is %+v, was %+v", n, now, after)
+		}
+		if c := mlsOf(t, pages["Carol"]); c.RoomCode != now.RoomCode {
+			t.Errorf("room codes differ after the replay: Alice %q, Carol %q", now.RoomCode, c.RoomCode)
+		}
+		waitDecryptRises(t, pages["Alice"], "Alice", browsertest.MustEval[map[string]float64](pages["Alice"], jsE2EEDecrypted), carolID)
 	}
-	time.Sleep(3 * time.Second)
-	now := mlsOf(t, pages["Alice"])
-	if now.Epoch != after.Epoch || slices.Contains(now.IDs, bobID) {
-		t.Fatalf("after the replay Alice's group is %+v, was %+v", now, after)
-	}
-	if c := mlsOf(t, pages["Carol"]); c.RoomCode != now.RoomCode {
-		t.Errorf("room codes differ after the replay: Alice %q, Carol %q", now.RoomCode, c.RoomCode)
-	}
-	waitDecryptRises(t, pages["Alice"], "Alice", browsertest.MustEval[map[string]float64](pages["Alice"], jsE2EEDecrypted), carolID)
+	// Commits and Welcomes of the epochs before the leave.
+	t.Run("handshakes", func(t *testing.T) {
+		replay(t, func(m hostile.Message) bool { k := mlsKind(m); return k == "commit" || k == "welcome" })
+	})
+	// Bob's peer-joined and KeyPackage (with its valid proof): a
+	// KeyPackage is for one use (RFC 9420 §16.8), and Bob is gone.
+	t.Run("keypackage", func(t *testing.T) {
+		replay(t, func(m hostile.Message) bool {
+			var from string
+			var p struct {
+				ID string `json:"id"`
+			}
+			return (mlsKind(m) == "kp" && m.Get("from", &from) && from == bobID) ||
+				(m.Type() == "peer-joined" && m.Get("peer", &p) && p.ID == bobID)
+		})
+	})
 }
 
 // TestBrowserHostileRoomCode: without an invite secret, everyone in a room
