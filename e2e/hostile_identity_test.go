@@ -9,10 +9,7 @@ package e2e
 // harness and skip, saying so.
 
 import (
-	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -51,27 +48,27 @@ func TestBrowserHostileRelabel(t *testing.T) {
 	waitOrDump(t, bob, "Bob's tile for Alice shows her credential's name", shown+` === 'Alice'`, e2eeTimeout)
 }
 
-// greenY, greenU, greenV is a second fake camera's colour (BT.601 full
-// range green), told apart from knownY/U/V's red.
-const greenY, greenU, greenV = 150, 44, 21
-
-// writeY4M writes a solid-colour 4:2:0 y4m for a fake camera.
-func writeY4M(t testing.TB, w, h int, y, u, v byte) string {
-	t.Helper()
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "YUV4MPEG2 W%d H%d F15:1 Ip A1:1 C420jpeg\n", w, h)
-	for range 15 {
-		buf.WriteString("FRAME\n")
-		buf.Write(bytes.Repeat([]byte{y}, w*h))
-		buf.Write(bytes.Repeat([]byte{u}, (w/2)*(h/2)))
-		buf.Write(bytes.Repeat([]byte{v}, (w/2)*(h/2)))
-	}
-	path := filepath.Join(t.TempDir(), "colour.y4m")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+// jsGreenCamera makes a page's camera a green canvas (its microphone stays
+// the fake one), so one browser can show two pictures: a second browser
+// with another fake-camera file is too heavy for a busy 2-core machine.
+const jsGreenCamera = `(() => {
+  const md = navigator.mediaDevices;
+  const orig = md.getUserMedia.bind(md);
+  md.getUserMedia = async (c) => {
+    const s = await orig(c);
+    if (!c || !c.video) return s;
+    const canvas = document.createElement('canvas');
+    canvas.width = 320; canvas.height = 180;
+    const g = canvas.getContext('2d');
+    const paint = () => { g.fillStyle = 'rgb(0, 200, 0)'; g.fillRect(0, 0, 320, 180); };
+    paint();
+    setInterval(paint, 66);
+    const v = canvas.captureStream(15).getVideoTracks()[0];
+    for (const t of s.getVideoTracks()) { s.removeTrack(t); t.stop(); }
+    s.addTrack(v);
+    return s;
+  };
+})()`
 
 func isGreen(r, g, b int) bool { return g > 150 && r < 100 && b < 100 }
 
@@ -96,14 +93,16 @@ func colourOf(px []int) string {
 func TestBrowserHostileReroute(t *testing.T) {
 	ts := testserver.Start(t, func(c *config.Config) { c.Policy = "sfu-only" })
 	p := hostile.Start(t, ts.URL)
-	red := browsertest.New(t, browsertest.WithFlag("use-file-for-fake-video-capture", writeY4M(t, 320, 180, knownY, knownU, knownV)))
-	green := browsertest.New(t, browsertest.WithFlag("use-file-for-fake-video-capture", writeY4M(t, 320, 180, greenY, greenU, greenV)))
+	b := e2eeBrowser(t) // red
 	room, secret := browserRoom("reroute"), roomSecret()
-	alice := openHostile(t, red, p, room, secret, "Alice")["Alice"]
-	bob := openHostile(t, green, p, room, secret, "Bob")["Bob"]
+	alice := openHostile(t, b, p, room, secret, "Alice")["Alice"]
+	bob := b.NewPage(t, hostileURL(p, room, "Bob", secret), browsertest.WithInitScript(jsGreenCamera))
+	waitOrDump(t, bob, "Bob in call", `parley.state === 'in-call' && !!parley.id`, e2eeTimeout)
 	aliceID, bobID := pageID(t, alice), pageID(t, bob)
 	p.ToClient(hostile.For("Carol", hostile.RerouteTracks(map[string]string{aliceID: bobID, bobID: aliceID})))
-	carol := openHostile(t, red, p, room, secret, "Carol")["Carol"]
+	carol := openHostile(t, b, p, room, secret, "Carol")["Carol"]
+	// Honest control: Alice sees Bob green.
+	waitOrDump(t, alice, "Alice sees Bob's green", fmt.Sprintf(`(() => { const c = %s.Bob; return !!c && c[1] > 150 && c[0] < 100 && c[2] < 100; })()`, jsTilePixels), e2eeTimeout)
 
 	if !mlsLanded(t) {
 		// Today a forwarded frame decrypts under whichever key its KID
@@ -127,6 +126,7 @@ func TestBrowserHostileReroute(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	locks := browsertest.MustEval[map[string]string](carol, jsE2EEState)
+	t.Logf("Carol's tiles after 10 s: pixels %v, locks %v", browsertest.MustEval[map[string][]int](carol, jsTilePixels), locks)
 	for n := range want {
 		if locks[n] == "verified" {
 			t.Errorf("Carol's tile for %s, showing rerouted frames, claims a verified lock: %v", n, locks)
