@@ -186,7 +186,10 @@ func TestBrowserHostileReplayAfterLeave(t *testing.T) {
 	p := hostile.Start(t, ts.URL)
 	b := e2eeBrowser(t)
 	room, secret := browserRoom("replay"), roomSecret()
-	pages := openHostile(t, b, p, room, secret, "Alice", "Bob", "Carol")
+	pages := map[string]*browsertest.Page{}
+	for _, n := range []string{"Alice", "Bob", "Carol"} { // one at a time: a busy machine loads three tabs slowly
+		pages[n] = openHostile(t, b, p, room, secret, n)[n]
+	}
 	for _, n := range []string{"Alice", "Bob", "Carol"} {
 		waitOrDump(t, pages[n], n+" in the group of 3", `parley.e2ee()?.members?.length === 3`, e2eeTimeout)
 	}
