@@ -28,10 +28,7 @@
 //   openData(senderId, bytes) → plaintext; throws when it does not open
 // With encryption off (?e2ee=off, tests only) both return the bytes as they are.
 
-import {
-  cipherSuite, newKeyPackage, Group, admit, proofKey, makeProof, welcomeTag, checkWelcomeTag, makeKid,
-} from './mls.js';
-import { EpochRing, GRACE_MS, SEND_DELAY_MS } from './epochs.js';
+import { EpochRing, GRACE_MS, SEND_DELAY_MS, makeKid } from './epochs.js';
 import { b64 } from './keys.js';
 import { SFrameKey, sframeEncrypt, sframeDecrypt, decodeHeader } from './sframe.js';
 
@@ -67,6 +64,19 @@ const MAX_KP_BYTES = 16 << 10;
 
 const EMPTY = new Uint8Array(0);
 const enc = new TextEncoder();
+
+/**
+ * The MLS layer (mls.js and the vendored ts-mls, ≈ 250 modules) loads
+ * when the first session starts, not with the page: the page's load event
+ * does not wait for it. @type {typeof import('./mls.js')|null}
+ */
+let M = null;
+
+/** loadMls imports mls.js once; a server built without web/vendor fails here, loudly. */
+async function loadMls() {
+  M ??= await import('./mls.js');
+  return M;
+}
 
 /**
  * transformSupport says which encoded-transform API this browser has:
@@ -134,7 +144,7 @@ export class E2EE extends EventTarget {
     this.enabled = enabled && this.mode !== '';
     this.selfId = '';
     this.selfName = '';
-    /** @type {Group|null} */
+    /** @type {import('./mls.js').Group|null} */
     this.group = null;
     this.kp = null;
     /** our commit the DS has not sent back yet: {epoch, next, adds: string[]} */
@@ -169,6 +179,7 @@ export class E2EE extends EventTarget {
       this.worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'parley-e2ee' });
       this.worker.addEventListener('message', ({ data }) => this.onWorker(data));
       this.worker.addEventListener('error', (ev) => console.error('parley: e2ee worker:', ev.message));
+      loadMls().catch(() => { /* start() reports it */ }); // fetch it while the call connects
     }
   }
 
@@ -209,12 +220,21 @@ export class E2EE extends EventTarget {
         this.present.add(id);
         this.peer(id);
       }
-      this.cs ??= await cipherSuite(this.suiteName);
-      if (this.secret && !this.proofKey) {
-        this.proofKey = await proofKey(this.secret, 'proof');
-        this.welcomeKey = await proofKey(this.secret, 'welcome');
+      try {
+        await loadMls();
+      } catch (err) {
+        console.error('parley: e2ee: the MLS library did not load:', err);
+        this.dispatchEvent(new CustomEvent('problem', {
+          detail: { text: 'This server was built without its encryption library (web/vendor): encrypted calls cannot start. Tell its operator.' },
+        }));
+        return;
       }
-      this.kp = await newKeyPackage(this.cs, { id: selfId, name });
+      this.cs ??= await M.cipherSuite(this.suiteName);
+      if (this.secret && !this.proofKey) {
+        this.proofKey = await M.proofKey(this.secret, 'proof');
+        this.welcomeKey = await M.proofKey(this.secret, 'welcome');
+      }
+      this.kp = await M.newKeyPackage(this.cs, { id: selfId, name });
       if (mls.group) this.sendKeyPackage();
       else await this.create();
     });
@@ -240,7 +260,7 @@ export class E2EE extends EventTarget {
 
   async create() {
     this.creating = true;
-    this.group = await Group.create(this.cs, this.kp, enc.encode(crypto.randomUUID()));
+    this.group = await M.Group.create(this.cs, this.kp, enc.encode(crypto.randomUUID()));
     this.send({ kind: 'create' });
     await this.installEpoch(true);
   }
@@ -250,7 +270,7 @@ export class E2EE extends EventTarget {
     clearTimeout(this.kpTimer);
     if (this.group || !this.kp) return;
     const msg = { kind: 'kp', data: b64.encode(this.kp.bytes) };
-    if (this.proofKey) msg.proof = b64.encode(await makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
+    if (this.proofKey) msg.proof = b64.encode(await M.makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
     this.send(msg);
     this.kpTimer = setTimeout(() => this.inOrder(() => this.sendKeyPackage()), KP_RETRY_MS);
   }
@@ -342,7 +362,7 @@ export class E2EE extends EventTarget {
     } catch {
       return;
     }
-    const r = await admit({ bytes, from, proof, key: this.proofKey });
+    const r = await M.admit({ bytes, from, proof, key: this.proofKey });
     const p = this.peer(from);
     if (!r.ok) {
       if (!p.refused) {
@@ -378,7 +398,7 @@ export class E2EE extends EventTarget {
       msg.welcome = { to: addIds, data: b64.encode(r.welcome) };
       if (this.welcomeKey) {
         const { authenticator } = await r.next.epochKeys();
-        msg.welcome.tag = b64.encode(await welcomeTag(this.welcomeKey, authenticator));
+        msg.welcome.tag = b64.encode(await M.welcomeTag(this.welcomeKey, authenticator));
       }
     }
     this.inFlight = { epoch: this.group.epoch, next: r.next };
@@ -398,7 +418,7 @@ export class E2EE extends EventTarget {
           this.worker?.postMessage({ type: 'reset' });
           this.dataRing.clear();
           this.inFlight = null;
-          this.kp = await newKeyPackage(this.cs, { id: this.selfId, name: this.selfName });
+          this.kp = await M.newKeyPackage(this.cs, { id: this.selfId, name: this.selfName });
           await this.sendKeyPackage();
           return;
         }
@@ -417,7 +437,7 @@ export class E2EE extends EventTarget {
     if (this.group || typeof m.data !== 'string') return;
     let g;
     try {
-      g = await Group.join(this.cs, this.kp, b64.decode(m.data));
+      g = await M.Group.join(this.cs, this.kp, b64.decode(m.data));
     } catch (err) {
       console.warn('parley: e2ee: a welcome that is not for us:', err.message);
       return;
@@ -428,7 +448,7 @@ export class E2EE extends EventTarget {
       try {
         tag = typeof m.tag === 'string' ? b64.decode(m.tag) : null;
       } catch { /* a bad tag fails below */ }
-      if (!(await checkWelcomeTag(this.welcomeKey, tag, authenticator))) {
+      if (!(await M.checkWelcomeTag(this.welcomeKey, tag, authenticator))) {
         console.warn('parley: e2ee: refusing a group that does not know the invite link\'s secret');
         this.dispatchEvent(new CustomEvent('problem', {
           detail: { text: 'Security warning: the group this call offered does not know the secret of your invite link. Nothing is sent to it; waiting for the real one.' },
