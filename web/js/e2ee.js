@@ -160,6 +160,8 @@ export class E2EE extends EventTarget {
     /** our data key for the epoch we send in, and its counter */
     this.dataSend = null;
     this.active = { epoch: -1, leaf: -1, groupSize: 0 };
+    /** the epoch our sealed data uses: the newest, at once (see installEpoch) */
+    this.dataActive = { epoch: -1, leaf: -1 };
     this.code = '';
     this.epochs = 0;
     this.timers = new Set();
@@ -254,6 +256,7 @@ export class E2EE extends EventTarget {
     this.dataRing.clear();
     this.dataSend = null;
     this.active = { epoch: -1, leaf: -1, groupSize: 0 };
+    this.dataActive = { epoch: -1, leaf: -1 };
     this.code = '';
     this.worker?.postMessage({ type: 'reset' });
   }
@@ -482,6 +485,12 @@ export class E2EE extends EventTarget {
     const list = members.map((mb) => [mb.leaf, mb.id]);
     this.worker?.postMessage({ type: 'epoch', epoch: k.epoch, base: k.media, groupSize: k.groupSize, members: list, self: k.leaf });
     this.dataRing.add({ epoch: k.epoch, base: k.data, groupSize: k.groupSize, members: list });
+    // Data uses the new epoch at once, unlike media: a newcomer has no
+    // older one, and a member whose commit is still on its way holds the
+    // message until it arrives (openData, EPOCH_WAIT_MS). A chat message
+    // must not be lost; a media frame may.
+    this.dataActive = { epoch: k.epoch, leaf: k.leaf };
+    this.dispatchEvent(new CustomEvent('sending', { detail: { epoch: k.epoch } }));
     this.code = k.code;
     this.epochs++;
     const ids = new Set(members.map((mb) => mb.id));
@@ -505,7 +514,6 @@ export class E2EE extends EventTarget {
       if (this.group !== g || g.epoch !== k.epoch) return;
       this.active = { epoch: k.epoch, leaf: k.leaf, groupSize: k.groupSize };
       this.worker?.postMessage({ type: 'send-epoch', epoch: k.epoch });
-      this.dispatchEvent(new CustomEvent('sending', { detail: { epoch: k.epoch } }));
     };
     if (fresh) sendNow();
     else this.later(sendNow, SEND_DELAY_MS);
@@ -653,8 +661,8 @@ export class E2EE extends EventTarget {
   async sealData(bytes) {
     if (this.closed) throw new Error('e2ee: the call ended');
     if (!this.enabled) return bytes;
-    if (this.active.epoch < 0) await this.nextEvent('sending', this.joinWaitMs);
-    const { epoch, leaf } = this.active;
+    if (this.dataActive.epoch < 0) await this.nextEvent('sending', this.joinWaitMs);
+    const { epoch, leaf } = this.dataActive;
     if (epoch < 0) throw new Error('e2ee: not in the group yet');
     // The key (a promise) and the counter are taken before any await, so
     // concurrent calls can never use one nonce twice (AES-GCM's one rule).
