@@ -59,6 +59,16 @@ export const JOIN_WAIT_MS = 10000;
  */
 export const EPOCH_WAIT_MS = 2000;
 
+/**
+ * Sealed data waits at most this long for participants who joined the
+ * call in the last JOINER_MS and are not in the group yet (their commit is
+ * on its way): a chat message sent as someone arrives must reach them,
+ * and they cannot open anything sealed under an epoch before theirs.
+ */
+export const SETTLE_MS = 5000;
+/** How long after joining the call a participant counts as on its way into the group. */
+export const JOINER_MS = 10000;
+
 /** A KeyPackage larger than this is refused unread (an X25519 one is ≈ 300 bytes). */
 const MAX_KP_BYTES = 16 << 10;
 
@@ -130,12 +140,13 @@ class PeerRecord {
 export class E2EE extends EventTarget {
   /**
    * @param {{signaling: import('./signaling.js').Signaling,
-   *          secret: Uint8Array|null, enabled?: boolean, suite?: string, joinWaitMs?: number}} o
+   *          secret: Uint8Array|null, enabled?: boolean, suite?: string, joinWaitMs?: number, settleMs?: number}} o
    *   secret: the room secret from the invite link (#k=…), or null.
    */
-  constructor({ signaling, secret, enabled = true, suite, joinWaitMs = JOIN_WAIT_MS }) {
+  constructor({ signaling, secret, enabled = true, suite, joinWaitMs = JOIN_WAIT_MS, settleMs = SETTLE_MS }) {
     super();
     this.joinWaitMs = joinWaitMs;
+    this.settleMs = settleMs;
     this.closed = false;
     this.sig = signaling;
     this.secret = secret;
@@ -657,11 +668,29 @@ export class E2EE extends EventTarget {
     });
   }
 
+  /** joining says whether someone who just joined the call is still on the way into the group. */
+  joining() {
+    const now = Date.now();
+    for (const p of this.peers.values()) {
+      if (this.present.has(p.id) && p.leaf < 0 && !p.refused && now - p.since < JOINER_MS) return true;
+    }
+    return false;
+  }
+
+  /** settle waits (at most SETTLE_MS) until nobody is on the way into the group. */
+  async settle() {
+    const end = Date.now() + this.settleMs;
+    while (this.group && this.joining() && Date.now() < end) {
+      await this.nextEvent('group', Math.max(1, Math.min(500, end - Date.now())));
+    }
+  }
+
   /** sealData encrypts bytes for the room under our current data key (SFrame, RFC form). */
   async sealData(bytes) {
     if (this.closed) throw new Error('e2ee: the call ended');
     if (!this.enabled) return bytes;
     if (this.dataActive.epoch < 0) await this.nextEvent('sending', this.joinWaitMs);
+    await this.settle();
     const { epoch, leaf } = this.dataActive;
     if (epoch < 0) throw new Error('e2ee: not in the group yet');
     // The key (a promise) and the counter are taken before any await, so
