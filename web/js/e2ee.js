@@ -69,6 +69,13 @@ export const SETTLE_MS = 5000;
 /** How long after joining the call a participant counts as on its way into the group. */
 export const JOINER_MS = 10000;
 
+/**
+ * The DS answers a commit at once (echo or mls-stale); one unanswered
+ * this long (its answer lost with a dropped socket) is given up so the
+ * committer can go on.
+ */
+export const COMMIT_ANSWER_MS = 10000;
+
 /** A KeyPackage larger than this is refused unread (an X25519 one is ≈ 300 bytes). */
 const MAX_KP_BYTES = 16 << 10;
 
@@ -158,7 +165,11 @@ export class E2EE extends EventTarget {
     /** @type {import('./mls.js').Group|null} */
     this.group = null;
     this.kp = null;
-    /** our commit the DS has not sent back yet: {epoch, next, adds: string[]} */
+    /**
+     * our one commit the DS has not answered yet (sent back: it won; or
+     * mls-stale: it lost): {epoch, data, next, at}. Never two at once, so
+     * a refusal always names this one.
+     */
     this.inFlight = null;
     this.creating = false;
     /** participant id → {bytes, keyPackage, name}: admitted KeyPackages waiting for a commit */
@@ -401,6 +412,8 @@ export class E2EE extends EventTarget {
 
   /** maybeCommit commits pending adds and removals when we are the committer. */
   async maybeCommit() {
+    // An answer lost with a dropped socket must not stop us for good.
+    if (this.inFlight && Date.now() - this.inFlight.at > COMMIT_ANSWER_MS) this.inFlight = null;
     if (!this.group || this.inFlight || this.committerLeaf() !== this.group.leaf) return;
     const members = this.group.members();
     const removes = members.filter((mb) => mb.id !== this.selfId && !this.present.has(mb.id)).map((mb) => mb.leaf);
@@ -415,14 +428,18 @@ export class E2EE extends EventTarget {
         msg.welcome.tag = b64.encode(await M.welcomeTag(this.welcomeKey, authenticator));
       }
     }
-    this.inFlight = { epoch: this.group.epoch, next: r.next };
+    this.inFlight = { epoch: this.group.epoch, data: msg.data, next: r.next, at: Date.now() };
     this.send(msg);
   }
 
   async onCommit(m) {
     if (!this.group || m.epoch !== this.group.epoch || typeof m.data !== 'string') return;
-    if (m.from === this.selfId && this.inFlight?.epoch === m.epoch) {
+    const mine = m.from === this.selfId && this.inFlight?.epoch === m.epoch && this.inFlight.data === m.data;
+    if (mine) {
       this.group.adopt(this.inFlight.next);
+      this.inFlight = null;
+    } else if (m.from === this.selfId) {
+      return; // ours but not the one we hold: cannot be processed, and never sent twice
     } else {
       try {
         const { removed } = await this.group.process(b64.decode(m.data));
@@ -441,7 +458,9 @@ export class E2EE extends EventTarget {
         return;
       }
     }
-    this.inFlight = null;
+    // Another member's commit won the epoch ours was made for: ours is now
+    // void, and its mls-stale (which follows) lets us commit again.
+    if (this.inFlight && this.inFlight.epoch < this.group.epoch) this.inFlight.lost = true;
     this.creating = false;
     await this.installEpoch(false);
     await this.maybeCommit();
