@@ -29,10 +29,7 @@
 // With encryption off (disable(): a room an administrator allowed
 // unencrypted, docs/e2ee.md) both return the bytes as they are.
 
-import {
-  cipherSuite, newKeyPackage, Group, admit, proofKey, makeProof, welcomeTag, checkWelcomeTag, makeKid,
-} from './mls.js';
-import { EpochRing, GRACE_MS, SEND_DELAY_MS } from './epochs.js';
+import { EpochRing, GRACE_MS, SEND_DELAY_MS, makeKid } from './epochs.js';
 import { b64 } from './keys.js';
 import { SFrameKey, sframeEncrypt, sframeDecrypt, decodeHeader } from './sframe.js';
 
@@ -63,11 +60,41 @@ export const JOIN_WAIT_MS = 10000;
  */
 export const EPOCH_WAIT_MS = 2000;
 
+/**
+ * Sealed data waits at most this long for participants who joined the
+ * call in the last JOINER_MS and are not in the group yet (their commit is
+ * on its way): a chat message sent as someone arrives must reach them,
+ * and they cannot open anything sealed under an epoch before theirs.
+ */
+export const SETTLE_MS = 5000;
+/** How long after joining the call a participant counts as on its way into the group. */
+export const JOINER_MS = 10000;
+
+/**
+ * The DS answers a commit at once (echo or mls-stale); one unanswered
+ * this long (its answer lost with a dropped socket) is given up so the
+ * committer can go on.
+ */
+export const COMMIT_ANSWER_MS = 10000;
+
 /** A KeyPackage larger than this is refused unread (an X25519 one is ≈ 300 bytes). */
 const MAX_KP_BYTES = 16 << 10;
 
 const EMPTY = new Uint8Array(0);
 const enc = new TextEncoder();
+
+/**
+ * The MLS layer (mls.js and the vendored ts-mls, ≈ 250 modules) loads
+ * when the first session starts, not with the page: the page's load event
+ * does not wait for it. @type {typeof import('./mls.js')|null}
+ */
+let M = null;
+
+/** loadMls imports mls.js once; a server built without web/vendor fails here, loudly. */
+async function loadMls() {
+  M ??= await import('./mls.js');
+  return M;
+}
 
 /**
  * transformSupport says which encoded-transform API this browser has:
@@ -121,12 +148,13 @@ class PeerRecord {
 export class E2EE extends EventTarget {
   /**
    * @param {{signaling: import('./signaling.js').Signaling,
-   *          secret: Uint8Array|null, enabled?: boolean, suite?: string, joinWaitMs?: number}} o
+   *          secret: Uint8Array|null, enabled?: boolean, suite?: string, joinWaitMs?: number, settleMs?: number}} o
    *   secret: the room secret from the invite link (#k=…), or null.
    */
-  constructor({ signaling, secret, enabled = true, suite, joinWaitMs = JOIN_WAIT_MS }) {
+  constructor({ signaling, secret, enabled = true, suite, joinWaitMs = JOIN_WAIT_MS, settleMs = SETTLE_MS }) {
     super();
     this.joinWaitMs = joinWaitMs;
+    this.settleMs = settleMs;
     this.closed = false;
     this.sig = signaling;
     this.secret = secret;
@@ -135,10 +163,14 @@ export class E2EE extends EventTarget {
     this.enabled = enabled && this.mode !== '';
     this.selfId = '';
     this.selfName = '';
-    /** @type {Group|null} */
+    /** @type {import('./mls.js').Group|null} */
     this.group = null;
     this.kp = null;
-    /** our commit the DS has not sent back yet: {epoch, next, adds: string[]} */
+    /**
+     * our one commit the DS has not answered yet (sent back: it won; or
+     * mls-stale: it lost): {epoch, data, next, at}. Never two at once, so
+     * a refusal always names this one.
+     */
     this.inFlight = null;
     this.creating = false;
     /** participant id → {bytes, keyPackage, name}: admitted KeyPackages waiting for a commit */
@@ -151,6 +183,8 @@ export class E2EE extends EventTarget {
     /** our data key for the epoch we send in, and its counter */
     this.dataSend = null;
     this.active = { epoch: -1, leaf: -1, groupSize: 0 };
+    /** the epoch our sealed data uses: the newest, at once (see installEpoch) */
+    this.dataActive = { epoch: -1, leaf: -1 };
     this.code = '';
     this.epochs = 0;
     this.timers = new Set();
@@ -170,6 +204,7 @@ export class E2EE extends EventTarget {
       this.worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'parley-e2ee' });
       this.worker.addEventListener('message', ({ data }) => this.onWorker(data));
       this.worker.addEventListener('error', (ev) => console.error('parley: e2ee worker:', ev.message));
+      loadMls().catch(() => { /* start() reports it */ }); // fetch it while the call connects
     }
   }
 
@@ -210,12 +245,21 @@ export class E2EE extends EventTarget {
         this.present.add(id);
         this.peer(id);
       }
-      this.cs ??= await cipherSuite(this.suiteName);
-      if (this.secret && !this.proofKey) {
-        this.proofKey = await proofKey(this.secret, 'proof');
-        this.welcomeKey = await proofKey(this.secret, 'welcome');
+      try {
+        await loadMls();
+      } catch (err) {
+        console.error('parley: e2ee: the MLS library did not load:', err);
+        this.dispatchEvent(new CustomEvent('problem', {
+          detail: { text: 'This server was built without its encryption library (web/vendor): encrypted calls cannot start. Tell its operator.' },
+        }));
+        return;
       }
-      this.kp = await newKeyPackage(this.cs, { id: selfId, name });
+      this.cs ??= await M.cipherSuite(this.suiteName);
+      if (this.secret && !this.proofKey) {
+        this.proofKey = await M.proofKey(this.secret, 'proof');
+        this.welcomeKey = await M.proofKey(this.secret, 'welcome');
+      }
+      this.kp = await M.newKeyPackage(this.cs, { id: selfId, name });
       if (mls.group) this.sendKeyPackage();
       else await this.create();
     });
@@ -235,13 +279,14 @@ export class E2EE extends EventTarget {
     this.dataRing.clear();
     this.dataSend = null;
     this.active = { epoch: -1, leaf: -1, groupSize: 0 };
+    this.dataActive = { epoch: -1, leaf: -1 };
     this.code = '';
     this.worker?.postMessage({ type: 'reset' });
   }
 
   async create() {
     this.creating = true;
-    this.group = await Group.create(this.cs, this.kp, enc.encode(crypto.randomUUID()));
+    this.group = await M.Group.create(this.cs, this.kp, enc.encode(crypto.randomUUID()));
     this.send({ kind: 'create' });
     await this.installEpoch(true);
   }
@@ -251,7 +296,7 @@ export class E2EE extends EventTarget {
     clearTimeout(this.kpTimer);
     if (this.group || !this.kp) return;
     const msg = { kind: 'kp', data: b64.encode(this.kp.bytes) };
-    if (this.proofKey) msg.proof = b64.encode(await makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
+    if (this.proofKey) msg.proof = b64.encode(await M.makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
     this.send(msg);
     this.kpTimer = setTimeout(() => this.inOrder(() => this.sendKeyPackage()), KP_RETRY_MS);
   }
@@ -343,7 +388,7 @@ export class E2EE extends EventTarget {
     } catch {
       return;
     }
-    const r = await admit({ bytes, from, proof, key: this.proofKey });
+    const r = await M.admit({ bytes, from, proof, key: this.proofKey });
     const p = this.peer(from);
     if (!r.ok) {
       if (!p.refused) {
@@ -368,6 +413,8 @@ export class E2EE extends EventTarget {
 
   /** maybeCommit commits pending adds and removals when we are the committer. */
   async maybeCommit() {
+    // An answer lost with a dropped socket must not stop us for good.
+    if (this.inFlight && Date.now() - this.inFlight.at > COMMIT_ANSWER_MS) this.inFlight = null;
     if (!this.group || this.inFlight || this.committerLeaf() !== this.group.leaf) return;
     const members = this.group.members();
     const removes = members.filter((mb) => mb.id !== this.selfId && !this.present.has(mb.id)).map((mb) => mb.leaf);
@@ -379,17 +426,21 @@ export class E2EE extends EventTarget {
       msg.welcome = { to: addIds, data: b64.encode(r.welcome) };
       if (this.welcomeKey) {
         const { authenticator } = await r.next.epochKeys();
-        msg.welcome.tag = b64.encode(await welcomeTag(this.welcomeKey, authenticator));
+        msg.welcome.tag = b64.encode(await M.welcomeTag(this.welcomeKey, authenticator));
       }
     }
-    this.inFlight = { epoch: this.group.epoch, next: r.next };
+    this.inFlight = { epoch: this.group.epoch, data: msg.data, next: r.next, at: Date.now() };
     this.send(msg);
   }
 
   async onCommit(m) {
     if (!this.group || m.epoch !== this.group.epoch || typeof m.data !== 'string') return;
-    if (m.from === this.selfId && this.inFlight?.epoch === m.epoch) {
+    const mine = m.from === this.selfId && this.inFlight?.epoch === m.epoch && this.inFlight.data === m.data;
+    if (mine) {
       this.group.adopt(this.inFlight.next);
+      this.inFlight = null;
+    } else if (m.from === this.selfId) {
+      return; // ours but not the one we hold: cannot be processed, and never sent twice
     } else {
       try {
         const { removed } = await this.group.process(b64.decode(m.data));
@@ -399,7 +450,7 @@ export class E2EE extends EventTarget {
           this.worker?.postMessage({ type: 'reset' });
           this.dataRing.clear();
           this.inFlight = null;
-          this.kp = await newKeyPackage(this.cs, { id: this.selfId, name: this.selfName });
+          this.kp = await M.newKeyPackage(this.cs, { id: this.selfId, name: this.selfName });
           await this.sendKeyPackage();
           return;
         }
@@ -408,7 +459,9 @@ export class E2EE extends EventTarget {
         return;
       }
     }
-    this.inFlight = null;
+    // Another member's commit won the epoch ours was made for: ours is now
+    // void, and its mls-stale (which follows) lets us commit again.
+    if (this.inFlight && this.inFlight.epoch < this.group.epoch) this.inFlight.lost = true;
     this.creating = false;
     await this.installEpoch(false);
     await this.maybeCommit();
@@ -418,7 +471,7 @@ export class E2EE extends EventTarget {
     if (this.group || typeof m.data !== 'string') return;
     let g;
     try {
-      g = await Group.join(this.cs, this.kp, b64.decode(m.data));
+      g = await M.Group.join(this.cs, this.kp, b64.decode(m.data));
     } catch (err) {
       console.warn('parley: e2ee: a welcome that is not for us:', err.message);
       return;
@@ -429,7 +482,7 @@ export class E2EE extends EventTarget {
       try {
         tag = typeof m.tag === 'string' ? b64.decode(m.tag) : null;
       } catch { /* a bad tag fails below */ }
-      if (!(await checkWelcomeTag(this.welcomeKey, tag, authenticator))) {
+      if (!(await M.checkWelcomeTag(this.welcomeKey, tag, authenticator))) {
         console.warn('parley: e2ee: refusing a group that does not know the invite link\'s secret');
         this.dispatchEvent(new CustomEvent('problem', {
           detail: { text: 'Security warning: the group this call offered does not know the secret of your invite link. Nothing is sent to it; waiting for the real one.' },
@@ -463,6 +516,12 @@ export class E2EE extends EventTarget {
     const list = members.map((mb) => [mb.leaf, mb.id]);
     this.worker?.postMessage({ type: 'epoch', epoch: k.epoch, base: k.media, groupSize: k.groupSize, members: list, self: k.leaf });
     this.dataRing.add({ epoch: k.epoch, base: k.data, groupSize: k.groupSize, members: list });
+    // Data uses the new epoch at once, unlike media: a newcomer has no
+    // older one, and a member whose commit is still on its way holds the
+    // message until it arrives (openData, EPOCH_WAIT_MS). A chat message
+    // must not be lost; a media frame may.
+    this.dataActive = { epoch: k.epoch, leaf: k.leaf };
+    this.dispatchEvent(new CustomEvent('sending', { detail: { epoch: k.epoch } }));
     this.code = k.code;
     this.epochs++;
     const ids = new Set(members.map((mb) => mb.id));
@@ -486,7 +545,6 @@ export class E2EE extends EventTarget {
       if (this.group !== g || g.epoch !== k.epoch) return;
       this.active = { epoch: k.epoch, leaf: k.leaf, groupSize: k.groupSize };
       this.worker?.postMessage({ type: 'send-epoch', epoch: k.epoch });
-      this.dispatchEvent(new CustomEvent('sending', { detail: { epoch: k.epoch } }));
     };
     if (fresh) sendNow();
     else this.later(sendNow, SEND_DELAY_MS);
@@ -630,12 +688,30 @@ export class E2EE extends EventTarget {
     });
   }
 
+  /** joining says whether someone who just joined the call is still on the way into the group. */
+  joining() {
+    const now = Date.now();
+    for (const p of this.peers.values()) {
+      if (this.present.has(p.id) && p.leaf < 0 && !p.refused && now - p.since < JOINER_MS) return true;
+    }
+    return false;
+  }
+
+  /** settle waits (at most SETTLE_MS) until nobody is on the way into the group. */
+  async settle() {
+    const end = Date.now() + this.settleMs;
+    while (this.group && this.joining() && Date.now() < end) {
+      await this.nextEvent('group', Math.max(1, Math.min(500, end - Date.now())));
+    }
+  }
+
   /** sealData encrypts bytes for the room under our current data key (SFrame, RFC form). */
   async sealData(bytes) {
     if (this.closed) throw new Error('e2ee: the call ended');
     if (!this.enabled) return bytes;
-    if (this.active.epoch < 0) await this.nextEvent('sending', this.joinWaitMs);
-    const { epoch, leaf } = this.active;
+    if (this.dataActive.epoch < 0) await this.nextEvent('sending', this.joinWaitMs);
+    await this.settle();
+    const { epoch, leaf } = this.dataActive;
     if (epoch < 0) throw new Error('e2ee: not in the group yet');
     // The key (a promise) and the counter are taken before any await, so
     // concurrent calls can never use one nonce twice (AES-GCM's one rule).

@@ -32,7 +32,7 @@ class FakeDS {
   }
 
   join(id, { secret = null, name = id.toUpperCase() } = {}) {
-    const node = new E2EE({ secret, signaling: { mls: (m) => this.onMls(id, m) }, joinWaitMs: 50 });
+    const node = new E2EE({ secret, signaling: { mls: (m) => this.onMls(id, m) }, joinWaitMs: 50, settleMs: 50 });
     const peers = [...this.nodes.keys()];
     this.nodes.set(id, node);
     node.start(id, { group: this.group, epoch: this.epoch }, peers, name);
