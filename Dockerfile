@@ -20,6 +20,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# The browser's MLS library, pinned and integrity-checked by npm ci
+# (web/vendor/README.md); go:embed then takes it into the binary.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends npm >/dev/null \
+ && scripts/vendor-web.sh
 ARG VERSION=dev
 # CGO off: a static binary that needs no libc in the final image.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/parley ./cmd/parley \

@@ -6,20 +6,24 @@ GO      ?= go
 BIN     ?= bin/parley
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all run build test test-go test-js lint deps bench fuzz clean
+.PHONY: all run build test test-go test-js lint deps vendor bench fuzz clean
 
 all: build
 
 # A local instance: the SFU also offers loopback candidates, so a browser on
 # this machine reaches it even with no network.
-run:
+run: vendor
 	$(GO) run ./cmd/parley --sfu-loopback=true $(ARGS)
 
-build:
+build: vendor
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/parley
 
 deps:
 	@scripts/ensure-deps.sh
+
+# The pinned browser libraries (web/vendor/README.md); a no-op when current.
+vendor:
+	@scripts/vendor-web.sh
 
 test: deps lint test-js test-go
 
@@ -56,7 +60,7 @@ DIST    ?= dist
 PLATFORMS ?= linux/amd64 linux/arm64
 
 .PHONY: release
-release:
+release: vendor
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	for p in $(PLATFORMS); do \
 	  os=$${p%/*}; arch=$${p#*/}; \

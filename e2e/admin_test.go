@@ -36,6 +36,8 @@ type adminRoom struct {
 	PolicySet    bool               `json:"policySet"`
 	Switches     int                `json:"switches"`
 	Participants []adminParticipant `json:"participants"`
+	E2EE         bool               `json:"e2ee"`
+	E2EESet      bool               `json:"e2eeSet"`
 }
 
 type adminRooms struct {

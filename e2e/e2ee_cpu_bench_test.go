@@ -29,7 +29,8 @@ const clockTicks = 100
 // and microphone) in one mesh room, waits until every page decodes N−1 remote
 // tiles, and measures for 15 s the CPU time of all the browser's processes
 // (utime + stime from /proc) and the video frames the pages decoded, once
-// with end-to-end encryption and once with ?e2ee=off:
+// with end-to-end encryption and once in a room the configuration allows
+// unencrypted (e2ee.unencrypted_rooms):
 //
 //	go test ./e2e -run '^$' -bench BenchmarkE2EEMeshCPU -benchtime 1x -timeout 20m
 //
@@ -52,14 +53,20 @@ func BenchmarkE2EEMeshCPU(b *testing.B) {
 // meshCPU runs one call of n pages and reports its figures.
 func meshCPU(b *testing.B, n int, e2ee bool) {
 	b.StopTimer()
-	ts := testserver.Start(b, func(c *config.Config) { c.MeshMax = 6 })
+	ts := testserver.Start(b, func(c *config.Config) {
+		c.MeshMax = 6
+		c.E2EE.UnencryptedRooms = []string{"plain-*"}
+	})
 	dir := b.TempDir()
 	br := browsertest.New(b, browsertest.WithFlag("user-data-dir", dir))
 	room := browserRoom("bench-cpu")
+	if !e2ee {
+		room = browserRoom("plain-bench-cpu")
+	}
 	secret := roomSecret()
 	pages := make([]*browsertest.Page, n)
 	for i := range pages {
-		url := browserRoomURL(ts, room, fmt.Sprintf("P%d", i)) + "&e2ee=off"
+		url := browserRoomURL(ts, room, fmt.Sprintf("P%d", i))
 		if e2ee {
 			url = e2eeRoomURL(ts, room, fmt.Sprintf("P%d", i), secret)
 		}

@@ -4,8 +4,10 @@ package e2e
 // real protocol, announces no key, and records the VP8 frames the SFU
 // forwards to it from a browser that publishes a known picture. With E2EE
 // every frame has the SFrame layout of docs/e2ee.md and no key frame
-// decodes to the picture; with encryption turned off (the positive
-// control) the same decoder shows the known colour.
+// decodes to the picture, also when the link asks for no encryption
+// (?e2ee=off, issue 13: no silent downgrade); in a room the configuration
+// allows unencrypted (the positive control) the same decoder shows the
+// known colour.
 
 import (
 	"bytes"
@@ -116,20 +118,34 @@ func sframeTrailer(frame []byte) (kid uint64, ok bool) {
 
 func TestE2EEEavesdropper(t *testing.T) {
 	b := e2eeBrowser(t)
-	for _, encrypted := range []bool{true, false} {
-		name := "encrypted"
-		if !encrypted {
-			name = "e2ee-off"
-		}
-		t.Run(name, func(t *testing.T) {
-			ts := testserver.Start(t, func(c *config.Config) { c.Policy = "sfu-only" })
-			room := browserRoom("eavesdrop")
-			url := e2eeRoomURL(ts, room, "A", roomSecret())
-			if !encrypted {
-				url = browserRoomURL(ts, room, "A") + "&e2ee=off"
+	// encrypted: the invite link; crafted: a link that asks for no
+	// encryption (?e2ee=off, honoured before issue 13), which must not get
+	// it; plain: a room the configuration allows unencrypted (the positive
+	// control: the recorder does see the picture there).
+	for _, tc := range []struct {
+		name, prefix, query string
+		secret, encrypted   bool
+	}{
+		{"encrypted", "eavesdrop", "", true, true},
+		{"crafted-e2ee-off", "eavesdrop", "&e2ee=off", false, true},
+		{"unencrypted-room", "plain-eavesdrop", "", false, false},
+	} {
+		encrypted := tc.encrypted
+		t.Run(tc.name, func(t *testing.T) {
+			ts := testserver.Start(t, func(c *config.Config) {
+				c.Policy = "sfu-only"
+				c.E2EE.UnencryptedRooms = []string{"plain-*"}
+			})
+			room := browserRoom(tc.prefix)
+			url := browserRoomURL(ts, room, "A") + tc.query
+			if tc.secret {
+				url += roomSecret()
 			}
 			page := b.NewPage(t, url)
 			waitOrDump(t, page, "A in call", `parley.state === 'in-call' && parley.sfu()?.publishing`, e2eeTimeout)
+			if got := browsertest.MustEval[bool](page, `!!parley.e2ee()?.enabled`); got != encrypted {
+				t.Fatalf("page encrypts: %v, want %v\ne2ee %s", got, encrypted, e2eeDump(page))
+			}
 
 			rec := &frameRecorder{}
 			ctx, cancel := context.WithCancel(context.Background())
@@ -183,21 +199,23 @@ func TestE2EEEavesdropper(t *testing.T) {
 				if decodedKnown == 0 {
 					t.Errorf("positive control: none of %d key frames decoded to the known colour", decodedKeys)
 				}
-				t.Logf("e2ee off: %d frames, %d key frames, %d decode to the known picture", len(frames), decodedKeys, decodedKnown)
+				t.Logf("unencrypted room: %d frames, %d key frames, %d decode to the known picture", len(frames), decodedKeys, decodedKnown)
 				return
 			}
 			if decodedKnown != 0 {
 				t.Errorf("%d of %d key frames the SFU forwarded decode to the known picture", decodedKnown, decodedKeys)
 			}
-			kid := browsertest.MustEval[float64](page, `parley.e2ee().kid`)
-			tag := uint64(kid) >> 16
+			// A is alone in its MLS group (Eve, a pion client, never asks to
+			// join it): every frame carries A's one KID (RFC 9605 §5.2:
+			// leaf 0, epoch 0).
+			kid := uint64(browsertest.MustEval[float64](page, `parley.e2ee().kid`))
 			for i, f := range frames {
 				k, ok := sframeTrailer(f)
 				if !ok {
 					t.Fatalf("frame %d (%d bytes) has no SFrame trailer: % x", i, len(f), f[max(0, len(f)-24):])
 				}
-				if k>>16 != tag {
-					t.Fatalf("frame %d: KID %#x is not A's (tag %#x)", i, k, tag)
+				if k != kid {
+					t.Fatalf("frame %d: KID %#x is not A's (%#x)", i, k, kid)
 				}
 			}
 			t.Logf("encrypted: %d frames, all with A's SFrame trailer; %d key frames, none decodes to the picture", len(frames), decodedKeys)

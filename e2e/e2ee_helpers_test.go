@@ -1,18 +1,15 @@
 package e2e
 
 // Helpers of the end-to-end encryption tests (e2ee_test.go): a known
-// picture for the fake camera, reading it back, the room secret, and a
-// recording KeyFilter.
+// picture for the fake camera, reading it back, the room secret.
 
 import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/parleyhq/parley/internal/browsertest"
@@ -93,39 +90,6 @@ func roomSecret() string {
 // e2eeRoomURL is browserRoomURL with a fragment (the room secret, or "").
 func e2eeRoomURL(ts *testserver.Server, room, name, fragment string) string {
 	return browserRoomURL(ts, room, name) + fragment
-}
-
-// keyLog records the key messages the server relays, by type, sender and
-// recipient; its filter can rewrite or withhold them.
-type keyLog struct {
-	mu      sync.Mutex
-	counts  map[string]int // "t from→to" → messages
-	rewrite func(from, to string, typ string, data json.RawMessage) json.RawMessage
-}
-
-func newKeyLog() *keyLog { return &keyLog{counts: map[string]int{}} }
-
-// filter is the signaling.KeyFilter.
-func (k *keyLog) filter(from, to string, data json.RawMessage) json.RawMessage {
-	var m struct {
-		T string `json:"t"`
-	}
-	_ = json.Unmarshal(data, &m)
-	k.mu.Lock()
-	k.counts[fmt.Sprintf("%s %s→%s", m.T, from, to)]++
-	rw := k.rewrite
-	k.mu.Unlock()
-	if rw != nil {
-		return rw(from, to, m.T, data)
-	}
-	return data
-}
-
-// count returns how many messages of type typ went from → to.
-func (k *keyLog) count(typ, from, to string) int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.counts[fmt.Sprintf("%s %s→%s", typ, from, to)]
 }
 
 // pageID returns the participant id of a page.

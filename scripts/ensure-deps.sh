@@ -46,3 +46,7 @@ if [ -z "$firefox" ]; then
 fi
 "$firefox" --version >/dev/null 2>&1 || fail "$firefox does not run"
 echo "make test: using $("$chromium" --version 2>/dev/null | head -1), $("$firefox" --version 2>/dev/null | head -1), node $(node --version), $(go version | cut -d' ' -f3)"
+
+# The browser's vendored MLS library (web/vendor/README.md): node tests and
+# the embedded client need it.
+"$(dirname "$0")/vendor-web.sh" || fail "could not vendor the browser libraries (scripts/vendor-web.sh)"

@@ -43,6 +43,11 @@ type RoomInfo struct {
 	DecryptFailures uint64     `json:"decryptFailures"`
 	DecryptedFrames uint64     `json:"decryptedFrames"`
 	Peers           []PeerInfo `json:"participants"`
+
+	// E2EE is false in a room allowed unencrypted (e2ee.go); E2EESet
+	// says an admin set it for this room.
+	E2EE    bool `json:"e2ee"`
+	E2EESet bool `json:"e2eeSet"`
 }
 
 // Rooms returns a snapshot of every room, sorted by name, with each
@@ -108,6 +113,7 @@ func (r *room) info() RoomInfo {
 	ri := RoomInfo{
 		Name: r.name, Mode: r.mode, Policy: r.policy, PolicySet: r.policySet, Switches: r.switches,
 		DecryptFailures: r.decryptFailures, DecryptedFrames: r.decryptedFrames,
+		E2EE: !r.unencrypted, E2EESet: r.e2eeSet,
 	}
 	for _, m := range r.members {
 		p := m.peer()

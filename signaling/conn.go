@@ -348,6 +348,8 @@ func (c *conn) handle(frame []byte) {
 			c.hub.clientStats(c, req.stats)
 		case TypeModerate:
 			perr = c.hub.moderate(c, req)
+		case TypeMLS:
+			perr = c.hub.mls(c, req)
 		}
 	}
 	if perr != nil && req.typ == TypeJoin && !joined {

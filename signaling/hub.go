@@ -27,6 +27,10 @@ type Options struct {
 	MaxFileBytes  int64         // largest file transfer clients allow, told in welcome (default 2 GiB)
 	Policy        Policy        // policy of rooms no admin has set one for
 
+	// UnencryptedRooms are room names or path.Match patterns whose
+	// clients do not encrypt end to end (e2ee.go); told in welcome.
+	UnencryptedRooms []string
+
 	// SFU is the media server for rooms in SFU mode; nil keeps every room
 	// a mesh.
 	SFU SFU
@@ -322,7 +326,7 @@ func (h *Hub) joinLocked(c *conn, req request, id string, grant Grant, ice []ICE
 	}
 	r := h.rooms[req.room]
 	if r == nil {
-		r = &room{name: req.room, policy: h.policy}
+		r = &room{name: req.room, policy: h.policy, unencrypted: h.opts.unencryptedByConfig(req.room)}
 	}
 	evicted, perr := h.admitLocked(r)
 	if perr != nil {
@@ -357,12 +361,13 @@ func (h *Hub) welcomeLocked(c *conn, r *room, ice []ICEServer, resumed bool) wel
 	return welcomeMsg{
 		Type: TypeWelcome, V: ProtocolVersion,
 		ID: c.id, Room: r.name, Name: c.name,
-		Peers: peers, Mode: r.mode, Policy: r.policy,
+		Peers: peers, Mode: r.mode, Policy: r.policy, E2EE: !r.unencrypted,
 		ICEServers:  ice,
 		Limits:      Limits{MeshMax: h.opts.MeshMax, MaxMessageBytes: MaxMessageBytes, MaxSFUSignal: MaxSFUSignalBytes, MaxNameLength: MaxNameRunes, MaxFileBytes: h.opts.MaxFileBytes},
 		Permissions: c.perms,
 		Resume:      h.issueTokenLocked(c),
 		Resumed:     resumed,
+		MLS:         r.mls.state(),
 	}
 }
 
@@ -388,6 +393,7 @@ func (h *Hub) leaveLocked(c *conn, reason string) SFUSession {
 	delete(h.peers, c.id)
 	r.remove(c)
 	r.broadcast(encode(peerMsg{Type: TypePeerLeft, Peer: c.peer(), Reason: reason}), nil)
+	h.mlsLeftLocked(c, r)
 	if len(r.members) == 0 {
 		r.stopDownTimer()
 		delete(h.rooms, r.name)

@@ -95,6 +95,8 @@ type msg struct {
 	Limits  Limits          `json:"limits"`
 	Resume  string          `json:"resume"`
 	Resumed bool            `json:"resumed"`
+
+	E2EE *bool `json:"e2ee"` // welcome, e2ee (e2ee.go)
 }
 
 func (c *client) read() msg {

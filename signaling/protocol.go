@@ -81,6 +81,12 @@ type inbound struct {
 
 	// stats: frames that failed before their sender's key arrived (normal)
 	DecryptFailuresBeforeKey json.RawMessage `json:"decryptFailuresBeforeKey"`
+
+	// mls (mls.go)
+	Kind    json.RawMessage `json:"kind"`
+	Epoch   json.RawMessage `json:"epoch"`
+	Proof   json.RawMessage `json:"proof"`
+	Welcome json.RawMessage `json:"welcome"`
 }
 
 // Bounds of join credentials and stats reports.
@@ -102,6 +108,7 @@ type request struct {
 	resume          string      // join
 	action          string      // moderate
 	stats           ClientStats // stats
+	mls             mlsReq      // mls
 }
 
 // decode parses and validates one client frame.
@@ -147,6 +154,8 @@ func decode(frame []byte) (request, *ProtocolError) {
 		return decodeStats(in, req)
 	case TypeModerate:
 		return decodeModerate(in, req)
+	case TypeMLS:
+		return decodeMLS(in, req)
 	}
 	return req, protoErr(CodeUnknownType, "unknown message type %q", truncate(typ, 32))
 }
@@ -337,6 +346,12 @@ type welcomeMsg struct {
 	// dropped one; Resumed says this welcome is such a take-over.
 	Resume  string `json:"resume,omitempty"`
 	Resumed bool   `json:"resumed,omitempty"`
+	// MLS says whether the room has an MLS group to join (mls.go).
+	MLS MLSState `json:"mls"`
+
+	// E2EE is false only in a room an administrator allowed unencrypted
+	// (e2ee.go); clients treat a missing field as true.
+	E2EE bool `json:"e2ee"`
 }
 
 type peerMsg struct {

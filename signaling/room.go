@@ -17,6 +17,10 @@ type room struct {
 	downTimer *time.Timer // running while an auto SFU room is small enough for mesh
 	downWaits uint64      // numbers the downTimers, so a stale one can tell
 	switches  int         // mode changes since the room was created
+	mls       mlsRoom     // the MLS Delivery Service's state (mls.go)
+
+	unencrypted bool // clients do not encrypt end to end (e2ee.go)
+	e2eeSet     bool // an admin set unencrypted; the configuration no longer applies
 
 	// E2EE health reported by clients (`stats`), without identities.
 	decryptFailures uint64

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -57,6 +58,10 @@ type tree struct {
 	assets map[string]*asset // by URL path, e.g. "/js/app.js"
 	hash   string            // version of the whole tree
 	tops   []top             // top-level names other than html/
+	// scriptHashes are the CSP sources ("sha256-…") of the inline import
+	// maps of the pages, taken after the rewrite to versioned URLs (which
+	// changes their bytes, so no hash written in the source could match).
+	scriptHashes []string
 }
 
 // loadTree reads every servable file, hashes the tree, rewrites the HTML
@@ -70,6 +75,9 @@ func loadTree(fsys fs.FS) (*tree, error) {
 		}
 		if _, ok := contentTypes[path.Ext(p)]; !ok || strings.HasSuffix(p, ".test.js") {
 			return nil // node tests and anything unexpected stay private
+		}
+		if strings.HasPrefix(p, "vendor/") && path.Ext(p) != ".js" && path.Ext(p) != ".mjs" {
+			return nil // of the vendored packages the browser needs only the modules
 		}
 		names = append(names, p)
 		return nil
@@ -98,11 +106,16 @@ func loadTree(fsys fs.FS) (*tree, error) {
 	for p, a := range t.assets {
 		if strings.HasPrefix(p, "/html/") {
 			a.body = t.rewrite(a.body)
+			if m, ok := importMap(a.body); ok {
+				sum := sha256.Sum256(m)
+				t.scriptHashes = append(t.scriptHashes, "sha256-"+base64.StdEncoding.EncodeToString(sum[:]))
+			}
 		}
 		if err := a.finish(p); err != nil {
 			return nil, err
 		}
 	}
+	slices.Sort(t.scriptHashes)
 	return t, nil
 }
 
@@ -123,6 +136,17 @@ func (t *tree) rewrite(html []byte) []byte {
 		}
 	}
 	return html
+}
+
+// importMap returns the contents of a page's <script type="importmap">.
+func importMap(html []byte) ([]byte, bool) {
+	const open, end = `<script type="importmap">`, `</script>`
+	_, rest, ok := bytes.Cut(html, []byte(open))
+	if !ok {
+		return nil, false
+	}
+	m, _, ok := bytes.Cut(rest, []byte(end))
+	return m, ok
 }
 
 // finish computes the ETags and the compressed copy of a.

@@ -7,6 +7,7 @@
 //	/admin              the admin page (on the token-protected /api/admin/)
 //	/assets/{hash}/…    every file under web/ except the HTML, versioned
 //	/js/…, /css/…       the same files unversioned (old pages, tools)
+//	/vendor/…           the pinned browser libraries (web/vendor/README.md)
 //	/favicon.svg        the icon
 //
 // Versioning: the whole embedded tree has one content hash, computed when
@@ -33,6 +34,8 @@ package web
 
 import (
 	"embed"
+	"errors"
+	"io/fs"
 	"net/http"
 	"regexp"
 )
@@ -40,8 +43,22 @@ import (
 // The directories and files served; a directory added under web/ (e.g.
 // vendor) is added here and is then versioned and served like js/.
 //
-//go:embed html js css favicon.svg
+//go:embed html js css favicon.svg all:vendor
 var files embed.FS
+
+// VendorEntry is the file the room page cannot work without; Handler's
+// caller can check it with HasVendor (scripts/vendor-web.sh makes it).
+const VendorEntry = "/vendor/node_modules/ts-mls/dist/src/index.js"
+
+// ErrNoVendor: the binary was built without web/vendor/node_modules.
+var ErrNoVendor = errors.New("web: built without the vendored browser libraries (MLS): run scripts/vendor-web.sh, then rebuild")
+
+// HasVendor reports whether the binary embeds the vendored browser
+// libraries: without them the room page cannot encrypt and refuses to join.
+func HasVendor() bool {
+	_, err := fs.Stat(files, VendorEntry[1:])
+	return err == nil
+}
 
 // Options configures the web client's handler.
 type Options struct {
@@ -83,5 +100,5 @@ func Handler(opts Options) http.Handler {
 		h.serve(w, r, "/favicon.svg", false)
 	})
 	mux.HandleFunc("/", h.notFound)
-	return securityHeaders(opts.EmbedOrigins, mux)
+	return securityHeaders(opts.EmbedOrigins, t.scriptHashes, mux)
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +22,10 @@ func get(t *testing.T, h http.Handler, method, target string, hdr ...string) *ht
 
 func TestRoutes(t *testing.T) {
 	h := Handler(Options{})
+	served, err := loadTree(files)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -64,7 +70,7 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("HEAD %s: has a body", tc.path)
 		}
 		for k, v := range map[string]string{
-			"Content-Security-Policy": CSP(nil),
+			"Content-Security-Policy": CSP(nil, served.scriptHashes),
 			"X-Frame-Options":         "DENY",
 			"X-Content-Type-Options":  "nosniff",
 			"Referrer-Policy":         "no-referrer",
@@ -104,6 +110,45 @@ func TestNoInlineCode(t *testing.T) {
 		}
 		if strings.Contains(body, "<script") && !strings.Contains(body, `<script type="module" src="/assets/`) {
 			t.Errorf("%s has a script that is not an external module", p)
+		}
+	}
+}
+
+// TestImportMapHash: the CSP allows the room page's import map, as served
+// (rewritten to versioned URLs), by its hash, and nothing else inline.
+func TestImportMapHash(t *testing.T) {
+	rec := get(t, Handler(Options{}), "GET", "/r/x")
+	m, ok := importMap(rec.Body.Bytes())
+	if !ok {
+		t.Fatal("the room page has no import map")
+	}
+	if !strings.Contains(string(m), assetsPrefix) {
+		t.Errorf("the import map does not point at versioned files:\n%s", m)
+	}
+	sum := sha256.Sum256(m)
+	want := "script-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "';"
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, want) {
+		t.Errorf("CSP %q lacks %q", csp, want)
+	}
+}
+
+// TestVendor: the room page needs the vendored libraries; a build without
+// them is a build that cannot encrypt.
+func TestVendor(t *testing.T) {
+	if !HasVendor() {
+		t.Fatal("web/vendor/node_modules is missing: run scripts/vendor-web.sh (make build and make test do)")
+	}
+	h := Handler(Options{})
+	if rec := get(t, h, "GET", VendorEntry); rec.Code != 200 || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Errorf("GET %s: %d %s", VendorEntry, rec.Code, rec.Header().Get("Content-Type"))
+	}
+	// all: in go:embed: noble's modules start with "_" (_md.js, _u64.js).
+	if rec := get(t, h, "GET", "/vendor/node_modules/@noble/hashes/_md.js"); rec.Code != 200 {
+		t.Errorf("GET noble's _md.js: %d", rec.Code)
+	}
+	for _, p := range []string{"/vendor/package.json", "/vendor/README.md", "/vendor/node_modules/ts-mls/package.json"} {
+		if rec := get(t, h, "GET", p); rec.Code != 404 {
+			t.Errorf("GET %s: %d, want 404", p, rec.Code)
 		}
 	}
 }

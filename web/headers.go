@@ -5,24 +5,28 @@ import (
 	"strings"
 )
 
-// baseCSP is the Content-Security-Policy without its frame-ancestors
-// directive: no inline script or style, everything from this origin.
-const baseCSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; " +
-	"media-src 'self' blob:; style-src 'self'; script-src 'self'; worker-src 'self' blob:"
-
-// CSP returns the Content-Security-Policy of every response. Without
-// embedders no page may frame Parley (clickjacking of the camera and
-// share controls); with them, only those origins may.
-func CSP(embedOrigins []string) string {
-	if len(embedOrigins) == 0 {
-		return baseCSP + "; frame-ancestors 'none'"
+// CSP returns the Content-Security-Policy of every response: no inline
+// style, and no inline script but the ones allowed by their SHA-256
+// (scriptHashes, "sha256-…": the room page's import map, which browsers
+// take only inline). Without embedders no page may frame Parley
+// (clickjacking of the camera and share controls); with them, only those
+// origins may.
+func CSP(embedOrigins, scriptHashes []string) string {
+	script := "'self'"
+	for _, h := range scriptHashes {
+		script += " '" + h + "'"
 	}
-	return baseCSP + "; frame-ancestors " + strings.Join(embedOrigins, " ")
+	csp := "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; " +
+		"media-src 'self' blob:; style-src 'self'; script-src " + script + "; worker-src 'self' blob:"
+	if len(embedOrigins) == 0 {
+		return csp + "; frame-ancestors 'none'"
+	}
+	return csp + "; frame-ancestors " + strings.Join(embedOrigins, " ")
 }
 
 // securityHeaders sets the headers every response of the web client carries.
-func securityHeaders(embedOrigins []string, next http.Handler) http.Handler {
-	csp := CSP(embedOrigins)
+func securityHeaders(embedOrigins, scriptHashes []string, next http.Handler) http.Handler {
+	csp := CSP(embedOrigins, scriptHashes)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)

@@ -26,6 +26,7 @@ type Hub interface {
 	DefaultPolicy() signaling.Policy
 	SetDefaultPolicy(signaling.Policy)
 	SetPolicy(room string, p signaling.Policy) error
+	SetE2EE(room string, encrypted bool) error
 	Kick(peerID string) error
 	CloseRoom(name string) error
 }
@@ -53,6 +54,7 @@ func New(hub Hub, token string, log *slog.Logger) (*API, error) {
 	a.mux.HandleFunc("DELETE /api/admin/rooms/{room}", a.closeRoom)
 	a.mux.HandleFunc("PUT /api/admin/rooms/{room}/policy", a.setRoomPolicy)
 	a.mux.HandleFunc("PUT /api/admin/policy", a.setPolicy)
+	a.mux.HandleFunc("PUT /api/admin/rooms/{room}/e2ee", a.setRoomE2EE)
 	a.mux.HandleFunc("DELETE /api/admin/participants/{id}", a.kick)
 	a.mux.HandleFunc("/api/admin/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not-found", "no such admin endpoint: "+r.Method+" "+r.URL.Path)

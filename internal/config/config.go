@@ -51,6 +51,7 @@ type Config struct {
 	TURN    TURN    `yaml:"turn"`
 	Metrics Metrics `yaml:"metrics"`
 	Access  Access  `yaml:"access"`
+	E2EE    E2EE    `yaml:"e2ee"`
 }
 
 // Metrics configures the Prometheus endpoint (docs/install.md).
@@ -291,6 +292,7 @@ func (c Config) Validate() error {
 		}
 	}
 	add2(c.Access.validate())
+	add2(c.E2EE.validate())
 	t := c.TURN
 	if t.CredentialTTL < time.Minute {
 		add("turn.credential_ttl: %s is shorter than a minute", t.CredentialTTL)

@@ -186,6 +186,7 @@ var flagKeys = []struct{ flag, path string }{
 	{"sfu-listen", "sfu.listen_ip"},
 	{"embed-origins", "embed_origins"},
 	{"hsts-max-age", "hsts_max_age"},
+	{"unencrypted-rooms", "e2ee.unencrypted_rooms"},
 }
 
 // Load builds the configuration from defaults, then the config file (from

@@ -100,10 +100,16 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		Logger:        log.With("part", "signaling"),
 		Authorizer:    auth,
 		Observer:      s.newMetrics(),
+
+		// Rooms whose clients do not encrypt (docs/e2ee.md).
+		UnencryptedRooms: cfg.E2EE.UnencryptedRooms,
 	})
 	adminAPI, err := admin.New(s.hub, s.adminToken(), log.With("part", "admin"))
 	if err != nil {
 		return nil, err
+	}
+	if !web.HasVendor() {
+		return nil, web.ErrNoVendor // a room page that cannot encrypt: refuse to start
 	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/ws", s.hub)

@@ -92,6 +92,12 @@ type Welcome struct {
 	// Resumed says this welcome answers a join with a valid resume token:
 	// the id is the old one, and the messages queued meanwhile follow.
 	Resumed bool `json:"resumed,omitempty"`
+	// E2EE is false in a room an administrator allowed unencrypted
+	// (docs/e2ee.md "Unencrypted rooms"); nil when the server did not say,
+	// which clients take as encrypted. sigclient's users (pion) do not
+	// encrypt: a browser in the same room decodes their media only when
+	// it is false.
+	E2EE *bool `json:"e2ee"`
 }
 
 // Event is one server message other than the `welcome` (or refusal) that

@@ -184,6 +184,7 @@ function roomCard(name) {
   });
   const close = el('button', { type: 'button', class: 'danger close-room', text: 'Close room' });
   twoStep(close, `Click again to close ${name} for everyone`, () => act(`Room ${name} closed.`, () => api.closeRoom(name)));
+  const crypt = e2eeButton(name);
   const table = el('table', { class: 'people' },
     el('caption', { class: 'visually-hidden', text: `Participants in ${name}` }),
     el('thead', {}, el('tr', {},
@@ -199,7 +200,40 @@ function roomCard(name) {
       el('span', { class: 'hint room-meta' }),
       close),
     form,
+    el('p', { class: 'row' }, crypt),
     table);
+}
+
+/**
+ * e2eeButton allows the room to go without end-to-end encryption (two
+ * clicks: everyone in it is told, newcomers join unencrypted) or requires
+ * it again (one click); updateRoom keeps its text in step (docs/admin.md).
+ */
+function e2eeButton(room) {
+  const b = el('button', { type: 'button', class: 'room-e2ee' });
+  b.addEventListener('click', () => {
+    if (b.dataset.e2ee !== 'true') {
+      act(`Room ${room} requires end-to-end encryption again.`, () => api.setRoomE2EE(room, true));
+      return;
+    }
+    if (!b.dataset.armed) {
+      b.dataset.armed = 'true';
+      b.textContent = 'Confirm: allow unencrypted';
+      notice(`Click again to let ${room} go without end-to-end encryption; everyone in it will see a warning.`);
+      setTimeout(() => { delete b.dataset.armed; setE2EEButton(b, true); }, CONFIRM_MS);
+      return;
+    }
+    delete b.dataset.armed;
+    act(`Room ${room} may now go without end-to-end encryption.`, () => api.setRoomE2EE(room, false));
+  });
+  return b;
+}
+
+/** setE2EEButton shows what the room's encryption button would do. */
+function setE2EEButton(b, e2ee) {
+  b.dataset.e2ee = String(e2ee);
+  if (b.dataset.armed) return;
+  b.textContent = e2ee ? 'Allow unencrypted' : 'Require end-to-end encryption';
 }
 
 function updateRoom(card, r) {
@@ -209,7 +243,9 @@ function updateRoom(card, r) {
   mode.dataset.mode = r.mode;
   mode.textContent = r.mode === 'sfu' ? 'SFU' : 'mesh';
   const n = r.participants?.length ?? 0;
-  card.querySelector('.room-meta').textContent = `${n} ${n === 1 ? 'person' : 'people'} · ${r.policy}${r.policySet ? ' (set here)' : ''} · ${r.switches} switch${r.switches === 1 ? '' : 'es'}`;
+  card.querySelector('.room-meta').textContent = `${n} ${n === 1 ? 'person' : 'people'} · ${r.policy}${r.policySet ? ' (set here)' : ''} · ${r.switches} switch${r.switches === 1 ? '' : 'es'}${r.e2ee === false ? ' · NOT end-to-end encrypted' : ''}`;
+  card.dataset.e2ee = String(r.e2ee !== false);
+  setE2EEButton(card.querySelector('.room-e2ee'), r.e2ee !== false);
   const select = card.querySelector('.room-policy');
   if (document.activeElement !== select && !select.dataset.dirty) select.value = r.policy;
   const body = card.querySelector('tbody');

@@ -81,6 +81,11 @@ export class AdminAPI {
     return this.request('PUT', `/rooms/${encodeURIComponent(room)}/policy`, { policy });
   }
 
+  /** setRoomE2EE allows a live room unencrypted (false) or takes it back (docs/admin.md). */
+  setRoomE2EE(room, e2ee) {
+    return this.request('PUT', `/rooms/${encodeURIComponent(room)}/e2ee`, { e2ee });
+  }
+
   kick(id) {
     return this.request('DELETE', `/participants/${encodeURIComponent(id)}`);
   }

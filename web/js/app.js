@@ -4,11 +4,13 @@
 //   ?name=NAME    skip the lobby and join with the default devices
 //   ?quality=low  capture 320×180 at 15 fps (weak machines, tests)
 //   ?relay=1      test only: iceTransportPolicy 'relay' (forces TURN)
-//   ?e2ee=off     test only: no end-to-end encryption (docs/e2ee.md)
 //   ?token=JWT    signed join token from an application embedding Parley
 //                 (docs/access.md), sent with every join
 // Fragment: #k=SECRET, the room secret of the invite link (never sent to
 // the server) that authenticates everyone's E2EE keys.
+// Every room is end-to-end encrypted unless the server's welcome says an
+// administrator allowed it unencrypted; no URL turns encryption off
+// (roomcrypto.js, docs/e2ee.md "Unencrypted rooms").
 //
 // Debug handle for tests (the only global): window.parley =
 //   {state: 'lobby'|'joining'|'in-call'|'reconnecting'|'left', id, mode, policy,
@@ -72,10 +74,11 @@ async function main() {
     showBanner('This is not a valid room address. Go back to the home page to start or join a room.');
     return;
   }
-  // End-to-end encryption is on unless a test turns it off; a browser that
-  // cannot transform encoded frames cannot join an encrypted room.
-  const e2ee = { enabled: params.get('e2ee') !== 'off', secret: roomSecretFromHash(location.hash) };
-  if (e2ee.enabled && !transformSupport()) {
+  // A browser that cannot transform encoded frames cannot join an
+  // encrypted room. An invite link's room always is; any other room says
+  // so in its welcome (call.js).
+  const e2ee = { secret: roomSecretFromHash(location.hash), wasEncrypted: false };
+  if (e2ee.secret && !transformSupport()) {
     showView('lobby');
     showBanner('This browser cannot encrypt calls end to end (it lacks encoded transforms), and this room is end-to-end encrypted. Use a current Chrome, Edge, Firefox or Safari.');
     return;
@@ -107,6 +110,7 @@ async function main() {
       room, name, media, ready, relayOnly: params.get('relay') === '1', debug, setState, e2ee, password, token,
     });
     if (!refusal || refusal.ended) return;
+    if (refusal.rejoin) continue; // the room became encrypted: join again, encrypting
     setState('lobby');
     const askPassword = needsPassword(refusal.code);
     ({ name, password } = await runLobby({

@@ -10,10 +10,13 @@ import { TileView } from './tiles.js';
 import { wireControls } from './controls.js';
 import { describeMediaProblems } from './media.js';
 import {
-  Tile, Grid, showBanner, hideBanner, showView, setModeBadge, setPreflightNote, setRoleNote,
+  Tile, Grid, showBanner, hideBanner, showView, setModeBadge, setPreflightNote, setRoleNote, setUnencrypted,
 } from './ui.js';
 import { errorText, endText } from './errors.js';
-import { E2EE } from './e2ee.js';
+import { E2EE, transformSupport } from './e2ee.js';
+import {
+  decide, refusalText, KEEP_ENCRYPTING_TEXT, PLAIN_TEXT, PLAIN_CHAT_NOTE,
+} from './roomcrypto.js';
 import { Channels } from './channels.js';
 import { wireData } from './datafeatures.js';
 import { Roles, permissionsOf, roleLabels } from './permissions.js';
@@ -28,18 +31,22 @@ const FINAL_ERRORS = new Set(['kicked', 'room-closed']);
 
 /**
  * runCall runs one call until the person leaves (resolves null), is
- * removed (resolves {ended: code}) or the server refuses the join
- * (resolves the error message: back to the lobby).
+ * removed or refused for the room's encryption (resolves {ended: code}),
+ * must join again because the room became encrypted (resolves {rejoin:
+ * true}) or the server refuses the join (resolves the error message: back
+ * to the lobby).
  * @param {{room: string, name: string, media: import('./media.js').LocalMedia,
  *          ready: Promise<void>, relayOnly: boolean, debug: object,
- *          e2ee?: {enabled: boolean, secret: Uint8Array|null},
+ *          e2ee?: {secret: Uint8Array|null, wasEncrypted?: boolean},
  *          password?: string, token?: string,
  *          setState: (s: string) => void}} o
- *   e2ee: end-to-end encryption (on unless a test turned it off) and the
- *   room secret of the invite link.
+ *   e2ee: the room secret of the invite link, and whether this page has
+ *   been in the room encrypted (set here; roomcrypto.js). Whether the
+ *   room is encrypted comes from the server's welcome, under
+ *   roomcrypto.js's rules.
  */
 export function runCall({
-  room, name, media, ready, relayOnly, debug, setState, e2ee: e2eeOpts = { enabled: true, secret: null },
+  room, name, media, ready, relayOnly, debug, setState, e2ee: e2eeOpts = { secret: null },
   password = '', token = '',
 }) {
   return new Promise((resolve) => {
@@ -56,7 +63,9 @@ export function runCall({
 
     const sig = new Signaling({ url: wsURL(), room, name, password, token });
     const view = new TileView(grid);
-    const e2ee = new E2EE({ signaling: sig, secret: e2eeOpts.secret, enabled: e2eeOpts.enabled });
+    // Encrypting until the welcome says an administrator allowed the room
+    // unencrypted (follow below).
+    const e2ee = new E2EE({ signaling: sig, secret: e2eeOpts.secret });
     // What we may do (welcome.permissions; until then what the page
     // assumed from the link's token) and what everyone else is.
     let perms = { publish: media.allowed, admin: false };
@@ -88,17 +97,77 @@ export function runCall({
     mesh.addEventListener('peer-channels', ({ detail: { peer } }) => channels.attachMesh(peer.id, peer.pc));
     sfu.addEventListener('pc', ({ detail: { pc } }) => channels.attachSfu(pc));
 
-    // --- end-to-end encryption: a lock per tile, a warning per forgery ---
-    const forged = new Set();
-    e2ee.addEventListener('peer', ({ detail: { id, info } }) => view.e2ee(id, info));
-    e2ee.addEventListener('forged', ({ detail: { id } }) => {
-      forged.add(id);
-      const names = [...forged].map((f) => view.names.get(f) ?? f);
-      showBanner(`Security warning: the encryption key announced for ${names.join(', ')} was forged (not from the invite link). Nothing is sent to it; do not trust what appears as ${names.join(', ')}.`,
+    // --- end-to-end encryption: a lock per tile, names from MLS credentials,
+    // a banner for everyone not admitted ---
+    const refused = new Map();
+    const showRefused = () => {
+      if (!refused.size) {
+        hideBanner('e2ee');
+        return;
+      }
+      const names = [...refused.keys()].map((f) => view.names.get(f) ?? refused.get(f) ?? 'Guest');
+      showBanner(`${names.join(', ')} ${refused.size === 1 ? 'is' : 'are'} not admitted: could not prove they have the invite link. Nothing is sent to them.`,
         { kind: 'error', key: 'e2ee' });
+    };
+    e2ee.addEventListener('peer', ({ detail: { id, info } }) => {
+      // Names shown come from the MLS credential, not from the server.
+      if (info?.name) setCredentialName(id, info.name);
+      if (info?.state !== 'refused' && refused.delete(id)) showRefused();
+      view.e2ee(id, info);
     });
+    e2ee.addEventListener('refused', ({ detail: { id, name } }) => {
+      refused.set(id, name);
+      showRefused();
+    });
+    e2ee.addEventListener('problem', ({ detail: { text } }) => showBanner(text, { kind: 'error', key: 'e2ee-group' }));
+    /** setCredentialName shows a member's credential name on their tiles, people list and chat. */
+    const setCredentialName = (id, name) => {
+      if (view.names.get(id) === name) return;
+      view.names.set(id, name);
+      const part = sw.parts.get(id);
+      if (part) part.name = name;
+      for (const role of ['camera', 'screen']) view.get(id, role)?.setName(name);
+    };
     const lockOff = (id) => {
       if (!e2ee.enabled) view.e2ee(id, { state: 'off' });
+    };
+
+    // --- the room's encryption as the server states it (roomcrypto.js) ---
+    let decided = false;
+    /** follow applies welcome.e2ee or an `e2ee` message; false: this call is over. */
+    const follow = (said) => {
+      const d = decide({
+        said, started: decided, encrypting: e2ee.enabled, canEncrypt: transformSupport() !== '',
+        secret: !!e2eeOpts.secret, wasEncrypted: !!e2eeOpts.wasEncrypted,
+      });
+      const first = !decided;
+      decided = true;
+      switch (d) {
+        case 'rejoin':
+          finish();
+          resolve({ rejoin: true });
+          return false;
+        case 'refuse-invite': case 'refuse-downgrade': case 'refuse-unsupported':
+          end(d);
+          return false;
+        case 'keep-encrypting':
+          console.warn('parley: the server says this room is no longer end-to-end encrypted; this call stays encrypted');
+          showBanner(KEEP_ENCRYPTING_TEXT, { kind: 'error', key: 'e2ee-server' });
+          return true;
+        case 'plain':
+          if (first) {
+            e2ee.disable();
+            setUnencrypted({ strip: PLAIN_TEXT, chatNote: PLAIN_CHAT_NOTE });
+            showBanner(PLAIN_TEXT, { kind: 'warn', key: 'e2ee-off' });
+          }
+          return true;
+        default:
+          if (first) {
+            e2eeOpts.wasEncrypted = true;
+            setUnencrypted(null);
+          }
+          return true;
+      }
     };
 
     ready.then(() => {
@@ -230,6 +299,7 @@ export function runCall({
     };
     let shutdownNotice = false;
     sig.addEventListener('welcome', inOrder(({ detail: w }) => {
+      if (!follow(w.e2ee)) return;
       if (w.resumed === true && w.id === debug.id) {
         // The same participant again after a dropped socket
         // (docs/protocol.md "Reconnecting"): every peer connection is
@@ -256,7 +326,7 @@ export function runCall({
       applyPermissions(w);
       roles.reset();
       for (const p of w.peers ?? []) setRole(p);
-      e2ee.start(w.id);
+      e2ee.start(w.id, w.mls ?? {}, (w.peers ?? []).map((p) => p.id), w.name ?? name);
       channels.setSelf(w.id);
       data?.welcome(w);
       mesh.start(w, { connect: w.mode !== 'sfu' });
@@ -290,14 +360,15 @@ export function runCall({
       away.delete(detail.peer?.id);
       if (detail.peer?.id) {
         e2ee.peerLeft(detail.peer.id);
-        if (forged.delete(detail.peer.id) && !forged.size) hideBanner('e2ee');
+        if (refused.delete(detail.peer.id)) showRefused();
       }
       sw.left(detail.peer?.id);
       roles.delete(detail.peer?.id);
     }));
+    sig.addEventListener('e2ee', inOrder(({ detail }) => follow(detail.e2ee)));
     // A moderator turned our microphone off (docs/protocol.md `muted`).
     sig.addEventListener('muted', inOrder(({ detail }) => moderation.onMuted(detail)));
-    sig.addEventListener('key', inOrder(({ detail: { from, data } }) => e2ee.onKey(from, data)));
+    sig.addEventListener('mls', inOrder(({ detail }) => e2ee.onMls(detail)));
     sig.addEventListener('signal', inOrder(({ detail: { from, data } }) => {
       if (from === 'sfu') sfu.onSignal(data);
       else if (data && typeof data === 'object' && typeof data.moved === 'string') sw.moved(from, data.moved);
@@ -318,6 +389,10 @@ export function runCall({
       showBanner('Server restarting, reconnecting…', { kind: 'warn', key: 'conn' });
     });
     sig.addEventListener('error', ({ detail }) => {
+      if (detail.ref === 'mls' && !detail.join) {
+        e2ee.onError(detail); // the Delivery Service's ordering, not the person's business
+        return;
+      }
       if (detail.join) {
         finish();
         showBanner(errorText(detail), {
@@ -408,7 +483,7 @@ export function runCall({
     function showEnd(code, message = '') {
       setState('left');
       document.body.dataset.ended = code;
-      const { title, text } = endText(code, message);
+      const { title, text } = refusalText(code) ?? endText(code, message);
       document.getElementById('left-title').textContent = title;
       document.getElementById('left-text').textContent = text;
       const rejoin = /** @type {HTMLAnchorElement} */ (document.getElementById('rejoin'));

@@ -1,45 +1,55 @@
 // The E2EE worker (docs/e2ee.md): encrypts every encoded frame we send and
-// decrypts every frame we receive, with SFrame (sframe.js) and the keys the
-// controller (e2ee.js) posts. One code path for both browser APIs: the
-// streams of an RTCRtpScriptTransform (`rtctransform` event) and those
-// posted from the main thread after createEncodedStreams go through the
-// same pipe().
+// decrypts every frame we receive, with SFrame (sframe.js) under the keys
+// of the room's MLS epochs (epochs.js) that the controller (e2ee.js)
+// posts. One code path for both browser APIs: the streams of an
+// RTCRtpScriptTransform (`rtctransform` event) and those posted from the
+// main thread after createEncodedStreams go through the same pipe().
 //
-// It owns: our current sending key and its frame counter (shared by every
-// sender, so each (KID, CTR) is used once), the receivers' KeyRing, and
-// the counters it reports to the controller every STATS_MS:
-//   {type: 'stats', encrypted, dropped, peers: {id: {decrypted, failed}}, timing}
-// A frame that does not decrypt is dropped, never passed on (passed on,
-// Opus plays ciphertext as loud noise); so is a frame whose (KID, CTR) was
-// already accepted (a replay, replay.js).
+// It owns: our sending key and its frame counter (shared by every sender,
+// so each (KID, CTR) is used once), the receivers' EpochRing, which
+// participant each receiver must carry (mesh: the link's peer; SFU: bound
+// by the controller from the SFU's `tracks`), and the counters it reports
+// every STATS_MS:
+//   {type: 'stats', encrypted, dropped, peers: {id: {decrypted, failed, misbound}}, timing}
+// A frame is dropped, never passed on, when it does not decrypt (passed
+// on, Opus plays ciphertext as loud noise), when its KID names a member
+// other than the one its receiver carries (misbound: the server moved a
+// track to another tile), or when its (KID, CTR) was already accepted (a
+// replay, replay.js).
 //
 // Messages from the controller:
-//   {type: 'send-key', kid, raw}   encrypt with this key from now on
-//   {type: 'add-key', peer, kid, raw}, {type: 'tag', peer, tag}, {type: 'forget', peer}
-//   {type: 'stream', readable, writable, options: {op, kind, peer}}
+//   {type: 'epoch', epoch, base, groupSize, members: [[leaf, id]], self}  receive under it now
+//   {type: 'send-epoch', epoch}   encrypt under our leaf's key of that epoch from now on
+//   {type: 'retire', before}      delete every older epoch
+//   {type: 'bind', rid, peer}     the receiver rid carries peer's media
+//   {type: 'forget', peer}, {type: 'reset'}
+//   {type: 'stream', readable, writable, options: {op, kind, peer, rid}}
 
-import { SFrameKey, protectFrame, unprotectFrame, parseFrame, clearBytes } from './sframe.js';
-import { KeyRing } from './keys.js';
+import { protectFrame, unprotectFrame, parseFrame, clearBytes } from './sframe.js';
+import { EpochRing } from './epochs.js';
 
 /** How often counters go to the controller. */
 const STATS_MS = 1000;
 /** Per-frame timings kept for the median / p99 (the last this many video frames). */
 const TIMING_WINDOW = 600;
 
-/** @type {{kid: number, key: SFrameKey, ctr: bigint}|null} our sending key */
+/** @type {{epoch: number, key: Promise<import('./sframe.js').SFrameKey>, ctr: bigint}|null} our sending key */
 let send = null;
-let sendKeys = Promise.resolve(); // the send-key changes, one after another
-const ring = new KeyRing();
+const ring = new EpochRing();
+/** epoch → our leaf in it */
+const selfLeaf = new Map();
+/** receiver id → the participant whose frames it must carry (SFU) */
+const binds = new Map();
 let encrypted = 0;
-let dropped = 0; // frames we could not encrypt (no key yet) or that failed to
-/** @type {Map<string, {decrypted: number, failed: number}>} */
+let dropped = 0; // frames we could not encrypt (no key yet)
+/** @type {Map<string, {decrypted: number, failed: number, misbound: number}>} */
 const peers = new Map();
 const timing = { encrypt: [], decrypt: [], encBytes: 0 };
 
 function count(peer) {
   let c = peers.get(peer);
   if (!c) {
-    c = { decrypted: 0, failed: 0 };
+    c = { decrypted: 0, failed: 0, misbound: 0 };
     peers.set(peer, c);
   }
   return c;
@@ -71,7 +81,7 @@ async function encryptFrame(frame, controller, kind) {
   const s = send;
   const ctr = s.ctr;
   s.ctr++;
-  const out = await protectFrame(s.key, ctr, data, clearBytes(kind, data));
+  const out = await protectFrame(await s.key, ctr, data, clearBytes(kind, data));
   if (kind === 'video') {
     record(timing.encrypt, performance.now() - t0);
     timing.encBytes = data.length;
@@ -81,7 +91,7 @@ async function encryptFrame(frame, controller, kind) {
   controller.enqueue(frame);
 }
 
-async function decryptFrame(frame, controller, kind, peer) {
+async function decryptFrame(frame, controller, kind, expected) {
   const data = new Uint8Array(frame.data);
   if (data.length === 0) {
     controller.enqueue(frame);
@@ -92,18 +102,23 @@ async function decryptFrame(frame, controller, kind, peer) {
   try {
     parsed = parseFrame(data);
   } catch {
-    count(peer || 'unknown').failed++;
+    count(expected || 'unknown').failed++;
     return;
   }
-  const who = peer || ring.peerOf(parsed.kid) || 'unknown';
-  const entry = await ring.lookup(parsed.kid);
-  if (!entry || (peer && entry.peer !== peer)) {
-    count(who).failed++;
+  const entry = ring.lookup(Number(parsed.kid));
+  const who = expected || 'unknown';
+  if (!expected || !entry) {
+    count(who).failed++; // an unbound SFU receiver, or no key for this KID
+    return;
+  }
+  if (entry.peer !== expected) {
+    const c = count(who);
+    c.failed++;
+    c.misbound++; // another member's frames on this participant's receiver
     return;
   }
   try {
     const out = await unprotectFrame(await entry.key, data, clearBytes(kind, data), parsed);
-    ring.confirm(entry);
     if (!ring.fresh(entry, parsed.ctr)) {
       count(who).failed++; // a replayed frame (replay.js)
       return;
@@ -119,11 +134,11 @@ async function decryptFrame(frame, controller, kind, peer) {
 }
 
 /** pipe runs one sender's or receiver's encoded frames through the transform. */
-function pipe(readable, writable, { op, kind, peer }) {
+function pipe(readable, writable, { op, kind, peer, rid }) {
   const transform = new TransformStream({
     transform: op === 'encrypt'
       ? (frame, controller) => encryptFrame(frame, controller, kind)
-      : (frame, controller) => decryptFrame(frame, controller, kind, peer || ''),
+      : (frame, controller) => decryptFrame(frame, controller, kind, peer || binds.get(rid) || ''),
   });
   readable.pipeThrough(transform).pipeTo(writable).catch(() => { /* the sender or receiver stopped */ });
 }
@@ -140,24 +155,28 @@ self.addEventListener('message', async ({ data: m }) => {
     case 'stream':
       pipe(m.readable, m.writable, m.options ?? {});
       break;
-    case 'send-key': {
-      // In order: two changes close together (two joins) must not end on
-      // the older key because its derivation finished last.
-      const { kid, raw } = m;
-      sendKeys = sendKeys.then(async () => {
-        send = { kid, key: await SFrameKey.derive(raw, kid), ctr: 0n };
-      }).catch((err) => console.warn('parley: e2ee worker: a sending key failed:', err));
+    case 'epoch':
+      if (ring.add({ epoch: m.epoch, base: m.base, groupSize: m.groupSize, members: m.members })) selfLeaf.set(m.epoch, m.self);
+      break;
+    case 'send-epoch': {
+      const k = ring.key(m.epoch, selfLeaf.get(m.epoch));
+      if (k) send = { epoch: m.epoch, key: k.key, ctr: 0n };
       break;
     }
-    case 'add-key':
-      ring.add(m.peer, m.kid, m.raw);
+    case 'retire':
+      ring.retireBefore(m.before);
+      for (const e of selfLeaf.keys()) if (e < m.before) selfLeaf.delete(e);
       break;
-    case 'tag':
-      ring.setTag(m.peer, m.tag);
+    case 'bind':
+      binds.set(m.rid, m.peer);
       break;
     case 'forget':
-      ring.forget(m.peer);
       peers.delete(m.peer);
+      break;
+    case 'reset':
+      ring.clear();
+      selfLeaf.clear();
+      send = null;
       break;
     default:
       break;

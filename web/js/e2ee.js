@@ -1,40 +1,100 @@
-// The E2EE controller (docs/e2ee.md), on the main thread: owns our identity
-// (ECDH pair), our sending key (SenderKeys), what we know of each peer
-// (announced public key, its authentication, safety code, media health),
-// and the worker that transforms frames (e2ee-worker.js). It runs the key
-// exchange over `key` messages and attaches the worker to our senders and
-// receivers, the same way in mesh and SFU mode: a switch needs no key
-// exchange.
+// The E2EE controller (docs/e2ee.md), on the main thread: our MLS group
+// (mls.js) over the server's Delivery Service (`mls` messages,
+// docs/protocol.md), the keys each epoch gives the frame worker
+// (e2ee-worker.js) and the data channels, and what we show of each
+// participant (admitted or not, their credential's name, media health).
+// The same keys serve mesh and SFU: a switch needs no key exchange.
+//
+// Ownership: one E2EE per call owns the Group, the pending adds and
+// removes, the data EpochRing and the peer records; every change runs
+// through inOrder, one step at a time, so MLS messages are processed in
+// the order the Delivery Service sent them.
+//
+// Membership (docs/e2ee.md "Membership"): the room's first participant
+// creates the group; a newcomer sends its KeyPackage (with an invite
+// proof when it has the room secret) until it is welcomed; the committer
+// — the present member with the lowest leaf — commits Add for every
+// admitted KeyPackage and Remove for every leaver, and merges its commit
+// only when the DS sends it back.
 //
 // Events (CustomEvents):
-//   peer   {id, info}  a peer's E2EE state changed (see peerInfo)
-//   forged {id}        a peer's public key announcement failed its MAC
+//   peer    {id, info}       a participant's E2EE state changed (see peerInfo)
+//   refused {id, name, why}  a participant's KeyPackage was not admitted
+//   group   {epoch, code}    we are in the group at a new epoch
+//   problem {text}           something the person must know (a group without the secret)
 //
 // Data API for chat, files, pointer, reactions (the data-channel layer):
 //   sealData(bytes) → SFrame ciphertext under our data key
 //   openData(senderId, bytes) → plaintext; throws when it does not open
-// With encryption off (?e2ee=off, tests only) both return the bytes as they are.
+// With encryption off (disable(): a room an administrator allowed
+// unencrypted, docs/e2ee.md) both return the bytes as they are.
 
-import {
-  Identity, SenderKeys, KeyRing, roomMacKey, announcement, checkAnnouncement,
-  wrapMediaKey, unwrapMediaKey, safetyCode, dataBaseKey, splitKid, b64,
-} from './keys.js';
+import { EpochRing, GRACE_MS, SEND_DELAY_MS, makeKid } from './epochs.js';
+import { b64 } from './keys.js';
 import { SFrameKey, sframeEncrypt, sframeDecrypt, decodeHeader } from './sframe.js';
 
 /**
- * After a leave, the new key is sent at once but used only this much
- * later, so receivers have it before the first frame it encrypts.
+ * A newcomer sends its KeyPackage again this often until it is welcomed:
+ * the committer may have left, or its commit lost the epoch to another.
  */
-export const KEY_SWITCH_DELAY_MS = 1000;
+export const KP_RETRY_MS = 3000;
 
 /**
- * Frames that fail before a peer's key has arrived count as "failing" only
- * this long after the peer appeared: the first frames of a call always
- * arrive before the key exchange is over.
+ * Frames that fail before a participant is in our group count as
+ * "failing" only this long after they appeared: the first frames of a
+ * call always arrive before the commit that admits them.
  */
 export const KEY_WAIT_MS = 4000;
 
+/**
+ * Data sealed before we are in the group waits this long for our first
+ * epoch (a chat message typed while the commit that admits us is on its
+ * way), then fails visibly.
+ */
+export const JOIN_WAIT_MS = 10000;
+
+/**
+ * A sealed message whose epoch we do not have yet (it came over a data
+ * channel before the commit came over signaling) waits this long for the
+ * next epoch before it is refused.
+ */
+export const EPOCH_WAIT_MS = 2000;
+
+/**
+ * Sealed data waits at most this long for participants who joined the
+ * call in the last JOINER_MS and are not in the group yet (their commit is
+ * on its way): a chat message sent as someone arrives must reach them,
+ * and they cannot open anything sealed under an epoch before theirs.
+ */
+export const SETTLE_MS = 5000;
+/** How long after joining the call a participant counts as on its way into the group. */
+export const JOINER_MS = 10000;
+
+/**
+ * The DS answers a commit at once (echo or mls-stale); one unanswered
+ * this long (its answer lost with a dropped socket) is given up so the
+ * committer can go on.
+ */
+export const COMMIT_ANSWER_MS = 10000;
+
+/** A KeyPackage larger than this is refused unread (an X25519 one is ≈ 300 bytes). */
+const MAX_KP_BYTES = 16 << 10;
+
 const EMPTY = new Uint8Array(0);
+const enc = new TextEncoder();
+
+/**
+ * The MLS layer (mls.js and the vendored ts-mls, ≈ 250 modules) loads
+ * when the first session starts, not with the page: the page's load event
+ * does not wait for it. @type {typeof import('./mls.js')|null}
+ */
+let M = null;
+
+/** loadMls imports mls.js once; a server built without web/vendor fails here, loudly. */
+async function loadMls() {
+  M ??= await import('./mls.js');
+  return M;
+}
 
 /**
  * transformSupport says which encoded-transform API this browser has:
@@ -66,76 +126,87 @@ export function newRoomSecret() {
   return b64.encode(crypto.getRandomValues(new Uint8Array(16)));
 }
 
-/** The peer record the controller keeps (one per announced participant). */
-class PeerKeys {
+/** The record the controller keeps per participant it heard of. */
+class PeerRecord {
   constructor(id) {
     this.id = id;
-    /** 'verified' | 'unverified' | 'forged' | '' (nothing announced yet) */
-    this.auth = '';
-    /** @type {Uint8Array|null} */
-    this.pub = null;
-    this.tag = -1;
-    /** @type {CryptoKey|null} pairwise wrap key */
-    this.wrap = null;
-    this.code = '';
+    /** the display name in their MLS credential ('' until they are a member) */
+    this.name = '';
+    /** their leaf in the current epoch, -1 when not a member */
+    this.leaf = -1;
+    /** why their KeyPackage was refused ('' when it was not) */
+    this.refused = '';
     /** 'waiting' (no frame yet) | 'ok' | 'failing' */
     this.media = 'waiting';
     this.decrypted = 0;
     this.failed = 0;
-    this.gotKey = false;
-    /** gotKey as it was at the worker's previous stats message */
+    this.misbound = 0;
+    /** whether we held the peer's keys at the worker's previous stats message */
     this.keyedBefore = false;
-    /** key payloads that came before the announcement */
-    this.pending = [];
     this.since = Date.now();
-  }
-
-  /** state is what the tile's badge shows. */
-  get state() {
-    if (this.auth === 'forged') return 'forged';
-    if (this.media === 'failing') return 'failing';
-    return this.auth || 'unverified';
   }
 }
 
 export class E2EE extends EventTarget {
   /**
    * @param {{signaling: import('./signaling.js').Signaling,
-   *          secret: Uint8Array|null, enabled?: boolean}} o
+   *          secret: Uint8Array|null, enabled?: boolean, suite?: string, joinWaitMs?: number, settleMs?: number}} o
    *   secret: the room secret from the invite link (#k=…), or null.
    */
-  constructor({ signaling, secret, enabled = true }) {
+  constructor({ signaling, secret, enabled = true, suite, joinWaitMs = JOIN_WAIT_MS, settleMs = SETTLE_MS }) {
     super();
+    this.joinWaitMs = joinWaitMs;
+    this.settleMs = settleMs;
+    this.closed = false;
     this.sig = signaling;
     this.secret = secret;
+    this.suiteName = suite;
     this.mode = enabled ? transformSupport() : '';
     this.enabled = enabled && this.mode !== '';
     this.selfId = '';
-    /** @type {Identity|null} */
-    this.identity = null;
-    /** @type {CryptoKey|null} */
-    this.macKey = null;
-    /** @type {SenderKeys|null} */
-    this.sender = null;
-    /** the key our frames and data use now (a new one after a leave waits KEY_SWITCH_DELAY_MS) */
-    this.active = { kid: 0, raw: EMPTY };
-    this.switchTimer = 0;
-    /** @type {Map<string, PeerKeys>} */
+    this.selfName = '';
+    /** @type {import('./mls.js').Group|null} */
+    this.group = null;
+    this.kp = null;
+    /**
+     * our one commit the DS has not answered yet (sent back: it won; or
+     * mls-stale: it lost): {epoch, data, next, at}. Never two at once, so
+     * a refusal always names this one.
+     */
+    this.inFlight = null;
+    this.creating = false;
+    /** participant id → {bytes, keyPackage, name}: admitted KeyPackages waiting for a commit */
+    this.pendingAdds = new Map();
+    /** participants in the signaling room now (the server's word: used to pick the committer and removals) */
+    this.present = new Set();
+    /** @type {Map<string, PeerRecord>} */
     this.peers = new Map();
-    this.dataRing = new KeyRing({ derive: async (raw, kid) => SFrameKey.derive(await dataBaseKey(raw), kid) });
-    /** our data key by KID, and its counter */
-    this.dataSend = { kid: -1, key: null, ctr: 0n };
-    /** frames decrypted and failed since the last takeCounts (health reports) */
+    this.dataRing = new EpochRing();
+    /** our data key for the epoch we send in, and its counter */
+    this.dataSend = null;
+    this.active = { epoch: -1, leaf: -1, groupSize: 0 };
+    /** the epoch our sealed data uses: the newest, at once (see installEpoch) */
+    this.dataActive = { epoch: -1, leaf: -1 };
+    this.code = '';
+    this.epochs = 0;
+    this.timers = new Set();
+    this.kpTimer = 0;
+    this.proofKey = null;
+    this.welcomeKey = null;
     this.unreported = { decrypted: 0, failed: 0, beforeKey: 0 };
     this.attached = new WeakSet();
+    /** receivers → the id the worker knows them by (for bind) */
+    this.rids = new WeakMap();
+    this.nextRid = 1;
     this.stats = { encrypted: 0, dropped: 0, timing: null };
-    this.keysSent = 0;
+    this.handshakeBytes = { sent: 0, received: 0 };
     this.chain = Promise.resolve();
     this.worker = null;
     if (this.enabled) {
       this.worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'parley-e2ee' });
       this.worker.addEventListener('message', ({ data }) => this.onWorker(data));
       this.worker.addEventListener('error', (ev) => console.error('parley: e2ee worker:', ev.message));
+      loadMls().catch(() => { /* start() reports it */ }); // fetch it while the call connects
     }
   }
 
@@ -144,68 +215,123 @@ export class E2EE extends EventTarget {
     return this.mode === 'streams' && this.enabled ? { encodedInsertableStreams: true } : {};
   }
 
-  /** inOrder runs key work one step at a time (announcements before keys). */
+  /** inOrder runs MLS work one step at a time, in the order it came. */
   inOrder(fn) {
     this.chain = this.chain.then(fn).catch((err) => console.warn('parley: e2ee:', err));
     return this.chain;
   }
 
+  later(fn, ms) {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
   /**
-   * start begins a session (every `welcome`): our id, a fresh sending key,
-   * and our announcement to everyone in the room.
+   * start begins a session (every fresh `welcome`, not a resume): a new
+   * KeyPackage for our new id, then create the group or ask to join it.
+   * @param {string} selfId
+   * @param {{group?: boolean}} mls the welcome's `mls` field
+   * @param {string[]} peers the ids in the room
+   * @param {string} name our display name (as the server stored it)
    */
-  start(selfId) {
+  start(selfId, mls = {}, peers = [], name = '') {
     if (!this.enabled) return Promise.resolve();
     return this.inOrder(async () => {
+      this.reset();
       this.selfId = selfId;
-      this.identity ??= await Identity.generate();
-      this.macKey ??= await roomMacKey(this.secret);
-      for (const id of this.peers.keys()) this.forgetPeer(id);
-      this.sender = new SenderKeys();
-      this.useKey(this.sender.kid, this.sender.raw);
-      this.sig.key(await announcement(this.identity, selfId, this.sender.tag, this.macKey));
+      this.selfName = name;
+      for (const id of peers) {
+        this.present.add(id);
+        this.peer(id);
+      }
+      try {
+        await loadMls();
+      } catch (err) {
+        console.error('parley: e2ee: the MLS library did not load:', err);
+        this.dispatchEvent(new CustomEvent('problem', {
+          detail: { text: 'This server was built without its encryption library (web/vendor): encrypted calls cannot start. Tell its operator.' },
+        }));
+        return;
+      }
+      this.cs ??= await M.cipherSuite(this.suiteName);
+      if (this.secret && !this.proofKey) {
+        this.proofKey = await M.proofKey(this.secret, 'proof');
+        this.welcomeKey = await M.proofKey(this.secret, 'welcome');
+      }
+      this.kp = await M.newKeyPackage(this.cs, { id: selfId, name });
+      if (mls.group) this.sendKeyPackage();
+      else await this.create();
     });
   }
 
-  /** useKey makes a key the one our frames and data use. */
-  useKey(kid, raw) {
-    clearTimeout(this.switchTimer);
-    this.active = { kid, raw };
-    this.worker?.postMessage({ type: 'send-key', kid, raw });
+  /** reset forgets the last session's group and keys (a fresh join). */
+  reset() {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    clearTimeout(this.kpTimer);
+    this.group = null;
+    this.inFlight = null;
+    this.creating = false;
+    this.pendingAdds.clear();
+    this.present.clear();
+    for (const id of [...this.peers.keys()]) this.forgetPeer(id);
+    this.dataRing.clear();
+    this.dataSend = null;
+    this.active = { epoch: -1, leaf: -1, groupSize: 0 };
+    this.dataActive = { epoch: -1, leaf: -1 };
+    this.code = '';
+    this.worker?.postMessage({ type: 'reset' });
   }
 
-  /** peerJoined ratchets our key: the newcomer gets it, not the ones before. */
+  async create() {
+    this.creating = true;
+    this.group = await M.Group.create(this.cs, this.kp, enc.encode(crypto.randomUUID()));
+    this.send({ kind: 'create' });
+    await this.installEpoch(true);
+  }
+
+  /** sendKeyPackage publishes our KeyPackage (and proof), again every KP_RETRY_MS until welcomed. */
+  async sendKeyPackage() {
+    clearTimeout(this.kpTimer);
+    if (this.group || !this.kp) return;
+    const msg = { kind: 'kp', data: b64.encode(this.kp.bytes) };
+    if (this.proofKey) msg.proof = b64.encode(await M.makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
+    this.send(msg);
+    this.kpTimer = setTimeout(() => this.inOrder(() => this.sendKeyPackage()), KP_RETRY_MS);
+  }
+
+  send(msg) {
+    this.handshakeBytes.sent += (msg.data?.length ?? 0) + (msg.welcome?.data?.length ?? 0);
+    this.sig.mls(msg);
+  }
+
+  /** peerJoined notes a participant the server says is here. */
   peerJoined(id) {
     if (!this.enabled) return;
-    this.inOrder(async () => {
-      if (!this.sender) return;
-      this.peer(id);
-      const kid = await this.sender.onJoin();
-      // Receivers who had the previous key ratchet it themselves.
-      this.useKey(kid, this.sender.raw);
+    this.inOrder(() => {
+      this.present.add(id);
+      this.emit(this.peer(id));
     });
   }
 
-  /** peerLeft switches to a fresh key, sent to everyone left before it is used. */
+  /** peerLeft: the committer removes the leaver's leaf. */
   peerLeft(id) {
     if (!this.enabled) return;
     this.inOrder(async () => {
+      this.present.delete(id);
+      this.pendingAdds.delete(id);
       this.forgetPeer(id);
-      if (!this.sender) return;
-      const kid = this.sender.onLeave();
-      const raw = this.sender.raw;
-      for (const p of this.peers.values()) await this.sendKey(p);
-      clearTimeout(this.switchTimer);
-      this.switchTimer = setTimeout(() => {
-        if (this.sender?.kid === kid) this.useKey(kid, raw);
-      }, KEY_SWITCH_DELAY_MS);
+      await this.maybeCommit();
     });
   }
 
   peer(id) {
     let p = this.peers.get(id);
     if (!p) {
-      p = new PeerKeys(id);
+      p = new PeerRecord(id);
       this.peers.set(id, p);
     }
     return p;
@@ -213,109 +339,223 @@ export class E2EE extends EventTarget {
 
   forgetPeer(id) {
     this.peers.delete(id);
-    this.dataRing.forget(id);
     this.worker?.postMessage({ type: 'forget', peer: id });
   }
 
-  /** onKey handles a relayed `key` message. */
-  onKey(from, data) {
-    if (!this.enabled || !data || typeof data !== 'object' || typeof from !== 'string') return;
+  /** onMls handles a relayed `mls` message (docs/protocol.md). */
+  onMls(m) {
+    if (!this.enabled || !m || typeof m !== 'object') return;
     this.inOrder(async () => {
-      if (!this.identity) return;
-      if (data.t === 'pub') await this.onAnnouncement(from, data);
-      else if (data.t === 'key') await this.onWrappedKey(from, data);
+      if (!this.kp) return; // not started
+      this.handshakeBytes.received += typeof m.data === 'string' ? m.data.length : 0;
+      switch (m.kind) {
+        case 'kp': await this.onKeyPackage(m); break;
+        case 'commit': await this.onCommit(m); break;
+        case 'welcome': await this.onWelcome(m); break;
+        case 'created': if (!this.group) await this.sendKeyPackage(); break;
+        case 'reset': await this.onReset(); break;
+        default: break;
+      }
     });
   }
 
-  async onAnnouncement(from, msg) {
-    let checked;
+  /** onError handles the DS's refusals (`error` with ref `mls`). */
+  onError(err) {
+    if (!this.enabled || err?.code !== 'mls-stale') return;
+    this.inOrder(async () => {
+      if (this.creating && this.group && this.group.epoch === 0 && !this.inFlight) {
+        // Another participant's create won: join theirs instead.
+        this.creating = false;
+        this.group = null;
+        this.worker?.postMessage({ type: 'reset' });
+        this.dataRing.clear();
+        await this.sendKeyPackage();
+        return;
+      }
+      // Our commit lost its epoch: the winner came before this refusal;
+      // what we wanted to commit is still pending.
+      this.inFlight = null;
+      await this.maybeCommit();
+    });
+  }
+
+  async onKeyPackage(m) {
+    const from = m.from;
+    if (typeof from !== 'string' || from === this.selfId || typeof m.data !== 'string' || m.data.length > MAX_KP_BYTES * 2) return;
+    let bytes;
+    let proof = null;
     try {
-      checked = await checkAnnouncement(msg, from, this.macKey);
-    } catch (err) {
-      console.warn(`parley: e2ee: bad announcement from ${from}:`, err.message);
+      bytes = b64.decode(m.data);
+      if (typeof m.proof === 'string') proof = b64.decode(m.proof);
+    } catch {
       return;
     }
+    const r = await M.admit({ bytes, from, proof, key: this.proofKey });
     const p = this.peer(from);
-    if (p.conflict) return; // see below: no announcement for this id is believed again
-    const same = p.pub && b64.encode(p.pub) === b64.encode(checked.pub) && p.tag === checked.tag;
-    if (same) {
-      // The same key again (an answer to a newcomer): it may add a MAC,
-      // never take one away.
-      if (checked.auth !== 'verified' || p.auth === 'verified') return;
-    } else if (p.pub && p.auth !== 'forged') {
-      // A participant's key and tag are fixed for its session (a resume
-      // keeps them), so a different one for the same id comes from the
-      // server, whatever its MAC says.
-      p.conflict = true;
-      this.forged(p, `${from} announced a second public key mid-call`);
+    if (!r.ok) {
+      if (!p.refused) {
+        p.refused = r.noProof ? 'could not prove they have the invite link' : r.why;
+        console.warn(`parley: e2ee: not admitting ${from}: ${r.why}`);
+        this.emit(p);
+        this.dispatchEvent(new CustomEvent('refused', { detail: { id: from, name: r.who?.name ?? '', why: p.refused } }));
+      }
       return;
     }
-    // Tags are per sender: one another participant announced is refused.
-    if (checked.auth !== 'forged' && !this.dataRing.setTag(from, checked.tag)) {
-      this.forged(p, `${from} announced the tag of ${this.dataRing.tags.get(checked.tag)}`);
-      return;
-    }
-    p.auth = checked.auth;
-    p.pub = checked.pub;
-    p.tag = checked.tag;
-    p.code = await safetyCode(this.identity.pub, checked.pub);
-    if (checked.auth === 'forged') {
-      this.forged(p, `the public key announced for ${from} failed authentication`);
-      return;
-    }
-    p.wrap = await this.identity.wrapKeyFor(this.selfId, from, checked.pub);
-    this.worker?.postMessage({ type: 'tag', peer: from, tag: checked.tag });
-    // Answer a newcomer's announcement with ours (once per new key), then our key.
-    this.sig.key(await announcement(this.identity, this.selfId, this.sender.tag, this.macKey), from);
-    await this.sendKey(p);
-    const pending = p.pending;
-    p.pending = [];
-    for (const m of pending) await this.onWrappedKey(from, m);
-    this.emit(p);
+    if (this.group && this.group.leafOf(from) >= 0) return; // already a member
+    this.pendingAdds.set(from, { bytes, keyPackage: r.keyPackage, name: r.who.name });
+    await this.maybeCommit();
   }
 
-  /** forged marks p: no key goes to a key the server may have made up. */
-  forged(p, why) {
-    p.auth = 'forged';
-    p.wrap = null;
-    console.warn(`parley: e2ee: ${why}`);
-    this.emit(p);
-    this.dispatchEvent(new CustomEvent('forged', { detail: { id: p.id } }));
+  /** committer: the present member with the lowest leaf. */
+  committerLeaf() {
+    if (!this.group) return -1;
+    const live = this.group.members().filter((mb) => mb.id === this.selfId || this.present.has(mb.id));
+    return live.length ? Math.min(...live.map((mb) => mb.leaf)) : -1;
   }
 
-  /** sendKey wraps our newest key for one peer (never for a forged one). */
-  async sendKey(p) {
-    if (!p.wrap || p.auth === 'forged' || !this.sender) return;
-    const msg = await wrapMediaKey(p.wrap, this.sender.kid, this.sender.raw, this.selfId, p.id);
-    this.keysSent++;
-    this.sig.key(msg, p.id);
-  }
-
-  async onWrappedKey(from, msg) {
-    const p = this.peer(from);
-    if (p.auth === 'forged') return;
-    if (!p.wrap) {
-      if (p.pending.length < 8) p.pending.push(msg);
-      return;
+  /** maybeCommit commits pending adds and removals when we are the committer. */
+  async maybeCommit() {
+    // An answer lost with a dropped socket must not stop us for good.
+    if (this.inFlight && Date.now() - this.inFlight.at > COMMIT_ANSWER_MS) this.inFlight = null;
+    if (!this.group || this.inFlight || this.committerLeaf() !== this.group.leaf) return;
+    const members = this.group.members();
+    const removes = members.filter((mb) => mb.id !== this.selfId && !this.present.has(mb.id)).map((mb) => mb.leaf);
+    const addIds = [...this.pendingAdds.keys()].filter((id) => this.present.has(id) && this.group.leafOf(id) < 0);
+    if (!removes.length && !addIds.length) return;
+    const r = await this.group.commit({ removes, adds: addIds.map((id) => this.pendingAdds.get(id).keyPackage) });
+    const msg = { kind: 'commit', epoch: this.group.epoch, data: b64.encode(r.commit) };
+    if (r.welcome) {
+      msg.welcome = { to: addIds, data: b64.encode(r.welcome) };
+      if (this.welcomeKey) {
+        const { authenticator } = await r.next.epochKeys();
+        msg.welcome.tag = b64.encode(await M.welcomeTag(this.welcomeKey, authenticator));
+      }
     }
-    let raw;
+    this.inFlight = { epoch: this.group.epoch, data: msg.data, next: r.next, at: Date.now() };
+    this.send(msg);
+  }
+
+  async onCommit(m) {
+    if (!this.group || m.epoch !== this.group.epoch || typeof m.data !== 'string') return;
+    const mine = m.from === this.selfId && this.inFlight?.epoch === m.epoch && this.inFlight.data === m.data;
+    if (mine) {
+      this.group.adopt(this.inFlight.next);
+      this.inFlight = null;
+    } else if (m.from === this.selfId) {
+      return; // ours but not the one we hold: cannot be processed, and never sent twice
+    } else {
+      try {
+        const { removed } = await this.group.process(b64.decode(m.data));
+        if (removed) {
+          // The others removed us (the server said we left): ask again.
+          this.group = null;
+          this.worker?.postMessage({ type: 'reset' });
+          this.dataRing.clear();
+          this.inFlight = null;
+          this.kp = await M.newKeyPackage(this.cs, { id: this.selfId, name: this.selfName });
+          await this.sendKeyPackage();
+          return;
+        }
+      } catch (err) {
+        console.warn('parley: e2ee: a commit did not apply:', err.message);
+        return;
+      }
+    }
+    // Another member's commit won the epoch ours was made for: ours is now
+    // void, and its mls-stale (which follows) lets us commit again.
+    if (this.inFlight && this.inFlight.epoch < this.group.epoch) this.inFlight.lost = true;
+    this.creating = false;
+    await this.installEpoch(false);
+    await this.maybeCommit();
+  }
+
+  async onWelcome(m) {
+    if (this.group || typeof m.data !== 'string') return;
+    let g;
     try {
-      raw = await unwrapMediaKey(p.wrap, msg, from, this.selfId);
+      g = await M.Group.join(this.cs, this.kp, b64.decode(m.data));
     } catch (err) {
-      console.warn(`parley: e2ee: a key from ${from} did not open:`, err.message);
+      console.warn('parley: e2ee: a welcome that is not for us:', err.message);
       return;
     }
-    if (splitKid(msg.kid).tag !== p.tag) {
-      console.warn(`parley: e2ee: ${from} sent a key for another sender's KID`);
-      return;
+    if (this.welcomeKey) {
+      const { authenticator } = await g.epochKeys();
+      let tag = null;
+      try {
+        tag = typeof m.tag === 'string' ? b64.decode(m.tag) : null;
+      } catch { /* a bad tag fails below */ }
+      if (!(await M.checkWelcomeTag(this.welcomeKey, tag, authenticator))) {
+        console.warn('parley: e2ee: refusing a group that does not know the invite link\'s secret');
+        this.dispatchEvent(new CustomEvent('problem', {
+          detail: { text: 'Security warning: the group this call offered does not know the secret of your invite link. Nothing is sent to it; waiting for the real one.' },
+        }));
+        return;
+      }
     }
-    if (!this.dataRing.add(from, msg.kid, raw)) {
-      console.warn(`parley: e2ee: ${from} sent a key that is retired or not its own (KID ${msg.kid})`);
-      return;
+    clearTimeout(this.kpTimer);
+    this.group = g;
+    await this.installEpoch(true);
+    await this.maybeCommit();
+  }
+
+  async onReset() {
+    // Every holder of the group left. If we were one, the server is wrong
+    // and we keep ours; otherwise the first create wins.
+    if (this.group) return;
+    await this.create();
+  }
+
+  /**
+   * installEpoch hands the new epoch's keys to the worker and the data
+   * ring at once (receivers first), switches our sending SEND_DELAY_MS
+   * later (at once when we are new), and retires older epochs GRACE_MS
+   * later.
+   */
+  async installEpoch(fresh) {
+    const g = this.group;
+    const k = await g.epochKeys();
+    const members = g.members();
+    const list = members.map((mb) => [mb.leaf, mb.id]);
+    this.worker?.postMessage({ type: 'epoch', epoch: k.epoch, base: k.media, groupSize: k.groupSize, members: list, self: k.leaf });
+    this.dataRing.add({ epoch: k.epoch, base: k.data, groupSize: k.groupSize, members: list });
+    // Data uses the new epoch at once, unlike media: a newcomer has no
+    // older one, and a member whose commit is still on its way holds the
+    // message until it arrives (openData, EPOCH_WAIT_MS). A chat message
+    // must not be lost; a media frame may.
+    this.dataActive = { epoch: k.epoch, leaf: k.leaf };
+    this.dispatchEvent(new CustomEvent('sending', { detail: { epoch: k.epoch } }));
+    this.code = k.code;
+    this.epochs++;
+    const ids = new Set(members.map((mb) => mb.id));
+    for (const mb of members) {
+      if (mb.id === this.selfId) continue;
+      const p = this.peer(mb.id);
+      const changed = p.leaf !== mb.leaf || p.name !== mb.name;
+      p.leaf = mb.leaf;
+      p.name = mb.name;
+      this.pendingAdds.delete(mb.id);
+      if (changed) this.emit(p);
     }
-    p.gotKey = true;
-    this.worker?.postMessage({ type: 'add-key', peer: from, kid: msg.kid, raw });
-    this.emit(p);
+    for (const p of this.peers.values()) {
+      if (!ids.has(p.id) && p.leaf >= 0) {
+        p.leaf = -1;
+        this.emit(p);
+      }
+    }
+    for (const p of this.peers.values()) this.emit(p); // the room code changed for every lock
+    const sendNow = () => {
+      if (this.group !== g || g.epoch !== k.epoch) return;
+      this.active = { epoch: k.epoch, leaf: k.leaf, groupSize: k.groupSize };
+      this.worker?.postMessage({ type: 'send-epoch', epoch: k.epoch });
+    };
+    if (fresh) sendNow();
+    else this.later(sendNow, SEND_DELAY_MS);
+    this.later(() => {
+      if (this.group !== g) return;
+      this.dataRing.retireBefore(k.epoch);
+      this.worker?.postMessage({ type: 'retire', before: k.epoch });
+    }, GRACE_MS);
+    this.dispatchEvent(new CustomEvent('group', { detail: { epoch: k.epoch, code: k.code } }));
   }
 
   onWorker(m) {
@@ -328,16 +568,19 @@ export class E2EE extends EventTarget {
       const df = c.failed - p.failed;
       p.decrypted = c.decrypted;
       p.failed = c.failed;
+      const mis = (c.misbound ?? 0) > p.misbound;
+      p.misbound = c.misbound ?? 0;
       this.unreported.decrypted += Math.max(0, dd);
-      // Frames that beat the sender's key are normal, not an alarm: a
-      // batch counts as failed only if the key was there at the last one.
+      // Frames that beat the sender's keys are normal, not an alarm: a
+      // batch counts as failed only if the keys were there at the last one.
       if (p.keyedBefore) this.unreported.failed += Math.max(0, df);
       else this.unreported.beforeKey += Math.max(0, df);
-      p.keyedBefore = p.gotKey;
-      const before = p.state;
+      p.keyedBefore = p.leaf >= 0;
+      const before = this.peerState(p);
       if (dd > 0) p.media = 'ok';
-      else if (df > 0 && (p.gotKey || Date.now() - p.since > KEY_WAIT_MS)) p.media = 'failing';
-      if (p.state !== before || df > 0) this.emit(p);
+      else if (df > 0 && (p.leaf >= 0 || Date.now() - p.since > KEY_WAIT_MS)) p.media = 'failing';
+      if (mis) p.media = 'failing';
+      if (this.peerState(p) !== before || df > 0) this.emit(p);
     }
   }
 
@@ -345,18 +588,36 @@ export class E2EE extends EventTarget {
     this.dispatchEvent(new CustomEvent('peer', { detail: { id: p.id, info: this.peerInfo(p.id) } }));
   }
 
+  /** peerState is what the tile's lock shows. */
+  peerState(p) {
+    if (p.refused && p.leaf < 0) return 'refused';
+    if (p.leaf < 0 || !this.group) return 'waiting';
+    if (p.media === 'failing') return 'failing';
+    return this.secret ? 'verified' : 'unverified';
+  }
+
   /**
-   * peerInfo: {state ('verified'|'unverified'|'forged'|'failing'), auth,
-   * media ('waiting'|'ok'|'failing'), code (safety code), decrypted,
-   * failed, gotKey}, or null for someone we know nothing of.
+   * peerInfo: {state ('verified'|'unverified'|'waiting'|'refused'|'failing'),
+   * auth, media, code (the room code), name (from their MLS credential),
+   * leaf, decrypted, failed, misbound, refused (why), gotKey (a member)},
+   * or null for someone we know nothing of.
    */
   peerInfo(id) {
     const p = this.peers.get(id);
     if (!p) return null;
+    const member = p.leaf >= 0 && !!this.group;
     return {
-      state: p.state, auth: p.auth || 'unverified', media: p.media, code: p.code,
-      decrypted: p.decrypted, failed: p.failed, gotKey: p.gotKey,
+      state: this.peerState(p),
+      auth: member ? (this.secret ? 'verified' : 'unverified') : (p.refused ? 'refused' : 'waiting'),
+      media: p.media, code: member ? this.code : '', name: member ? p.name : '', leaf: p.leaf,
+      decrypted: p.decrypted, failed: p.failed, misbound: p.misbound, refused: p.refused, gotKey: member,
     };
+  }
+
+  /** nameOf is a member's credential name, or '' (not a member). */
+  nameOf(id) {
+    const p = this.peers.get(id);
+    return p && p.leaf >= 0 ? p.name : '';
   }
 
   // --- transforms -----------------------------------------------------
@@ -369,13 +630,26 @@ export class E2EE extends EventTarget {
   }
 
   /**
-   * attachReceiver decrypts what a receiver gets; peerId null when the
-   * sender is not known (SFU): the KID's tag then says whose key it is.
+   * attachReceiver decrypts what a receiver gets. peerId: whose frames it
+   * must carry (mesh: the link's peer); null in SFU mode until bind()
+   * names the participant the SFU's `tracks` message gave it.
    */
   attachReceiver(receiver, peerId) {
     if (!this.enabled || this.attached.has(receiver)) return;
     this.attached.add(receiver);
-    this.transform(receiver, { op: 'decrypt', kind: receiver.track.kind, peer: peerId ?? '' });
+    const rid = this.nextRid++;
+    this.rids.set(receiver, rid);
+    this.transform(receiver, { op: 'decrypt', kind: receiver.track.kind, peer: peerId ?? '', rid });
+  }
+
+  /**
+   * bind tells the worker whose frames an SFU receiver must carry: frames
+   * under any other member's key are dropped and counted (misbound), so
+   * the SFU cannot show one person's media on another's tile.
+   */
+  bind(receiver, peerId) {
+    const rid = this.rids.get(receiver);
+    if (rid) this.worker?.postMessage({ type: 'bind', rid, peer: peerId });
   }
 
   transform(senderOrReceiver, options) {
@@ -406,15 +680,51 @@ export class E2EE extends EventTarget {
 
   // --- data -------------------------------------------------------------
 
+  /** nextEvent resolves with the next event of a type, or null after ms. */
+  nextEvent(type, ms) {
+    return new Promise((resolve) => {
+      const done = (v) => {
+        clearTimeout(timer);
+        this.removeEventListener(type, on);
+        resolve(v);
+      };
+      const on = (ev) => done(ev);
+      const timer = setTimeout(() => done(null), ms);
+      this.addEventListener(type, on);
+    });
+  }
+
+  /** joining says whether someone who just joined the call is still on the way into the group. */
+  joining() {
+    const now = Date.now();
+    for (const p of this.peers.values()) {
+      if (this.present.has(p.id) && p.leaf < 0 && !p.refused && now - p.since < JOINER_MS) return true;
+    }
+    return false;
+  }
+
+  /** settle waits (at most SETTLE_MS) until nobody is on the way into the group. */
+  async settle() {
+    const end = Date.now() + this.settleMs;
+    while (this.group && this.joining() && Date.now() < end) {
+      await this.nextEvent('group', Math.max(1, Math.min(500, end - Date.now())));
+    }
+  }
+
   /** sealData encrypts bytes for the room under our current data key (SFrame, RFC form). */
   async sealData(bytes) {
+    if (this.closed) throw new Error('e2ee: the call ended');
     if (!this.enabled) return bytes;
-    const { kid, raw } = this.active;
-    if (!raw.length) throw new Error('e2ee: no key yet');
+    if (this.dataActive.epoch < 0) await this.nextEvent('sending', this.joinWaitMs);
+    await this.settle();
+    const { epoch, leaf } = this.dataActive;
+    if (epoch < 0) throw new Error('e2ee: not in the group yet');
     // The key (a promise) and the counter are taken before any await, so
     // concurrent calls can never use one nonce twice (AES-GCM's one rule).
-    if (this.dataSend.kid !== kid) {
-      this.dataSend = { kid, key: dataBaseKey(raw).then((base) => SFrameKey.derive(base, kid)), ctr: 0n };
+    if (this.dataSend?.epoch !== epoch) {
+      const k = this.dataRing.key(epoch, leaf);
+      if (!k) throw new Error('e2ee: no data key for our epoch');
+      this.dataSend = { epoch, key: k.key, ctr: 0n };
     }
     const s = this.dataSend;
     const ctr = s.ctr++;
@@ -423,13 +733,15 @@ export class E2EE extends EventTarget {
 
   /** openData decrypts bytes sealed by senderId; throws when they do not open. */
   async openData(senderId, bytes) {
+    if (this.closed) throw new Error('e2ee: the call ended');
     if (!this.enabled) return bytes;
     const { kid, ctr } = decodeHeader(bytes);
-    if (this.dataRing.peerOf(kid) !== senderId) throw new Error(`e2ee: no key of ${senderId} for this message`);
-    const entry = await this.dataRing.lookup(kid);
+    let entry = this.dataRing.lookup(Number(kid));
+    if (!entry && this.group && (await this.nextEvent('group', EPOCH_WAIT_MS))) {
+      entry = this.dataRing.lookup(Number(kid)); // it came before the commit that makes its epoch
+    }
     if (!entry || entry.peer !== senderId) throw new Error(`e2ee: no key of ${senderId} for this message`);
     const pt = await sframeDecrypt(await entry.key, EMPTY, bytes);
-    this.dataRing.confirm(entry);
     if (!this.dataRing.fresh(entry, ctr)) throw new Error(`e2ee: a replayed message from ${senderId}`);
     return pt;
   }
@@ -452,8 +764,15 @@ export class E2EE extends EventTarget {
       enabled: this.enabled,
       mode: this.mode,
       verifiable: !!this.secret,
-      kid: this.active.kid,
-      keysSent: this.keysSent,
+      member: !!this.group,
+      epoch: this.group ? this.group.epoch : -1,
+      sendEpoch: this.active.epoch,
+      leaf: this.group ? this.group.leaf : -1,
+      kid: this.active.epoch >= 0 ? makeKid(this.active.epoch, this.active.leaf, this.active.groupSize) : -1,
+      roomCode: this.group ? this.code : '',
+      members: this.group ? this.group.members().map(({ leaf, id, name }) => ({ leaf, id, name })) : [],
+      epochs: this.epochs,
+      handshakeBytes: { ...this.handshakeBytes },
       encrypted: this.stats.encrypted,
       dropped: this.stats.dropped,
       timing: this.stats.timing,
@@ -461,10 +780,23 @@ export class E2EE extends EventTarget {
     };
   }
 
-  close() {
-    clearTimeout(this.switchTimer);
+  /**
+   * disable turns encryption off before the call starts, for a room an
+   * administrator allowed unencrypted (welcome.e2ee false). call.js calls
+   * it only under roomcrypto.js's rules: never once a call encrypts.
+   */
+  disable() {
     this.worker?.terminate();
     this.worker = null;
+    this.enabled = false;
+  }
+
+  close() {
+    for (const t of this.timers) clearTimeout(t);
+    clearTimeout(this.kpTimer);
+    this.worker?.terminate();
+    this.worker = null;
+    this.closed = true;
     this.enabled = false;
   }
 }

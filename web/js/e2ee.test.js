@@ -1,7 +1,9 @@
-// The E2EE controller against a server that keeps, replays and forges key
-// messages (docs/e2ee.md "What the server can do"). Node has WebCrypto;
-// the encoded-transform worker is a stub, since these tests look at keys
-// and sealed data only.
+// The E2EE controller (e2ee.js) over a fake Delivery Service that behaves
+// as signaling/mls.go does (create once, KeyPackages to the others, the
+// first commit for an epoch wins and goes to everyone, its Welcome after
+// it, mls-stale for the rest, peer-joined and peer-left). Node has
+// WebCrypto; the encoded-transform worker is a stub, since these tests
+// look at membership, names, room codes and sealed data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -11,93 +13,215 @@ globalThis.Worker ??= class {
   addEventListener() {}
   terminate() {}
 };
-const { E2EE, KEY_SWITCH_DELAY_MS } = await import('./e2ee.js');
-const { GRACE_MS, Identity, announcement } = await import('./keys.js');
+const { E2EE } = await import('./e2ee.js');
+const { GRACE_MS, SEND_DELAY_MS } = await import('./epochs.js');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const enc = (s) => new TextEncoder().encode(s);
 const dec = (b) => new TextDecoder().decode(b);
 
-/**
- * call makes one E2EE controller per id, all holding the room secret, joined
- * through a fake server that relays every `key` message and logs it.
- */
-async function call(ids) {
-  const secret = crypto.getRandomValues(new Uint8Array(16));
-  const log = [];
-  const nodes = {};
-  const signaling = (self) => ({
-    key(data, to) {
-      log.push({ from: self, to, data });
-      for (const id of Object.keys(nodes)) if (id !== self && (!to || to === id)) nodes[id].onKey(self, data);
-    },
-  });
-  for (const id of ids) nodes[id] = new E2EE({ signaling: signaling(id), secret });
-  for (const id of ids) await nodes[id].start(id);
-  await settle(nodes);
-  return { nodes, log, close: () => Object.values(nodes).forEach((n) => n.close()) };
-}
+/** FakeDS is the room and its MLS Delivery Service, delivering in order. */
+class FakeDS {
+  constructor() {
+    this.nodes = new Map();
+    this.group = false;
+    this.epoch = 0;
+    this.log = [];
+    /** tamper(from, msg) → msg to relay, or null to drop (a hostile server) */
+    this.tamper = (from, msg) => msg;
+  }
 
-async function settle(nodes) {
-  for (let i = 0; i < 3; i++) {
-    await sleep(30);
-    await Promise.all(Object.values(nodes).map((n) => n.chain));
+  join(id, { secret = null, name = id.toUpperCase() } = {}) {
+    const node = new E2EE({ secret, signaling: { mls: (m) => this.onMls(id, m) }, joinWaitMs: 50, settleMs: 50 });
+    const peers = [...this.nodes.keys()];
+    this.nodes.set(id, node);
+    node.start(id, { group: this.group, epoch: this.epoch }, peers, name);
+    for (const [other, n] of this.nodes) if (other !== id) n.peerJoined(id);
+    return node;
+  }
+
+  leave(id) {
+    this.nodes.get(id).close();
+    this.nodes.delete(id);
+    for (const n of this.nodes.values()) n.peerLeft(id);
+  }
+
+  onMls(from, m) {
+    this.log.push({ from, ...m });
+    const to = (id, msg) => this.nodes.get(id)?.onMls(msg);
+    const others = (msg) => { for (const id of this.nodes.keys()) if (id !== from) to(id, msg); };
+    if (m.kind === 'create') {
+      if (this.group) return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls' });
+      this.group = true;
+      this.epoch = 0;
+      return others({ type: 'mls', kind: 'created', from, epoch: 0 });
+    }
+    if (m.kind === 'kp') {
+      const msg = this.tamper(from, { type: 'mls', kind: 'kp', from, data: m.data, proof: m.proof });
+      if (msg) others(msg);
+      return undefined;
+    }
+    if (m.kind === 'commit') {
+      if (!this.group || m.epoch !== this.epoch) return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls' });
+      this.epoch++;
+      for (const id of this.nodes.keys()) to(id, { type: 'mls', kind: 'commit', from, epoch: m.epoch, data: m.data });
+      if (m.welcome) {
+        for (const id of m.welcome.to) to(id, { type: 'mls', kind: 'welcome', from, epoch: this.epoch, data: m.welcome.data, tag: m.welcome.tag });
+      }
+    }
+    return undefined;
+  }
+
+  async settle(rounds = 8) {
+    for (let i = 0; i < rounds; i++) {
+      await sleep(20);
+      await Promise.all([...this.nodes.values()].map((n) => n.chain));
+    }
+  }
+
+  close() {
+    for (const n of this.nodes.values()) n.close();
   }
 }
 
-test('a key message the server kept and sends again does not bring back a retired key', async () => {
-  const { nodes: { a, b }, log, close } = await call(['a', 'b']);
+const secret = () => crypto.getRandomValues(new Uint8Array(16));
+
+test('three participants with the invite secret: one group, verified, one room code, names from credentials', async () => {
+  const ds = new FakeDS();
+  const k = secret();
   try {
-    const m1 = await a.sealData(enc('transfer 100 EUR'));
-    assert.equal(dec(await b.openData('a', m1)), 'transfer 100 EUR');
-    const kept = log.find((e) => e.from === 'a' && e.to === 'b' && e.data.t === 'key').data;
-    a.peerLeft('c'); // someone leaves: A moves to a fresh key
-    await sleep(KEY_SWITCH_DELAY_MS + 100);
-    await b.openData('a', await a.sealData(enc('hello')));
-    await sleep(GRACE_MS + 100); // the old key's grace ends
-    await assert.rejects(b.openData('a', m1));
-    b.onKey('a', kept);
-    await b.chain;
-    await assert.rejects(b.openData('a', m1), /no key|replayed/, 'the replayed key message re-armed the old key');
+    const a = ds.join('a', { secret: k });
+    await ds.settle();
+    const b = ds.join('b', { secret: k });
+    const c = ds.join('c', { secret: k }); // joins while b's add is in flight
+    await ds.settle(20);
+    for (const n of [a, b, c]) {
+      assert.equal(n.info().member, true);
+      assert.equal(n.info().epoch, 2);
+    }
+    assert.equal(new Set([a, b, c].map((n) => n.info().roomCode)).size, 1);
+    assert.match(a.info().roomCode, /^(\d{5} ){4}\d{5}$/);
+    assert.equal(a.peerInfo('b').state, 'verified');
+    assert.equal(c.peerInfo('a').name, 'A');
+    assert.equal(b.peerInfo('c').code, a.info().roomCode);
+    // Sealed data: opens only as from its real sender.
+    await sleep(SEND_DELAY_MS + 50);
+    const m = await b.sealData(enc('hello'));
+    assert.equal(dec(await a.openData('b', m)), 'hello');
+    assert.equal(dec(await c.openData('b', m)), 'hello');
+    await assert.rejects(a.openData('c', m), /no key of c/);
+    await assert.rejects(a.openData('b', m), /replayed/);
   } finally {
-    close();
+    ds.close();
   }
 });
 
-test('a second public key for a verified participant is forged, and gets no key', async () => {
-  const { nodes, log, close } = await call(['a', 'b']);
-  const { a, b } = nodes;
+test('a KeyPackage without a valid proof is never added; everyone shows it refused', async () => {
+  const ds = new FakeDS();
+  const k = secret();
   try {
-    assert.equal(b.peerInfo('a').auth, 'verified');
-    const forged = [];
-    b.addEventListener('forged', (e) => forged.push(e.detail.id));
-    const evil = await Identity.generate(); // the server's own key, no MAC
-    log.length = 0;
-    b.onKey('a', await announcement(evil, 'a', a.sender.tag, null));
-    await b.chain;
-    assert.equal(b.peerInfo('a').auth, 'forged');
-    assert.deepEqual(forged, ['a']);
-    assert.equal(log.filter((e) => e.from === 'b' && e.to === 'a' && e.data.t === 'key').length, 0, 'B wrapped its key for the server');
-    // The genuine key again does not lift the warning.
-    b.onKey('a', await announcement(a.identity, 'a', a.sender.tag, a.macKey));
-    await b.chain;
-    assert.equal(b.peerInfo('a').auth, 'forged');
+    const a = ds.join('a', { secret: k });
+    const b = ds.join('b', { secret: k });
+    await ds.settle(20);
+    const c = ds.join('c'); // a link without the secret
+    // The server strips a proof too: d has the secret, its proof never arrives.
+    ds.tamper = (from, msg) => (from === 'd' ? { ...msg, proof: undefined } : msg);
+    const d = ds.join('d', { secret: k });
+    await ds.settle(20);
+    for (const n of [a, b]) {
+      assert.equal(n.info().epoch, 1, 'no commit adds c or d');
+      assert.equal(n.peerInfo('c').state, 'refused');
+      assert.equal(n.peerInfo('d').state, 'refused');
+      assert.match(n.peerInfo('c').refused, /invite link/);
+    }
+    assert.equal(c.info().member, false);
+    assert.equal(d.info().member, false);
+    assert.equal(ds.log.filter((e) => e.kind === 'commit' && e.welcome?.to.some((id) => id === 'c' || id === 'd')).length, 0);
+    await assert.rejects(c.sealData(enc('x')), /not in the group/);
   } finally {
-    close();
+    ds.close();
   }
 });
 
-test('a participant cannot take over another one\'s tag', async () => {
-  const { nodes, close } = await call(['a', 'b', 'c']);
-  const { a, b, c } = nodes;
+test('a KeyPackage whose credential names another participant is refused', async () => {
+  const ds = new FakeDS();
   try {
-    await c.openData('a', await a.sealData(enc('hi')));
-    // B holds the room secret, so its MAC is valid; only the tag is A's.
-    c.onKey('b', await announcement(b.identity, 'b', a.sender.tag, b.macKey));
-    await c.chain;
-    assert.equal(c.peerInfo('b').auth, 'forged');
-    assert.equal(dec(await c.openData('a', await a.sealData(enc('still there?')))), 'still there?');
+    const a = ds.join('a');
+    await ds.settle();
+    // The server relays b's KeyPackage as if c had sent it, and drops c's own.
+    ds.tamper = (from, msg) => (from === 'b' ? { ...msg, from: 'c' } : from === 'c' ? null : msg);
+    ds.join('b');
+    ds.join('c');
+    await ds.settle(20);
+    assert.equal(a.peerInfo('c').state, 'refused');
+    assert.match(a.peerInfo('c').refused, /not the sender/);
+    assert.equal(a.info().epoch, 0, 'nobody added');
   } finally {
-    close();
+    ds.close();
+  }
+});
+
+test('a newcomer with the secret refuses a group that does not know it', async () => {
+  const ds = new FakeDS();
+  try {
+    const a = ds.join('a'); // the server's own group, say: no secret
+    await ds.settle();
+    const problems = [];
+    const b = ds.join('b', { secret: secret() });
+    b.addEventListener('problem', (e) => problems.push(e.detail.text));
+    await ds.settle(20);
+    assert.equal(b.info().member, false);
+    assert.equal(problems.length > 0, true);
+    assert.equal(a.info().epoch, 1, 'a added b (it cannot check a proof), b refused the welcome');
+  } finally {
+    ds.close();
+  }
+});
+
+test('rooms without a secret: members unverified, one room code, a leave changes it and retires the old epoch', async () => {
+  const ds = new FakeDS();
+  try {
+    const a = ds.join('a');
+    await ds.settle();
+    const b = ds.join('b');
+    await ds.settle();
+    const c = ds.join('c');
+    await ds.settle(20);
+    assert.equal(a.peerInfo('b').state, 'unverified');
+    const code = a.info().roomCode;
+    assert.equal(c.info().roomCode, code);
+    await sleep(SEND_DELAY_MS + 50);
+    const before = await a.sealData(enc('before the leave'));
+    assert.equal(dec(await c.openData('a', before)), 'before the leave');
+    // The committer (a, leaf 0) leaves: b takes over and removes it.
+    ds.leave('a');
+    await ds.settle(20);
+    assert.equal(b.info().epoch, 3);
+    assert.equal(b.info().roomCode, c.info().roomCode);
+    assert.notEqual(b.info().roomCode, code);
+    assert.deepEqual(b.info().members.map((m) => m.id), ['b', 'c']);
+    await sleep(GRACE_MS + 100);
+    // What a sent before it left, replayed after the grace: no key.
+    await assert.rejects(c.openData('a', before), /no key/);
+  } finally {
+    ds.close();
+  }
+});
+
+test('two participants create at once: one group wins, the other joins it', async () => {
+  const ds = new FakeDS();
+  try {
+    // Both welcomes said "no group".
+    const a = new E2EE({ secret: null, signaling: { mls: (m) => ds.onMls('a', m) } });
+    const b = new E2EE({ secret: null, signaling: { mls: (m) => ds.onMls('b', m) } });
+    ds.nodes.set('a', a);
+    ds.nodes.set('b', b);
+    a.start('a', { group: false }, ['b'], 'A');
+    b.start('b', { group: false }, ['a'], 'B');
+    await ds.settle(20);
+    assert.equal(a.info().member && b.info().member, true);
+    assert.equal(a.info().roomCode, b.info().roomCode);
+  } finally {
+    ds.close();
   }
 });

@@ -18,7 +18,7 @@ test('failures before the key are counted apart from failures after it', async (
   const stats = (decrypted, failed) => e.onWorker({ type: 'stats', encrypted: 0, dropped: 0, peers: { p: { decrypted, failed } } });
 
   stats(0, 29); // the frames that beat the key
-  p.gotKey = true; // the key arrives
+  p.leaf = 1; // the peer joins the MLS group: its keys arrive
   stats(0, 31); // frames of the same batch window: still counted as before the key
   stats(500, 31); // decrypting now
   stats(900, 34); // 3 failures with a key: an alarm

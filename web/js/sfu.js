@@ -328,6 +328,8 @@ export class SfuLink extends EventTarget {
       console.warn('parley: sfu: ignoring a track forwarded from a viewer', owner);
       return;
     }
+    // Its frames must decrypt under the owner's MLS leaf (docs/e2ee.md).
+    this.e2ee?.bind(ev.receiver, owner);
     this.participant(owner).add(stream, ev.track, () => this.fire('media', { peerId: owner }));
   }
 

@@ -7,7 +7,7 @@
 //
 // Events (all CustomEvents; `detail` is the server message unless noted):
 //   welcome, peer-joined, peer-left, peer-away, peer-back, signal, key,
-//   mode, muted, error, server-shutdown
+//   mode, muted, error, server-shutdown, mls
 //   status   detail: {status: 'connecting'|'open'|'reconnecting'|'closed',
 //                     attempt?, delay?, reason?}
 
@@ -21,7 +21,8 @@ export const PROTOCOL_VERSION = 1;
 /** Server message types this client understands. */
 const SERVER_TYPES = new Set([
   'welcome', 'peer-joined', 'peer-left', 'peer-away', 'peer-back', 'signal', 'key', 'mode', 'muted', 'error',
-  'server-shutdown',
+  'server-shutdown', 'mls',
+  'e2ee', // the room's end-to-end encryption changed (roomcrypto.js)
 ]);
 
 /**
@@ -192,6 +193,14 @@ export class Signaling extends EventTarget {
   /** key relays opaque key material to one participant, or to all if `to` is empty. */
   key(data, to) {
     return this.relay(to ? { type: 'key', to, data } : { type: 'key', data });
+  }
+
+  /**
+   * mls sends an MLS Delivery Service message (docs/protocol.md `mls`):
+   * {kind, data?, proof?, epoch?, welcome?}; kept for a resume like key.
+   */
+  mls(msg) {
+    return this.relay({ type: 'mls', ...msg });
   }
 
   /**

@@ -324,9 +324,9 @@ export class Tile {
 
   /**
    * setE2ee shows the end-to-end encryption lock of a remote tile
-   * (docs/e2ee.md): state 'verified' | 'unverified' | 'forged' | 'failing'
-   * | 'off' (an unencrypted room), the safety code to compare by voice
-   * (shown by pressing the lock) and, when failing, the failed-frame count.
+   * (docs/e2ee.md): state 'verified' | 'unverified' | 'waiting' | 'refused'
+   * | 'failing' | 'off' (an unencrypted room), the room code to compare by
+   * voice (shown by pressing the lock) and, when failing, the failed-frame count.
    * DOM hook: `.tile [data-e2ee=STATE]` (the lock button), `.e2ee-code`.
    */
   setE2ee({ state, code = '', failed = 0 }) {
@@ -348,17 +348,18 @@ export class Tile {
     }
     const who = this.name;
     const text = {
-      verified: `End-to-end encrypted; ${who}'s key is verified by the invite link`,
-      unverified: `End-to-end encrypted; ${who}'s key is not verified: compare the safety code`,
-      forged: `Warning: ${who}'s key was forged; nothing is sent to it`,
+      verified: `End-to-end encrypted; ${who} was admitted with the invite link`,
+      unverified: `End-to-end encrypted; ${who} is not verified: compare the room code`,
+      waiting: `${who} is not in the encrypted group yet; nothing is shared with them`,
+      refused: `${who} is not admitted: could not prove they have the invite link; nothing is sent to them`,
       failing: `End-to-end decryption of ${who} is failing (${failed} frames)`,
       off: 'Not end-to-end encrypted',
     }[state] ?? 'End-to-end encryption';
     this.lock.dataset.e2ee = state;
     this.lock.replaceChildren(lockIcon(state === 'off'));
     this.lock.title = text;
-    this.lock.setAttribute('aria-label', `${text}. Show the safety code.`);
-    this.lockCode.textContent = code ? `Safety code with ${who}: ${code}` : 'No safety code yet';
+    this.lock.setAttribute('aria-label', `${text}. Show the room code.`);
+    this.lockCode.textContent = code ? `Room code (everyone should see the same): ${code}` : 'No room code yet';
   }
 
   remove() {
@@ -553,4 +554,25 @@ export function setRoleNote(labels) {
 export function setPreflightNote(failed) {
   const note = document.getElementById('preflight');
   if (note) note.hidden = !failed;
+}
+
+/**
+ * setUnencrypted marks the call as NOT end-to-end encrypted (docs/e2ee.md
+ * "Unencrypted rooms") or takes the mark back: a red note in the header
+ * that stays as long as the call (the shared banner can be dismissed or
+ * replaced; this cannot), and the chat panel's note, which otherwise says
+ * "end-to-end encrypted". The tiles' locks say it per participant.
+ * @param {{strip: string, chatNote: string}|null} texts  null: encrypted
+ */
+export function setUnencrypted(texts) {
+  document.body.dataset.e2ee = texts ? 'off' : 'on';
+  const strip = document.getElementById('e2ee-off');
+  if (strip) {
+    strip.textContent = texts?.strip ?? '';
+    strip.hidden = !texts;
+  }
+  const note = /** @type {HTMLElement|null} */ (document.querySelector('#side .side-note'));
+  if (!note) return;
+  note.dataset.encrypted ??= note.textContent ?? '';
+  note.textContent = texts ? texts.chatNote : note.dataset.encrypted;
 }
