@@ -255,7 +255,10 @@ func TestBrowserE2EESwitch(t *testing.T) {
 
 	pages["C"] = b.NewPage(t, e2eeRoomURL(ts, room, "C", secret))
 	for _, n := range []string{"A", "B", "C"} {
-		waitOrDump(t, pages[n], n+" in SFU mode", fmt.Sprintf(jsSwitched, "sfu", "sfu", 2, "sfu"), switchTimeout)
+		if _, err := pages[n].WaitFor(fmt.Sprintf(jsSwitched, "sfu", "sfu", 2, "sfu"), switchTimeout); err != nil {
+			t.Fatalf("%s in SFU mode: %v\npage state: %s\ne2ee %s\nsfu %s", n, err, pageState(pages[n]), e2eeDump(pages[n]),
+				browsertest.MustEval[string](pages[n], `JSON.stringify({ ...parley.sfu(), pc: undefined })`))
+		}
 	}
 	waitKnownPicture(t, pages["A"], "A in SFU", "B", "C")
 	waitKnownPicture(t, pages["B"], "B in SFU", "A", "C")

@@ -239,6 +239,9 @@ export class E2EE extends EventTarget {
    */
   start(selfId, mls = {}, peers = [], name = '') {
     if (!this.enabled) return Promise.resolve();
+    // Set by a `created` that arrives while this session is still loading
+    // MLS: then the room has a group after all, and we ask to join it.
+    this.groupSeen = false;
     return this.inOrder(async () => {
       this.reset();
       this.selfId = selfId;
@@ -262,7 +265,7 @@ export class E2EE extends EventTarget {
         this.welcomeKey = await M.proofKey(this.secret, 'welcome');
       }
       this.kp = await M.newKeyPackage(this.cs, { id: selfId, name });
-      if (mls.group) this.sendKeyPackage();
+      if (mls.group || this.groupSeen) await this.sendKeyPackage();
       else await this.create();
     });
   }
@@ -345,6 +348,7 @@ export class E2EE extends EventTarget {
   /** onMls handles a relayed `mls` message (docs/protocol.md). */
   onMls(m) {
     if (!this.enabled || !m || typeof m !== 'object') return;
+    if (m.kind === 'created') this.groupSeen = true;
     this.inOrder(async () => {
       if (!this.kp) return; // not started
       this.handshakeBytes.received += typeof m.data === 'string' ? m.data.length : 0;
@@ -362,6 +366,7 @@ export class E2EE extends EventTarget {
   /** onError handles the DS's refusals (`error` with ref `mls`). */
   onError(err) {
     if (!this.enabled || err?.code !== 'mls-stale') return;
+    console.debug('parley: e2ee: the DS refused:', err.message);
     this.inOrder(async () => {
       if (this.creating && this.group && this.group.epoch === 0 && !this.inFlight) {
         // Another participant's create won: join theirs instead.
@@ -772,6 +777,8 @@ export class E2EE extends EventTarget {
       roomCode: this.group ? this.code : '',
       members: this.group ? this.group.members().map(({ leaf, id, name }) => ({ leaf, id, name })) : [],
       epochs: this.epochs,
+      creating: this.creating,
+      committing: !!this.inFlight,
       handshakeBytes: { ...this.handshakeBytes },
       encrypted: this.stats.encrypted,
       dropped: this.stats.dropped,
