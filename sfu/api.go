@@ -115,7 +115,7 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 //
 // Left out on purpose: pion's stats interceptor (it clones every packet's
 // header and allocates per packet, for GetStats, which Parley does not
-// call), the simulcast header extensions (until simulcast lands), and the
+// call) and the
 // TWCC sequence-number writer on forwarded packets (it allocates per packet
 // per subscriber, and nothing consumes subscriber-side feedback until layer
 // selection needs a send-side estimate).
@@ -140,6 +140,13 @@ func newInterceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("sfu: twcc: %w", err)
+	}
+	// Simulcast (RFC 8853): the MID and RID header extensions (RFC 8843
+	// §15, RFC 8852) tell pion which encoding an unannounced SSRC is. Ids
+	// 4–6 in the SFU's own offers; 4 is Chromium's MID too, and a
+	// browser's offer brings its own ids for the rest.
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, fmt.Errorf("sfu: simulcast header extensions: %w", err)
 	}
 	return reg, nil
 }

@@ -327,13 +327,13 @@ func (ss *Session) onLocalCandidate(c *webrtc.ICECandidate) {
 // its transport was up.
 func (ss *Session) requestKeyframes() {
 	ss.negMu.Lock()
-	ups := make([]*upTrack, 0, len(ss.downs))
-	for u := range ss.downs {
-		ups = append(ups, u)
+	downs := make([]*downTrack, 0, len(ss.downs))
+	for _, d := range ss.downs {
+		downs = append(downs, d)
 	}
 	ss.negMu.Unlock()
-	for _, u := range ups {
-		u.requestKeyframe()
+	for _, d := range downs {
+		d.up.requestKeyframe(int(d.target.Load()))
 	}
 }
 

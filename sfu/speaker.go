@@ -86,6 +86,7 @@ func (r *room) speakerLoop(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			r.tickSpeaker()
+			r.tickLayers()
 		}
 	}
 }

@@ -16,6 +16,7 @@ type Stats struct {
 	NACKsServed      uint64 // packets retransmitted from the packet cache on a subscriber's NACK
 	NACKsRefused     uint64 // NACKed packets not retransmitted: subscriber congested, packet too old, or resent often enough already
 	PLIsSent         uint64 // key-frame requests sent to publishers (after throttling)
+	LayerSwitches    uint64 // a subscriber moved from one simulcast layer to another (at a key frame)
 
 	DataMessages uint64 // data-channel messages delivered to a recipient
 	DataDropped  uint64 // data-channel messages not delivered (back-pressure, channel not open)
@@ -36,14 +37,15 @@ type counters struct {
 	// retired accumulates the writer counters of closed sessions.
 	retired writerStats
 
-	dropped      atomic.Uint64
-	nacksServed  atomic.Uint64
-	nacksRefused atomic.Uint64
-	plisSent     atomic.Uint64
-	dataMsgs     atomic.Uint64
-	dataDropped  atomic.Uint64
-	srtpGCM      atomic.Uint64
-	srtpOther    atomic.Uint64
+	dropped       atomic.Uint64
+	nacksServed   atomic.Uint64
+	nacksRefused  atomic.Uint64
+	plisSent      atomic.Uint64
+	layerSwitches atomic.Uint64
+	dataMsgs      atomic.Uint64
+	dataDropped   atomic.Uint64
+	srtpGCM       atomic.Uint64
+	srtpOther     atomic.Uint64
 }
 
 // writerStats are one subscriber's forwarding counters, written only by its
@@ -70,6 +72,7 @@ func (s *Server) Stats() Stats {
 		NACKsServed:    s.ctr.nacksServed.Load(),
 		NACKsRefused:   s.ctr.nacksRefused.Load(),
 		PLIsSent:       s.ctr.plisSent.Load(),
+		LayerSwitches:  s.ctr.layerSwitches.Load(),
 		DataMessages:   s.ctr.dataMsgs.Load(),
 		DataDropped:    s.ctr.dataDropped.Load(),
 		SRTPGCM:        s.ctr.srtpGCM.Load(),
