@@ -493,6 +493,9 @@ export class SfuLink extends EventTarget {
       sending: Object.fromEntries(SLOTS.map(([role]) => [role, !!this.tx[role]?.sender.track])),
       // participant id → how many forwarded tracks the SFU announced for them
       forwarded: [...this.trackOwner.values()].reduce((n, id) => ({ ...n, [id]: (n[id] ?? 0) + 1 }), {}),
+      // forwarded track id → participant id, and the last `view` we sent
+      owners: Object.fromEntries(this.trackOwner),
+      view: this.viewport?.last ?? null,
       counts: { ...this.counts },
     };
   }
