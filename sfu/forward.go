@@ -149,6 +149,8 @@ type downTrack struct {
 	target atomic.Int32
 	cur    atomic.Int32
 
+	attached bool // in up's fan-out; guarded by up.mu (setTarget, attach, detach)
+
 	// writer-owned
 	hdr    rtp.Header
 	exts   []rtp.Extension // backing store for hdr.Extensions

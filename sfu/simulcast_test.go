@@ -316,6 +316,9 @@ func TestSimulcastLayerSelection(t *testing.T) {
 	if a1 := viewer.packetsFrom("pub", "audio"); a1-a0 < 25 {
 		t.Errorf("audio stopped with the video: %d packets in 1 s", a1-a0)
 	}
+	if n := s.Stats().PausedTracks; n != 1 {
+		t.Errorf("PausedTracks = %d while the only tile is hidden, want 1", n)
+	}
 
 	// Visible again: video resumes at a key frame.
 	viewer.view("pub", 320, 180, true)
@@ -329,6 +332,9 @@ func TestSimulcastLayerSelection(t *testing.T) {
 		n := len(pub.layerMsgs)
 		return n > 0 && slices.Equal(pub.layerMsgs[n-1].Active, []string{"q"}) && pub.layerMsgs[n-1].Track == "video-pub"
 	})
+	if n := s.Stats().PausedTracks; n != 0 {
+		t.Errorf("PausedTracks = %d after the tile came back, want 0", n)
+	}
 	if st := s.Stats(); st.LayerSwitches < 4 {
 		t.Errorf("LayerSwitches = %d, want ≥ 4", st.LayerSwitches)
 	}

@@ -9,6 +9,7 @@ type Stats struct {
 	Sessions      int64 // participants attached now
 	Tracks        int64 // publishers' tracks being read now
 	Subscriptions int64 // forwarded tracks bound to a subscriber now
+	PausedTracks  int64 // forwarded video tracks sending nothing now: the subscriber cannot see them (`view`)
 
 	ForwardedPackets uint64 // RTP packets written to subscribers
 	ForwardedBytes   uint64 // their payload bytes (RTP header excluded)
@@ -33,6 +34,7 @@ type Stats struct {
 // rare events are global atomics.
 type counters struct {
 	sessions, tracks, subscriptions atomic.Int64
+	paused                          atomic.Int64
 
 	// retired accumulates the writer counters of closed sessions.
 	retired writerStats
@@ -68,6 +70,7 @@ func (s *Server) Stats() Stats {
 		Sessions:       s.ctr.sessions.Load(),
 		Tracks:         s.ctr.tracks.Load(),
 		Subscriptions:  s.ctr.subscriptions.Load(),
+		PausedTracks:   s.ctr.paused.Load(),
 		DroppedPackets: s.ctr.dropped.Load(),
 		NACKsServed:    s.ctr.nacksServed.Load(),
 		NACKsRefused:   s.ctr.nacksRefused.Load(),

@@ -221,6 +221,10 @@ func (u *upTrack) attach(d *downTrack) {
 	u.downs.Store(&next)
 	u.attached++
 	u.srv.ctr.subscriptions.Add(1)
+	d.attached = true
+	if d.target.Load() < 0 {
+		u.srv.ctr.paused.Add(1)
+	}
 }
 
 // detach removes d from the fan-out (called from downTrack.Unbind).
@@ -240,6 +244,10 @@ func (u *upTrack) detach(d *downTrack) {
 	u.downs.Store(&next)
 	u.attached--
 	u.srv.ctr.subscriptions.Add(-1)
+	d.attached = false
+	if d.target.Load() < 0 {
+		u.srv.ctr.paused.Add(-1)
+	}
 }
 
 // readerDone runs when a layer's reader ends; the last one stops the

@@ -206,10 +206,27 @@ func (d *downTrack) choose(now int64) int {
 	if want >= 0 {
 		t = d.up.liveLayer(want, now)
 	}
-	if old := d.target.Swap(int32(t)); old != int32(t) && t >= 0 {
+	if old := d.setTarget(int32(t)); old != int32(t) && t >= 0 {
 		d.up.requestKeyframe(t)
 	}
 	return want
+}
+
+// setTarget changes the layer to forward and keeps the PausedTracks gauge
+// (bound video tracks with no layer) true. It returns the previous target.
+func (d *downTrack) setTarget(t int32) int32 {
+	u := d.up
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	old := d.target.Swap(t)
+	if d.attached && (old < 0) != (t < 0) {
+		if t < 0 {
+			u.srv.ctr.paused.Add(1)
+		} else {
+			u.srv.ctr.paused.Add(-1)
+		}
+	}
+	return old
 }
 
 // tickLayers re-chooses every subscriber's layers (layers start and stop)
