@@ -253,7 +253,7 @@ func (d *downTrack) write(p *packet) {
 		return
 	}
 	if d.up.kind != webrtc.RTPCodecTypeVideo {
-		if !d.rw.started {
+		if !d.rw.started || d.rw.resumed(p.hdr.SSRC, p.hdr.SequenceNumber, p.arrival) {
 			d.rw.begin(p.hdr.SSRC, 0, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
 		}
 		if seq, ts, ok := d.rw.rewrite(p.hdr.SSRC, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival); ok {
@@ -445,6 +445,25 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, arrival int64) (o
 		r.maxSeq, r.maxTS, r.maxAt = outSeq, outTS, arrival
 	}
 	return outSeq, outTS, true
+}
+
+// audioResumeGap: audio that comes back after a pause longer than this with
+// packets missing in between (a large room stopped forwarding it, audio.go)
+// starts a new segment, so the subscriber sees no loss. Shorter gaps are
+// real loss, which the receiver must see. 12 Opus frames.
+const audioResumeGap = 240e6 // ns
+
+// resumed reports whether a packet of the current source comes back after
+// a pause with packets skipped (not DTX, which numbers its sparse packets
+// consecutively).
+func (r *rewriter) resumed(ssrc uint32, seq uint16, arrival int64) bool {
+	s := r.seg()
+	if ssrc != s.ssrc {
+		return false
+	}
+	next := r.maxSeq - s.seqOff + 1 // the source number expected next
+	skipped := seq - next
+	return skipped != 0 && skipped < 0x8000 && arrival-r.maxAt > audioResumeGap
 }
 
 // lookup returns the segment output sequence number seq was sent in, nil

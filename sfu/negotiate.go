@@ -297,7 +297,10 @@ func (ss *Session) sendDescription(d *webrtc.SessionDescription) {
 	}
 	ss.candMu.Lock()
 	defer ss.candMu.Unlock()
-	ss.send(mustJSON(descriptionMsg{Description: sdpJSON{Type: d.Type.String(), SDP: d.SDP}}))
+	// The copy sent asks for Opus DTX (audio.go); pion refuses to set a
+	// local description that differs from the one it made, and usedtx
+	// changes nothing on the SFU's side.
+	ss.send(mustJSON(descriptionMsg{Description: sdpJSON{Type: d.Type.String(), SDP: withOpusDTX(d.SDP)}}))
 	ss.descSent = true
 	for _, c := range ss.localCand {
 		ss.send(mustJSON(candidateMsg{Candidate: c}))

@@ -51,6 +51,9 @@ type upTrack struct {
 	// speech counts audio packets louder than speechLevel since the
 	// speaker loop last looked (speaker.go).
 	speech atomic.Uint32
+	// muted: a large room does not forward this audio now (audio.go);
+	// set by the room's loop, read by the reader.
+	muted atomic.Bool
 
 	// dynacast is the set of layers (bit i: layer i) last reported to the
 	// publisher as wanted; owned by the room's layer loop.
@@ -193,6 +196,10 @@ func fatalReadError(err error) bool {
 // queue drops the packet for that subscriber only. The caller's reference
 // (refs == 1) is released here.
 func (u *upTrack) dispatch(p *packet) {
+	if u.muted.Load() {
+		p.release()
+		return
+	}
 	downs := *u.downs.Load()
 	p.refs.Add(int32(len(downs)))
 	for _, d := range downs {
