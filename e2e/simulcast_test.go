@@ -34,7 +34,7 @@ const jsInboundVideo = `(async () => {
 })()`
 
 // jsPlaceTile sets the camera tile of participant %q to a fixed place and
-// size (CSS px), or gives it back to the layout (” style).
+// size (CSS px), or gives it back to the layout (an empty style).
 const jsPlaceTile = `(() => {
   const t = document.querySelector('.tile[data-peer-id=%q]:not(.screen)');
   if (!t) return false;
