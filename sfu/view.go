@@ -134,16 +134,28 @@ func (ss *Session) initialLayer(u *upTrack) int {
 	return ss.wantedLayer(u)
 }
 
-// layerFor is the smallest layer that fills a tile of w×h device pixels
-// (the top layer if none does).
+// layerFor is the smallest layer that fills a tile of w×h device pixels,
+// else the largest. Sizes decide, not positions, so a client that lists
+// its encodings in another order still gets the right one once key frames
+// told the sizes.
 func (u *upTrack) layerFor(w, h int) int {
-	for i := 0; i < u.nLayers-1; i++ {
+	best, bestArea := -1, 0
+	largest, largestArea := u.nLayers-1, -1
+	for i := 0; i < u.nLayers; i++ {
 		lw, lh := u.layerDims(i)
-		if lw*fillSlackNum >= w*fillSlackDen && lh*fillSlackNum >= h*fillSlackDen {
-			return i
+		area := lw * lh
+		if area > largestArea {
+			largest, largestArea = i, area
+		}
+		fills := lw*fillSlackNum >= w*fillSlackDen && lh*fillSlackNum >= h*fillSlackDen
+		if fills && (best < 0 || area < bestArea) {
+			best, bestArea = i, area
 		}
 	}
-	return u.nLayers - 1
+	if best < 0 {
+		return largest
+	}
+	return best
 }
 
 // layerDims is layer i's size: from its key frames, else estimated from

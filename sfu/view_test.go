@@ -94,3 +94,19 @@ func TestVP8KeyframeSize(t *testing.T) {
 		t.Error("a truncated key frame has a size")
 	}
 }
+
+// TestLayerForBySize: the sizes key frames declare decide, whatever the
+// order the client listed its encodings in.
+func TestLayerForBySize(t *testing.T) {
+	u := &upTrack{nLayers: 3}
+	for i, sz := range [][2]int{{1280, 720}, {320, 180}, {640, 360}} { // f, q, h
+		l := newUpLayer(i, "", nil, true)
+		l.size.Store(uint32(sz[0])<<16 | uint32(sz[1]))
+		u.layers[i].Store(l)
+	}
+	for _, c := range []struct{ w, h, want int }{{320, 180, 1}, {640, 360, 2}, {1280, 720, 0}, {4000, 3000, 0}} {
+		if got := u.layerFor(c.w, c.h); got != c.want {
+			t.Errorf("layerFor(%d×%d) = %d, want %d", c.w, c.h, got, c.want)
+		}
+	}
+}
