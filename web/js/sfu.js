@@ -117,6 +117,9 @@ export class SfuLink extends EventTarget {
     this.viewport = null;
     /** forwarded track id → its stream id, from `tracks` */
     this.trackStream = new Map();
+    /** the forwarded video track ids (latest `tracks`), and those ever shown */
+    this.videoTracks = [];
+    this.shownTracks = new Set();
     this.speakerId = '';
   }
 
@@ -129,6 +132,8 @@ export class SfuLink extends EventTarget {
     this.streamOwner.clear();
     this.trackOwner.clear();
     this.trackStream.clear();
+    this.videoTracks = [];
+    this.shownTracks.clear();
     if (typeof ResizeObserver === 'function') {
       this.viewport = new Viewport({ send: (view) => this.signal({ view }), priority: (t) => this.priority(t) });
     }
@@ -335,7 +340,18 @@ export class SfuLink extends EventTarget {
       if (typeof t.track === 'string' && typeof t.stream === 'string') this.trackStream.set(t.track, t.stream);
       if (t.kind === 'video' && typeof t.track === 'string') video.push(t.track);
     }
-    this.viewport?.setTracks(video);
+    this.videoTracks = video;
+    this.reportTracks();
+  }
+
+  /**
+   * reportTracks gives the viewport the forwarded videos that were ever
+   * shown. One never shown yet is left out, so the SFU sends its lowest
+   * layer rather than nothing: streams.js recognises a screen share by its
+   * video arriving, which a paused track never would.
+   */
+  reportTracks() {
+    this.viewport?.setTracks(this.videoTracks.filter((id) => this.shownTracks.has(id)));
   }
 
   /** priority ranks a forwarded video for the SFU: screen shares, the speaker, the rest. */
@@ -377,7 +393,11 @@ export class SfuLink extends EventTarget {
       r = new RemoteStreams({
         prefix: `${peerId}-`,
         accept: () => !this.viewer(peerId),
-        show: (role, stream) => this.fire('stream', { peerId, role, stream }),
+        show: (role, stream) => {
+          for (const t of stream.getVideoTracks()) this.shownTracks.add(t.id);
+          this.reportTracks();
+          this.fire('stream', { peerId, role, stream });
+        },
         unshow: (role) => this.fire('unstream', { peerId, role }),
       });
       this.remote.set(peerId, r);

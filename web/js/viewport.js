@@ -11,7 +11,9 @@
 //   - whether it can be seen at all: in the viewport (IntersectionObserver),
 //     the tab not hidden (document.hidden), the element laid out (a tile on
 //     another page of the grid, display: none, has no size). A track no
-//     element shows is not visible: paged-out tiles get no video.
+//     element shows is not visible: paged-out tiles get no video. (sfu.js
+//     lists only tracks that were shown once: until then the SFU sends the
+//     lowest layer, so a new stream can be recognised by its arriving video.)
 // The full list is sent when it changes, at most every DEBOUNCE_MS.
 //
 // DOM-free parts (viewItems, sameView) are exported for node tests.
