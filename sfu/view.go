@@ -218,8 +218,11 @@ func (d *downTrack) choose(now int64) int {
 	if want >= 0 {
 		t = d.up.liveLayer(want, now)
 	}
-	if old := d.setTarget(int32(t)); old != int32(t) && t >= 0 {
-		d.up.requestKeyframe(t)
+	if old := d.setTarget(int32(t)); old != int32(t) {
+		d.sub.log.Debug("layer target", "track", d.up.trackID, "from", old, "to", t, "want", want)
+		if t >= 0 {
+			d.up.requestKeyframe(t)
+		}
 	}
 	return want
 }
@@ -291,5 +294,6 @@ func (u *upTrack) dynacastTick(wanted uint32, now int64) {
 			msg.Layers.Active = append(msg.Layers.Active, t.RID())
 		}
 	}
+	u.owner.log.Debug("dynacast", "track", u.trackID, "active", msg.Layers.Active)
 	u.owner.send(mustJSON(msg))
 }
