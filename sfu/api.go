@@ -115,7 +115,7 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 //
 // Left out on purpose: pion's stats interceptor (it clones every packet's
 // header and allocates per packet, for GetStats, which Parley does not
-// call), the simulcast header extensions (until simulcast lands), and the
+// call) and the
 // TWCC sequence-number writer on forwarded packets (it allocates per packet
 // per subscriber, and nothing consumes subscriber-side feedback until layer
 // selection needs a send-side estimate).
@@ -141,7 +141,41 @@ func newInterceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("sfu: twcc: %w", err)
 	}
+	if err := registerSimulcastExtensions(m); err != nil {
+		return nil, err
+	}
 	return reg, nil
+}
+
+// chromiumRIDExtensionID is the id Chromium gives the RID header extension
+// (after MID at 4 and its video extensions at 5–9), seen in Chromium 156's
+// offers; the repaired RID follows at 11.
+const chromiumRIDExtensionID = 10
+
+// registerSimulcastExtensions registers the MID, RID and repaired-RID
+// header extensions (RFC 8843 §15, RFC 8852) that tell pion which simulcast
+// encoding an unannounced SSRC is. They must get Chromium's ids (4, 10,
+// 11) in the SFU's own offers, for the reason newMediaEngine gives: a
+// browser offer crossing an SFU offer that used 5 for RID would be refused
+// ("BUNDLE group contains a codec collision for header extension id=5").
+// pion hands out ids in registration order, so ids 5–9 are taken by
+// placeholders of no media kind, which are never offered nor accepted.
+func registerSimulcastExtensions(m *webrtc.MediaEngine) error {
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.SDESMidURI}, webrtc.RTPCodecTypeVideo); err != nil {
+		return fmt.Errorf("sfu: register mid extension: %w", err)
+	}
+	for id := 5; id < chromiumRIDExtensionID; id++ {
+		placeholder := webrtc.RTPHeaderExtensionCapability{URI: fmt.Sprintf("urn:parley:unused-extension-id:%d", id)}
+		if err := m.RegisterHeaderExtension(placeholder, webrtc.RTPCodecTypeUnknown); err != nil {
+			return fmt.Errorf("sfu: reserve extension id %d: %w", id, err)
+		}
+	}
+	for _, uri := range []string{sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
+			return fmt.Errorf("sfu: register %s: %w", uri, err)
+		}
+	}
+	return nil
 }
 
 // srtpProfiles is the SRTP protection-profile preference (RFC 5764 §4.1.2,

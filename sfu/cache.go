@@ -5,13 +5,14 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 )
 
 // Retransmission (RFC 4585 §6.2.1 generic NACK, RFC 4588 not negotiated:
 // the packet is sent again on its own SSRC with its own sequence number).
 //
 // Every subscriber of a track receives the same payload under its own
-// header, so one cache per published track serves them all: the cache
+// header, so one cache per published video layer serves them all: the cache
 // holds a reference to the pooled packet the reader already has (no copy,
 // no allocation), and a subscriber's NACK is turned back into the
 // publisher's sequence number by that subscriber's writer, which owns the
@@ -149,7 +150,7 @@ func (c *packetCache) clear() {
 // which owns the mapping back to the publisher's numbers. Never blocks: a
 // congested subscriber (nackCongested) gets no retransmissions.
 func (d *downTrack) onNACK(n *rtcp.TransportLayerNack) {
-	if d.up.cache == nil {
+	if d.up.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
 	congested := len(d.sub.queue) > nackCongested
@@ -179,45 +180,54 @@ func (d *downTrack) onNACK(n *rtcp.TransportLayerNack) {
 }
 
 // resend answers one NACKed sequence number (in the subscriber's numbering)
-// from the cache, within the retransmission limits. Runs on the
-// subscriber's writer goroutine.
+// from the cache of the layer it was sent from, within the retransmission
+// limits. Runs on the subscriber's writer goroutine.
 func (d *downTrack) resend(subSeq uint16) {
 	b := d.bind.Load()
 	if b == nil || !d.rw.started || !d.sub.connected.Load() {
 		return
 	}
-	p := d.resendable(subSeq)
+	p, seg := d.resendable(subSeq)
 	if p == nil {
 		d.up.srv.ctr.nacksRefused.Add(1)
 		return
 	}
 	defer p.release()
 	// Same offsets as when it was first sent: the same numbers again.
-	if d.send(b, p, p.hdr.SequenceNumber+d.rw.seqOff, p.hdr.Timestamp+d.rw.tsOff) {
+	if d.send(b, p, p.hdr.SequenceNumber+seg.seqOff, p.hdr.Timestamp+seg.tsOff) {
 		d.up.srv.ctr.nacksServed.Add(1)
 	}
 }
 
-// resendable returns the cached packet subSeq names, referenced, when the
-// retransmission limits let it go out again now; nil otherwise.
-func (d *downTrack) resendable(subSeq uint16) *packet {
-	if !d.rw.current(subSeq) {
-		return nil // sent for an earlier source
+// resendable returns the cached packet subSeq names, referenced, and the
+// segment it was sent in, when the retransmission limits let it go out
+// again now; nil otherwise. The segment says which layer's cache holds it
+// and under which source numbers (rewriter.lookup), so a NACK for a packet
+// sent before a layer switch gets that packet, not the new layer's packet
+// that happens to carry the same source number.
+func (d *downTrack) resendable(subSeq uint16) (*packet, *segment) {
+	seg := d.rw.lookup(subSeq)
+	if seg == nil {
+		return nil, nil
+	}
+	l := d.up.layer(int(seg.layer))
+	if l == nil || l.cache == nil {
+		return nil, nil
 	}
 	if d.resent == nil {
 		d.resent = new(resendLog)
 	}
 	now := d.up.srv.now()
 	if !d.resent.allow(subSeq, now) {
-		return nil
+		return nil, nil
 	}
-	p := d.up.cache.get(d.rw.src, subSeq-d.rw.seqOff)
+	p := l.cache.get(seg.ssrc, subSeq-seg.seqOff)
 	if p == nil {
-		return nil // evicted: older than the cache
+		return nil, nil // evicted: older than the cache
 	}
 	if now-p.arrival > int64(maxResendAge) {
 		p.release()
-		return nil
+		return nil, nil
 	}
-	return p
+	return p, seg
 }

@@ -50,6 +50,8 @@ type clientOptions struct {
 	loudAudio bool // audio-level extension says "speaking"
 
 	receiveOnly bool // attach with AttachOptions.ReceiveOnly (a viewer)
+	simulcast   bool // publish video as three layers q/h/f (simulcast_test.go)
+	record      bool // keep every received video packet's numbers (received.log)
 }
 
 // received is what a client got on one forwarded track.
@@ -61,6 +63,7 @@ type received struct {
 	badPayloads         int
 	seqs                map[uint16]int // sequence number → times received
 	lastSeq             uint16
+	log                 []rxPacket // with clientOptions.record: video packets in arrival order
 }
 
 // testClient is one participant.
@@ -95,6 +98,11 @@ type testClient struct {
 	dataIn   []webrtc.DataChannelMessage
 	remoteOK bool
 	cands    []webrtc.ICECandidateInit
+
+	// simulcast publishing (simulcast_test.go)
+	layers    [maxLayers]*webrtc.TrackLocalStaticRTP
+	layerKey  [maxLayers]atomic.Bool // send a key frame on that layer next
+	layerMsgs []layersInfo           // `layers` payloads received (guarded by mu)
 }
 
 func clientAPI(t testing.TB) *webrtc.API {
@@ -105,6 +113,9 @@ func clientAPI(t testing.TB) *webrtc.API {
 	}
 	reg := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		t.Fatal(err)
 	}
 	var se webrtc.SettingEngine
@@ -157,7 +168,9 @@ func join(t testing.TB, s *Server, roomName, id string, opts clientOptions) *tes
 	pc.OnTrack(c.onTrack)
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) { c.listen(dc) })
 
-	if opts.publish {
+	if opts.publish && opts.simulcast {
+		c.addSimulcast()
+	} else if opts.publish {
 		c.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: clockRateVideo}, "video-"+id, "stream-"+id)
 		if err != nil {
 			t.Fatal(err)
@@ -199,7 +212,11 @@ func join(t testing.TB, s *Server, roomName, id string, opts clientOptions) *tes
 
 	if opts.publish {
 		c.wg.Add(1)
-		go c.publish()
+		if opts.simulcast {
+			go c.publishSimulcast()
+		} else {
+			go c.publish()
+		}
 	}
 	return c
 }
@@ -252,6 +269,7 @@ func (c *testClient) handle(d json.RawMessage) {
 		Speaker     *string                    `json:"speaker"`
 		Peer        string                     `json:"peer"`
 		Media       *mediaState                `json:"media"`
+		Layers      *layersInfo                `json:"layers"`
 	}
 	if err := json.Unmarshal(d, &m); err != nil {
 		c.errorf("%s: bad payload from sfu %s: %v", c.id, d, err)
@@ -315,6 +333,10 @@ func (c *testClient) handle(d json.RawMessage) {
 	case m.Media != nil:
 		c.mu.Lock()
 		c.media[m.Peer] = *m.Media
+		c.mu.Unlock()
+	case m.Layers != nil:
+		c.mu.Lock()
+		c.layerMsgs = append(c.layerMsgs, *m.Layers)
 		c.mu.Unlock()
 	default:
 		c.errorf("%s: unknown payload from sfu: %s", c.id, d)
@@ -393,7 +415,7 @@ func checkMedia(kind string, p []byte) bool {
 		return checkPayload(p[1:])
 	}
 	if p[0]&0x10 != 0 {
-		return checkPayload(p[2:])
+		return checkPayload(p[2:]) || (len(p) > simulcastHeader && checkPayload(p[simulcastHeader:]))
 	}
 	return checkPayload(p[1:])
 }
@@ -533,6 +555,9 @@ func (c *testClient) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 				r.levels++
 			}
 			r.lastSeq = p.SequenceNumber
+			if c.opts.record && r.kind == "video" {
+				r.log = append(r.log, rxPacketOf(p, ok))
+			}
 			c.mu.Unlock()
 		}
 	}()

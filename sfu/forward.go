@@ -53,6 +53,7 @@ type packet struct {
 	payload  []byte     // buf after the header, padding excluded
 	arrival  int64      // Server.now() when read
 	keyframe bool       // VP8: first packet of a key frame
+	layer    int8       // the simulcast layer it came from (0 without simulcast)
 	buf      [packetBufSize]byte
 }
 
@@ -129,7 +130,10 @@ type binding struct {
 // Ownership: the fields under "writer-owned" are touched only by the
 // subscriber's writer goroutine; bind is set by pion's goroutines (Bind,
 // Unbind) and loaded by the writer; sender is guarded by the subscriber's
-// negMu.
+// negMu. target is written by whoever chooses the layer (view.go: the
+// subscriber's `view` request, the room's layer loop), cur only by the
+// writer; both are read by the publisher's readers to filter what they
+// queue (accepts).
 type downTrack struct {
 	up  *upTrack
 	sub *Session
@@ -138,21 +142,40 @@ type downTrack struct {
 
 	sender *webrtc.RTPSender // guarded by sub.negMu
 
+	// target is the layer this subscriber should receive, -1 for none
+	// (video paused: the tile is hidden). cur is the layer it receives
+	// now, -1 before the first key frame or while paused: the writer
+	// moves cur to target at the target layer's next key frame.
+	target atomic.Int32
+	cur    atomic.Int32
+
+	attached bool // in up's fan-out; guarded by up.mu (setTarget, attach, detach)
+
 	// writer-owned
-	hdr     rtp.Header
-	exts    []rtp.Extension // backing store for hdr.Extensions
-	rw      rewriter
-	started bool       // video: a key frame went out since the (re)start
-	resent  *resendLog // retransmissions so far, made on the first NACK (cache.go)
+	hdr    rtp.Header
+	exts   []rtp.Extension // backing store for hdr.Extensions
+	rw     rewriter
+	resent *resendLog // retransmissions so far, made on the first NACK (cache.go)
 }
 
 func newDownTrack(up *upTrack, sub *Session) *downTrack {
-	return &downTrack{
+	d := &downTrack{
 		up:   up,
 		sub:  sub,
 		exts: make([]rtp.Extension, 0, maxForwardedExtensions),
 		rw:   newRewriter(up.clockRate),
 	}
+	d.cur.Store(-1)
+	d.target.Store(int32(sub.initialLayer(up)))
+	return d
+}
+
+// accepts says whether a packet of layer l is of use to this subscriber:
+// the layer it receives, or the one it is switching to (whose key frame
+// it waits for). Called by the publisher's readers for every packet, so
+// that a subscriber's queue holds one layer, not three.
+func (d *downTrack) accepts(l int8) bool {
+	return int32(l) == d.cur.Load() || int32(l) == d.target.Load()
 }
 
 // ID implements webrtc.TrackLocal: the publisher's track id (room-unique).
@@ -202,7 +225,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		d.up.attach(d)
 	}
 	if d.up.kind == webrtc.RTPCodecTypeVideo && d.sub.connected.Load() {
-		d.up.requestKeyframe()
+		d.up.requestKeyframe(int(d.target.Load()))
 	}
 	return codec, nil
 }
@@ -229,14 +252,56 @@ func (d *downTrack) write(p *packet) {
 		// a key frame must not be spent on it (see Session.onConnected).
 		return
 	}
-	if d.up.kind == webrtc.RTPCodecTypeVideo && (!d.started || d.rw.switching(p.hdr.SSRC)) {
-		// A decoder can start only at a key frame: until one arrives,
-		// delta frames would only make the subscriber ask for one.
+	if d.up.kind != webrtc.RTPCodecTypeVideo {
+		if !d.rw.started || d.rw.resumed(p.hdr.SSRC, p.hdr.SequenceNumber, p.arrival) {
+			d.rw.begin(p.hdr.SSRC, 0, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
+		}
+		if seq, ts, ok := d.rw.rewrite(p.hdr.SSRC, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival); ok {
+			d.send(b, p, seq, ts)
+		} else if p.hdr.SSRC != d.rw.seg().ssrc {
+			// Audio has no key frames: a new source (the publisher
+			// restarted its stream) continues at once.
+			d.rw.begin(p.hdr.SSRC, 0, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
+			seq, ts, _ := d.rw.rewrite(p.hdr.SSRC, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
+			d.send(b, p, seq, ts)
+		}
+		return
+	}
+	d.writeVideo(b, p)
+}
+
+// writeVideo forwards the one layer this subscriber receives and switches
+// layers at key frames only: a decoder can start only at one, and one
+// layer's delta frames mean nothing to a decoder fed another's. Until the
+// target layer's key frame arrives the current layer keeps flowing (no
+// freeze while switching, up or down); a request for that key frame goes
+// to the publisher (throttled per layer). Writer goroutine only.
+func (d *downTrack) writeVideo(b *binding, p *packet) {
+	cur, target := d.cur.Load(), d.target.Load()
+	switch {
+	case target < 0:
+		// Paused (nobody can see the tile): nothing at all goes out,
+		// and resuming waits for a key frame.
+		if cur >= 0 {
+			d.cur.Store(-1)
+		}
+		return
+	case int32(p.layer) == target && (target != cur || p.hdr.SSRC != d.rw.seg().ssrc):
+		// The layer to switch to (or the first one, or the current
+		// layer under a new SSRC): only at a key frame.
 		if !p.keyframe {
-			d.up.requestKeyframe()
+			d.up.requestKeyframe(int(target))
 			return
 		}
-		d.started = true
+		d.rw.begin(p.hdr.SSRC, p.layer, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
+		if target != cur {
+			d.cur.Store(target)
+			if cur >= 0 {
+				d.up.srv.ctr.layerSwitches.Add(1)
+			}
+		}
+	case int32(p.layer) != cur:
+		return // queued before a switch; of no use now
 	}
 	seq, ts, ok := d.rw.rewrite(p.hdr.SSRC, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
 	if !ok {
@@ -292,63 +357,63 @@ const audioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 // rewriter maps a source's sequence numbers and timestamps into one
 // subscriber's continuous sequence (RFC 3550 §5.1: the sequence number
 // increments by one per packet, the timestamp by the sampling clock; a
-// receiver sees a jump as loss). The offsets are fixed per source, so
+// receiver sees a jump as loss). The offsets are fixed per segment, so
 // reordered packets and the publisher's retransmissions map to the right
 // numbers, and a NACK from the subscriber names the packet the SFU sent.
 //
-// When the source changes (a new SSRC on the same downTrack, as simulcast
-// layer switches will do), the new offsets continue where the old source
-// left off: sequence number +1, timestamp advanced by the wall-clock time
-// since the last packet. Late packets of the previous source are dropped.
+// A segment is one uninterrupted run of one source (a simulcast layer's
+// SSRC). A layer switch begins a new segment that continues where the
+// previous one left off: sequence number +1, timestamp advanced by the
+// wall-clock time since the newest packet (layers have unrelated RTP
+// timestamps; their capture clocks agree only in real time). Switching
+// back to an earlier source (A→B→A) is just another segment with fresh
+// offsets. Packets of any source but the current segment's, and packets
+// of the current source older than the segment's first, are dropped: they
+// would land on numbers already used. The last maxSegments segments are
+// kept so that a NACK is answered from the source (layer) the packet was
+// sent from (lookup).
 type rewriter struct {
 	clockRate uint32
 
 	started  bool
-	src      uint32 // current source SSRC
-	prev     uint32 // previous source SSRC (its late packets are dropped)
-	hasPrev  bool
-	seqOff   uint16
-	tsOff    uint32
+	segs     [maxSegments]segment // ring; segs[head] is the current one
+	head     int
+	count    int
 	maxSeq   uint16 // highest output sequence number so far
 	maxTS    uint32 // its output timestamp
 	maxAt    int64  // its arrival time
 	firstSeq uint16 // random initial output values (RFC 3550 §5.1)
 	firstTS  uint32
-	srcStart uint16 // the first output sequence number of the current source
+}
+
+// maxSegments is how many recent segments (layer switches) a subscriber's
+// track remembers for NACKs. Switches happen at most every few hundred
+// milliseconds (each needs a key frame), and a packet older than
+// maxResendAge is never resent, so 8 is plenty.
+const maxSegments = 8
+
+// segment is one run of one source in a subscriber's sequence.
+type segment struct {
+	ssrc     uint32
+	layer    int8
+	start    uint16 // its first output sequence number
+	srcFirst uint16 // the source sequence number of that first packet
+	seqOff   uint16 // output = source + seqOff
+	tsOff    uint32
 }
 
 func newRewriter(clockRate uint32) rewriter {
 	return rewriter{clockRate: clockRate, firstSeq: uint16(rand.Uint32()), firstTS: rand.Uint32()}
 }
 
-// current reports whether output sequence number seq was sent for the
-// current source: numbers from before a source change belong to the old
-// one, which the cache cannot look up under the new offsets.
-func (r *rewriter) current(seq uint16) bool {
-	return seq-r.srcStart < 0x8000
-}
+// seg is the current segment (zero before begin).
+func (r *rewriter) seg() *segment { return &r.segs[r.head] }
 
-// switching reports whether a packet from ssrc would start a new source.
-func (r *rewriter) switching(ssrc uint32) bool {
-	return r.started && ssrc != r.src && (!r.hasPrev || ssrc != r.prev)
-}
-
-// rewrite returns the output sequence number and timestamp for a packet of
-// source ssrc, or ok false for a packet to drop.
-func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, arrival int64) (outSeq uint16, outTS uint32, ok bool) {
-	switch {
-	case !r.started:
-		r.started, r.src = true, ssrc
-		r.seqOff = r.firstSeq - seq
-		r.tsOff = r.firstTS - ts
-		r.maxSeq, r.maxTS, r.maxAt = r.firstSeq, r.firstTS, arrival
-		r.srcStart = r.firstSeq
-		return r.firstSeq, r.firstTS, true
-	case ssrc == r.src:
-	case r.hasPrev && ssrc == r.prev:
-		return 0, 0, false
-	default:
-		r.prev, r.hasPrev, r.src = r.src, true, ssrc
+// begin starts a new segment at a packet of source ssrc (layer layer),
+// numbered right after everything sent so far.
+func (r *rewriter) begin(ssrc uint32, layer int8, seq uint16, ts uint32, arrival int64) {
+	outSeq, outTS := r.firstSeq, r.firstTS
+	if r.started {
 		step := uint32(1)
 		if elapsed := arrival - r.maxAt; elapsed > 0 {
 			// Capped at 10 s: beyond that the receiver resyncs anyway,
@@ -356,13 +421,67 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, arrival int64) (o
 			elapsed = min(elapsed, 10e9)
 			step = max(step, uint32(elapsed*int64(r.clockRate)/1e9))
 		}
-		r.seqOff = r.maxSeq + 1 - seq
-		r.tsOff = r.maxTS + step - ts
-		r.srcStart = r.maxSeq + 1
+		outSeq, outTS = r.maxSeq+1, r.maxTS+step
+		r.head = (r.head + 1) % maxSegments
 	}
-	outSeq, outTS = seq+r.seqOff, ts+r.tsOff
+	r.count = min(r.count+1, maxSegments)
+	r.segs[r.head] = segment{ssrc: ssrc, layer: layer, start: outSeq, srcFirst: seq, seqOff: outSeq - seq, tsOff: outTS - ts}
+	if !r.started {
+		r.started = true
+		r.maxSeq, r.maxTS, r.maxAt = outSeq, outTS, arrival
+	}
+}
+
+// rewrite returns the output sequence number and timestamp for a packet of
+// source ssrc, or ok false for a packet to drop (not the current segment's
+// source, or older than its start).
+func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, arrival int64) (outSeq uint16, outTS uint32, ok bool) {
+	s := r.seg()
+	if !r.started || ssrc != s.ssrc || seq-s.srcFirst >= 0x8000 {
+		return 0, 0, false
+	}
+	outSeq, outTS = seq+s.seqOff, ts+s.tsOff
 	if d := outSeq - r.maxSeq; d != 0 && d < 0x8000 { // newer (RFC 3550 A.1 arithmetic)
 		r.maxSeq, r.maxTS, r.maxAt = outSeq, outTS, arrival
 	}
 	return outSeq, outTS, true
+}
+
+// audioResumeGap: audio that comes back after a pause longer than this with
+// packets missing in between (a large room stopped forwarding it, audio.go)
+// starts a new segment, so the subscriber sees no loss. Shorter gaps are
+// real loss, which the receiver must see. 12 Opus frames.
+const audioResumeGap = 240e6 // ns
+
+// resumed reports whether a packet of the current source comes back after
+// a pause with packets skipped (not DTX, which numbers its sparse packets
+// consecutively).
+func (r *rewriter) resumed(ssrc uint32, seq uint16, arrival int64) bool {
+	s := r.seg()
+	if ssrc != s.ssrc {
+		return false
+	}
+	next := r.maxSeq - s.seqOff + 1 // the source number expected next
+	skipped := seq - next
+	return skipped != 0 && skipped < 0x8000 && arrival-r.maxAt > audioResumeGap
+}
+
+// lookup returns the segment output sequence number seq was sent in, nil
+// when seq was never sent (ahead of the newest) or belongs to a segment
+// forgotten since.
+func (r *rewriter) lookup(seq uint16) *segment {
+	if !r.started {
+		return nil
+	}
+	age := r.maxSeq - seq
+	if age >= 0x8000 {
+		return nil
+	}
+	for i := 0; i < r.count; i++ {
+		s := &r.segs[(r.head-i+maxSegments)%maxSegments]
+		if r.maxSeq-s.start >= age {
+			return s
+		}
+	}
+	return nil
 }

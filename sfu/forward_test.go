@@ -71,21 +71,23 @@ func newFanout(tb testing.TB, n int, kind webrtc.RTPCodecType, mk func(i int) *f
 	srv := &Server{pool: newPacketPool(), epoch: time.Now(), ctx: ctx}
 	up := &upTrack{
 		srv: srv, kind: kind, clockRate: clockRateVideo, mimeType: webrtc.MimeTypeVP8,
-		kf:        throttle{interval: int64(keyframeInterval)},
 		writeRTCP: func([]rtcp.Packet) error { return nil },
+		nLayers:   1,
+	}
+	for i := range up.kf {
+		up.kf[i] = throttle{interval: int64(keyframeInterval)}
 	}
 	if kind == webrtc.RTPCodecTypeAudio {
 		up.clockRate, up.mimeType = clockRateAudio, webrtc.MimeTypeOpus
-	} else {
-		up.cache = &packetCache{}
 	}
+	up.layers[0].Store(newUpLayer(0, "", nil, kind == webrtc.RTPCodecTypeVideo))
 	empty := []*downTrack{}
 	up.downs.Store(&empty)
 	f := &fanout{srv: srv, up: up, cancel: cancel}
 	for i := 0; i < n; i++ {
 		sctx, scancel := context.WithCancel(ctx)
 		_ = scancel
-		ss := &Session{srv: srv, ctx: sctx, cancel: scancel, queue: make(chan fwd, writeQueueLen)}
+		ss := &Session{srv: srv, ctx: sctx, cancel: scancel, queue: make(chan fwd, writeQueueLen), views: map[string]viewItem{}}
 		ss.connected.Store(true)
 		w := mk(i)
 		d := newDownTrack(up, ss)
@@ -106,8 +108,8 @@ func newFanout(tb testing.TB, n int, kind webrtc.RTPCodecType, mk func(i int) *f
 func (f *fanout) close() {
 	f.cancel()
 	f.wg.Wait()
-	if f.up.cache != nil {
-		f.up.cache.clear()
+	if c := f.up.layer(0).cache; c != nil {
+		c.clear()
 	}
 }
 
@@ -124,7 +126,7 @@ func (f *fanout) push(raw []byte) bool {
 	p.arrival = f.srv.now()
 	if f.up.kind == webrtc.RTPCodecTypeVideo {
 		p.keyframe = vp8KeyframeStart(p.payload)
-		f.up.cache.add(p)
+		f.up.layer(0).cache.add(p)
 	}
 	f.up.dispatch(p)
 	return true
@@ -140,8 +142,9 @@ func rawPacket(tb testing.TB, seq uint16, ts uint32, payload []byte) []byte {
 }
 
 // TestNACKAfterSourceChange: a NACK for a number sent for the previous
-// source is refused, not answered with a packet of the new source that
-// the lookup would find under the new offsets.
+// source is answered with that source's packet, with the numbers it was
+// sent under, not with a packet of the new source that a lookup under the
+// new offsets would find.
 func TestNACKAfterSourceChange(t *testing.T) {
 	f := newFanout(t, 1, webrtc.RTPCodecTypeVideo, func(int) *fakeWriter { return &fakeWriter{keepAll: true} })
 	packet := func(ssrc uint32, seq uint16, ts uint32, payload ...byte) []byte {
@@ -152,7 +155,8 @@ func TestNACKAfterSourceChange(t *testing.T) {
 		return b
 	}
 	// Source A (key frame, then deltas); then source B, whose deltas wait
-	// in the cache for its key frame.
+	// for its key frame; B's numbers 5000+i and A's 1000+i share cache
+	// slots only if a lookup is done under the wrong source.
 	for i := 0; i < 10; i++ {
 		f.push(packet(42, uint16(1000+i), uint32(i*3000), 0x10, byte(min(i, 1)), 'A', byte(i)))
 	}
@@ -163,21 +167,20 @@ func TestNACKAfterSourceChange(t *testing.T) {
 	w := f.writers[0]
 	waitFor(t, 2*time.Second, "the writes", func() bool { return w.n.Load() == 11 })
 	w.mu.Lock()
-	var lostA rtp.Packet
-	err := lostA.Unmarshal(w.all[7])
+	lostA := w.all[7]
 	w.mu.Unlock()
-	if err != nil {
+	var hdr rtp.Packet
+	if err := hdr.Unmarshal(lostA); err != nil {
 		t.Fatal(err)
 	}
 	d := (*f.up.downs.Load())[0]
-	d.onNACK(&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: lostA.SequenceNumber}}})
-	waitFor(t, 2*time.Second, "the NACK handled", func() bool { return f.srv.ctr.nacksRefused.Load() == 1 })
-	if n := w.n.Load(); n != 11 {
-		w.mu.Lock()
-		var again rtp.Packet
-		_ = again.Unmarshal(w.all[n-1])
-		w.mu.Unlock()
-		t.Errorf("NACK for %d (source A) answered with %q", lostA.SequenceNumber, again.Payload)
+	d.onNACK(&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: hdr.SequenceNumber}}})
+	waitFor(t, 2*time.Second, "the retransmission", func() bool { return w.n.Load() == 12 })
+	w.mu.Lock()
+	again := w.all[11]
+	w.mu.Unlock()
+	if string(again) != string(lostA) {
+		t.Errorf("NACK for %d (source A) answered with\n%x, want\n%x", hdr.SequenceNumber, again, lostA)
 	}
 }
 
@@ -296,7 +299,10 @@ func TestRewriterContinuity(t *testing.T) {
 		at   int64
 	}
 	step := func(x in) (uint16, uint32, bool) { return r.rewrite(x.ssrc, x.seq, x.ts, x.at) }
-
+	if _, _, ok := step(in{1, 100, 5000, 0}); ok {
+		t.Fatal("a packet before the first segment was numbered")
+	}
+	r.begin(1, 0, 100, 5000, 0)
 	s0, t0, _ := step(in{1, 100, 5000, 0})
 	if s0 != 65530 || t0 != 4294967000 {
 		t.Fatalf("first packet → %d/%d, want the random start", s0, t0)
@@ -311,22 +317,51 @@ func TestRewriterContinuity(t *testing.T) {
 	if s2 != s0+2 || s3 != s0+3 {
 		t.Errorf("reordered → %d, %d, want %d, %d", s2, s3, s0+2, s0+3)
 	}
-	// A new source continues the sequence: +1, and the timestamp moves
-	// by the wall-clock time since the newest packet (100 ms = 9000).
+	// A new source (layer B) continues the sequence: +1, and the
+	// timestamp moves by the wall-clock time since the newest packet
+	// (100 ms = 9000).
+	r.begin(2, 1, 40000, 777, 166e6)
 	sw, tw, ok := step(in{2, 40000, 777, 166e6})
 	if !ok || sw != s3+1 || tw != t0+9000+9000 {
 		t.Errorf("source switch → %d/%d ok=%v, want %d/%d", sw, tw, ok, s3+1, t0+9000+9000)
-	}
-	if !r.switching(3) || r.switching(2) || r.switching(1) {
-		t.Error("switching() disagrees with the current and previous sources")
 	}
 	// A late packet of the old source is dropped, not mis-numbered.
 	if _, _, ok := step(in{1, 104, 17000, 170e6}); ok {
 		t.Error("late packet of the previous source was forwarded")
 	}
-	sn, _, _ := step(in{2, 40001, 3777, 200e6})
-	if sn != sw+1 {
-		t.Errorf("after the switch → %d, want %d", sn, sw+1)
+	sn, tn, _ := step(in{2, 40001, 3777, 200e6})
+	if sn != sw+1 || tn != tw+3000 {
+		t.Errorf("after the switch → %d/%d, want %d/%d", sn, tn, sw+1, tw+3000)
+	}
+	// Back to A (A→B→A): a fresh segment, numbered on from B, and A's
+	// packets from before it are dropped.
+	r.begin(1, 0, 110, 35000, 233e6)
+	sa, ta, ok := step(in{1, 110, 35000, 233e6})
+	if !ok || sa != sn+1 || ta != tn+2970 {
+		t.Errorf("back to A → %d/%d ok=%v, want %d/%d", sa, ta, ok, sn+1, tn+2970)
+	}
+	if _, _, ok := step(in{1, 105, 20000, 240e6}); ok {
+		t.Error("a packet of A older than the new segment was forwarded")
+	}
+	if _, _, ok := step(in{2, 40002, 6777, 240e6}); ok {
+		t.Error("a late packet of B was forwarded after the switch back")
+	}
+	// NACK lookups find the segment each number was sent in.
+	for _, c := range []struct {
+		seq   uint16
+		ssrc  uint32
+		layer int8
+	}{{s1, 1, 0}, {s3, 1, 0}, {sw, 2, 1}, {sn, 2, 1}, {sa, 1, 0}} {
+		seg := r.lookup(c.seq)
+		if seg == nil || seg.ssrc != c.ssrc || seg.layer != c.layer || c.seq-seg.seqOff == 0 {
+			t.Errorf("lookup(%d) = %+v, want source %d layer %d", c.seq, seg, c.ssrc, c.layer)
+		}
+	}
+	if seg := r.lookup(sa + 1); seg != nil {
+		t.Errorf("lookup of a number not sent yet = %+v", seg)
+	}
+	if seg := r.lookup(s1); seg == nil || s1-seg.seqOff != 101 {
+		t.Errorf("lookup(%d) maps to source %d, want 101", s1, s1-seg.seqOff)
 	}
 }
 
@@ -592,7 +627,7 @@ func TestResendLimits(t *testing.T) {
 	}
 
 	// Too old: the packet reached the SFU longer ago than maxResendAge.
-	old := f.up.cache.get(42, 1010)
+	old := f.up.layer(0).cache.get(42, 1010)
 	old.arrival -= int64(2 * maxResendAge)
 	old.release()
 	nack(d.rw.firstSeq + 10)

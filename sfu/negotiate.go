@@ -297,7 +297,10 @@ func (ss *Session) sendDescription(d *webrtc.SessionDescription) {
 	}
 	ss.candMu.Lock()
 	defer ss.candMu.Unlock()
-	ss.send(mustJSON(descriptionMsg{Description: sdpJSON{Type: d.Type.String(), SDP: d.SDP}}))
+	// The copy sent asks for Opus DTX (audio.go); pion refuses to set a
+	// local description that differs from the one it made, and usedtx
+	// changes nothing on the SFU's side.
+	ss.send(mustJSON(descriptionMsg{Description: sdpJSON{Type: d.Type.String(), SDP: withOpusDTX(d.SDP)}}))
 	ss.descSent = true
 	for _, c := range ss.localCand {
 		ss.send(mustJSON(candidateMsg{Candidate: c}))
@@ -327,13 +330,13 @@ func (ss *Session) onLocalCandidate(c *webrtc.ICECandidate) {
 // its transport was up.
 func (ss *Session) requestKeyframes() {
 	ss.negMu.Lock()
-	ups := make([]*upTrack, 0, len(ss.downs))
-	for u := range ss.downs {
-		ups = append(ups, u)
+	downs := make([]*downTrack, 0, len(ss.downs))
+	for _, d := range ss.downs {
+		downs = append(downs, d)
 	}
 	ss.negMu.Unlock()
-	for _, u := range ups {
-		u.requestKeyframe()
+	for _, d := range downs {
+		d.up.requestKeyframe(int(d.target.Load()))
 	}
 }
 

@@ -23,6 +23,7 @@ type clientSignal struct {
 	Description json.RawMessage `json:"description"`
 	Candidate   json.RawMessage `json:"candidate"`
 	Media       json.RawMessage `json:"media"`
+	View        json.RawMessage `json:"view"`
 }
 
 // sdpJSON is RTCSessionDescriptionInit.
@@ -69,6 +70,16 @@ type (
 	speakerMsg struct {
 		Speaker string `json:"speaker"`
 	}
+	// layersMsg tells a publisher which simulcast layers of one of its
+	// tracks some subscriber wants (dynacast): the others need not be
+	// encoded.
+	layersMsg struct {
+		Layers layersInfo `json:"layers"`
+	}
+	layersInfo struct {
+		Track  string   `json:"track"`  // the publisher's own track id
+		Active []string `json:"active"` // RIDs to encode; the others may be paused
+	}
 	// mediaMsg relays a participant's `media` payload to the others.
 	mediaMsg struct {
 		Peer  string     `json:"peer"`
@@ -101,13 +112,13 @@ func decodeSignal(data json.RawMessage) (clientSignal, error) {
 		return cs, fmt.Errorf("%w: %v", ErrBadSignal, err)
 	}
 	n := 0
-	for _, f := range [][]byte{cs.Description, cs.Candidate, cs.Media} {
+	for _, f := range [][]byte{cs.Description, cs.Candidate, cs.Media, cs.View} {
 		if f != nil {
 			n++
 		}
 	}
 	if n != 1 {
-		return cs, fmt.Errorf("%w: want exactly one of description, candidate, media", ErrBadSignal)
+		return cs, fmt.Errorf("%w: want exactly one of description, candidate, media, view", ErrBadSignal)
 	}
 	return cs, nil
 }

@@ -31,6 +31,11 @@ type room struct {
 	speaker   string                            // current active speaker, "" before the first
 	media     map[string]mediaState             // each participant's latest `media` payload
 	labels    map[string]webrtc.DataChannelInit // data-channel options, by label, as first seen
+
+	// Owned by the room's loop (speakerLoop), not guarded by mu: whose
+	// audio a large room forwards (audio.go).
+	activity map[string]int
+	audible  map[string]bool
 }
 
 func newRoom(srv *Server, name string) *room {

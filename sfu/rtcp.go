@@ -59,14 +59,16 @@ func (t *throttle) deferred(now int64) bool {
 	return true
 }
 
-// requestKeyframe asks the publisher for a key frame (RFC 4585 §6.3.1
-// Picture Loss Indication), throttled per track by keyframeInterval. Called
-// from subscribers' RTCP readers (their PLI/FIR), from Bind (a new
-// subscriber), from the writers' key-frame gate, and when a subscriber's
-// transport comes up. Never blocks on the network for long: WriteRTCP is one
-// UDP send.
-func (u *upTrack) requestKeyframe() {
-	if u.kind != webrtc.RTPCodecTypeVideo {
+// requestKeyframe asks the publisher for a key frame of one layer (RFC 4585
+// §6.3.1 Picture Loss Indication, on that layer's SSRC: a simulcast
+// encoder then refreshes that encoding only), throttled per layer by
+// keyframeInterval. Called from subscribers' RTCP readers (their PLI/FIR),
+// from Bind (a new subscriber), from the writers' key-frame gate (a
+// subscriber switching layers), and when a subscriber's transport comes
+// up. A layer out of range or not arrived yet is ignored. Never blocks on
+// the network for long: WriteRTCP is one UDP send.
+func (u *upTrack) requestKeyframe(layer int) {
+	if u.kind != webrtc.RTPCodecTypeVideo || layer < 0 || layer >= maxLayers {
 		return
 	}
 	u.mu.Lock()
@@ -74,43 +76,55 @@ func (u *upTrack) requestKeyframe() {
 		u.mu.Unlock()
 		return
 	}
-	fire, wait := u.kf.request(u.srv.now())
+	fire, wait := u.kf[layer].request(u.srv.now())
 	if wait > 0 {
-		if u.kfTimer == nil {
-			u.kfTimer = time.AfterFunc(wait, u.deferredKeyframe)
+		if u.kfTimer[layer] == nil {
+			u.kfTimer[layer] = time.AfterFunc(wait, func() { u.deferredKeyframe(layer) })
 		} else {
-			u.kfTimer.Reset(wait)
+			u.kfTimer[layer].Reset(wait)
 		}
 	}
 	u.mu.Unlock()
 	if fire {
-		u.sendPLI()
+		u.sendPLI(layer)
 	}
 }
 
-func (u *upTrack) deferredKeyframe() {
+func (u *upTrack) deferredKeyframe(layer int) {
 	u.mu.Lock()
-	fire := !u.stopped && u.kf.deferred(u.srv.now())
+	fire := !u.stopped && u.kf[layer].deferred(u.srv.now())
 	u.mu.Unlock()
 	if fire {
-		u.sendPLI()
+		u.sendPLI(layer)
 	}
 }
 
-func (u *upTrack) sendPLI() {
+func (u *upTrack) sendPLI(layer int) {
+	l := u.layer(layer)
+	if l == nil || l.ssrc.Load() == 0 {
+		return
+	}
 	// RFC 4585 §6.3.1: MediaSSRC names the stream that lost its picture.
-	err := u.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: u.ssrc}})
+	err := u.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc.Load()}})
 	if err == nil {
 		u.srv.ctr.plisSent.Add(1)
 	}
 }
 
-// readRTCP drains a publisher's RTCP (sender reports, mostly) so that the
-// report interceptor sees them and receiver reports carry a round-trip time.
-func (u *upTrack) readRTCP() {
-	buf := make([]byte, rtcpReadBuf)
+// readRTCP drains one layer's RTCP from the publisher (sender reports,
+// mostly) so that the report interceptor sees them and receiver reports
+// carry a round-trip time.
+func (u *upTrack) readRTCP(l *upLayer) {
+	if l.rid == "" {
+		buf := make([]byte, rtcpReadBuf)
+		for {
+			if _, _, err := u.receiver.Read(buf); err != nil {
+				return
+			}
+		}
+	}
 	for {
-		if _, _, err := u.receiver.Read(buf); err != nil {
+		if _, _, err := u.receiver.ReadSimulcastRTCP(l.rid); err != nil {
 			return
 		}
 	}
@@ -136,7 +150,7 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 		for _, pkt := range pkts {
 			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.up.requestKeyframe()
+				d.up.requestKeyframe(int(d.target.Load())) // during a switch, the target's key frame also ends it
 			case *rtcp.TransportLayerNack:
 				d.onNACK(pkt)
 			}

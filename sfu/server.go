@@ -10,7 +10,8 @@
 // those payloads.
 //
 // Lock order, everywhere: Server.mu, then room.mu; Session.negMu, then
-// Session.dmu, then room.mu; upTrack.mu and packetCache.mu are leaves. No
+// Session.dmu, then room.mu; Session.pubMu, then room.mu; Session.negMu,
+// then Session.vmu; upTrack.mu and packetCache.mu are leaves. No
 // lock is held while sending on a channel that can block (every send is
 // non-blocking), and room.mu is never held while calling into pion.
 package sfu

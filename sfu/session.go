@@ -51,6 +51,13 @@ type Session struct {
 	mu     sync.Mutex // guards closed; held while adding to wg
 	closed bool
 
+	pubMu sync.Mutex                       // serializes onTrack's publishing; guards pubs
+	pubs  map[*webrtc.RTPReceiver]*upTrack // what it publishes, by receiver: simulcast layers find their track
+
+	vmu     sync.Mutex          // guards the view requests (view.go)
+	views   map[string]viewItem // by forwarded track id
+	viewing bool                // the client sent a `view`: unlisted tracks start at the lowest layer
+
 	negMu        sync.Mutex // guards the negotiation state below and every transceiver change
 	answered     bool       // the client's first offer was answered: the SFU may offer
 	offering     bool       // an SFU offer awaits the client's answer
@@ -97,6 +104,8 @@ func newSession(s *Server, peerID string) (*Session, error) {
 		connEvent: make(chan struct{}, 1),
 		downs:     map[*upTrack]*downTrack{},
 		channels:  map[string]*outChannel{},
+		pubs:      map[*webrtc.RTPReceiver]*upTrack{},
+		views:     map[string]viewItem{},
 	}, nil
 }
 
@@ -160,6 +169,13 @@ func (ss *Session) Signal(data json.RawMessage) error {
 		return ss.onDescription(desc)
 	case cs.Candidate != nil:
 		return ss.onRemoteCandidate(cs.Candidate)
+	case cs.View != nil:
+		items, err := parseView(cs.View)
+		if err != nil {
+			return err
+		}
+		ss.setView(items)
+		return nil
 	default:
 		var m mediaState
 		if err := json.Unmarshal(cs.Media, &m); err != nil {
@@ -222,32 +238,63 @@ func (ss *Session) onConnectionState() {
 // must not publish without limit.
 const maxPublishedTracks = 8
 
-// onTrack starts forwarding a track the participant publishes.
+// onTrack starts forwarding a track the participant publishes. pion calls
+// it once per simulcast layer (each RID is a TrackRemote on the same
+// receiver), on goroutines of its own: the first creates the published
+// track and adds it to the room, the others join it. pubMu makes the two
+// steps one, so a layer never joins a track that is not in the room yet.
 func (ss *Session) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	if ss.receiveOnly {
 		ss.log.Info("dropping media from a participant who may not publish", "kind", remote.Kind().String())
 		ss.goTracked(func() { discardRTP(remote) })
 		return
 	}
-	u := newUpTrack(ss, remote, receiver)
 	ss.mu.Lock()
 	closed := ss.closed
 	ss.mu.Unlock()
 	if closed {
 		return
 	}
-	if err := ss.room.addTrack(u); err != nil {
-		ss.log.Info("not forwarding track", "kind", u.kind.String(), "err", err)
+	ss.pubMu.Lock()
+	u, isNew := ss.pubs[receiver], false
+	if u == nil {
+		u, isNew = newUpTrack(ss, remote, receiver), true
+		if err := ss.room.addTrack(u); err != nil {
+			ss.pubMu.Unlock()
+			ss.log.Info("not forwarding track", "kind", u.kind.String(), "err", err)
+			ss.goTracked(func() { discardRTP(remote) })
+			return
+		}
+		ss.pubs[receiver] = u
+		ss.srv.ctr.tracks.Add(1)
+	}
+	idx := u.layerIndex(remote)
+	l := newUpLayer(idx, remote.RID(), remote, u.kind == webrtc.RTPCodecTypeVideo)
+	added := idx >= 0 && u.addLayer(l)
+	ss.pubMu.Unlock()
+	if !added {
+		ss.log.Info("not forwarding simulcast layer", "rid", remote.RID(), "track", u.trackID)
 		ss.goTracked(func() { discardRTP(remote) })
+		if isNew {
+			u.stop()
+		}
 		return
 	}
-	ss.srv.ctr.tracks.Add(1)
-	if !ss.goTracked(u.run) {
-		u.stop()
+	if !ss.goTracked(func() { u.run(l) }) {
+		u.readerDone()
 		return
 	}
-	ss.goTracked(u.readRTCP)
-	ss.log.Debug("publishing", "kind", u.kind.String(), "track", u.trackID, "stream", u.streamID)
+	ss.goTracked(func() { u.readRTCP(l) })
+	ss.log.Debug("publishing", "kind", u.kind.String(), "track", u.trackID, "stream", u.streamID, "rid", l.rid)
+}
+
+// forgetTrack drops u from the session's published tracks (it ended).
+func (ss *Session) forgetTrack(u *upTrack) {
+	ss.pubMu.Lock()
+	defer ss.pubMu.Unlock()
+	if ss.pubs[u.receiver] == u {
+		delete(ss.pubs, u.receiver)
+	}
 }
 
 // discardRTP reads a track until it ends and drops what it reads, so that

@@ -85,13 +85,16 @@ func (r *room) speakerLoop(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			r.tickSpeaker()
+			counts := r.tickSpeaker()
+			r.tickAudio(counts)
+			r.tickLayers()
 		}
 	}
 }
 
-// tickSpeaker closes one detection interval.
-func (r *room) tickSpeaker() {
+// tickSpeaker closes one detection interval and returns its speech-packet
+// counts per participant.
+func (r *room) tickSpeaker() map[string]int {
 	r.mu.Lock()
 	counts := make(map[string]int, len(r.sessions))
 	for _, u := range r.tracks {
@@ -102,7 +105,7 @@ func (r *room) tickSpeaker() {
 	next := nextSpeaker(r.speaker, counts)
 	if next == r.speaker {
 		r.mu.Unlock()
-		return
+		return counts
 	}
 	r.speaker = next
 	to := r.others(nil)
@@ -111,4 +114,5 @@ func (r *room) tickSpeaker() {
 	for _, ss := range to {
 		ss.send(msg)
 	}
+	return counts
 }

@@ -9,6 +9,7 @@ type Stats struct {
 	Sessions      int64 // participants attached now
 	Tracks        int64 // publishers' tracks being read now
 	Subscriptions int64 // forwarded tracks bound to a subscriber now
+	PausedTracks  int64 // forwarded video tracks sending nothing now: the subscriber cannot see them (`view`)
 
 	ForwardedPackets uint64 // RTP packets written to subscribers
 	ForwardedBytes   uint64 // their payload bytes (RTP header excluded)
@@ -16,6 +17,7 @@ type Stats struct {
 	NACKsServed      uint64 // packets retransmitted from the packet cache on a subscriber's NACK
 	NACKsRefused     uint64 // NACKed packets not retransmitted: subscriber congested, packet too old, or resent often enough already
 	PLIsSent         uint64 // key-frame requests sent to publishers (after throttling)
+	LayerSwitches    uint64 // a subscriber moved from one simulcast layer to another (at a key frame)
 
 	DataMessages uint64 // data-channel messages delivered to a recipient
 	DataDropped  uint64 // data-channel messages not delivered (back-pressure, channel not open)
@@ -32,18 +34,20 @@ type Stats struct {
 // rare events are global atomics.
 type counters struct {
 	sessions, tracks, subscriptions atomic.Int64
+	paused                          atomic.Int64
 
 	// retired accumulates the writer counters of closed sessions.
 	retired writerStats
 
-	dropped      atomic.Uint64
-	nacksServed  atomic.Uint64
-	nacksRefused atomic.Uint64
-	plisSent     atomic.Uint64
-	dataMsgs     atomic.Uint64
-	dataDropped  atomic.Uint64
-	srtpGCM      atomic.Uint64
-	srtpOther    atomic.Uint64
+	dropped       atomic.Uint64
+	nacksServed   atomic.Uint64
+	nacksRefused  atomic.Uint64
+	plisSent      atomic.Uint64
+	layerSwitches atomic.Uint64
+	dataMsgs      atomic.Uint64
+	dataDropped   atomic.Uint64
+	srtpGCM       atomic.Uint64
+	srtpOther     atomic.Uint64
 }
 
 // writerStats are one subscriber's forwarding counters, written only by its
@@ -66,10 +70,12 @@ func (s *Server) Stats() Stats {
 		Sessions:       s.ctr.sessions.Load(),
 		Tracks:         s.ctr.tracks.Load(),
 		Subscriptions:  s.ctr.subscriptions.Load(),
+		PausedTracks:   s.ctr.paused.Load(),
 		DroppedPackets: s.ctr.dropped.Load(),
 		NACKsServed:    s.ctr.nacksServed.Load(),
 		NACKsRefused:   s.ctr.nacksRefused.Load(),
 		PLIsSent:       s.ctr.plisSent.Load(),
+		LayerSwitches:  s.ctr.layerSwitches.Load(),
 		DataMessages:   s.ctr.dataMsgs.Load(),
 		DataDropped:    s.ctr.dataDropped.Load(),
 		SRTPGCM:        s.ctr.srtpGCM.Load(),

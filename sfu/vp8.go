@@ -25,25 +25,34 @@ package sfu
 // then the VP8 payload header (RFC 7741 §4.3), whose first byte ends with
 // the P bit: 0 for a key frame (RFC 6386 §9.1 "frame type").
 func vp8KeyframeStart(payload []byte) bool {
+	i, ok := vp8HeaderOffset(payload)
+	return ok && payload[i]&0x01 == 0 // P bit: 0 = key frame
+}
+
+// vp8HeaderOffset returns where the VP8 payload header (the frame's first
+// byte) starts in an RTP payload whose packet begins a frame: after the
+// payload descriptor drawn above. ok is false when the packet does not
+// begin a frame (S clear or PID ≠ 0) or is too short.
+func vp8HeaderOffset(payload []byte) (int, bool) {
 	if len(payload) < 1 {
-		return false
+		return 0, false
 	}
 	b0 := payload[0]
 	// S (start of partition) set and PID (partition index) 0: the frame
 	// begins in this packet.
 	if b0&0x10 == 0 || b0&0x07 != 0 {
-		return false
+		return 0, false
 	}
 	i := 1
 	if b0&0x80 != 0 { // X: extension byte
 		if len(payload) <= i {
-			return false
+			return 0, false
 		}
 		ext := payload[i]
 		i++
 		if ext&0x80 != 0 { // I: PictureID
 			if len(payload) <= i {
-				return false
+				return 0, false
 			}
 			if payload[i]&0x80 != 0 { // M: 15-bit PictureID
 				i++
@@ -58,7 +67,7 @@ func vp8KeyframeStart(payload []byte) bool {
 		}
 	}
 	if len(payload) <= i {
-		return false
+		return 0, false
 	}
-	return payload[i]&0x01 == 0 // P bit: 0 = key frame
+	return i, true
 }

@@ -64,13 +64,15 @@ var (
 	sfuNACKsDesc    = prometheus.NewDesc("parley_sfu_nacks_served_total", "Packets retransmitted from the SFU's cache on a subscriber's NACK.", nil, nil)
 	sfuNACKsRefDesc = prometheus.NewDesc("parley_sfu_nacks_refused_total", "NACKed packets the SFU did not retransmit: the subscriber was congested, the packet too old, or already resent enough.", nil, nil)
 	sfuPLIsDesc     = prometheus.NewDesc("parley_sfu_plis_sent_total", "Key-frame requests (PLI) the SFU sent to publishers.", nil, nil)
+	sfuPausedDesc   = prometheus.NewDesc("parley_sfu_paused_tracks", "Forwarded video tracks the SFU sends nothing of now: the subscriber cannot see them.", nil, nil)
+	sfuSwitchesDesc = prometheus.NewDesc("parley_sfu_layer_switches_total", "Simulcast layer switches (a subscriber moved to another layer at a key frame).", nil, nil)
 	sfuDataDesc     = prometheus.NewDesc("parley_sfu_data_messages_total", "Data-channel messages the SFU delivered.", nil, nil)
 	sfuDataDropDesc = prometheus.NewDesc("parley_sfu_data_dropped_total", "Data-channel messages the SFU could not deliver.", nil, nil)
 	sfuSRTPDesc     = prometheus.NewDesc("parley_sfu_dtls_handshakes_total", "SFU DTLS handshakes by SRTP profile (other should stay 0).", []string{"profile"}, nil)
 )
 
 func (c *sfuCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sfuSessionsDesc, sfuTracksDesc, sfuSubsDesc, sfuPacketsDesc, sfuBytesDesc, sfuDroppedDesc, sfuNACKsDesc, sfuNACKsRefDesc, sfuPLIsDesc, sfuDataDesc, sfuDataDropDesc, sfuSRTPDesc} {
+	for _, d := range []*prometheus.Desc{sfuSessionsDesc, sfuTracksDesc, sfuSubsDesc, sfuPacketsDesc, sfuBytesDesc, sfuDroppedDesc, sfuNACKsDesc, sfuNACKsRefDesc, sfuPLIsDesc, sfuDataDesc, sfuDataDropDesc, sfuSRTPDesc, sfuPausedDesc, sfuSwitchesDesc} {
 		ch <- d
 	}
 }
@@ -96,6 +98,8 @@ func (c *sfuCollector) Collect(ch chan<- prometheus.Metric) {
 	n(sfuDataDropDesc, s.DataDropped)
 	n(sfuSRTPDesc, s.SRTPGCM, "aes_gcm")
 	n(sfuSRTPDesc, s.SRTPOther, "other")
+	g(sfuPausedDesc, s.PausedTracks)
+	n(sfuSwitchesDesc, s.LayerSwitches)
 }
 
 // turnCollector exports turn.Server.Stats at scrape time.

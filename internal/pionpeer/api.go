@@ -72,6 +72,12 @@ func newAPI(cfg Config, onSRTP func(dtls.SRTPProtectionProfile)) (*webrtc.API, e
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		return nil, fmt.Errorf("pionpeer: register interceptors: %w", err)
 	}
+	if cfg.Simulcast {
+		// MID and RID on every packet: how the SFU tells layers apart.
+		if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+			return nil, fmt.Errorf("pionpeer: simulcast header extensions: %w", err)
+		}
+	}
 
 	var se webrtc.SettingEngine
 	se.LoggerFactory = pionlog.Factory{Log: cfg.Logger, Levels: pionLevels}

@@ -58,6 +58,10 @@ const (
 type sink struct {
 	track rtpWriter
 	open  *atomic.Bool // nil: always open
+	also  *atomic.Bool // nil, or a second gate (simulcast dynacast)
+	// ext, when set, adds header extensions to a copy of the header
+	// (simulcast's MID and RID); false withholds the packet.
+	ext func(*rtp.Header) bool
 	// skipped counts packets withheld while closed (mod 2^16). Owned by
 	// the source's goroutine.
 	skipped uint16
@@ -75,11 +79,21 @@ type rtpWriter interface {
 func writeTo(sinks []*sink, pkt *rtp.Packet) {
 	seq := pkt.SequenceNumber
 	for _, s := range sinks {
-		if s.open != nil && !s.open.Load() {
+		if (s.open != nil && !s.open.Load()) || (s.also != nil && !s.also.Load()) {
 			s.skipped++
 			continue
 		}
 		pkt.SequenceNumber = seq - s.skipped
+		if s.ext != nil {
+			h := pkt.Header
+			h.Extensions = nil
+			if !s.ext(&h) {
+				s.skipped++
+				continue
+			}
+			_ = s.track.WriteRTP(&rtp.Packet{Header: h, Payload: pkt.Payload})
+			continue
+		}
 		_ = s.track.WriteRTP(pkt)
 	}
 	pkt.SequenceNumber = seq
@@ -94,6 +108,8 @@ type videoSource struct {
 	fps       int
 	bitrate   int
 	keyEvery  int // frames between key frames
+	width     int // the size key frames declare; 0: 320×240
+	height    int
 	frame     int
 	pictureID uint16
 	seq       uint16
@@ -160,7 +176,7 @@ func (v *videoSource) sendFrame() {
 		p[2] = 0x80 | byte(v.pictureID>>8)
 		p[3] = byte(v.pictureID)
 		if off == 0 {
-			writeVP8Header(p[vp8DescriptorLen:], key)
+			writeVP8Header(p[vp8DescriptorLen:], key, v.width, v.height)
 		}
 		putStamp(p, Stamp{Seq: v.stampSeq, Sent: time.Now()})
 		v.stampSeq++
@@ -185,8 +201,9 @@ func (v *videoSource) sendFrame() {
 }
 
 // writeVP8Header writes RFC 6386 §9.1's frame tag (and on key frames the
-// start code and a 320×240 size) so that the P bit says what the frame is.
-func writeVP8Header(b []byte, key bool) {
+// start code and the picture size, 320×240 when w is 0) so that the P bit
+// says what the frame is and an SFU can read each simulcast layer's size.
+func writeVP8Header(b []byte, key bool, w, h int) {
 	// Frame tag: P (bit 0, 0 = key frame), version 0, show_frame = 1,
 	// first partition size 0.
 	b[0], b[1], b[2] = 0x10, 0, 0
@@ -195,8 +212,11 @@ func writeVP8Header(b []byte, key bool) {
 		return
 	}
 	b[3], b[4], b[5] = 0x9d, 0x01, 0x2a // start code
-	b[6], b[7] = 320&0xff, 320>>8       // width, scale 0
-	b[8], b[9] = 240&0xff, 240>>8       // height, scale 0
+	if w == 0 {
+		w, h = 320, 240
+	}
+	b[6], b[7] = byte(w), byte(w>>8) // width, scale 0
+	b[8], b[9] = byte(h), byte(h>>8) // height, scale 0
 }
 
 // audioSource sends synthetic Opus packets, one per frame (50 per second

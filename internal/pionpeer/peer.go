@@ -85,6 +85,11 @@ type Config struct {
 	VideoBitrate     int
 	FrameRate        int
 	KeyFrameInterval time.Duration
+	// Simulcast sends the video to the SFU as three layers (q, h, f: a
+	// quarter, half and all of 1280×720, at a tenth, a third and all of
+	// VideoBitrate), as the browser does in an SFU room (simulcast.go);
+	// mesh links still get the full layer alone.
+	Simulcast bool
 	// AudioPacketTime is the duration of one Opus packet: 2.5, 5, 10,
 	// 20 (the default: 50 packets per second, as browsers send), 40 or
 	// 60 ms. Tests of many participants under the race detector use
@@ -237,6 +242,7 @@ type Peer struct {
 	sfuVideo *webrtc.TrackLocalStaticRTP // the SFU connection's, gated by sfuPublish; nil with NoVideo
 	sfuAudio *webrtc.TrackLocalStaticRTP // nil with NoAudio
 	videoSrc *videoSource                // nil with NoVideo
+	sim      *simulcast                  // nil without Config.Simulcast or with NoVideo
 	audioSrc *audioSource                // nil with NoAudio
 
 	// sfuPublish gates the packets written to the SFU's tracks (see
@@ -331,6 +337,12 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 		}
 	}
 
+	if cfg.Simulcast && !cfg.NoVideo {
+		if p.sim, err = newSimulcast(p.streamID); err != nil {
+			return nil, err
+		}
+	}
+
 	p.sig, err = sigclient.Dial(ctx, cfg.URL, cfg.Room, cfg.Name, cfg.SignalOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("pionpeer: join %q as %q: %w", cfg.Room, cfg.Name, err)
@@ -351,7 +363,7 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 	}
 
 	p.ctx, p.cancel = context.WithCancelCause(ctx)
-	if p.video != nil {
+	if p.video != nil && p.sim == nil {
 		p.videoSrc = &videoSource{
 			sinks:    []*sink{{track: p.video}, {track: p.sfuVideo, open: &p.sfuPublish}},
 			fps:      cfg.FrameRate,
@@ -359,6 +371,25 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 			keyEvery: max(1, int(cfg.KeyFrameInterval*time.Duration(cfg.FrameRate)/time.Second)),
 		}
 		p.wg.Go(func() { p.videoSrc.run(p.ctx) })
+	}
+	if p.sim != nil {
+		for i, l := range simulcastLayers {
+			sinks := []*sink{p.sim.layerSink(i, &p.sfuPublish)}
+			if i == len(simulcastLayers)-1 {
+				sinks = append([]*sink{{track: p.video}}, sinks...)
+			}
+			src := &videoSource{
+				sinks:    sinks,
+				fps:      cfg.FrameRate,
+				bitrate:  cfg.VideoBitrate / l.bitrateDiv,
+				keyEvery: max(1, int(cfg.KeyFrameInterval*time.Duration(cfg.FrameRate)/time.Second)),
+				width:    l.width,
+				height:   l.height,
+			}
+			p.sim.srcs[i] = src
+			p.wg.Go(func() { src.run(p.ctx) })
+		}
+		p.videoSrc = p.sim.srcs[len(simulcastLayers)-1]
 	}
 	if p.audio != nil {
 		p.audioSrc = &audioSource{ptime: cfg.AudioPacketTime, sinks: []*sink{{track: p.audio}, {track: p.sfuAudio, open: &p.sfuPublish}}}

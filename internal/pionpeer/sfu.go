@@ -44,8 +44,11 @@ type sfuLink struct {
 	// Owned by run.
 	pending []webrtc.ICECandidateInit // candidates before the SFU's answer
 
-	mu     sync.Mutex        // guards tracks
-	tracks map[string]string // stream id + "/" + track id → publisher, from the latest `tracks`
+	mu          sync.Mutex        // guards tracks and videoTracks
+	tracks      map[string]string // stream id + "/" + track id → publisher, from the latest `tracks`
+	videoTracks map[string]string // forwarded video track id → publisher, from the latest `tracks`
+
+	simSender *webrtc.RTPSender // the simulcast sender, nil without; owned by run
 }
 
 func newSFULink(p *Peer) (*sfuLink, error) {
@@ -153,6 +156,15 @@ func (s *sfuLink) start() {
 		if t.track == nil {
 			continue
 		}
+		if t.kind == KindVideo && p.sim != nil {
+			sender, err := p.sim.addTo(p, s.pc)
+			if err != nil {
+				p.log.Error("add simulcast video to the SFU connection", "err", err)
+				continue
+			}
+			s.simSender = sender
+			continue
+		}
 		sender, err := s.pc.AddTrack(t.track)
 		if err != nil {
 			p.log.Error("add track to the SFU connection", "kind", t.kind, "err", err)
@@ -189,6 +201,10 @@ type sfuInbound struct {
 	Peer        string                     `json:"peer"`
 	Media       *MediaState                `json:"media"`
 	Speaker     *string                    `json:"speaker"`
+	Layers      *struct {
+		Track  string   `json:"track"`
+		Active []string `json:"active"`
+	} `json:"layers"`
 }
 
 // sfuTrack maps one forwarded track to its publisher.
@@ -216,16 +232,25 @@ func (s *sfuLink) handleSignal(data json.RawMessage) {
 		// The full list, sent before each offer: replace the map, so
 		// the offer's tracks are known before pion reports them.
 		m := make(map[string]string, len(*in.Tracks))
+		v := map[string]string{}
 		for _, t := range *in.Tracks {
 			m[t.Stream+"/"+t.Track] = t.Peer
+			if t.Kind == "video" {
+				v[t.Track] = t.Peer
+			}
 		}
 		s.mu.Lock()
 		s.tracks = m
+		s.videoTracks = v
 		s.mu.Unlock()
 	case in.Media != nil && in.Peer != "":
 		s.p.setRemoteMedia(in.Peer, *in.Media)
 	case in.Speaker != nil:
 		s.p.setSpeaker(*in.Speaker)
+	case in.Layers != nil:
+		if s.p.sim != nil {
+			s.p.sim.setActive(in.Layers.Active)
+		}
 	default:
 		s.p.log.Debug("ignoring unknown signal from the SFU", "data", string(data))
 	}
@@ -246,6 +271,9 @@ func (s *sfuLink) handleDescription(desc webrtc.SessionDescription) error {
 	case webrtc.SDPTypeAnswer:
 		if err := s.pc.SetRemoteDescription(desc); err != nil {
 			return fmt.Errorf("set remote answer: %w", err)
+		}
+		if s.simSender != nil {
+			s.p.sim.negotiated(s.pc, s.simSender)
 		}
 		s.addPending()
 		return nil

@@ -31,12 +31,23 @@
 //   state    {state}   'idle'|'connecting'|'connected'|'failed'|'closed'
 //   pc       {pc}      a new connection (start), before its first offer
 //
+// Simulcast: the camera is sent as three encodings (SIMULCAST: ¼, ½ and
+// full resolution, lowest first, as docs/sfu.md requires); E2EE's encoded
+// transform sits on the sender and so sees every layer's frames. The SFU
+// forwards each viewer one layer, chosen from what viewport.js reports, and
+// tells us with `layers` which encodings nobody wants, which we then stop
+// encoding (dynacast). The screen share is one encoding: text downscaled to
+// a half or a quarter is unreadable, and a second and third encode of a
+// large screen would cost more CPU than the bandwidth it saves; the SFU
+// still pauses it for anyone who cannot see it.
+//
 // The SFU never forwards a viewer's media (docs/access.md `publish:
 // false`); should a track of one arrive anyway, it is ignored here as in
 // mesh.js.
 
 import { RemoteStreams } from './streams.js';
 import { sanitizeDescription } from './sdp.js';
+import { Viewport, PRIORITY } from './viewport.js';
 
 /** The pre-flight (and any reconnection) must connect within this time. */
 export const CONNECT_TIMEOUT_MS = 10000;
@@ -47,6 +58,16 @@ const ANSWER_TIMEOUT_MS = 10000;
 
 /** Our sending slots, one transceiver each, in m-line order (as in mesh.js). */
 const SLOTS = /** @type {const} */ ([['mic', 'audio'], ['cam', 'video'], ['screen', 'video']]);
+
+/**
+ * The camera's simulcast encodings, lowest first (docs/sfu.md "Simulcast").
+ * Bitrates for VP8 at 15–30 fps: ≈320×180, 640×360, 1280×720.
+ */
+export const SIMULCAST = Object.freeze([
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+]);
 
 /** The data channel the pre-flight opens (forwarded by label, docs/sfu.md). */
 export const CHANNEL_LABEL = 'parley';
@@ -93,6 +114,14 @@ export class SfuLink extends EventTarget {
     this.counts = {};
     /** @type {RTCDataChannel|null} */
     this.channel = null;
+    /** @type {Viewport|null} reports what we show of each forwarded video */
+    this.viewport = null;
+    /** forwarded track id → its stream id, from `tracks` */
+    this.trackStream = new Map();
+    /** the forwarded video track ids (latest `tracks`), and those ever shown */
+    this.videoTracks = [];
+    this.shownTracks = new Set();
+    this.speakerId = '';
   }
 
   /** start opens the link (the pre-flight) for the session a `welcome` began. */
@@ -103,6 +132,12 @@ export class SfuLink extends EventTarget {
     this.remote = new Map();
     this.streamOwner.clear();
     this.trackOwner.clear();
+    this.trackStream.clear();
+    this.videoTracks = [];
+    this.shownTracks.clear();
+    if (typeof ResizeObserver === 'function') {
+      this.viewport = new Viewport({ send: (view) => this.signal({ view }), priority: (t) => this.priority(t) });
+    }
     const pc = new RTCPeerConnection({
       iceServers: Array.isArray(welcome.iceServers) ? welcome.iceServers : [],
       iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
@@ -182,7 +217,12 @@ export class SfuLink extends EventTarget {
       this.participant(data.peer).setMedia(data.media);
       this.fire('media', { peerId: data.peer });
     }
-    if (typeof data.speaker === 'string') this.fire('speaker', { peerId: data.speaker });
+    if (typeof data.speaker === 'string') {
+      this.speakerId = data.speaker;
+      this.viewport?.changed();
+      this.fire('speaker', { peerId: data.speaker });
+    }
+    if (data.layers && typeof data.layers === 'object') this.enqueue(() => this.applyLayers(data.layers));
     if (data.description || 'candidate' in data) this.enqueue(() => this.handle(data));
   }
 
@@ -282,6 +322,7 @@ export class SfuLink extends EventTarget {
       this.tx[role] ??= pc.addTransceiver(kind, {
         direction: 'sendrecv',
         streams: [role === 'screen' ? this.screenStream : media.camera],
+        ...(role === 'cam' ? { sendEncodings: SIMULCAST.map((e) => ({ ...e })) } : {}),
       });
       this.e2ee?.attachAll(pc, null);
       const want = this.publishing ? media.track(role) : null;
@@ -292,11 +333,58 @@ export class SfuLink extends EventTarget {
 
   /** onTracks records which forwarded stream and track belong to whom. */
   onTracks(list) {
+    const video = [];
     for (const t of list) {
       if (!t || typeof t.peer !== 'string') continue;
       if (typeof t.stream === 'string') this.streamOwner.set(t.stream, t.peer);
       if (typeof t.track === 'string') this.trackOwner.set(t.track, t.peer);
+      if (typeof t.track === 'string' && typeof t.stream === 'string') this.trackStream.set(t.track, t.stream);
+      if (t.kind === 'video' && typeof t.track === 'string') video.push(t.track);
     }
+    this.videoTracks = video;
+    this.reportTracks();
+  }
+
+  /**
+   * reportTracks gives the viewport the forwarded videos that were ever
+   * shown. One never shown yet is left out, so the SFU sends its lowest
+   * layer rather than nothing: streams.js recognises a screen share by its
+   * video arriving, which a paused track never would.
+   */
+  reportTracks() {
+    this.viewport?.setTracks(this.videoTracks.filter((id) => this.shownTracks.has(id)));
+  }
+
+  /** priority ranks a forwarded video for the SFU: screen shares, the speaker, the rest. */
+  priority(track) {
+    const owner = this.trackOwner.get(track);
+    const stream = this.trackStream.get(track);
+    const screen = owner ? this.remote.get(owner)?.remote.screen : null;
+    if (screen && (stream === screen || stream === `${owner}-${screen}`)) return PRIORITY.screen;
+    return owner && owner === this.speakerId ? PRIORITY.speaker : PRIORITY.normal;
+  }
+
+  /**
+   * applyLayers follows the SFU's dynacast report: the camera encodings
+   * nobody receives are turned off, the others on. Only the camera is
+   * simulcast, so a report is about its sender.
+   * @param {{active?: unknown}} layers
+   */
+  async applyLayers(layers) {
+    const sender = this.tx.cam?.sender;
+    if (!sender || !Array.isArray(layers.active)) return;
+    const active = new Set(layers.active.filter((r) => typeof r === 'string'));
+    const params = sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    let changed = false;
+    for (const e of params.encodings) {
+      const on = active.has(e.rid);
+      if (e.active !== on) {
+        e.active = on;
+        changed = true;
+      }
+    }
+    if (changed) await sender.setParameters(params);
   }
 
   /** participant returns the routing of one remote participant. */
@@ -306,7 +394,11 @@ export class SfuLink extends EventTarget {
       r = new RemoteStreams({
         prefix: `${peerId}-`,
         accept: () => !this.viewer(peerId),
-        show: (role, stream) => this.fire('stream', { peerId, role, stream }),
+        show: (role, stream) => {
+          for (const t of stream.getVideoTracks()) this.shownTracks.add(t.id);
+          this.reportTracks();
+          this.fire('stream', { peerId, role, stream });
+        },
         unshow: (role) => this.fire('unstream', { peerId, role }),
       });
       this.remote.set(peerId, r);
@@ -407,6 +499,8 @@ export class SfuLink extends EventTarget {
     clearInterval(this.restartTimer);
     this.restartTimer = 0;
     for (const r of this.remote.values()) r.close();
+    this.viewport?.close();
+    this.viewport = null;
     this.pc.close();
     this.pc = null;
     this.channel = null;
@@ -422,6 +516,9 @@ export class SfuLink extends EventTarget {
       sending: Object.fromEntries(SLOTS.map(([role]) => [role, !!this.tx[role]?.sender.track])),
       // participant id → how many forwarded tracks the SFU announced for them
       forwarded: [...this.trackOwner.values()].reduce((n, id) => ({ ...n, [id]: (n[id] ?? 0) + 1 }), {}),
+      // forwarded track id → participant id, and the last `view` we sent
+      owners: Object.fromEntries(this.trackOwner),
+      view: this.viewport?.last ?? null,
       counts: { ...this.counts },
     };
   }

@@ -1,0 +1,161 @@
+package e2e
+
+// Simulcast in Chromium (issue 14, docs/sfu.md "Simulcast and layer
+// selection"): in an SFU room with E2EE on, every page sends its camera as
+// three layers; a viewer whose tile of a participant is made small
+// receives a low layer, made large the top layer, moved out of view no
+// video at all, and every frame still decrypts.
+
+import (
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/browsertest"
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/testserver"
+)
+
+// jsInboundVideo maps each participant id to what the page's SFU
+// connection receives of their camera: decoded size, frames decoded and
+// bytes received (getStats "inbound-rtp").
+const jsInboundVideo = `(async () => {
+  const s = parley.sfu();
+  if (!s || !s.pc) return {};
+  const out = {};
+  (await s.pc.getStats()).forEach((r) => {
+    if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+    const peer = s.owners[r.trackIdentifier];
+    if (!peer) return;
+    out[peer] = { w: r.frameWidth || 0, h: r.frameHeight || 0, frames: r.framesDecoded || 0, bytes: r.bytesReceived || 0 };
+  });
+  return out;
+})()`
+
+// jsPlaceTile sets the camera tile of participant %q to a fixed place and
+// size (CSS px), or gives it back to the layout (an empty style).
+const jsPlaceTile = `(() => {
+  const t = document.querySelector('.tile[data-peer-id=%q]:not(.screen)');
+  if (!t) return false;
+  t.style.cssText = %q;
+  return true;
+})()`
+
+// jsDecryptFailures sums the frames that failed to decrypt, per peer.
+const jsDecryptFailures = `(() => {
+  const e = parley.e2ee();
+  if (!e) return -1;
+  let n = 0;
+  for (const p of Object.values(e.peers)) n += p.failed || 0;
+  return n;
+})()`
+
+type inbound struct {
+	W, H, Frames, Bytes float64
+}
+
+func inboundVideo(t *testing.T, p *browsertest.Page) map[string]inbound {
+	t.Helper()
+	return browsertest.MustEval[map[string]inbound](p, jsInboundVideo)
+}
+
+func placeTile(t *testing.T, p *browsertest.Page, id, style string) {
+	t.Helper()
+	if !browsertest.MustEval[bool](p, fmt.Sprintf(jsPlaceTile, id, style)) {
+		t.Fatalf("no camera tile for %s", id)
+	}
+}
+
+// waitInbound polls what p receives from id until ok holds.
+func waitInbound(t *testing.T, p *browsertest.Page, id, what string, timeout time.Duration, ok func(inbound) bool) inbound {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var got inbound
+	for time.Now().Before(deadline) {
+		got = inboundVideo(t, p)[id]
+		if ok(got) {
+			return got
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("%s: receiving %+v from %s\nsfu %s", what, got, id, browsertest.MustEval[string](p, `JSON.stringify({view: parley.sfu().view, counts: parley.sfu().counts})`))
+	return got
+}
+
+// TestBrowserSimulcastViewport: three pages in an SFU room with E2EE; A
+// makes B's tile small, then large, then moves it out of view.
+func TestBrowserSimulcastViewport(t *testing.T) {
+	b := browsertest.New(t, browsertest.WithFlag("use-file-for-fake-video-capture", writeSolidY4M(t, 640, 360)), browsertest.WithWindowSize(1280, 800))
+	ts := testserver.Start(t, func(c *config.Config) { c.MeshMax = 2 })
+	names := []string{"A", "B", "C"}
+	pages := openPages(t, b, ts, browserRoom("simulcast"), roomSecret(), names...)
+	ids := map[string]string{}
+	for _, n := range names {
+		ids[n] = pageID(t, pages[n])
+		waitOrDump(t, pages[n], n+" in SFU mode", `parley.mode === 'sfu'`, e2eeTimeout)
+	}
+	a := pages["A"]
+	want := maps.Clone(ids)
+	delete(want, "A")
+	expectDecrypted(t, a, "A", want)
+	waitKnownPicture(t, a, "A", "B", "C")
+	bID := ids["B"]
+
+	// The test room's pages send low quality: a 320×180 camera, so layers
+	// of 80×45, 160×90 and 320×180.
+	// Small: 80×45 CSS px at DPR 1 is the lowest layer's size.
+	placeTile(t, a, bID, "position:fixed;left:0;top:0;width:80px;height:45px;z-index:10")
+	small := waitInbound(t, a, bID, "small tile", 30*time.Second, func(in inbound) bool { return in.H > 0 && in.H <= 90 })
+	t.Logf("small tile receives %v×%v", small.W, small.H)
+
+	// Large: 1280×720 CSS px asks for the top layer (≥ twice the small one).
+	placeTile(t, a, bID, "position:fixed;left:0;top:0;width:1280px;height:720px;z-index:10")
+	large := waitInbound(t, a, bID, "large tile", 30*time.Second, func(in inbound) bool { return in.H >= 2*small.H })
+	t.Logf("large tile receives %v×%v", large.W, large.H)
+	if large.H > 180 {
+		t.Errorf("large tile: %v×%v, more than the camera's 320×180 (the test room's low quality)", large.W, large.H)
+	}
+
+	// Out of view: no more video from B; C's still flows.
+	placeTile(t, a, bID, "position:fixed;left:-5000px;top:0;width:320px;height:180px")
+	time.Sleep(2 * time.Second) // the report's debounce, and packets on their way
+	before := inboundVideo(t, a)
+	time.Sleep(2 * time.Second)
+	after := inboundVideo(t, a)
+	if got := after[bID].Bytes - before[bID].Bytes; got > 2000 {
+		t.Errorf("a tile out of view still received %v bytes of video in 2 s", got)
+	}
+	if after[ids["C"]].Frames <= before[ids["C"]].Frames {
+		t.Errorf("C's video stopped too: %+v → %+v", before[ids["C"]], after[ids["C"]])
+	}
+
+	// Back in view: video again, and every frame decrypted.
+	placeTile(t, a, bID, "")
+	resumed := before[bID].Frames
+	waitInbound(t, a, bID, "back in view", 30*time.Second, func(in inbound) bool { return in.Frames > resumed+3 })
+	// The worker reports its counters every second; on a loaded machine
+	// later: wait for them to move.
+	d1 := browsertest.MustEval[map[string]float64](a, jsE2EEDecrypted)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		d2 := browsertest.MustEval[map[string]float64](a, jsE2EEDecrypted)
+		stopped := ""
+		for n, id := range want {
+			if d2[id] <= d1[id] {
+				stopped = n
+			}
+		}
+		if stopped == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("A stopped decrypting %s: %v → %v", stopped, d1, d2)
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if n := browsertest.MustEval[float64](a, jsDecryptFailures); n != 0 {
+		t.Errorf("%v frames failed to decrypt\ne2ee %s", n, e2eeDump(a))
+	}
+}

@@ -1,0 +1,97 @@
+package sfu
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Simulcast (RFC 8853): a browser in an SFU room sends its camera as up to
+// maxLayers encodings of the same picture at different resolutions, each
+// with its own SSRC and an RTP stream id (RID) announced in the SDP
+// (`a=rid`, `a=simulcast:send q;h;f`). pion gives each encoding its own
+// TrackRemote on the same RTPReceiver; the SFU reads each one into an
+// upLayer of the one published track (upTrack) and forwards, to every
+// subscriber, exactly one of them (downTrack.write picks; view.go says
+// which one).
+//
+// Layer order is the order of the RIDs in the SDP: the client lists its
+// encodings lowest resolution first (docs/sfu.md). The SFU also reads each
+// layer's real size from its key frames (the VP8 key-frame header, which
+// E2EE leaves in clear), so the choice of "the smallest layer that fills
+// the tile" uses what is actually sent, not a guess from the RID.
+
+// maxLayers is how many simulcast encodings of one track the SFU reads:
+// three (¼, ½ and full resolution) cover a 360 px thumbnail to a full-screen
+// 1080p tile in steps of two. Further encodings are read and discarded.
+const maxLayers = 3
+
+// layerTimeout is how long a layer may send nothing before the SFU stops
+// choosing it: the publisher's encoder dropped it (a bandwidth-limited
+// browser turns its top layer off) or dynacast paused it. One second is
+// many frame intervals even at a screen share's low frame rate, and short
+// enough that a subscriber moves to a layer that flows before its picture
+// freezes for long.
+const layerTimeout = time.Second
+
+// upLayer is one simulcast encoding of a published video track (or the
+// only encoding of a track sent without simulcast: layer 0).
+//
+// Ownership: index, rid and remote are fixed at creation; cache is the
+// layer's own (filled by its reader); the atomics are written by the
+// reader and read by anyone.
+type upLayer struct {
+	index  int
+	rid    string
+	remote *webrtc.TrackRemote
+	cache  *packetCache // video only
+
+	ssrc   atomic.Uint32 // the layer's SSRC, as last seen on a packet
+	lastAt atomic.Int64  // Server.now() of its last packet; 0 before any
+	size   atomic.Uint32 // width<<16 | height from its last key frame; 0 before one
+}
+
+func newUpLayer(index int, rid string, remote *webrtc.TrackRemote, video bool) *upLayer {
+	l := &upLayer{index: index, rid: rid, remote: remote}
+	if video {
+		l.cache = &packetCache{}
+	}
+	if remote != nil {
+		l.ssrc.Store(uint32(remote.SSRC()))
+	}
+	return l
+}
+
+// dims returns the layer's width and height from its last key frame, 0, 0
+// before one arrived.
+func (l *upLayer) dims() (w, h int) {
+	s := l.size.Load()
+	return int(s >> 16), int(s & 0xffff)
+}
+
+// live says the layer sent a packet within layerTimeout of now.
+func (l *upLayer) live(now int64) bool {
+	at := l.lastAt.Load()
+	return at != 0 && now-at <= int64(layerTimeout)
+}
+
+// vp8KeyframeSize returns the picture size a VP8 key frame declares (RFC
+// 6386 §9.1: after the 3-byte frame tag, the start code 9d 01 2a and two
+// 16-bit little-endian fields whose low 14 bits are width and height). It
+// reads the 10 bytes E2EE leaves in clear on key frames and nothing else;
+// payload starts at the VP8 payload descriptor. ok is false when the
+// packet is not a key frame's first or is too short.
+func vp8KeyframeSize(payload []byte) (w, h int, ok bool) {
+	i, ok := vp8HeaderOffset(payload)
+	if !ok || len(payload) < i+10 || payload[i]&0x01 != 0 {
+		return 0, 0, false
+	}
+	f := payload[i:]
+	if f[3] != 0x9d || f[4] != 0x01 || f[5] != 0x2a {
+		return 0, 0, false
+	}
+	w = int(f[6]) | int(f[7]&0x3f)<<8
+	h = int(f[8]) | int(f[9]&0x3f)<<8
+	return w, h, w > 0 && h > 0
+}
