@@ -43,6 +43,9 @@ type RoomInfo struct {
 	DecryptFailures uint64     `json:"decryptFailures"`
 	DecryptedFrames uint64     `json:"decryptedFrames"`
 	Peers           []PeerInfo `json:"participants"`
+	// Node is the cluster node holding the room (docs/cluster.md); empty
+	// on a single node.
+	Node string `json:"node,omitempty"`
 }
 
 // Rooms returns a snapshot of every room, sorted by name.

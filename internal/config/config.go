@@ -44,6 +44,7 @@ type Config struct {
 	TURN    TURN    `yaml:"turn"`
 	Metrics Metrics `yaml:"metrics"`
 	Access  Access  `yaml:"access"`
+	Cluster Cluster `yaml:"cluster"`
 }
 
 // Metrics configures the Prometheus endpoint (docs/install.md).
@@ -247,6 +248,7 @@ func (c Config) Validate() error {
 	} else if c.TLS.ACMEHTTP != "" || c.TLS.ACMEEmail != "" || c.TLS.ACMEDirectory != "" {
 		add("tls.acme_*: set only with tls.acme_hosts")
 	}
+	errs = append(errs, c.validateCluster()...)
 	if _, err := c.AllowPeerPrefixes(); err != nil {
 		add("%v", err)
 	}

@@ -170,6 +170,10 @@ var flagKeys = []struct{ flag, path string }{
 	{"turn-tls", "turn.tls_listen"},
 	{"turn-public-ip", "turn.public_ip"},
 	{"turn-allow-peers", "turn.allow_peers"},
+	{"node-name", "cluster.node_name"},
+	{"cluster-listen", "cluster.listen"},
+	{"cluster-peers", "cluster.peers"},
+	{"nats", "cluster.nats_url"},
 }
 
 // Load builds the configuration from defaults, then the config file (from

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/admin"
+	"github.com/parleyhq/parley/internal/cluster"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/metrics"
 	"github.com/parleyhq/parley/sfu"
@@ -41,6 +42,8 @@ type Server struct {
 	mux  *http.ServeMux
 
 	handler http.Handler // mux behind the trusted-proxy rewrite
+	// cluster is this node's membership of a cluster (cluster.go); nil alone
+	cluster *cluster.Node
 	metrics *metrics.Metrics
 	ready   *readiness
 	tls     *tlsSetup // nil: plain HTTP
@@ -85,7 +88,11 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		s.sfu.Close()
 		return nil, err
 	}
-	s.ready = &readiness{turn: s.turn}
+	if s.cluster, err = newCluster(cfg, log); err != nil {
+		s.sfu.Close()
+		return nil, err
+	}
+	s.ready = &readiness{turn: s.turn, cluster: s.cluster}
 	var publicHost string
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
@@ -108,8 +115,9 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		Logger:        log.With("part", "signaling"),
 		Authorizer:    auth,
 		Observer:      s.newMetrics(),
+		Cluster:       s.clusterSeam(),
 	})
-	adminAPI, err := admin.New(s.hub, s.adminToken(), log.With("part", "admin"))
+	adminAPI, err := admin.New(s.adminHub(), s.adminToken(), log.With("part", "admin"))
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +278,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // ServeListeners is Serve with the optional listeners too.
 func (s *Server) ServeListeners(ctx context.Context, lns Listeners) error {
 	defer s.sfu.Close()
+	if err := s.startCluster(ctx); err != nil {
+		lns.HTTP.Close()
+		return err
+	}
+	defer s.stopCluster() // after the hub's shutdown: relayed clients hear it first
 	if s.turn != nil {
 		if err := s.turn.Start(ctx); err != nil {
 			lns.HTTP.Close()
