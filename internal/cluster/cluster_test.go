@@ -21,7 +21,7 @@ func (f *fakeHost) ServeRemote(signaling.Hello, signaling.Link) (func(signaling.
 	return func(signaling.Frame) {}, nil
 }
 func (f *fakeHost) Rooms() []signaling.RoomInfo { return f.rooms }
-func (f *fakeHost) EvictRoom(name string)        { f.evicted <- name }
+func (f *fakeHost) EvictRoom(name string)       { f.evicted <- name }
 
 func freePort(t *testing.T) int {
 	t.Helper()
