@@ -187,3 +187,12 @@ func subjPlace(node string) string { return "parley.node." + node + ".place" }
 func subjAdmin(node string) string { return "parley.node." + node + ".admin" }
 func subjUp(session string) string { return "parley.link." + session + ".up" }
 func subjDown(sess string) string  { return "parley.link." + sess + ".down" }
+
+// RouteAddr is the embedded server's route listener (HOST:PORT), or "" with
+// an external NATS.
+func (n *Node) RouteAddr() string {
+	if n.t == nil || n.t.ns == nil || n.t.ns.ClusterAddr() == nil {
+		return ""
+	}
+	return n.t.ns.ClusterAddr().String()
+}

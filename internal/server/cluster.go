@@ -99,3 +99,6 @@ func (s *Server) stopCluster() {
 		s.cluster.Close()
 	}
 }
+
+// Hub returns the signaling hub, for tests that look at one node's rooms.
+func (s *Server) Hub() *signaling.Hub { return s.hub }

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/pionpeer"
+	"github.com/parleyhq/parley/internal/testlog"
+	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/signaling"
+)
+
+// Several nodes as one service (docs/cluster.md): pion participants enter
+// one room through different nodes and must meet on the room's node.
+
+// clusterJoin adds a pion participant through node n's front door.
+func clusterJoin(t *testing.T, ctx context.Context, log *slog.Logger, n *clusterNode, room, name string) *pionpeer.Peer {
+	t.Helper()
+	p, err := pionpeer.Join(ctx, pionpeer.Config{
+		URL: n.wsURL(), Room: room, Name: name,
+		VideoBitrate: meshVideoBitrate, FrameRate: sfuFrameRate, AudioPacketTime: sfuAudioPacketTime,
+		Logger: log.With("who", name),
+	})
+	if err != nil {
+		t.Fatalf("join %s through %s: %v", name, n.name, err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func peerLogs(t *testing.T) *slog.Logger {
+	logs := &testlog.Buffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("participant logs:\n%s", logs.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// TestClusterMeshThroughThreeNodes: three participants enter one room
+// through three different nodes; the room lives on one node, the other two
+// relay, and all three receive each other's media in a mesh. The admin API
+// of a node that does not hold the room lists it with its node.
+func TestClusterMeshThroughThreeNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	nodes := startCluster(t, 3, nil)
+	log := peerLogs(t)
+	room := "cluster-mesh"
+	var peers []*pionpeer.Peer
+	for i, n := range nodes {
+		p := clusterJoin(t, ctx, log, n, room, fmt.Sprintf("P%d", i))
+		if got := len(p.Welcome().Peers); got != i {
+			t.Fatalf("P%d's welcome through %s lists %d peers, want %d", i, n.name, got, i)
+		}
+		peers = append(peers, p)
+	}
+	meshPoll(t, 30*time.Second, func() string { return missingMedia(peers) })
+	checkHealthy(t, peers, true)
+	holder, count := roomNode(nodes, room)
+	if count != 1 {
+		t.Fatalf("room held by %d nodes, want 1", count)
+	}
+	for _, n := range nodes {
+		if n == holder {
+			continue
+		}
+		rooms := clusterAdminRooms(t, n)
+		if len(rooms) != 1 || rooms[0].Name != room || rooms[0].Node != holder.name || len(rooms[0].Peers) != 3 {
+			t.Fatalf("%s's admin API lists %+v, want %s on %s with 3 participants", n.name, rooms, room, holder.name)
+		}
+	}
+}
+
+// clusterAdminRooms is GET /api/admin/rooms on n.
+func clusterAdminRooms(t *testing.T, n *clusterNode) []signaling.RoomInfo {
+	t.Helper()
+	req, _ := http.NewRequest("GET", n.url+"/api/admin/rooms", nil)
+	req.Header.Set("Authorization", "Bearer "+testserver.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Rooms []signaling.RoomInfo }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Rooms
+}
+
+// TestClusterSFUAndFailover: with mesh_max 2, three participants entering
+// through three nodes switch the room to SFU on its node and media flows
+// through that SFU. Then the room's node dies without a word: the
+// participants reconnect through the surviving nodes, the room is placed
+// again, and media flows through the new node's SFU within 15 s.
+func TestClusterSFUAndFailover(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	nodes := startCluster(t, 3, func(_ int, c *config.Config) { c.MeshMax = 2 })
+	log := peerLogs(t)
+	room := "cluster-sfu"
+	var peers []*pionpeer.Peer
+	for i, n := range nodes {
+		peers = append(peers, clusterJoin(t, ctx, log, n, room, fmt.Sprintf("P%d", i)))
+	}
+	meshPoll(t, 30*time.Second, func() string {
+		if m := wrongMode(peers, "sfu"); m != "" {
+			return m
+		}
+		return missingVia(peers, pionpeer.PathSFU, nil)
+	})
+	holder, count := roomNode(nodes, room)
+	if count != 1 {
+		t.Fatalf("room held by %d nodes, want 1", count)
+	}
+	t.Logf("room on %s in SFU mode; killing it", holder.name)
+
+	killed := time.Now()
+	holder.kill(nodes)
+	var live []*clusterNode
+	for _, n := range nodes {
+		if n != holder {
+			live = append(live, n)
+		}
+	}
+	base := snapshotVia(peers, pionpeer.PathSFU)
+	meshPoll(t, 15*time.Second, func() string {
+		if h, k := roomNode(live, room); k != 1 {
+			return fmt.Sprintf("room held by %d surviving nodes", k)
+		} else if p := missingVia(peers, pionpeer.PathSFU, base); p != "" {
+			return fmt.Sprintf("room on %s: %s", h.name, p)
+		}
+		return ""
+	})
+	t.Logf("media back through the SFU of a surviving node %v after the kill", time.Since(killed).Round(time.Millisecond))
+}
+
+// TestClusterPlacementRace: two nodes asked at once to place the same new
+// rooms agree on one owner for each.
+func TestClusterPlacementRace(t *testing.T) {
+	nodes := startCluster(t, 2, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 20 {
+		room := fmt.Sprintf("race-%d", i)
+		type answer struct {
+			node string
+			err  error
+		}
+		answers := make(chan answer, 2)
+		for _, n := range nodes {
+			go func() {
+				owner, _, err := n.srv.Cluster().Locate(ctx, room)
+				answers <- answer{owner, err}
+			}()
+		}
+		a, b := <-answers, <-answers
+		if a.err != nil || b.err != nil || a.node != b.node {
+			t.Fatalf("%s: answers %+v and %+v, want one owner", room, a, b)
+		}
+	}
+}
+
+// TestClusterWrongSecret: a node whose route secret differs is refused by
+// the cluster, which logs why, and does not count as a member.
+func TestClusterWrongSecret(t *testing.T) {
+	nodes := startCluster(t, 2, nil)
+	port := freeTCPPort(t)
+	var peers []string
+	for _, n := range nodes {
+		peers = append(peers, "nats://"+n.routeAddr(t))
+	}
+	intruder := startNode(t, "intruder", func(c *config.Config) {
+		c.Cluster.Listen = fmt.Sprintf("127.0.0.1:%d", port)
+		c.Cluster.Peers = peers
+		c.Cluster.Secret = "not-the-secret"
+	})
+	meshPoll(t, 20*time.Second, func() string {
+		for _, n := range nodes {
+			if strings.Contains(strings.ToLower(n.logs.String()), "authorization") {
+				return ""
+			}
+		}
+		return "no node logged an authorization error for the intruder's route"
+	})
+	time.Sleep(3 * time.Second) // three load reports: the intruder would be heard by now
+	for _, n := range nodes {
+		if m := n.srv.Cluster().Members(); m != 2 {
+			t.Errorf("%s hears %d nodes, want 2 (intruder refused)", n.name, m)
+		}
+	}
+	if m := intruder.srv.Cluster().Members(); m > 1 {
+		t.Errorf("intruder hears %d nodes", m)
+	}
+}
