@@ -14,6 +14,7 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // routeUser is the user name of route authentication; the secret is the
@@ -54,7 +55,14 @@ func connect(o Options, log *slog.Logger) (*transport, error) {
 		return nil, fmt.Errorf("cluster: jetstream store: %w", err)
 	}
 	localPass := randomSecret()
-	sopts, err := serverOptions(o, dir, localPass)
+	// The server keeps only a bcrypt hash (it warns about plain ones); the
+	// password is random, so the lowest cost is as strong as any.
+	hash, err := bcrypt.GenerateFromPassword([]byte(localPass), bcrypt.MinCost)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("cluster: local password: %w", err)
+	}
+	sopts, err := serverOptions(o, dir, string(hash))
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -83,7 +91,7 @@ func connect(o Options, log *slog.Logger) (*transport, error) {
 // serverOptions are the embedded server's: a loopback client listener no
 // one else can use (the node connects in-process), a route listener on
 // o.Listen, JetStream streams in memory.
-func serverOptions(o Options, dir, localPass string) (*natsserver.Options, error) {
+func serverOptions(o Options, dir, localHash string) (*natsserver.Options, error) {
 	host, portStr, err := net.SplitHostPort(o.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("cluster.listen %q: %w", o.Listen, err)
@@ -101,7 +109,7 @@ func serverOptions(o Options, dir, localPass string) (*natsserver.Options, error
 		Host:      "127.0.0.1",
 		Port:      natsserver.RANDOM_PORT,
 		Username:  localUser,
-		Password:  localPass,
+		Password:  localHash,
 		NoSigs:    true,
 		JetStream: true,
 		StoreDir:  dir,
