@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/pionpeer"
 	"github.com/parleyhq/parley/internal/testlog"
@@ -201,3 +203,64 @@ func TestClusterWrongSecret(t *testing.T) {
 		t.Errorf("intruder hears %d nodes", m)
 	}
 }
+
+// TestClusterExternalNATS: two nodes that share an external NATS server
+// (started here from the nats-server Go module, as an operator's would run)
+// place rooms and relay through it: participants entering through both
+// nodes meet.
+func TestClusterExternalNATS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	url := startExternalNATS(t, "external-secret")
+	var nodes []*clusterNode
+	for i := range 2 {
+		nodes = append(nodes, startNode(t, fmt.Sprintf("ext%d", i), func(c *config.Config) {
+			c.Cluster.NATSURL = url
+			c.Cluster.Secret = "external-secret"
+		}))
+	}
+	addFrontDoors(t, nodes)
+	waitClusterReady(t, nodes, 2)
+	log := peerLogs(t)
+	var peers []*pionpeer.Peer
+	for i, n := range nodes {
+		peers = append(peers, clusterJoin(t, ctx, log, n, "external", fmt.Sprintf("P%d", i)))
+	}
+	meshPoll(t, 30*time.Second, func() string { return missingMedia(peers) })
+	checkHealthy(t, peers, true)
+	if _, count := roomNode(nodes, "external"); count != 1 {
+		t.Fatalf("room held by %d nodes, want 1", count)
+	}
+}
+
+// startExternalNATS runs a stand-alone NATS server with JetStream on a
+// loopback port, user parley with password secret, and returns its URL.
+func startExternalNATS(t *testing.T, secret string) string {
+	t.Helper()
+	log, _ := testlog.New(t, "external nats log")
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		ServerName: "external", Host: "127.0.0.1", Port: natsserver.RANDOM_PORT,
+		JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+		Username: "parley", Password: secret,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.SetLoggerV2(natsTestLogger{log}, false, false, false)
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("external nats server did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.ClientURL()
+}
+
+// natsTestLogger passes the external server's log to the test's.
+type natsTestLogger struct{ log *slog.Logger }
+
+func (l natsTestLogger) Noticef(f string, v ...any) { l.log.Info(fmt.Sprintf(f, v...)) }
+func (l natsTestLogger) Warnf(f string, v ...any)   { l.log.Warn(fmt.Sprintf(f, v...)) }
+func (l natsTestLogger) Fatalf(f string, v ...any)  { l.log.Error(fmt.Sprintf(f, v...)) }
+func (l natsTestLogger) Errorf(f string, v ...any)  { l.log.Error(fmt.Sprintf(f, v...)) }
+func (l natsTestLogger) Debugf(f string, v ...any)  { l.log.Debug(fmt.Sprintf(f, v...)) }
+func (l natsTestLogger) Tracef(f string, v ...any)  {}
