@@ -264,3 +264,37 @@ func (l natsTestLogger) Fatalf(f string, v ...any)  { l.log.Error(fmt.Sprintf(f,
 func (l natsTestLogger) Errorf(f string, v ...any)  { l.log.Error(fmt.Sprintf(f, v...)) }
 func (l natsTestLogger) Debugf(f string, v ...any)  { l.log.Debug(fmt.Sprintf(f, v...)) }
 func (l natsTestLogger) Tracef(f string, v ...any)  {}
+
+// TestClusterResumeThroughAnotherNode: a participant whose WebSocket drops
+// comes back through a different node and resumes (same id, resumed
+// welcome): its resume token is checked where the room lives. The node it
+// first came through is alive all along; only the way to it is cut.
+func TestClusterResumeThroughAnotherNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	nodes := startCluster(t, 3, nil)
+	log := peerLogs(t)
+	room := "cluster-resume"
+	a := clusterJoin(t, ctx, log, nodes[0], room, "A")
+	b := clusterJoin(t, ctx, log, nodes[1], room, "B")
+	meshPoll(t, 30*time.Second, func() string { return missingMedia([]*pionpeer.Peer{a, b}) })
+	holder, _ := roomNode(nodes, room)
+	// Cut B's way to its node, on B's front door only: B reconnects
+	// through the next node.
+	entry := nodes[1]
+	entry.front.cut(entry)
+	meshPoll(t, 20*time.Second, func() string {
+		recs := b.Reconnections()
+		if len(recs) == 0 || recs[len(recs)-1].Back.IsZero() {
+			return "B has not reconnected"
+		}
+		if r := recs[len(recs)-1]; !r.Resumed || r.ID != r.OldID {
+			return fmt.Sprintf("B came back without resuming: %+v", r)
+		}
+		return ""
+	})
+	if h, count := roomNode(nodes, room); count != 1 || h != holder {
+		t.Fatalf("room moved: held by %d nodes", count)
+	}
+	checkHealthy(t, []*pionpeer.Peer{a, b}, true)
+}
