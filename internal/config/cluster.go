@@ -49,6 +49,9 @@ func (c Config) validateCluster() []string {
 			add("cluster.nats_url: %q is not a URL like nats://HOST:4222", cl.NATSURL)
 		}
 	}
+	if cl.Listen != "" && len(cl.Peers) == 0 {
+		add("cluster.peers: a cluster needs the other nodes' route URLs (JetStream forms its directory over routes); a lone node leaves cluster.* unset")
+	}
 	if len(cl.Peers) > 0 && cl.Listen == "" {
 		add("cluster.peers: set cluster.listen too (the peers connect back to it)")
 	}
