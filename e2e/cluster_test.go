@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,7 @@ func TestClusterMeshThroughThreeNodes(t *testing.T) {
 	if count != 1 {
 		t.Fatalf("room held by %d nodes, want 1", count)
 	}
+	checkClusterMetrics(t, holder, 3)
 	for _, n := range nodes {
 		if n == holder {
 			continue
@@ -80,6 +82,29 @@ func TestClusterMeshThroughThreeNodes(t *testing.T) {
 			t.Fatalf("%s's admin API lists %+v, want %s on %s with 3 participants", n.name, rooms, room, holder.name)
 		}
 	}
+}
+
+// checkClusterMetrics asserts that holder's /metrics counts k live nodes
+// and one room with 3 participants on holder (from its own load report,
+// published every second).
+func checkClusterMetrics(t *testing.T, holder *clusterNode, k int) {
+	t.Helper()
+	meshPoll(t, 5*time.Second, func() string {
+		rec := httptest.NewRecorder()
+		holder.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		body := rec.Body.String()
+		for _, want := range []string{
+			fmt.Sprintf("parley_cluster_nodes %d", k),
+			fmt.Sprintf(`parley_cluster_rooms{node=%q} 1`, holder.name),
+			fmt.Sprintf(`parley_cluster_participants{node=%q} 3`, holder.name),
+			"parley_cluster_directory_ready 1",
+		} {
+			if !strings.Contains(body, want) {
+				return "metrics lack " + want
+			}
+		}
+		return ""
+	})
 }
 
 // clusterAdminRooms is GET /api/admin/rooms on n.

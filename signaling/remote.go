@@ -119,15 +119,21 @@ const locateTimeout = 15 * time.Second
 // startRelay links c to node and sends it the join.
 func (h *Hub) startRelay(ctx context.Context, c *conn, node string, join []byte) *ProtocolError {
 	rl := &relay{c: c, node: node}
+	// Frames wait until rl is complete: the room's node may ping before
+	// Dial has returned.
+	ready := make(chan struct{})
+	recv := func(f Frame) { <-ready; rl.down(f) }
 	hello := Hello{Session: newResumeToken(), RemoteAddr: c.ws.RemoteAddr().String()}
-	link, err := h.opts.Cluster.Dial(ctx, node, hello, rl.down)
+	link, err := h.opts.Cluster.Dial(ctx, node, hello, recv)
 	if err != nil {
+		close(ready) // nothing more arrives: the link is closed
 		c.log.Warn("cannot reach room node", "node", node, "err", err)
 		return protoErr(CodeInternal, "the room's node cannot be reached; try again")
 	}
 	rl.link = link
 	rl.quiet = time.AfterFunc(h.opts.PongWait, rl.silent)
 	c.relay.Store(rl)
+	close(ready)
 	c.log.Info("relaying to room node", "node", node)
 	if err := link.Send(Frame{Kind: FrameText, Data: join}); err != nil {
 		rl.silent()
@@ -151,6 +157,9 @@ func (c *conn) relayed(frame []byte) bool {
 
 // down handles a frame from the room's node, on the link's goroutine.
 func (rl *relay) down(f Frame) {
+	if rl.link == nil {
+		return // Dial failed after a frame came through
+	}
 	rl.quiet.Reset(rl.c.hub.opts.PongWait)
 	switch f.Kind {
 	case FrameText:
