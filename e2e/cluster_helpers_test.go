@@ -33,7 +33,7 @@ type clusterNode struct {
 }
 
 // freeTCPPort returns a loopback port free a moment ago.
-func freeTCPPort(t *testing.T) int {
+func freeTCPPort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -44,7 +44,7 @@ func freeTCPPort(t *testing.T) int {
 }
 
 // startNode runs one node with cfg changed by mutate.
-func startNode(t *testing.T, name string, mutate func(*config.Config)) *clusterNode {
+func startNode(t testing.TB, name string, mutate func(*config.Config)) *clusterNode {
 	t.Helper()
 	cfg := config.Default()
 	cfg.HTTP = "127.0.0.1:0"
@@ -80,7 +80,7 @@ func (n *clusterNode) stop() {
 // startCluster runs k nodes routed to each other (embedded NATS), each
 // behind a front door that fails over to the next node, and waits until
 // every node is ready and hears all k.
-func startCluster(t *testing.T, k int, mutate func(i int, c *config.Config)) []*clusterNode {
+func startCluster(t testing.TB, k int, mutate func(i int, c *config.Config)) []*clusterNode {
 	t.Helper()
 	ports := make([]int, k)
 	for i := range ports {
@@ -109,7 +109,7 @@ func startCluster(t *testing.T, k int, mutate func(i int, c *config.Config)) []*
 }
 
 // addFrontDoors puts a front door before each node.
-func addFrontDoors(t *testing.T, nodes []*clusterNode) {
+func addFrontDoors(t testing.TB, nodes []*clusterNode) {
 	for i, n := range nodes {
 		var order []*clusterNode
 		for j := range nodes {
@@ -121,10 +121,10 @@ func addFrontDoors(t *testing.T, nodes []*clusterNode) {
 
 // waitClusterReady polls every node's /readyz until it is ready and
 // reports k nodes.
-func waitClusterReady(t *testing.T, nodes []*clusterNode, k int) {
+func waitClusterReady(t testing.TB, nodes []*clusterNode, k int) {
 	t.Helper()
 	want := fmt.Sprintf(": %d nodes", k)
-	meshPoll(t, 60*time.Second, func() string {
+	clusterPoll(t, 60*time.Second, func() string {
 		for _, n := range nodes {
 			body, code := httpGet(n.url + "/readyz")
 			if code != http.StatusOK || !strings.Contains(body, want) {
@@ -185,7 +185,7 @@ type frontDoor struct {
 	conns map[*clusterNode][]net.Conn
 }
 
-func newFrontDoor(t *testing.T, order []*clusterNode) *frontDoor {
+func newFrontDoor(t testing.TB, order []*clusterNode) *frontDoor {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -266,7 +266,19 @@ func (f *frontDoor) cut(n *clusterNode) {
 }
 
 // routeAddr is the node's cluster route listener, HOST:PORT.
-func (n *clusterNode) routeAddr(t *testing.T) string {
+func (n *clusterNode) routeAddr(t testing.TB) string {
 	t.Helper()
 	return n.srv.Cluster().RouteAddr()
+}
+
+// clusterPoll is meshPoll for tests and benchmarks.
+func clusterPoll(t testing.TB, d time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for msg := cond(); msg != ""; msg = cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", d, msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
