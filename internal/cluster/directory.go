@@ -271,8 +271,11 @@ func (n *Node) renew(ctx context.Context, kv jetstream.KeyValue, room string, c 
 		n.dir.renewed(room, rev, now)
 		return
 	}
-	lost := errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) ||
-		errors.Is(err, jetstream.ErrKeyNotFound) || now.Sub(c.renewed) >= leaseTTL
+	mismatch := errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists)
+	if mismatch && n.stillOurs(ctx, kv, room, now) {
+		return // an earlier renewal that timed out here had been applied
+	}
+	lost := mismatch || errors.Is(err, jetstream.ErrKeyNotFound) || now.Sub(c.renewed) >= leaseTTL
 	if !lost {
 		n.log.Warn("lease renewal failed; retrying", "room", room, "err", err)
 		return
@@ -280,6 +283,19 @@ func (n *Node) renew(ctx context.Context, kv jetstream.KeyValue, room string, c 
 	n.log.Warn("lease lost; evicting room", "room", room, "err", err)
 	n.dir.forget(room)
 	n.host.EvictRoom(room)
+}
+
+// stillOurs reads a claim whose revision moved: when it still names this
+// node, the move was this node's own write (a renewal whose answer timed
+// out had been applied: only the owner writes its claim), and the claim is
+// kept at the new revision.
+func (n *Node) stillOurs(ctx context.Context, kv jetstream.KeyValue, room string, now time.Time) bool {
+	e, err := kv.Get(ctx, room)
+	if err != nil || string(e.Value()) != n.opts.Name {
+		return false
+	}
+	n.dir.renewed(room, e.Revision(), now)
+	return true
 }
 
 func (d *directory) renewed(room string, rev uint64, at time.Time) {

@@ -56,9 +56,11 @@ const (
 	claimGrace = 10 * time.Second
 	// loadEvery is how often a node publishes its load.
 	loadEvery = time.Second
-	// deadAfter: a node not heard from for three reports is taken for
-	// dead; its links are ended so clients reconnect.
-	deadAfter = 3 * loadEvery
+	// deadAfter: a node not heard from for five reports is taken for
+	// dead; its links are ended so clients reconnect. Five, not fewer: a
+	// node starved of CPU for a few seconds is slow, not dead, and ending
+	// its links costs every relayed participant a reconnection.
+	deadAfter = 5 * loadEvery
 	// requestTimeout bounds a request to another node (place, open,
 	// admin): on a LAN they answer in milliseconds.
 	requestTimeout = 3 * time.Second
