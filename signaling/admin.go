@@ -48,6 +48,9 @@ type RoomInfo struct {
 	// says an admin set it for this room.
 	E2EE    bool `json:"e2ee"`
 	E2EESet bool `json:"e2eeSet"`
+	// Node is the cluster node holding the room (docs/cluster.md); empty
+	// on a single node.
+	Node string `json:"node,omitempty"`
 }
 
 // Rooms returns a snapshot of every room, sorted by name, with each

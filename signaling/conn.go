@@ -47,7 +47,7 @@ type outFrame struct {
 // socket. id, name and room are guarded by Hub.mu.
 type conn struct {
 	hub     *Hub
-	ws      *websocket.Conn
+	ws      wsConn // a browser's WebSocket, or a relayed one (remote_ws.go)
 	ip      string // the client's address without port, for per-IP limits
 	log     *slog.Logger
 	out     chan outFrame // bounded; a client that lets it fill is dropped
@@ -59,6 +59,8 @@ type conn struct {
 	removed atomic.Bool // kicked, its room closed, or taken over: it handles nothing more
 	moved   atomic.Bool // taken over by a resume: send refuses, so SFU messages find the new conn
 	faulted atomic.Bool // the WebSocket library closed it for a protocol fault (1002, 1009): it may not resume
+	remote  bool        // relayed from another node (remote.go); set before serve
+	relay   relayState  // set once its room turned out to live on another node (remote.go)
 
 	// owned by the read goroutine
 	limiter     *rate.Limiter
@@ -79,7 +81,7 @@ type conn struct {
 	backlog     atomic.Pointer[backlog] // set while away: what others send waits here
 }
 
-func newConn(h *Hub, ws *websocket.Conn, remote string) *conn {
+func newConn(h *Hub, ws wsConn, remote string) *conn {
 	ip := remote
 	if host, _, err := net.SplitHostPort(remote); err == nil {
 		ip = host
@@ -208,7 +210,9 @@ func (c *conn) serve() {
 	// The writer stops first, so drop can keep what it did not send.
 	c.kill()
 	<-c.wdone
-	c.hub.drop(c, reason)
+	if !c.hub.endRelay(c, reason) {
+		c.hub.drop(c, reason)
+	}
 }
 
 // readLoop reads and handles frames until the connection fails, and says
@@ -314,6 +318,9 @@ func (c *conn) handle(frame []byte) {
 	if c.removed.Load() {
 		return // on its way out: kicked, its room closed, or taken over
 	}
+	if c.relayed(frame) {
+		return // its room lives on another node, which answers
+	}
 	req, perr := decode(frame)
 	// A frame the reader cut off does not decode, so it gets the general
 	// limit and is refused.
@@ -333,7 +340,7 @@ func (c *conn) handle(frame []byte) {
 			if joined {
 				perr = protoErr(CodeAlreadyJoined, "this connection has already joined a room")
 			} else {
-				perr = c.hub.join(c, req)
+				perr = c.hub.joinOrRelay(c, req, frame)
 			}
 		case TypeSignal, TypeKey:
 			if req.typ == TypeSignal && req.to == SFUPeerID {

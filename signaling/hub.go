@@ -53,6 +53,10 @@ type Options struct {
 	// reports, for metrics; nil counts nothing.
 	Observer Observer
 
+	// Cluster places rooms on the nodes of a cluster (remote.go); nil
+	// keeps every room on this node.
+	Cluster Cluster
+
 	// Authorizer checks room passwords and join tokens; nil leaves every
 	// room open.
 	Authorizer Authorizer

@@ -52,6 +52,7 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	Access  Access  `yaml:"access"`
 	E2EE    E2EE    `yaml:"e2ee"`
+	Cluster Cluster `yaml:"cluster"`
 }
 
 // Metrics configures the Prometheus endpoint (docs/install.md).
@@ -280,6 +281,7 @@ func (c Config) Validate() error {
 	} else if c.TLS.ACMEHTTP != "" || c.TLS.ACMEEmail != "" || c.TLS.ACMEDirectory != "" {
 		add("tls.acme_*: set only with tls.acme_hosts")
 	}
+	errs = append(errs, c.validateCluster()...)
 	if _, err := c.AllowPeerPrefixes(); err != nil {
 		add("%v", err)
 	}

@@ -187,6 +187,10 @@ var flagKeys = []struct{ flag, path string }{
 	{"embed-origins", "embed_origins"},
 	{"hsts-max-age", "hsts_max_age"},
 	{"unencrypted-rooms", "e2ee.unencrypted_rooms"},
+	{"node-name", "cluster.node_name"},
+	{"cluster-listen", "cluster.listen"},
+	{"cluster-peers", "cluster.peers"},
+	{"nats", "cluster.nats_url"},
 }
 
 // Load builds the configuration from defaults, then the config file (from

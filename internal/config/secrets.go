@@ -27,6 +27,7 @@ func (c *Config) secretFiles() []struct {
 		{"turn.secret_file", "turn.secret", c.TURN.SecretFile, &c.TURN.Secret},
 		{"metrics.token_file", "metrics.token", c.Metrics.TokenFile, &c.Metrics.Token},
 		{"access.token_secret_file", "access.token_secret", c.Access.TokenSecretFile, &c.Access.TokenSecret},
+		{"cluster.secret_file", "cluster.secret", c.Cluster.SecretFile, &c.Cluster.Secret},
 	}
 }
 

@@ -87,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 			"protocol, publish VP8/Opus and measure what they receive. See docs/load.md.\n\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.URL, "url", "", "server base URL (http://host:port) or WebSocket URL (ws://host:port/ws); required")
+	fs.StringVar(&o.URL, "url", "", "server base URL (http://host:port) or WebSocket URL (ws://host:port/ws), or a comma-separated list of a cluster's nodes; required")
 	fs.IntVar(&o.Rooms, "rooms", 1, "number of rooms")
 	fs.IntVar(&o.Participants, "participants", 8, "participants per room")
 	fs.IntVar(&o.Publishers, "publishers", -1, "publishers per room (the first to join); -1 means everyone")
@@ -127,8 +127,8 @@ func (o *Options) check() error {
 	if o.URL == "" {
 		return fmt.Errorf("%w: --url is required", errUsage)
 	}
-	if _, err := wsURL(o.URL); err != nil {
-		return fmt.Errorf("%w: --url: %v", errUsage, err)
+	if err := o.checkURLs(); err != nil {
+		return err
 	}
 	if o.Rooms < 1 || o.Participants < 1 {
 		return fmt.Errorf("%w: --rooms and --participants must be at least 1", errUsage)

@@ -142,14 +142,14 @@ func findServer(ctx context.Context, o Options) (usageSource, string) {
 		return procSource{o.ServerPID}, ""
 	}
 	var why []string
-	if pid, err := pidListening(o.URL); err == nil {
+	if pid, err := pidListening(firstURL(o.URL)); err == nil {
 		return procSource{pid}, ""
 	} else {
 		why = append(why, err.Error())
 	}
 	urls := []string{o.MetricsURL}
 	if o.MetricsURL == "" {
-		urls = []string{httpBase(o.URL) + "/metrics"}
+		urls = []string{httpBase(firstURL(o.URL)) + "/metrics"}
 	}
 	for _, u := range urls {
 		m := metricsSource{url: u, client: &http.Client{Timeout: 2 * time.Second}}

@@ -68,11 +68,11 @@ func Run(ctx context.Context, opts Options, stderr io.Writer) (*Report, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	ws, _ := wsURL(opts.URL)
+	ws, _ := wsURL(firstURL(opts.URL))
 	r := &runner{
 		opts:   opts,
 		ws:     ws,
-		base:   httpBase(opts.URL),
+		base:   httpBase(firstURL(opts.URL)),
 		stderr: stderr,
 		self:   selfSource{},
 		client: &http.Client{Timeout: 5 * time.Second},
@@ -210,7 +210,7 @@ wait:
 func (r *runner) join(ctx context.Context, p *participant) {
 	defer close(p.joined)
 	cfg := pionpeer.Config{
-		URL:          r.ws,
+		URL:          r.wsFor(p),
 		Room:         p.roomName,
 		Name:         p.name,
 		NoVideo:      !p.publisher || r.opts.AudioOnly,

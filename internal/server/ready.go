@@ -12,6 +12,7 @@ import (
 
 	pionturn "github.com/pion/turn/v5"
 
+	"github.com/parleyhq/parley/internal/cluster"
 	"github.com/parleyhq/parley/turn"
 )
 
@@ -29,6 +30,8 @@ const (
 type readiness struct {
 	turn *turn.Server // nil or disabled: no TURN check
 	up   atomic.Bool  // set once Serve's listeners accept
+	// cluster, when set, must have its room directory (cluster_ready.go)
+	cluster *cluster.Node
 
 	mu      sync.Mutex // guards the fields below
 	checked time.Time
@@ -42,11 +45,16 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not ready: listeners are not up", http.StatusServiceUnavailable)
 		return
 	}
+	if err := rd.clusterOK(); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
 	if err := rd.turnOK(r.Context()); err != nil {
 		http.Error(w, "not ready: turn self-check failed: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "ready")
+	rd.clusterStatus(w)
 }
 
 // turnOK returns the cached self-check result, refreshing it when stale.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/admin"
+	"github.com/parleyhq/parley/internal/cluster"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/metrics"
 	"github.com/parleyhq/parley/sfu"
@@ -40,6 +41,8 @@ type Server struct {
 	mux  *http.ServeMux
 
 	handler http.Handler // mux behind the trusted-proxy rewrite
+	// cluster is this node's membership of a cluster (cluster.go); nil alone
+	cluster *cluster.Node
 	metrics *metrics.Metrics
 	ready   *readiness
 	tls     *tlsSetup // nil: plain HTTP
@@ -74,6 +77,9 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !web.HasVendor() {
+		return nil, web.ErrNoVendor // a room page that cannot encrypt: refuse to start
+	}
 	if s.tls, err = s.newTLS(); err != nil {
 		return nil, err
 	}
@@ -84,7 +90,11 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		s.sfu.Close()
 		return nil, err
 	}
-	s.ready = &readiness{turn: s.turn}
+	if s.cluster, err = newCluster(cfg, log); err != nil {
+		s.sfu.Close()
+		return nil, err
+	}
+	s.ready = &readiness{turn: s.turn, cluster: s.cluster}
 	s.hub = signaling.NewHub(signaling.Options{
 		MeshMax:       cfg.MeshMax,
 		MeshDown:      cfg.EffectiveMeshDown(),
@@ -103,13 +113,11 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 
 		// Rooms whose clients do not encrypt (docs/e2ee.md).
 		UnencryptedRooms: cfg.E2EE.UnencryptedRooms,
+		Cluster:          s.clusterSeam(),
 	})
-	adminAPI, err := admin.New(s.hub, s.adminToken(), log.With("part", "admin"))
+	adminAPI, err := admin.New(s.adminHub(), s.adminToken(), log.With("part", "admin"))
 	if err != nil {
 		return nil, err
-	}
-	if !web.HasVendor() {
-		return nil, web.ErrNoVendor // a room page that cannot encrypt: refuse to start
 	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/ws", s.hub)
@@ -268,6 +276,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // ServeListeners is Serve with the optional listeners too.
 func (s *Server) ServeListeners(ctx context.Context, lns Listeners) error {
 	defer s.sfu.Close()
+	if err := s.startCluster(ctx); err != nil {
+		lns.HTTP.Close()
+		return err
+	}
+	defer s.stopCluster() // after the hub's shutdown: relayed clients hear it first
 	if s.turn != nil {
 		if err := s.turn.Start(ctx); err != nil {
 			lns.HTTP.Close()

@@ -1,0 +1,33 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/parleyhq/parley/internal/browsertest"
+)
+
+// TestBrowserClusterMesh: three Chromium pages enter one room through three
+// different nodes of a cluster (docs/cluster.md); each decodes the two
+// others' video in a mesh, and exactly one node holds the room.
+func TestBrowserClusterMesh(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	b := browsertest.New(t)
+	room := browserRoom("cluster3")
+	names := []string{"A", "B", "C"}
+	pages := map[string]*browsertest.Page{}
+	for i, n := range names {
+		url := fmt.Sprintf("http://%s/r/%s?quality=low&name=%s", nodes[i].front.addr, room, n)
+		pages[n] = b.NewPage(t, url)
+	}
+	for _, n := range names {
+		p := pages[n]
+		waitOrDump(t, p, n, `parley.state === 'in-call'`, browserJoinTimeout)
+		others := slices.DeleteFunc(slices.Clone(names), func(o string) bool { return o == n })
+		expectRemoteVideo(t, p, n, others, nil, true)
+	}
+	if _, count := roomNode(nodes, room); count != 1 {
+		t.Fatalf("room held by %d nodes, want 1", count)
+	}
+}

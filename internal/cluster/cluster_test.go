@@ -1,0 +1,136 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/testlog"
+	"github.com/parleyhq/parley/signaling"
+)
+
+// fakeHost is a hub with fixed rooms that records what it is asked.
+type fakeHost struct {
+	rooms   []signaling.RoomInfo
+	evicted chan string
+}
+
+func (f *fakeHost) ServeRemote(signaling.Hello, signaling.Link) (func(signaling.Frame), error) {
+	return func(signaling.Frame) {}, nil
+}
+func (f *fakeHost) Rooms() []signaling.RoomInfo { return f.rooms }
+func (f *fakeHost) EvictRoom(name string)       { f.evicted <- name }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startPair starts two clustered nodes on loopback, routed to each other
+// (JetStream clustering needs routes), and waits for their directory. The
+// first is returned.
+func startPair(t *testing.T, host Host) *Node {
+	t.Helper()
+	ports := []int{freePort(t), freePort(t)}
+	var nodes []*Node
+	for i, name := range []string{"solo", "other"} {
+		log, _ := testlog.New(t, name+" log")
+		n, err := New(Options{
+			Name: name, Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
+			Peers: []string{fmt.Sprintf("nats://127.0.0.1:%d", ports[1-i])}, Logger: log,
+		}, host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(func() { cancel(); n.Close() })
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !nodes[0].Ready() || !nodes[1].Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("room directory not ready after 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nodes[0]
+}
+
+// TestUnloadedNodePlacesLocally: a node that is not loaded places a new
+// room on itself, once.
+func TestUnloadedNodePlacesLocally(t *testing.T) {
+	n := startPair(t, &fakeHost{evicted: make(chan string, 1)})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 2 {
+		node, local, err := n.Locate(ctx, "room-1")
+		if err != nil || !local || node != "solo" {
+			t.Fatalf("Locate = %q, %v, %v; want solo, local", node, local, err)
+		}
+	}
+	if got := n.Owned(); len(got) != 1 || got[0] != "room-1" {
+		t.Fatalf("owned %v, want [room-1]", got)
+	}
+}
+
+// TestMalformedMessagesDropped: garbage on every Parley subject is counted
+// and dropped; the node still places rooms afterwards.
+func TestMalformedMessagesDropped(t *testing.T) {
+	n := startPair(t, &fakeHost{evicted: make(chan string, 1)})
+	bad := []struct{ subj, data string }{
+		{subjLoad, "{not json"},
+		{subjLoad, `{"node":"a.b"}`},
+		{subjOpen("solo"), "\x00\xff"},
+		{subjOpen("solo"), `{"session":"x","entry":"e"}`},
+		{subjPlace("solo"), "no room/name"},
+		{subjAdmin("solo"), "[]"},
+	}
+	for _, b := range bad {
+		if err := n.t.nc.Publish(b.subj, []byte(b.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.t.nc.Flush()
+	deadline := time.Now().Add(5 * time.Second)
+	for n.BadMessages() < uint64(len(bad)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d malformed messages counted, want %d", n.BadMessages(), len(bad))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, local, err := n.Locate(ctx, "after"); err != nil || !local {
+		t.Fatalf("Locate after garbage: local %v, err %v", local, err)
+	}
+}
+
+// TestFrameCodec: every frame kind round-trips; broken frames are refused.
+func TestFrameCodec(t *testing.T) {
+	for _, f := range []signaling.Frame{
+		{Kind: signaling.FrameText, Data: []byte(`{"type":"join"}`)},
+		{Kind: signaling.FrameBinary, Data: []byte{1, 2}},
+		{Kind: signaling.FramePing}, {Kind: signaling.FramePong}, {Kind: signaling.FrameGone}, {Kind: signaling.FrameLost},
+		{Kind: signaling.FrameClose, Code: 1008, Data: []byte("kicked")},
+	} {
+		got, err := decodeFrame(encodeFrame(f))
+		if err != nil || got.Kind != f.Kind || got.Code != f.Code || string(got.Data) != string(f.Data) {
+			t.Errorf("round trip of %+v: %+v, %v", f, got, err)
+		}
+	}
+	for _, b := range [][]byte{nil, {0}, {99}, {byte(signaling.FrameClose), 3}, {byte(signaling.FramePing), 1}} {
+		if _, err := decodeFrame(b); err == nil {
+			t.Errorf("decodeFrame(%v) accepted", b)
+		}
+	}
+}
