@@ -157,7 +157,7 @@ func (a *asset) finish(p string) error {
 		return nil
 	}
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return fmt.Errorf("gzip %s: %w", p, err)
 	}

@@ -23,6 +23,18 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// sfuPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func sfuPort(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, port, _ := net.SplitHostPort(c.LocalAddr().String())
+	return port
+}
+
 func noEnv(string) (string, bool) { return "", false }
 
 // TestGracefulShutdown: when the process is told to stop, connected
@@ -32,14 +44,22 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--http", addr, "--turn", "off", "--metrics", "off", "--log-level", "error"}, noEnv, io.Discard)
+		// The SFU on a port of its own: another test package running at
+		// the same time may hold the default 7882.
+		done <- run(ctx, []string{"--http", addr, "--sfu-listen", "127.0.0.1", "--sfu-port", sfuPort(t),
+			"--turn", "off", "--metrics", "off", "--log-level", "error"}, noEnv, io.Discard)
 	}()
 
 	var ws *websocket.Conn
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		var err error
 		if ws, _, err = websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil); err == nil {
 			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before serving: %v", err)
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("server never came up: %v", err)
