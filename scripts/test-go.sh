@@ -8,6 +8,9 @@ set -uo pipefail
 
 GO=${GO:-go}
 TIMEOUT=${TIMEOUT:-15m}
+# The browser tests (Chromium and Firefox, mesh, SFU, cluster, hostile
+# server, accessibility) run one after another on two cores.
+E2E_TIMEOUT=${E2E_TIMEOUT:-45m}
 mkdir -p bin
 log=bin/test-go.log # the whole -v output, kept for reading after a failure
 
@@ -21,7 +24,7 @@ others=$($GO list ./... | grep -v '/e2e$')
 # shellcheck disable=SC2086
 $GO test -race -count=1 -timeout "$TIMEOUT" -v $others >"$log" 2>&1 || status=1
 
-e2e=(env GOPROXY=off GOTOOLCHAIN=local "$GO" test -race -count=1 -timeout "$TIMEOUT" -v ./e2e)
+e2e=(env GOPROXY=off GOTOOLCHAIN=local "$GO" test -race -count=1 -timeout "$E2E_TIMEOUT" -v ./e2e)
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare --net -- true 2>/dev/null; then
   echo "make test-go: e2e runs in a network namespace with only loopback (unshare --net)"
   unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh "${e2e[@]}" >>"$log" 2>&1 || status=1
