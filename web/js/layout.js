@@ -171,8 +171,24 @@ function gridLayout(tiles, w, h, gap, page, mode, pipCorner) {
   const pip = self && people < 3 && tiles.length === 2 ? self : null;
   const rest = pip ? tiles.filter((t) => t !== pip) : tiles;
   const pg = paginate(rest, capacity(w, h, gap), page);
-  const placed = cells(pg.shown, 0, 0, w, h, gap, 'grid');
-  if (pip) placed.push(pipRect(pip.id, w, h, pipCorner));
+  if (!pip) {
+    const placed = cells(pg.shown, 0, 0, w, h, gap, 'grid');
+    return { mode, stage: null, placed, hidden: pg.rest.map((t) => t.id), page: pg.page, pages: pg.pages, perPage: pg.per };
+  }
+  // The other person's tile keeps clear of our picture (its corner holds
+  // their name, hand or moderation menu): it gives up a column beside the
+  // picture in a wide box, a row above or below it in a tall one.
+  const p = pipRect(pip.id, w, h, pipCorner);
+  let box = { x: 0, y: 0, w, h };
+  if (w / h > ASPECT) {
+    const cut = p.w + gap;
+    box = { x: p.x < w / 2 ? cut : 0, y: 0, w: w - cut, h };
+  } else {
+    const cut = p.h + gap;
+    box = { x: 0, y: p.y < h / 2 ? cut : 0, w, h: h - cut };
+  }
+  const placed = cells(pg.shown, box.x, box.y, box.w, box.h, gap, 'grid');
+  placed.push(p);
   return { mode, stage: null, placed, hidden: pg.rest.map((t) => t.id), page: pg.page, pages: pg.pages, perPage: pg.per };
 }
 

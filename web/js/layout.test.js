@@ -59,6 +59,10 @@ test('two people: the other fills the box, we are a picture in picture in the ch
   assert.equal(me.role, 'pip');
   assert.ok(me.x < 20 && me.y < 20);
   assert.ok(area(me) < area(a) / 4);
+  sane({ placed: l.placed.map((x) => ({ ...x, role: 'grid' })) }, 1200, 600); // and they do not overlap
+  const phone = computeLayout({ tiles: [self, cam('a')], width: 348, height: 520 });
+  sane({ placed: phone.placed.map((x) => ({ ...x, role: 'grid' })) }, 348, 520);
+  assert.ok(byId(phone).a.w > 340, 'on a phone the other person keeps the full width');
   const three = computeLayout({ tiles: [self, cam('a'), cam('b')], width: 1200, height: 600 });
   assert.ok(three.placed.every((p) => p.role === 'grid'), 'three people: a grid');
   const alone = computeLayout({ tiles: [self], width: 1200, height: 600 });

@@ -560,8 +560,9 @@ export class Grid extends EventTarget {
     const padT = parseFloat(style.paddingTop) || 0;
     const w = this.root.clientWidth - padL - (parseFloat(style.paddingRight) || 0);
     const h = this.root.clientHeight - padT - (parseFloat(style.paddingBottom) || 0);
+    const byEl = new Map([...this.tiles.values()].map((t) => [t.el, t]));
     const tiles = [...this.root.querySelectorAll(':scope > .tile')]
-      .map((el) => [...this.tiles.values()].find((t) => t.el === el))
+      .map((e) => byEl.get(e))
       .filter(Boolean)
       .map((t) => ({
         id: t.key,
