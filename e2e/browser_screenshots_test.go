@@ -97,6 +97,13 @@ func TestBrowserScreenshots(t *testing.T) {
 		_ = p.Close()
 	}
 
+	// A call joined with the camera and microphone blocked: its banner
+	// must not cover the header on a phone.
+	muted := b.NewPage(t, browserRoomURL(ts, browserRoom("shots-banner"), "Ada"), browsertest.WithInitScript(jsBlockMedia))
+	muted.MustWaitFor(`parley.state === 'in-call' && !document.querySelector('#banner').hidden`, browserJoinTimeout)
+	shot(muted, "call-banner")
+	_ = muted.Close()
+
 	ada := b.NewPage(t, browserRoomURL(ts, room, "Ada"))
 	ada.MustWaitFor(`parley.state === 'in-call' && !document.querySelector('#alone').hidden`, browserJoinTimeout)
 	shot(ada, "call-alone")
