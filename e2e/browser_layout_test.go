@@ -184,6 +184,11 @@ func TestBrowserLobbyBlocked(t *testing.T) {
 	}
 	waitOrDump(t, p, "lobby", `document.querySelector('#camera-select').selectedOptions[0]?.textContent === 'Camera blocked'
 	  && document.querySelector('#mic-select').selectedOptions[0]?.textContent === 'Microphone blocked'`, browserJoinTimeout)
+	// On a small phone the help is long, but Join stays on screen.
+	setViewport(t, p, 360, 740)
+	waitOrDump(t, p, "lobby at 360×740", `(() => { const r = document.querySelector('#join').getBoundingClientRect();
+	  return r.top >= 0 && r.bottom <= innerHeight && r.height > 0; })()`, browserJoinTimeout)
+	resetViewport(t, p)
 	browsertest.MustEval[bool](p, `(window.__allowMedia = true, true)`)
 	jsClick(t, p, "#media-retry")
 	waitOrDump(t, p, "lobby", `document.querySelector('#media-help').hidden && document.querySelector('.preview').dataset.cam === 'on'
