@@ -37,6 +37,24 @@ func jsClick(t *testing.T, p *browsertest.Page, sel string) {
 	browsertest.MustEval[bool](p, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) throw new Error('no ' + %q); e.click(); return true; })()`, sel, sel))
 }
 
+// openLobby opens room's lobby (low-resolution capture) without joining:
+// a page loaded while the machine is quiet, to join later with
+// joinFromLobby (loading a page beside a running call can take longer than
+// the harness waits on a loaded 2-core machine).
+func openLobby(t *testing.T, b *browsertest.Browser, ts *testserver.Server, room string, opts ...browsertest.PageOption) *browsertest.Page {
+	t.Helper()
+	p := b.NewPage(t, fmt.Sprintf("%s/r/%s?quality=low", ts.URL, room), opts...)
+	p.MustWaitFor(`parley.state === 'lobby' && !!document.querySelector('#display-name')`, browserJoinTimeout)
+	return p
+}
+
+// joinFromLobby types name into an open lobby and presses Join.
+func joinFromLobby(t *testing.T, p *browsertest.Page, name string) {
+	t.Helper()
+	browsertest.MustEval[bool](p, fmt.Sprintf(`(document.querySelector('#display-name').value = %q, true)`, name))
+	jsClick(t, p, "#join")
+}
+
 // pickLayout chooses a layout through the layout picker, as a person does.
 func pickLayout(t *testing.T, p *browsertest.Page, mode string) {
 	t.Helper()

@@ -104,14 +104,18 @@ func TestBrowserScreenshots(t *testing.T) {
 	shot(muted, "call-banner")
 	_ = muted.Close()
 
+	// Everyone's page loads now, before any call runs; they join later.
+	gracePage := openLobby(t, b, ts, room)
+	linus := openLobby(t, b, ts, room)
 	ada := b.NewPage(t, browserRoomURL(ts, room, "Ada"))
 	ada.MustWaitFor(`parley.state === 'in-call' && !document.querySelector('#alone').hidden`, browserJoinTimeout)
 	shot(ada, "call-alone")
-	grace := b.NewPage(t, browserRoomURL(ts, room, "Grace Hopper"))
+	grace := gracePage
+	joinFromLobby(t, grace, "Grace Hopper")
 	ada.MustWaitFor(`document.querySelector('.tile[data-self]').dataset.layout === 'pip'`, browserJoinTimeout)
 	waitOrDump(t, ada, "Ada", fmt.Sprintf(jsTileHasFrames, "Grace Hopper"), browserJoinTimeout)
 	shot(ada, "call-2-pip")
-	linus := b.NewPage(t, browserRoomURL(ts, room, "Linus"))
+	joinFromLobby(t, linus, "Linus")
 	ada.MustWaitFor(`document.querySelectorAll('.tile:not([data-self]) video').length === 2`, browserJoinTimeout)
 	click(grace, "#cam-toggle")
 	click(linus, "#mic-toggle")

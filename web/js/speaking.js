@@ -12,7 +12,7 @@
 // speaker has talked for a while and the old one has stopped.
 
 /** How often the levels are read: often enough to follow speech, cheap with several connections. */
-export const POLL_MS = 250;
+export const POLL_MS = 400;
 /** Our own microphone is sampled this often (an analyser sees only its last few ms). */
 const LOCAL_SAMPLE_MS = 50;
 /** Above this level (0..1, RMS) a participant starts talking: quiet speech, above room noise. */
