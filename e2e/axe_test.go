@@ -175,7 +175,6 @@ func TestBrowserAxe(t *testing.T) {
 	}
 	waitOrDump(t, ada, "Ada", `document.querySelector('.tile[data-peer="Grace (screen)"]')?.dataset.layout === 'stage'`, axeJoinTimeout)
 	expectNoAxeViolations(t, ada, src, "call of 4, screen shared")
-	expectNoAxeViolations(t, call[1], src, "call of 4, sharing")
 
 	jsClick(t, ada, "#react-toggle")
 	expectNoAxeViolations(t, ada, src, "call of 4, reaction bar open")
