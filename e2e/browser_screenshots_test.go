@@ -113,10 +113,10 @@ func TestBrowserScreenshots(t *testing.T) {
 	grace := gracePage
 	joinFromLobby(t, grace, "Grace Hopper")
 	ada.MustWaitFor(`document.querySelector('.tile[data-self]').dataset.layout === 'pip'`, browserJoinTimeout)
-	waitOrDump(t, ada, "Ada", fmt.Sprintf(jsTileHasFrames, "Grace Hopper"), browserJoinTimeout)
+	waitOrDump(t, ada, "Ada", `document.querySelector('.tile[data-peer="Grace Hopper"]')?.dataset.state === 'connected'`, axeJoinTimeout)
 	shot(ada, "call-2-pip")
 	joinFromLobby(t, linus, "Linus")
-	ada.MustWaitFor(`document.querySelectorAll('.tile:not([data-self]) video').length === 2`, browserJoinTimeout)
+	ada.MustWaitFor(`document.querySelectorAll('.tile:not([data-self])[data-state="connected"]').length === 2`, axeJoinTimeout)
 	click(grace, "#cam-toggle")
 	click(linus, "#mic-toggle")
 	time.Sleep(time.Second)
@@ -129,7 +129,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	if err := grace.Click("#screen-toggle"); err != nil { // a real click: sharing needs a user gesture
 		t.Fatal(err)
 	}
-	ada.MustWaitFor(`document.querySelector('.tile[data-peer="Grace Hopper (screen)"]')?.dataset.layout === 'stage'`, browserJoinTimeout)
+	ada.MustWaitFor(`document.querySelector('.tile[data-peer="Grace Hopper (screen)"]')?.dataset.layout === 'stage'`, axeJoinTimeout)
 	shot(ada, "call-screen-stage")
 	pickLayout(t, ada, "grid")
 	shot(ada, "call-screen-grid")
