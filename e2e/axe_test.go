@@ -42,7 +42,7 @@ const axeSettle = 500 * time.Millisecond
 // jsAxeRun runs axe on the document and returns its violations, trimmed to
 // what a failure message needs.
 const jsAxeRun = `(async () => {
-  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('axe did not finish in 90 s')), 90000));
+  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('axe did not finish in 4 min')), 240000));
   const r = await Promise.race([timeout, axe.run(document, { runOnly: { type: 'tag', values: ` + axeTags + ` }, resultTypes: ['violations'] })]);
   return JSON.stringify(r.violations.map((v) => ({
     id: v.id, impact: v.impact, help: v.help,
