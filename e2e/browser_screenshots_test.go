@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/internal/browsertest"
@@ -27,9 +29,31 @@ func screenshotDir(t *testing.T) string {
 	return dir
 }
 
-// TestBrowserScreenshots saves screenshots of every page at 1280×800 and
-// 360×740 for reviewing the UI by eye. It runs only when PARLEY_SCREENSHOTS
-// names a directory:
+// reviewSizes are the viewports every page is reviewed (and checked by axe)
+// at: a laptop and a small phone.
+var reviewSizes = []struct{ w, h int64 }{{1280, 720}, {360, 740}}
+
+// setViewport emulates a w×h viewport on p. Clicks (Page.Click) do not
+// reach an emulated viewport larger than the window: resetViewport before
+// clicking.
+func setViewport(t *testing.T, p *browsertest.Page, w, h int64) {
+	t.Helper()
+	if err := chromedp.Do(p.Context(), chromedp.EmulateViewport(w, h)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// resetViewport ends setViewport's emulation: the page has its window's size again.
+func resetViewport(t *testing.T, p *browsertest.Page) {
+	t.Helper()
+	if _, err := chromedp.Call(p.Context(), emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrowserScreenshots saves screenshots of every page and every layout
+// at 1280×720 and 360×740 for reviewing the UI by eye. It runs only when
+// PARLEY_SCREENSHOTS names a directory:
 //
 //	PARLEY_SCREENSHOTS=/tmp/shots go test ./e2e -run BrowserScreenshots
 func TestBrowserScreenshots(t *testing.T) {
@@ -38,68 +62,101 @@ func TestBrowserScreenshots(t *testing.T) {
 		t.Skip("set PARLEY_SCREENSHOTS=DIR to save screenshots of the web client")
 	}
 	ts := testserver.Start(t, nil)
-	b := browsertest.New(t)
-	for _, size := range []struct{ w, h int64 }{{1280, 800}, {360, 740}} {
-		shot := func(p *browsertest.Page, name string) {
-			t.Helper()
-			if err := chromedp.Do(p.Context(), chromedp.EmulateViewport(size.w, size.h)); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(500 * time.Millisecond) // layout and a few video frames
+	b := browsertest.New(t, browsertest.WithWindowSize(int(reviewSizes[0].w), int(reviewSizes[0].h)))
+	// shot saves p at both sizes as NAME-WIDTH.png.
+	shot := func(p *browsertest.Page, name string) {
+		t.Helper()
+		for _, size := range reviewSizes {
+			setViewport(t, p, size.w, size.h)
+			time.Sleep(600 * time.Millisecond) // layout, its transition and a few video frames
 			path := filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, size.w))
 			if err := p.Screenshot(path); err != nil {
 				t.Fatal(err)
 			}
 			t.Log(path)
 		}
-		home := b.NewPage(t, ts.URL+"/")
-		shot(home, "landing")
-		notFound := b.NewPage(t, ts.URL+"/r/not.a.room")
-		shot(notFound, "404")
-		room := browserRoom(fmt.Sprintf("shots%d", size.w))
-		lobby := b.NewPage(t, ts.URL+"/r/"+room)
-		lobby.MustWaitFor(`document.querySelector('#camera-select').options.length > 0`, browserJoinTimeout)
-		shot(lobby, "lobby")
-		var call []*browsertest.Page
-		for _, n := range []string{"Ada", "Grace Hopper", "Linus"} {
-			call = append(call, b.NewPage(t, browserRoomURL(ts, room, n)))
-		}
-		call[0].MustWaitFor(`document.querySelectorAll('.tile:not([data-self]) video').length === 2`, browserJoinTimeout)
-		for _, c := range []struct {
-			p   *browsertest.Page
-			btn string
-		}{{call[1], "#cam-toggle"}, {call[2], "#mic-toggle"}} {
-			if err := c.p.Click(c.btn); err != nil {
-				t.Fatal(err)
-			}
-		}
-		time.Sleep(time.Second)
-		shot(call[0], "call")
-		if err := call[1].Click("#screen-toggle"); err != nil {
-			t.Fatal(err)
-		}
-		call[0].MustWaitFor(`!!document.querySelector('.tile[data-peer="Grace Hopper (screen)"]')`, browserJoinTimeout)
-		shot(call[0], "call-screen")
-		// The side panel (chat, people, files) with a message in it, and
-		// the reaction bar.
-		if err := call[0].Click("#chat-toggle"); err != nil {
-			t.Fatal(err)
-		}
-		browsertest.MustEval[bool](call[0], `(() => {
-		  const i = document.querySelector('#side textarea, #side input[type=text]');
-		  if (i) { i.value = 'Hello from Ada — a link: https://example.org/notes'; i.form?.requestSubmit(); }
-		  return true;
-		})()`)
-		shot(call[0], "call-chat")
-		if err := call[0].Click("#side-close"); err != nil {
-			t.Fatal(err)
-		}
-		if err := call[0].Click("#react-toggle"); err != nil {
-			t.Fatal(err)
-		}
-		shot(call[0], "call-react")
-		for _, p := range append(call, home, notFound, lobby) {
-			_ = p.Close()
-		}
+		resetViewport(t, p)
+	}
+	click := func(p *browsertest.Page, sel string) {
+		t.Helper()
+		jsClick(t, p, sel)
+	}
+
+	home := b.NewPage(t, ts.URL+"/")
+	shot(home, "landing")
+	notFound := b.NewPage(t, ts.URL+"/r/not.a.room")
+	shot(notFound, "404")
+	room := browserRoom("shots")
+	lobby := b.NewPage(t, ts.URL+"/r/"+room)
+	lobby.MustWaitFor(`document.querySelector('#camera-select').options.length > 0`, browserJoinTimeout)
+	shot(lobby, "lobby")
+	blocked := b.NewPage(t, ts.URL+"/r/"+room, browsertest.WithInitScript(jsBlockMedia))
+	blocked.MustWaitFor(`!document.querySelector('#media-help').hidden`, browserJoinTimeout)
+	shot(blocked, "lobby-blocked")
+	for _, p := range []*browsertest.Page{home, notFound, lobby, blocked} {
+		_ = p.Close()
+	}
+
+	// A call joined with the camera and microphone blocked: its banner
+	// must not cover the header on a phone.
+	muted := b.NewPage(t, browserRoomURL(ts, browserRoom("shots-banner"), "Ada"), browsertest.WithInitScript(jsBlockMedia))
+	muted.MustWaitFor(`parley.state === 'in-call' && !document.querySelector('#banner').hidden`, browserJoinTimeout)
+	shot(muted, "call-banner")
+	_ = muted.Close()
+
+	// Everyone's page loads now, before any call runs; they join later.
+	gracePage := openLobby(t, b, ts, room)
+	linus := openLobby(t, b, ts, room)
+	ada := b.NewPage(t, browserRoomURL(ts, room, "Ada"))
+	ada.MustWaitFor(`parley.state === 'in-call' && !document.querySelector('#alone').hidden`, browserJoinTimeout)
+	shot(ada, "call-alone")
+	grace := gracePage
+	joinFromLobby(t, grace, "Grace Hopper")
+	ada.MustWaitFor(`document.querySelector('.tile[data-self]').dataset.layout === 'pip'`, browserJoinTimeout)
+	waitOrDump(t, ada, "Ada", `document.querySelector('.tile[data-peer="Grace Hopper"]')?.dataset.state === 'connected'`, axeJoinTimeout)
+	shot(ada, "call-2-pip")
+	joinFromLobby(t, linus, "Linus")
+	ada.MustWaitFor(`document.querySelectorAll('.tile:not([data-self])[data-state="connected"]').length === 2`, axeJoinTimeout)
+	click(grace, "#cam-toggle")
+	click(linus, "#mic-toggle")
+	time.Sleep(time.Second)
+	shot(ada, "call-3-stage")
+	for _, mode := range []string{"speaker", "grid"} {
+		pickLayout(t, ada, mode)
+		shot(ada, "call-3-"+mode)
+	}
+	pickLayout(t, ada, "stage")
+	if err := grace.Click("#screen-toggle"); err != nil { // a real click: sharing needs a user gesture
+		t.Fatal(err)
+	}
+	ada.MustWaitFor(`document.querySelector('.tile[data-peer="Grace Hopper (screen)"]')?.dataset.layout === 'stage'`, axeJoinTimeout)
+	shot(ada, "call-screen-stage")
+	pickLayout(t, ada, "grid")
+	shot(ada, "call-screen-grid")
+	pickLayout(t, ada, "stage")
+	browsertest.MustEval[bool](ada, `(document.querySelector('.tile[data-peer="Linus"] .pin').click(), true)`)
+	ada.MustWaitFor(`document.querySelector('.tile[data-peer="Linus"]').dataset.layout === 'stage'`, browserJoinTimeout)
+	shot(ada, "call-pinned")
+	browsertest.MustEval[bool](ada, `(document.querySelector('.tile[data-peer="Linus"] .pin').click(), true)`)
+	// The side panel (chat, people, files) with a message in it, the
+	// reaction bar, the layout picker and the shortcuts dialog.
+	click(ada, "#chat-toggle")
+	browsertest.MustEval[bool](ada, `(() => {
+	  const i = document.querySelector('#chat-input');
+	  i.value = 'Hello from Ada — a link: https://example.org/notes'; i.form.requestSubmit();
+	  return true;
+	})()`)
+	shot(ada, "call-chat")
+	click(ada, "#side-close")
+	click(ada, "#react-toggle")
+	shot(ada, "call-react")
+	click(ada, "#react-toggle")
+	click(ada, "#layout-toggle")
+	shot(ada, "call-layouts")
+	click(ada, "#layout-toggle")
+	click(ada, "#help-toggle")
+	shot(ada, "call-shortcuts")
+	for _, p := range []*browsertest.Page{ada, grace, linus} {
+		_ = p.Close()
 	}
 }

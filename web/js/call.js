@@ -7,7 +7,10 @@ import { Mesh } from './mesh.js';
 import { SfuLink } from './sfu.js';
 import { Switcher } from './switch.js';
 import { TileView } from './tiles.js';
-import { wireControls } from './controls.js';
+import { wireControls, wireLayout, setAlone } from './controls.js';
+import { Speaking } from './speaking.js';
+import { toast, clearToasts } from './toasts.js';
+import { wireShortcuts } from './shortcuts.js';
 import { describeMediaProblems } from './media.js';
 import {
   Tile, Grid, showBanner, hideBanner, showView, setModeBadge, setPreflightNote, setRoleNote, setUnencrypted,
@@ -201,6 +204,7 @@ export function runCall({
     const updateCount = () => {
       const n = sw.parts.size + 1;
       document.getElementById('peer-count').textContent = n === 1 ? 'Only you' : `${n} people`;
+      setAlone(n === 1 && !finished, room);
     };
     const updateBadge = () => setModeBadge({ mode: sw.mode, policy, switching: sw.switching });
 
@@ -257,10 +261,8 @@ export function runCall({
     });
     sfu.addEventListener('unstream', ({ detail: { peerId, role } }) => sw.unstream('sfu', peerId, role));
     sfu.addEventListener('media', ({ detail: { peerId } }) => refresh(peerId));
-    sfu.addEventListener('speaker', ({ detail: { peerId } }) => {
-      if (sw.mode !== 'sfu') return;
-      view.setSpeaker(peerId === debug.id ? 'self' : peerId);
-    });
+    // Who is talking comes from speaking.js in every mode; the SFU's
+    // speaker announcement is not needed for the tiles.
     sfu.addEventListener('state', ({ detail: { state } }) => {
       if (state === 'failed') {
         console.warn('parley: the SFU pre-flight failed: this browser cannot reach the media server; calls larger than a mesh may not work');
@@ -283,7 +285,6 @@ export function runCall({
     });
     sw.addEventListener('switched', ({ detail }) => {
       performance.mark('parley:switched', { detail });
-      if (sw.mode === 'mesh') view.setSpeaker('');
       updateBadge();
     });
 
@@ -341,6 +342,7 @@ export function runCall({
       setState('in-call');
     }));
     sig.addEventListener('peer-joined', inOrder(({ detail }) => {
+      if (detail.peer?.name) toast(`${detail.peer.name} joined`, { kind: 'join' });
       if (detail.peer?.id) setRole(detail.peer);
       if (detail.peer?.id) e2ee.peerJoined(detail.peer.id);
       sw.joined(detail.peer ?? {});
@@ -357,6 +359,8 @@ export function runCall({
       refresh(detail.peer?.id);
     }));
     sig.addEventListener('peer-left', inOrder(({ detail }) => {
+      const gone = sw.parts.get(detail.peer?.id)?.name ?? detail.peer?.name;
+      if (gone) toast(`${gone} left`, { kind: 'leave' });
       away.delete(detail.peer?.id);
       if (detail.peer?.id) {
         e2ee.peerLeft(detail.peer.id);
@@ -450,6 +454,15 @@ export function runCall({
       permissions: () => perms,
     });
     renderLocal();
+    wireShortcuts({ onLayout: wireLayout({ grid, signal: ac.signal }), signal: ac.signal });
+    // Who is talking (every mode): levels of every connection media may come on.
+    new Speaking({
+      grid,
+      media,
+      pcs: () => [...[...mesh.peers.values()].map((p) => p.pc), sfu.pc].filter(Boolean),
+      onMutedTalk: () => toast('You are muted: press M or the Mic button to talk', { kind: 'muted' }),
+      signal: ac.signal,
+    });
     const moderation = new Moderation({
       send: (action, to) => sig.moderate(action, to),
       media,
@@ -526,6 +539,8 @@ export function runCall({
       grid.clear();
       grid.observer.disconnect();
       setRoleNote([]);
+      setAlone(false, room);
+      clearToasts();
       hideBanner();
       expose(debug, null);
     }

@@ -4,6 +4,8 @@
 import { problemOf } from './media.js';
 import { Tile, showBanner, setPressed } from './ui.js';
 import { DEFAULT_PERMISSIONS, mediaControls } from './permissions.js';
+import { nextMode } from './layout.js';
+import { toast } from './toasts.js';
 
 /** Human text for a device that could not start. */
 function failText(what, err) {
@@ -70,9 +72,76 @@ export function wireControls({ media, grid, self, room, signal, onLeave, permiss
   };
 }
 
+/** inviteLink is the room's link; the fragment (#k=…, the E2EE room secret) stays in it and is never sent to the server. */
+function inviteLink(room) {
+  return `${location.origin}/r/${encodeURIComponent(room)}${location.hash}`;
+}
+
+/**
+ * wireLayout connects the layout picker (#layout-toggle opens #layouts, one
+ * button per mode of layout.js) to the grid. It returns cycle(), the next
+ * layout (the L shortcut). The choice is remembered by the Grid.
+ * @param {{grid: import('./ui.js').Grid, signal: AbortSignal}} o
+ */
+export function wireLayout({ grid, signal }) {
+  const btn = document.getElementById('layout-toggle');
+  const bar = document.getElementById('layouts');
+  const picks = /** @type {HTMLButtonElement[]} */ ([...bar.querySelectorAll('.layout-pick')]);
+  const on = (t, type, fn) => t.addEventListener(type, fn, { signal });
+  const render = () => {
+    for (const b of picks) b.setAttribute('aria-pressed', String(b.dataset.layout === grid.mode));
+    const name = picks.find((b) => b.dataset.layout === grid.mode)?.textContent ?? '';
+    btn.title = `Layout: ${name} (L)`;
+  };
+  const open = (yes) => {
+    bar.hidden = !yes;
+    btn.setAttribute('aria-expanded', String(yes));
+    if (yes) picks.find((b) => b.dataset.layout === grid.mode)?.focus();
+  };
+  on(btn, 'click', () => open(bar.hidden));
+  on(bar, 'click', (ev) => {
+    const b = /** @type {HTMLElement} */ (ev.target).closest?.('.layout-pick');
+    if (!b) return;
+    grid.setMode(b.dataset.layout);
+    render();
+    open(false);
+    btn.focus();
+  });
+  on(bar, 'keydown', (ev) => {
+    if (ev.key !== 'Escape') return;
+    open(false);
+    btn.focus();
+  });
+  // A click elsewhere closes the picker.
+  on(document, 'pointerdown', (ev) => {
+    if (!bar.hidden && !/** @type {HTMLElement} */ (ev.target).closest?.('#layouts, #layout-toggle')) open(false);
+  });
+  open(false);
+  render();
+  return () => {
+    grid.setMode(nextMode(grid.mode));
+    render();
+    toast(`Layout: ${picks.find((b) => b.dataset.layout === grid.mode)?.textContent}`);
+  };
+}
+
+/**
+ * setAlone shows (or hides) the invite prompt of a call with nobody else
+ * in it (#alone, with the link and a copy button).
+ */
+export function setAlone(alone, room) {
+  const box = document.getElementById('alone');
+  if (!box || box.hidden === !alone) return;
+  box.hidden = !alone;
+  if (!alone) return;
+  const input = /** @type {HTMLInputElement} */ (document.getElementById('alone-link'));
+  input.value = inviteLink(room);
+  const copy = document.getElementById('alone-copy');
+  copy.onclick = () => copyInvite(room);
+}
+
 async function copyInvite(room) {
-  // The fragment (#k=…, the E2EE room secret) stays in the link; it is never sent to the server.
-  const link = `${location.origin}/r/${encodeURIComponent(room)}${location.hash}`;
+  const link = inviteLink(room);
   try {
     await navigator.clipboard.writeText(link);
     showBanner(`Invite link copied: ${link}`, { kind: 'info', timeout: 4000 });

@@ -15,6 +15,7 @@
 
 import { EMOJI } from './envelope.js';
 import { roleLabel } from './ui.js';
+import { toast } from './toasts.js';
 
 export const REACT_BURST = 3;
 export const REACT_REFILL_MS = 1000;
@@ -116,7 +117,11 @@ export class Reactions {
     on(this.barBtn, 'click', () => this.showBar(this.bar.hidden));
     on(this.bar, 'click', (ev) => {
       const b = /** @type {HTMLElement} */ (ev.target).closest?.('.react');
-      if (b) this.react(b.dataset.emoji);
+      if (!b) return;
+      this.react(b.dataset.emoji);
+      // One pick is the usual: the bar closes so it does not sit over the tiles.
+      this.showBar(false);
+      this.barBtn.focus();
     });
     on(this.bar, 'keydown', (ev) => {
       if (ev.key === 'Escape') {
@@ -124,11 +129,15 @@ export class Reactions {
         this.barBtn.focus();
       }
     });
+    on(document, 'pointerdown', (ev) => {
+      if (!this.bar.hidden && !/** @type {HTMLElement} */ (ev.target).closest?.('.react-wrap')) this.showBar(false);
+    });
     on(this.handBtn, 'click', () => this.setHand(!this.mine));
     on(channels, 'react', ({ detail: m }) => {
       if (this.recvLimit.take(m.from)) this.show(m.from, m.payload.emoji);
     });
     on(channels, 'hand', ({ detail: m }) => {
+      if (m.payload.up && !this.hands.position(m.from)) toast(`${this.nameOf(m.from)} raised a hand`, { kind: 'hand' });
       this.hands.set(m.from, m.payload.up);
       this.render();
     });

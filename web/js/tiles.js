@@ -4,6 +4,7 @@
 // between mesh and SFU keeps the same element, data-peer and data-peer-id.
 
 import { Tile } from './ui.js';
+import { toast } from './toasts.js';
 
 const screenKey = (id) => `${id}:screen`;
 
@@ -31,6 +32,7 @@ export class TileView {
     let t = this.grid.get(key);
     if (!t) {
       t = this.grid.add(new Tile({ key, name, peerId: id, screen: role === 'screen' }));
+      if (role === 'screen') toast(`${name} is sharing their screen`, { kind: 'share' });
       const lock = this.locks.get(id);
       if (lock) t.setE2ee(lock);
       this.applyLink(id, t);
@@ -102,7 +104,11 @@ export class TileView {
     else delete t.el.dataset.switch;
   }
 
-  /** setSpeaker highlights the active speaker's camera tile ('' for nobody). */
+  /**
+   * setSpeaker highlights one participant's camera tile as talking ('' for
+   * nobody). The call itself uses speaking.js, which marks every tile in
+   * every mode; this stays for callers that know only one speaker.
+   */
   setSpeaker(id) {
     if (this.speaker === id) return;
     this.get(this.speaker)?.setSpeaking(false);

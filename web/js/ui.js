@@ -2,12 +2,18 @@
 // the views. No call logic here.
 
 import { VIEWER_TITLE } from './permissions.js';
+import { computeLayout, MODES, CORNERS } from './layout.js';
+
+export { bestLayout, MIN_TILE_W } from './layout.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const ICONS = {
   micOff: 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11z',
   camOff: 'M4 6h11a2 2 0 0 1 2 2v2.5l4-3v9l-4-3V16a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2z',
+  pin: 'M16 3l5 5-2 1-3 3 .5 5.5L15 19l-4-4-5 5-1-1 5-5-4-4 1.5-1.5L13 9l3-3z',
+  fullscreen: 'M4 4h6v2H6v4H4zm10 0h6v6h-2V6h-4zM4 14h2v4h4v2H4zm14 0h2v6h-6v-2h4z',
+  move: 'M12 2l3 3h-2v4h4V7l3 3-3 3v-2h-4v4h2l-3 3-3-3h2v-4H7v2l-3-3 3-3v2h4V5H9z',
 };
 
 /** E2EE lock icons (closed, open), 24×24 paths. */
@@ -171,11 +177,63 @@ export class Tile {
     this.label.append(this.nameEl, this.micOff, this.camOff);
     this.status = el('div', 'status');
     this.status.setAttribute('aria-live', 'polite');
-    this.el.append(this.video, this.avatar, this.label, this.status);
+    this.actions = this.tileActions();
+    this.el.append(this.video, this.avatar, this.label, this.status, this.actions);
     this.setName(name);
     this.setMic(true);
     this.setCam(screen);
     this.setState(self ? 'connected' : 'connecting');
+  }
+
+  /**
+   * tileActions builds the tile's own buttons (top left, shown on hover and
+   * focus): pin to the stage, fullscreen and, on our own camera tile, move
+   * the picture in picture to the next corner. The Grid they act on is the
+   * one the tile was added to (Grid.add sets tile.grid).
+   */
+  tileActions() {
+    const box = el('div', 'tile-actions');
+    const button = (cls, path, fn) => {
+      const b = el('button', cls);
+      b.type = 'button';
+      b.append(icon(svgEl('path', { d: path, fill: 'currentColor' })));
+      b.addEventListener('click', fn);
+      box.append(b);
+      return b;
+    };
+    this.pinBtn = button('pin', ICONS.pin, () => this.grid?.pin(this.key));
+    this.pinBtn.setAttribute('aria-pressed', 'false');
+    this.fullBtn = button('fullscreen', ICONS.fullscreen, () => this.toggleFullscreen());
+    if (!document.fullscreenEnabled) this.fullBtn.hidden = true;
+    if (this.self && !this.screen) this.moveBtn = button('move', ICONS.move, () => this.grid?.nextPipCorner());
+    return box;
+  }
+
+  /** labelActions names the tile's buttons after the participant. */
+  labelActions(label) {
+    const pinned = this.pinBtn.getAttribute('aria-pressed') === 'true';
+    this.pinBtn.setAttribute('aria-label', `${pinned ? 'Unpin' : 'Pin'} ${label}`);
+    this.pinBtn.title = pinned ? 'Unpin: back to the layout' : 'Pin to the stage';
+    this.fullBtn.setAttribute('aria-label', `Fullscreen ${label}`);
+    this.fullBtn.title = 'Fullscreen (Esc to leave)';
+    if (this.moveBtn) {
+      this.moveBtn.setAttribute('aria-label', 'Move your picture to the next corner');
+      this.moveBtn.title = 'Move your picture (or drag it)';
+    }
+  }
+
+  /** setPinned shows whether this tile is pinned to the stage. */
+  setPinned(on) {
+    if ((this.pinBtn.getAttribute('aria-pressed') === 'true') === on) return;
+    this.pinBtn.setAttribute('aria-pressed', String(on));
+    if (on) this.el.dataset.pinned = '';
+    else delete this.el.dataset.pinned;
+    this.labelActions(this.nameEl.textContent);
+  }
+
+  toggleFullscreen() {
+    if (document.fullscreenElement === this.el) document.exitFullscreen().catch(() => {});
+    else this.el.requestFullscreen?.().catch(() => {});
   }
 
   setName(name) {
@@ -187,6 +245,7 @@ export class Tile {
     this.nameEl.textContent = label;
     this.avatar.textContent = initials(name);
     this.el.setAttribute('aria-label', label);
+    this.labelActions(label);
   }
 
   /** setStream shows another MediaStream in this tile (null: none). */
@@ -289,8 +348,12 @@ export class Tile {
     }
   }
 
-  /** setSpeaking marks the active speaker (a subtle highlight). */
+  /**
+   * setSpeaking marks a tile whose participant is talking now
+   * (speaking.js, every mode): a green outline and data-speaking.
+   */
   setSpeaking(on) {
+    if (on === ('speaking' in this.el.dataset)) return;
     if (on) this.el.dataset.speaking = '';
     else delete this.el.dataset.speaking;
   }
@@ -369,19 +432,57 @@ export class Tile {
   }
 }
 
+/** Where our own picture in picture sits, remembered across calls. */
+const PIP_KEY = 'parley.pip';
+/** The layout mode, remembered across calls. */
+export const LAYOUT_KEY = 'parley.layout';
+
+function stored(key) {
+  try {
+    return localStorage.getItem(key) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function store(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    /* not remembered: fine */
+  }
+}
+
 /**
- * Grid lays tiles out as large as they can be: it picks the column count
- * that maximises a 16:9 tile's width in the available box, and re-does it
- * when the box or the tile count changes.
+ * Grid places the call's tiles with layout.js: it feeds computeLayout the
+ * tiles (screens, pins, the active speaker), the box and the chosen mode,
+ * positions each tile from the result, and re-does it when any of them
+ * change. Every result is also dispatched as a `layout` event (detail: the
+ * Layout of layout.js, plus `width` and `height` of the box) and kept in
+ * `last`, for the parts that follow what is on screen (pagination, which
+ * video layer to ask for). The Grid owns mode, pinned, speaker, page and
+ * pipCorner; set them through its methods.
  */
-export class Grid {
+export class Grid extends EventTarget {
   /** @param {HTMLElement} root */
   constructor(root) {
+    super();
     this.root = root;
     /** @type {Map<string, Tile>} */
     this.tiles = new Map();
+    /** @type {string} 'stage' | 'speaker' | 'grid' (layout.js MODES) */
+    this.mode = MODES.includes(stored(LAYOUT_KEY)) ? stored(LAYOUT_KEY) : 'stage';
+    this.pinned = '';
+    this.speaker = '';
+    this.page = 0;
+    this.pipCorner = CORNERS.includes(stored(PIP_KEY)) ? stored(PIP_KEY) : 'bottom-right';
+    /** @type {import('./layout.js').Layout|null} */
+    this.last = null;
+    this.pager = pagerEl(() => this.setPage(this.page - 1), () => this.setPage(this.page + 1));
+    root.append(this.pager.el);
     this.observer = new ResizeObserver(() => this.layout());
     this.observer.observe(root);
+    this.dragPip();
   }
 
   get(key) {
@@ -390,12 +491,13 @@ export class Grid {
 
   add(tile) {
     this.tiles.set(tile.key, tile);
+    tile.grid = this;
     if (tile.screen) {
       // Screen shares first: they carry the most detail.
-      const firstNonScreen = [...this.root.children].find((c) => !c.classList.contains('screen'));
-      this.root.insertBefore(tile.el, firstNonScreen ?? null);
+      const firstNonScreen = [...this.root.children].find((c) => c.classList.contains('tile') && !c.classList.contains('screen'));
+      this.root.insertBefore(tile.el, firstNonScreen ?? this.pager.el);
     } else {
-      this.root.append(tile.el);
+      this.root.insertBefore(tile.el, this.pager.el);
     }
     this.layout();
     return tile;
@@ -405,6 +507,7 @@ export class Grid {
     const t = this.tiles.get(key);
     if (!t) return;
     this.tiles.delete(key);
+    if (this.pinned === key) this.pinned = '';
     t.remove();
     this.layout();
   }
@@ -414,44 +517,144 @@ export class Grid {
     for (const [key, t] of [...this.tiles]) if (!keep(t)) this.remove(key);
   }
 
+  /** setMode chooses the layout ('stage', 'speaker', 'grid') and remembers it. */
+  setMode(mode) {
+    if (!MODES.includes(mode)) return;
+    this.mode = mode;
+    store(LAYOUT_KEY, mode);
+    this.layout();
+  }
+
+  /** pin puts a tile on the stage ('' or the pinned tile again: unpin). */
+  pin(key) {
+    this.pinned = key && key !== this.pinned && this.tiles.has(key) ? key : '';
+    this.layout();
+  }
+
+  /** setSpeaker tells the speaker layout who talks ('' nobody); it does not mark tiles. */
+  setSpeaker(key) {
+    if (this.speaker === key) return;
+    this.speaker = key;
+    if (this.mode === 'speaker') this.layout();
+  }
+
+  setPage(page) {
+    this.page = Math.max(0, page);
+    this.layout();
+  }
+
+  /** setPipCorner moves our own picture in picture to a corner (layout.js CORNERS) and remembers it. */
+  setPipCorner(corner) {
+    if (!CORNERS.includes(corner)) return;
+    this.pipCorner = corner;
+    store(PIP_KEY, corner);
+    this.layout();
+  }
+
   layout() {
     const n = this.tiles.size;
     this.root.dataset.count = String(n);
-    if (!n) return;
+    this.root.dataset.layout = this.mode;
     const style = getComputedStyle(this.root);
     const gap = parseFloat(style.columnGap) || 8;
-    const w = this.root.clientWidth - (parseFloat(style.paddingLeft) || 0) - (parseFloat(style.paddingRight) || 0);
-    const h = this.root.clientHeight - (parseFloat(style.paddingTop) || 0) - (parseFloat(style.paddingBottom) || 0);
-    const { cols, width } = bestLayout(n, w, h, gap);
-    this.root.style.setProperty('--cols', String(cols));
-    this.root.style.setProperty('--tile-w', `${Math.floor(width)}px`);
+    const padL = parseFloat(style.paddingLeft) || 0;
+    const padT = parseFloat(style.paddingTop) || 0;
+    const w = this.root.clientWidth - padL - (parseFloat(style.paddingRight) || 0);
+    const h = this.root.clientHeight - padT - (parseFloat(style.paddingBottom) || 0);
+    const byEl = new Map([...this.tiles.values()].map((t) => [t.el, t]));
+    const tiles = [...this.root.querySelectorAll(':scope > .tile')]
+      .map((e) => byEl.get(e))
+      .filter(Boolean)
+      .map((t) => ({
+        id: t.key,
+        kind: t.screen ? 'screen' : t.self ? 'self' : 'camera',
+        pinned: t.key === this.pinned,
+        speaking: t.key === this.speaker,
+      }));
+    const out = computeLayout({ tiles, width: w, height: h, mode: this.mode, page: this.page, gap, pipCorner: this.pipCorner });
+    this.page = out.page;
+    this.last = out;
+    for (const p of out.placed) {
+      const t = this.tiles.get(p.id);
+      if (!t) continue;
+      t.el.hidden = false;
+      Object.assign(t.el.style, {
+        left: `${Math.round(padL + p.x)}px`, top: `${Math.round(padT + p.y)}px`,
+        width: `${Math.floor(p.w)}px`, height: `${Math.floor(p.h)}px`,
+      });
+      t.el.style.setProperty('--tile-w', `${Math.floor(p.w)}px`);
+      t.el.dataset.layout = p.role;
+      t.setPinned(p.id === this.pinned);
+    }
+    for (const id of out.hidden) {
+      const t = this.tiles.get(id);
+      if (t) t.el.hidden = true;
+    }
+    this.root.dataset.stage = out.stage ? 'true' : 'false';
+    this.pager.show(out.page, out.pages);
+    this.dispatchEvent(new CustomEvent('layout', { detail: { ...out, width: w, height: h } }));
+  }
+
+  /**
+   * dragPip lets our own picture in picture be dragged (mouse, pen, touch)
+   * to another corner: it follows the pointer and lands in the nearest one.
+   * Its "move" button (Tile) does the same from the keyboard.
+   */
+  dragPip() {
+    let drag = null;
+    this.root.addEventListener('pointerdown', (ev) => {
+      const el = /** @type {HTMLElement} */ (ev.target).closest?.('.tile[data-layout="pip"]');
+      if (!el || /** @type {HTMLElement} */ (ev.target).closest('button')) return;
+      drag = { el, dx: ev.clientX - el.offsetLeft, dy: ev.clientY - el.offsetTop, id: ev.pointerId };
+      el.setPointerCapture(ev.pointerId);
+      el.dataset.dragging = '';
+    });
+    this.root.addEventListener('pointermove', (ev) => {
+      if (!drag || ev.pointerId !== drag.id) return;
+      drag.el.style.left = `${ev.clientX - drag.dx}px`;
+      drag.el.style.top = `${ev.clientY - drag.dy}px`;
+    });
+    const drop = (ev) => {
+      if (!drag || ev.pointerId !== drag.id) return;
+      const { el } = drag;
+      drag = null;
+      delete el.dataset.dragging;
+      const midX = el.offsetLeft + el.offsetWidth / 2 < this.root.clientWidth / 2;
+      const midY = el.offsetTop + el.offsetHeight / 2 < this.root.clientHeight / 2;
+      this.setPipCorner(`${midY ? 'top' : 'bottom'}-${midX ? 'left' : 'right'}`);
+    };
+    this.root.addEventListener('pointerup', drop);
+    this.root.addEventListener('pointercancel', drop);
+  }
+
+  /** nextPipCorner moves our picture in picture to the next corner, clockwise. */
+  nextPipCorner() {
+    this.setPipCorner(CORNERS[(CORNERS.indexOf(this.pipCorner) + 1) % CORNERS.length]);
   }
 }
 
-/**
- * MIN_TILE_W is the narrowest a tile may get: its label must still show
- * the lock, some of the name and the microphone and camera marks.
- */
-export const MIN_TILE_W = 144;
-
-/**
- * bestLayout returns the column count and tile width (16:9 tiles) that
- * make n tiles largest inside w×h with gap between them. When they would
- * be narrower than MIN_TILE_W (a large SFU room, a phone), the tiles keep
- * that width across as many columns as fit and the grid scrolls instead.
- */
-export function bestLayout(n, w, h, gap = 8, aspect = 16 / 9) {
-  let best = { cols: 1, width: 0 };
-  for (let cols = 1; cols <= n; cols++) {
-    const rows = Math.ceil(n / cols);
-    const byWidth = (w - gap * (cols - 1)) / cols;
-    const byHeight = ((h - gap * (rows - 1)) / rows) * aspect;
-    const width = Math.max(0, Math.min(byWidth, byHeight));
-    if (width > best.width + 0.5) best = { cols, width };
-  }
-  if (best.width >= MIN_TILE_W) return best;
-  const cols = Math.max(1, Math.min(n, Math.floor((w + gap) / (MIN_TILE_W + gap))));
-  return { cols, width: Math.max(Math.min(w, MIN_TILE_W), (w - gap * (cols - 1)) / cols) };
+/** pagerEl builds the page buttons shown when the tiles do not fit on one page. */
+function pagerEl(prev, next) {
+  const box = el('div', 'pager');
+  box.setAttribute('role', 'group');
+  box.setAttribute('aria-label', 'Pages of participants');
+  const back = el('button', 'pager-prev', 'Previous');
+  const text = el('span', 'pager-text');
+  const fwd = el('button', 'pager-next', 'Next');
+  for (const b of [back, fwd]) b.type = 'button';
+  back.addEventListener('click', prev);
+  fwd.addEventListener('click', next);
+  box.append(back, text, fwd);
+  box.hidden = true;
+  return {
+    el: box,
+    show(page, pages) {
+      box.hidden = pages < 2;
+      text.textContent = `Page ${page + 1} of ${pages}`;
+      back.disabled = page === 0;
+      fwd.disabled = page >= pages - 1;
+    },
+  };
 }
 
 /** Banner: one message at a time in #banner (role=alert). */
@@ -512,12 +715,14 @@ export function setPressed(button, pressed, title) {
   if (title) button.title = title;
 }
 
-const POLICY_TEXT = { 'mesh-only': 'mesh only', 'sfu-only': 'SFU only' };
+const POLICY_TEXT = { 'mesh-only': 'always direct', 'sfu-only': 'always via server' };
 
 /**
- * setModeBadge shows how media travels in the room (#mode): data-mode
- * (mesh/sfu), data-policy (auto/mesh-only/sfu-only) and data-switching
- * while tiles are moving between the two.
+ * setModeBadge shows how media travels in the room (#mode), in plain words:
+ * "direct" (mesh: browser to browser) or "via server" (SFU), with a
+ * tooltip (and accessible description) saying what that means for
+ * privacy. Attributes for tests and styles: data-mode (mesh/sfu),
+ * data-policy (auto/mesh-only/sfu-only), data-switching while tiles move.
  */
 export function setModeBadge({ mode, policy, switching }) {
   const badge = document.getElementById('mode');
@@ -527,10 +732,10 @@ export function setModeBadge({ mode, policy, switching }) {
   if (switching) badge.dataset.switching = 'true';
   else delete badge.dataset.switching;
   const p = POLICY_TEXT[badge.dataset.policy];
-  badge.textContent = (mode === 'sfu' ? 'SFU' : 'mesh') + (p ? ` · ${p}` : '');
+  badge.textContent = (mode === 'sfu' ? 'via server' : 'direct') + (p ? ` · ${p}` : '');
   badge.title = (mode === 'sfu'
-    ? 'Video goes through the server (SFU), still encrypted in transit'
-    : 'Video goes directly between browsers (mesh)')
+    ? 'Via server: video and sound pass through this Parley server, which forwards them; while the tiles show a closed lock they are end-to-end encrypted and the server cannot see or hear them'
+    : 'Direct: video and sound go straight between the browsers in this call, not through the server')
     + (p ? `; an administrator set this room to ${p}` : '')
     + (switching ? '; switching now' : '');
 }
