@@ -206,6 +206,8 @@ export class E2EE extends EventTarget {
     this.epochs = 0;
     this.timers = new Set();
     this.kpTimer = 0;
+    /** KeyPackages sent this session (info(): a newcomer still loading MLS has sent none) */
+    this.kpSent = 0;
     this.proofKey = null;
     this.welcomeKey = null;
     this.unreported = { decrypted: 0, failed: 0, beforeKey: 0 };
@@ -294,6 +296,7 @@ export class E2EE extends EventTarget {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     clearTimeout(this.kpTimer);
+    this.kpSent = 0;
     this.group = null;
     this.inFlight = null;
     this.creating = false;
@@ -323,6 +326,7 @@ export class E2EE extends EventTarget {
     const msg = { kind: 'kp', data: b64.encode(this.kp.bytes) };
     if (this.proofKey) msg.proof = b64.encode(await M.makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
     this.send(msg);
+    this.kpSent++;
     this.kpTimer = setTimeout(() => this.inOrder(() => this.sendKeyPackage()), KP_RETRY_MS);
   }
 
@@ -852,6 +856,12 @@ export class E2EE extends EventTarget {
       epochs: this.epochs,
       creating: this.creating,
       committing: !!this.inFlight,
+      // For a newcomer stuck 'waiting': whether MLS loaded (started), how
+      // many KeyPackages it sent, and which the committer holds (pending).
+      started: !!this.kp,
+      kpSent: this.kpSent,
+      pending: [...this.pendingAdds.keys()],
+      present: [...this.present],
       handshakeBytes: { ...this.handshakeBytes },
       encrypted: this.stats.encrypted,
       dropped: this.stats.dropped,
