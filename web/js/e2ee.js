@@ -182,14 +182,16 @@ export class E2EE extends EventTarget {
     /** participants in the signaling room now (the server's word: used to pick the committer and removals) */
     this.present = new Set();
     /**
-     * Replay defence (docs/e2ee.md "Replays"), for the life of the page,
-     * never cleared by reset: ids the server said left (it never reuses
-     * one: a resume keeps its id without a leave), and the signature keys
-     * of every KeyPackage that was in our group or refused (each names one
-     * KeyPackage: a KeyPackage is for one use, RFC 9420 §16.8).
+     * Replay defence (docs/e2ee.md "Replayed joins"), for the life of the
+     * page, never cleared by reset: ids the server said left (it never
+     * reuses one: a resume keeps its id without a leave), and the signature
+     * keys of every KeyPackage that was in our group (usedKeys) or that we
+     * refused for its proof (refusedKeys): each names one KeyPackage, and a
+     * KeyPackage is for one use (RFC 9420 §16.8).
      */
     this.departed = new Set();
     this.usedKeys = new Set();
+    this.refusedKeys = new Set();
     /** signature keys a member's commit re-added (hostileAdd): shown refused, removed by the committer */
     this.hostileKeys = new Set();
     /** the signature keys of our group's members in the epoch we last installed */
@@ -440,7 +442,7 @@ export class E2EE extends EventTarget {
       return;
     }
     const r = await M.admit({ bytes, from, proof, key: this.proofKey });
-    if (r.key && this.usedKeys.has(r.key)) {
+    if (this.spent(r.key)) {
       // In our group now (a newcomer re-sends until welcomed: not a
       // replay), or used or refused before: never again.
       if (!this.memberKeys.has(r.key)) this.replayed(`a KeyPackage of ${from} that was already used`);
@@ -450,7 +452,7 @@ export class E2EE extends EventTarget {
     if (!r.ok) {
       // A KeyPackage that is itself wrong (a bad proof) stays refused; one
       // relayed under another sender's id is the relay's lie, not its own.
-      if (r.noProof && r.key) this.usedKeys.add(r.key);
+      if (r.noProof && r.key) this.refusedKeys.add(r.key);
       if (!p.refused) {
         p.refused = r.noProof ? 'could not prove they have the invite link' : r.why;
         console.warn(`parley: e2ee: not admitting ${from}: ${r.why}`);
@@ -462,6 +464,11 @@ export class E2EE extends EventTarget {
     if (this.group && this.group.leafOf(from) >= 0) return; // already a member
     this.pendingAdds.set(from, { bytes, keyPackage: r.keyPackage, name: r.who.name, key: r.key });
     await this.maybeCommit();
+  }
+
+  /** spent says whether a KeyPackage (by its signature key) was in our group or refused: never add it. */
+  spent(key) {
+    return !!key && (this.usedKeys.has(key) || this.refusedKeys.has(key));
   }
 
   /** committer: the present member with the lowest leaf. */
@@ -480,7 +487,7 @@ export class E2EE extends EventTarget {
     const removes = members.filter((mb) => mb.id !== this.selfId && (!this.present.has(mb.id) || this.hostileKeys.has(mb.key)))
       .map((mb) => mb.leaf);
     const addIds = [...this.pendingAdds.keys()].filter((id) => this.present.has(id) && !this.departed.has(id) &&
-      this.group.leafOf(id) < 0 && !this.usedKeys.has(this.pendingAdds.get(id).key));
+      this.group.leafOf(id) < 0 && !this.spent(this.pendingAdds.get(id).key));
     if (!removes.length && !addIds.length) return;
     const r = await this.group.commit({ removes, adds: addIds.map((id) => this.pendingAdds.get(id).keyPackage) });
     const msg = { kind: 'commit', epoch: this.group.epoch, data: b64.encode(r.commit) };
@@ -625,7 +632,7 @@ export class E2EE extends EventTarget {
   /**
    * hostileAdd: a member's commit (the DS ordered it, so every member
    * applies it: refusing it alone would split the room) added a
-   * KeyPackage that was in our group before or that we refused. Our own
+   * KeyPackage that was in our group before. Our own
    * committer never does (onKeyPackage); a member who joined later may not
    * know it. We show it, and as committer remove that leaf.
    */
