@@ -81,9 +81,10 @@ export function runCall({
     sw = new Switcher({ mesh, sfu, view, signal: (to, data) => sig.signal(to, data) });
     let policy = '';
     expose(debug, { mesh, sfu, sw });
-    // Tests: drop the signaling socket as a network failure would (4000 is
-    // no goodbye, so the server keeps us resumable).
-    debug.dropSignaling = () => sig.ws?.close(4000, 'dropped by a test');
+    // Tests: drop the signaling socket as a network failure would (4001 is
+    // no goodbye, so the server keeps us resumable; not 4000, which means
+    // another connection took us over and ends the call page).
+    debug.dropSignaling = () => sig.ws?.close(4001, 'dropped by a test');
     debug.e2ee = () => e2ee.info();
     debug.permissions = { ...perms };
     debug.roles = () => Object.fromEntries(roles.byId);

@@ -141,6 +141,8 @@ class PeerRecord {
     this.decrypted = 0;
     this.failed = 0;
     this.misbound = 0;
+    /** whether a member's commit re-added them with a used KeyPackage (hostileAdd) */
+    this.hostile = false;
     /** whether we held the peer's keys at the worker's previous stats message */
     this.keyedBefore = false;
     this.since = Date.now();
@@ -179,6 +181,21 @@ export class E2EE extends EventTarget {
     this.pendingAdds = new Map();
     /** participants in the signaling room now (the server's word: used to pick the committer and removals) */
     this.present = new Set();
+    /**
+     * Replay defence (docs/e2ee.md "Replayed joins"), for the life of the
+     * page, never cleared by reset: ids the server said left (it never
+     * reuses one: a resume keeps its id without a leave), and the signature
+     * keys of every KeyPackage that was in our group (usedKeys) or that we
+     * refused for its proof (refusedKeys): each names one KeyPackage, and a
+     * KeyPackage is for one use (RFC 9420 §16.8).
+     */
+    this.departed = new Set();
+    this.usedKeys = new Set();
+    this.refusedKeys = new Set();
+    /** signature keys a member's commit re-added (hostileAdd): shown refused, removed by the committer */
+    this.hostileKeys = new Set();
+    /** the signature keys of our group's members in the epoch we last installed */
+    this.memberKeys = new Set();
     /** @type {Map<string, PeerRecord>} */
     this.peers = new Map();
     this.dataRing = new EpochRing();
@@ -191,6 +208,8 @@ export class E2EE extends EventTarget {
     this.epochs = 0;
     this.timers = new Set();
     this.kpTimer = 0;
+    /** KeyPackages sent this session (info(): a newcomer still loading MLS has sent none) */
+    this.kpSent = 0;
     this.proofKey = null;
     this.welcomeKey = null;
     this.unreported = { decrypted: 0, failed: 0, beforeKey: 0 };
@@ -247,6 +266,10 @@ export class E2EE extends EventTarget {
       this.selfId = selfId;
       this.selfName = name;
       for (const id of peers) {
+        if (this.departed.has(id)) {
+          this.replayed(`the server lists ${id} as here, who left`);
+          continue;
+        }
         this.present.add(id);
         this.peer(id);
       }
@@ -275,11 +298,13 @@ export class E2EE extends EventTarget {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     clearTimeout(this.kpTimer);
+    this.kpSent = 0;
     this.group = null;
     this.inFlight = null;
     this.creating = false;
     this.pendingAdds.clear();
     this.present.clear();
+    this.memberKeys = new Set();
     for (const id of [...this.peers.keys()]) this.forgetPeer(id);
     this.dataRing.clear();
     this.dataSend = null;
@@ -303,6 +328,7 @@ export class E2EE extends EventTarget {
     const msg = { kind: 'kp', data: b64.encode(this.kp.bytes) };
     if (this.proofKey) msg.proof = b64.encode(await M.makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
     this.send(msg);
+    this.kpSent++;
     this.kpTimer = setTimeout(() => this.inOrder(() => this.sendKeyPackage()), KP_RETRY_MS);
   }
 
@@ -315,15 +341,31 @@ export class E2EE extends EventTarget {
   peerJoined(id) {
     if (!this.enabled) return;
     this.inOrder(() => {
+      if (this.departed.has(id)) {
+        this.replayed(`the server announced ${id} again, who left`);
+        return;
+      }
       this.present.add(id);
       this.emit(this.peer(id));
     });
+  }
+
+  /**
+   * replayed reports a replay we refused (a departed id or a used
+   * KeyPackage): nothing changes, but the person sees the server is lying.
+   */
+  replayed(what) {
+    console.warn(`parley: e2ee: ignored a replay: ${what}`);
+    this.dispatchEvent(new CustomEvent('problem', {
+      detail: { text: `Security warning: the server replayed an old message (${what}). It was ignored; the call's keys did not change.` },
+    }));
   }
 
   /** peerLeft: the committer removes the leaver's leaf. */
   peerLeft(id) {
     if (!this.enabled) return;
     this.inOrder(async () => {
+      this.departed.add(id);
       this.present.delete(id);
       this.pendingAdds.delete(id);
       this.forgetPeer(id);
@@ -387,6 +429,10 @@ export class E2EE extends EventTarget {
   async onKeyPackage(m) {
     const from = m.from;
     if (typeof from !== 'string' || from === this.selfId || typeof m.data !== 'string' || m.data.length > MAX_KP_BYTES * 2) return;
+    if (this.departed.has(from)) {
+      this.replayed(`a KeyPackage of ${from}, who left`);
+      return;
+    }
     let bytes;
     let proof = null;
     try {
@@ -396,8 +442,17 @@ export class E2EE extends EventTarget {
       return;
     }
     const r = await M.admit({ bytes, from, proof, key: this.proofKey });
+    if (this.spent(r.key)) {
+      // In our group now (a newcomer re-sends until welcomed: not a
+      // replay), or used or refused before: never again.
+      if (!this.memberKeys.has(r.key)) this.replayed(`a KeyPackage of ${from} that was already used`);
+      return;
+    }
     const p = this.peer(from);
     if (!r.ok) {
+      // A KeyPackage that is itself wrong (a bad proof) stays refused; one
+      // relayed under another sender's id is the relay's lie, not its own.
+      if (r.noProof && r.key) this.refusedKeys.add(r.key);
       if (!p.refused) {
         p.refused = r.noProof ? 'could not prove they have the invite link' : r.why;
         console.warn(`parley: e2ee: not admitting ${from}: ${r.why}`);
@@ -407,8 +462,13 @@ export class E2EE extends EventTarget {
       return;
     }
     if (this.group && this.group.leafOf(from) >= 0) return; // already a member
-    this.pendingAdds.set(from, { bytes, keyPackage: r.keyPackage, name: r.who.name });
+    this.pendingAdds.set(from, { bytes, keyPackage: r.keyPackage, name: r.who.name, key: r.key });
     await this.maybeCommit();
+  }
+
+  /** spent says whether a KeyPackage (by its signature key) was in our group or refused: never add it. */
+  spent(key) {
+    return !!key && (this.usedKeys.has(key) || this.refusedKeys.has(key));
   }
 
   /** committer: the present member with the lowest leaf. */
@@ -424,8 +484,10 @@ export class E2EE extends EventTarget {
     if (this.inFlight && Date.now() - this.inFlight.at > COMMIT_ANSWER_MS) this.inFlight = null;
     if (!this.group || this.inFlight || this.committerLeaf() !== this.group.leaf) return;
     const members = this.group.members();
-    const removes = members.filter((mb) => mb.id !== this.selfId && !this.present.has(mb.id)).map((mb) => mb.leaf);
-    const addIds = [...this.pendingAdds.keys()].filter((id) => this.present.has(id) && this.group.leafOf(id) < 0);
+    const removes = members.filter((mb) => mb.id !== this.selfId && (!this.present.has(mb.id) || this.hostileKeys.has(mb.key)))
+      .map((mb) => mb.leaf);
+    const addIds = [...this.pendingAdds.keys()].filter((id) => this.present.has(id) && !this.departed.has(id) &&
+      this.group.leafOf(id) < 0 && !this.spent(this.pendingAdds.get(id).key));
     if (!removes.length && !addIds.length) return;
     const r = await this.group.commit({ removes, adds: addIds.map((id) => this.pendingAdds.get(id).keyPackage) });
     const msg = { kind: 'commit', epoch: this.group.epoch, data: b64.encode(r.commit) };
@@ -532,9 +594,13 @@ export class E2EE extends EventTarget {
     this.code = k.code;
     this.epochs++;
     const ids = new Set(members.map((mb) => mb.id));
+    const readded = fresh ? [] : members.filter((mb) => mb.key && !this.memberKeys.has(mb.key) && this.usedKeys.has(mb.key));
+    for (const mb of members) if (mb.key) this.usedKeys.add(mb.key);
+    this.memberKeys = new Set(members.map((mb) => mb.key));
     for (const mb of members) {
       if (mb.id === this.selfId) continue;
       const p = this.peer(mb.id);
+      if (readded.includes(mb)) this.hostileAdd(p, mb);
       const changed = p.leaf !== mb.leaf || p.name !== mb.name;
       p.leaf = mb.leaf;
       p.name = mb.name;
@@ -561,6 +627,24 @@ export class E2EE extends EventTarget {
       this.worker?.postMessage({ type: 'retire', before: k.epoch });
     }, GRACE_MS);
     this.dispatchEvent(new CustomEvent('group', { detail: { epoch: k.epoch, code: k.code } }));
+  }
+
+  /**
+   * hostileAdd: a member's commit (the DS ordered it, so every member
+   * applies it: refusing it alone would split the room) added a
+   * KeyPackage that was in our group before. Our own
+   * committer never does (onKeyPackage); a member who joined later may not
+   * know it. We show it, and as committer remove that leaf.
+   */
+  hostileAdd(p, mb) {
+    if (p.hostile) return;
+    p.hostile = true;
+    p.refused = 'added again with a KeyPackage already used (a replay)';
+    this.hostileKeys.add(mb.key);
+    console.warn(`parley: e2ee: a commit re-added ${mb.id} with a used KeyPackage`);
+    this.dispatchEvent(new CustomEvent('problem', {
+      detail: { text: `Security warning: a member's commit added ${mb.name || mb.id} again with an invitation that was already used. They are shown as refused and will be removed.` },
+    }));
   }
 
   onWorker(m) {
@@ -595,7 +679,7 @@ export class E2EE extends EventTarget {
 
   /** peerState is what the tile's lock shows. */
   peerState(p) {
-    if (p.refused && p.leaf < 0) return 'refused';
+    if (p.refused && (p.leaf < 0 || p.hostile)) return 'refused';
     if (p.leaf < 0 || !this.group) return 'waiting';
     if (p.media === 'failing') return 'failing';
     return this.secret ? 'verified' : 'unverified';
@@ -610,7 +694,7 @@ export class E2EE extends EventTarget {
   peerInfo(id) {
     const p = this.peers.get(id);
     if (!p) return null;
-    const member = p.leaf >= 0 && !!this.group;
+    const member = p.leaf >= 0 && !!this.group && !p.hostile;
     return {
       state: this.peerState(p),
       auth: member ? (this.secret ? 'verified' : 'unverified') : (p.refused ? 'refused' : 'waiting'),
@@ -779,6 +863,12 @@ export class E2EE extends EventTarget {
       epochs: this.epochs,
       creating: this.creating,
       committing: !!this.inFlight,
+      // For a newcomer stuck 'waiting': whether MLS loaded (started), how
+      // many KeyPackages it sent, and which the committer holds (pending).
+      started: !!this.kp,
+      kpSent: this.kpSent,
+      pending: [...this.pendingAdds.keys()],
+      present: [...this.present],
       handshakeBytes: { ...this.handshakeBytes },
       encrypted: this.stats.encrypted,
       dropped: this.stats.dropped,

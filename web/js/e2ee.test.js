@@ -225,3 +225,71 @@ test('two participants create at once: one group wins, the other joins it', asyn
     ds.close();
   }
 });
+
+/** replayTo sends one node again what the server relayed before: a participant's peer-joined and KeyPackage. */
+function replayTo(node, ds, id) {
+  const kp = ds.log.find((e) => e.from === id && e.kind === 'kp');
+  assert.ok(kp, `a KeyPackage of ${id} to replay`);
+  node.peerJoined(id);
+  node.onMls({ type: 'mls', kind: 'kp', from: id, data: kp.data, proof: kp.proof });
+}
+
+test('after a leave, a replayed peer-joined and KeyPackage (with its valid proof) add nobody', async () => {
+  const ds = new FakeDS();
+  const k = secret();
+  try {
+    const a = ds.join('a', { secret: k });
+    await ds.settle();
+    ds.join('b', { secret: k });
+    await ds.settle(20);
+    const c = ds.join('c', { secret: k });
+    await ds.settle(20);
+    assert.equal(a.info().members.length, 3);
+    ds.leave('b');
+    await ds.settle(20);
+    const after = a.info();
+    assert.deepEqual(after.members.map((m) => m.id), ['a', 'c']);
+    const problems = [];
+    a.addEventListener('problem', (e) => problems.push(e.detail.text));
+    replayTo(a, ds, 'b');
+    await ds.settle(20);
+    assert.equal(a.info().epoch, after.epoch, 'no commit re-adds b');
+    assert.deepEqual(a.info().members.map((m) => m.id), ['a', 'c']);
+    assert.equal(c.info().roomCode, a.info().roomCode);
+    assert.equal(ds.log.filter((e) => e.kind === 'commit').length, 3, 'b in, c in, b out: nothing more');
+    assert.ok(problems.some((t) => /replayed/.test(t)), 'a shows the replay');
+  } finally {
+    ds.close();
+  }
+});
+
+test('a used KeyPackage re-added by a member who did not see it used: same epoch for all, shown refused, never silent', async () => {
+  const ds = new FakeDS();
+  try {
+    ds.join('a');
+    await ds.settle();
+    ds.join('b');
+    await ds.settle(20);
+    const c = ds.join('c');
+    await ds.settle(20);
+    ds.leave('b'); // a removes b
+    await ds.settle(20);
+    ds.leave('a'); // c removes a, alone now
+    await ds.settle(20);
+    const d = ds.join('d'); // leaf 0: d is the committer, and never saw b
+    await ds.settle(20);
+    assert.equal(d.info().leaf, 0);
+    const problems = [];
+    c.addEventListener('problem', (e) => problems.push(e.detail.text));
+    replayTo(d, ds, 'b'); // d has no history of b: it adds b's old KeyPackage
+    await ds.settle(20);
+    assert.equal(c.info().epoch, d.info().epoch, 'c applied the commit the DS ordered: no split');
+    assert.equal(c.info().roomCode, d.info().roomCode);
+    assert.ok(c.info().members.some((m) => m.id === 'b'), 'd did re-add b');
+    assert.equal(c.peerInfo('b').state, 'refused');
+    assert.equal(c.peerInfo('b').gotKey, false);
+    assert.ok(problems.some((t) => /already used/.test(t)), 'c shows the re-add');
+  } finally {
+    ds.close();
+  }
+});

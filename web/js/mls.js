@@ -113,7 +113,16 @@ export function readKeyPackage(bytes) {
   const m = decodeMsg(bytes, 'mls_key_package');
   const cred = m.keyPackage.leafNode.credential;
   if (cred.credentialType !== 'basic') throw new MlsInputError('mls: a KeyPackage without a basic credential');
-  return { keyPackage: m.keyPackage, who: decodeIdentity(cred.identity) };
+  return { keyPackage: m.keyPackage, who: decodeIdentity(cred.identity), key: hex(m.keyPackage.leafNode.signaturePublicKey) };
+}
+
+/**
+ * hex names a leaf's signature key: our clients make a fresh one with
+ * every KeyPackage, so it names the KeyPackage for the life of its leaf
+ * (updates keep it), and no one without its private key can reuse it.
+ */
+function hex(bytes) {
+  return bytes instanceof Uint8Array ? Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('') : '';
 }
 
 function decodeMsg(bytes, wireformat) {
@@ -178,7 +187,8 @@ export async function checkProof(key, proof, kpBytes, id, name) {
 /**
  * admit is the committer's check of a relayed KeyPackage: its credential
  * must name the participant the server says sent it, and in a room with a
- * secret its proof must verify. Returns {ok, who, keyPackage, why}.
+ * secret its proof must verify. Returns {ok, who, keyPackage, key, why}
+ * (key: the KeyPackage's signature key in hex, see hex).
  * @param {{bytes: Uint8Array, from: string, proof?: Uint8Array|null, key?: CryptoKey|null}} o
  */
 export async function admit({ bytes, from, proof = null, key = null }) {
@@ -192,7 +202,7 @@ export async function admit({ bytes, from, proof = null, key = null }) {
   if (key && !(await checkProof(key, proof, bytes, kp.who.id, kp.who.name))) {
     return { ok: false, who: kp.who, why: 'no valid invite proof', noProof: true };
   }
-  return { ok: true, who: kp.who, keyPackage: kp.keyPackage };
+  return { ok: true, who: kp.who, keyPackage: kp.keyPackage, key: kp.key };
 }
 
 /** welcomeTag: HMAC under proofKey(secret, 'welcome') over the epoch authenticator. */
@@ -246,16 +256,17 @@ export class Group {
   /** groupSize is the tree's leaf count (RFC 9605's group_size for S). */
   get groupSize() { return Math.ceil(this.state.ratchetTree.length / 2); }
 
-  /** members: [{leaf, id, name}] from the credentials in the tree. */
+  /** members: [{leaf, id, name, key}] from the credentials in the tree (key: the signature key, hex). */
   members() {
     const out = [];
     this.state.ratchetTree.forEach((node, i) => {
       if (node?.nodeType !== 'leaf') return;
       const c = node.leaf.credential;
+      const key = hex(node.leaf.signaturePublicKey);
       try {
-        out.push({ leaf: i / 2, ...decodeIdentity(c.identity) });
+        out.push({ leaf: i / 2, ...decodeIdentity(c.identity), key });
       } catch {
-        out.push({ leaf: i / 2, id: '', name: '' });
+        out.push({ leaf: i / 2, id: '', name: '', key });
       }
     });
     return out;
