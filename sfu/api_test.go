@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/pion/sdp/v3"
@@ -9,8 +10,10 @@ import (
 )
 
 // TestHeaderExtensionIDsMatchChromium: the ids the SFU offers on its own
-// are the ones Chromium gives the same extensions (api.go), so an SFU offer
-// crossing a browser offer cannot collide in the BUNDLE group.
+// are the ones Chromium gives the same extensions (api.go), MID, RID and
+// repaired RID included (4, 10, 11), and the placeholders that reserve 5–9
+// are never offered, so an SFU offer crossing a browser offer cannot
+// collide in the BUNDLE group.
 func TestHeaderExtensionIDsMatchChromium(t *testing.T) {
 	s := newTestServer(t)
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
@@ -27,11 +30,15 @@ func TestHeaderExtensionIDsMatchChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Chromium 156's offer: 1 audio level, 2 abs-send-time, 3 transport-cc.
+	// Chromium 156's offer: 1 audio level, 2 abs-send-time, 3 transport-cc,
+	// 4 MID, 10 RID, 11 repaired RID.
 	want := map[string]string{
-		sdp.AudioLevelURI:  "1",
-		sdp.ABSSendTimeURI: "2",
-		sdp.TransportCCURI: "3",
+		sdp.AudioLevelURI:            "1",
+		sdp.ABSSendTimeURI:           "2",
+		sdp.TransportCCURI:           "3",
+		sdp.SDESMidURI:               "4",
+		sdp.SDESRTPStreamIDURI:       "10",
+		sdp.SDESRepairRTPStreamIDURI: "11",
 	}
 	seen := map[string]bool{}
 	for _, m := range regexp.MustCompile(`a=extmap:(\d+) (\S+)`).FindAllStringSubmatch(offer.SDP, -1) {
@@ -45,5 +52,8 @@ func TestHeaderExtensionIDsMatchChromium(t *testing.T) {
 		if !seen[uri] {
 			t.Errorf("the SFU does not offer %s", uri)
 		}
+	}
+	if strings.Contains(offer.SDP, "urn:parley:unused") {
+		t.Errorf("offer carries a placeholder extension:\n%s", offer.SDP)
 	}
 }

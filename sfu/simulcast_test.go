@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -385,39 +384,5 @@ func TestSimulcastNACKFromLayer(t *testing.T) {
 			}
 			break
 		}
-	}
-}
-
-// TestSimulcastExtensionIDs: the SFU's own offers give MID, RID and
-// repaired RID Chromium's ids (4, 10, 11) and never offer the placeholders
-// that reserve 5–9, so a browser offer crossing an SFU offer cannot collide.
-func TestSimulcastExtensionIDs(t *testing.T) {
-	s := newTestServer(t)
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		"a=extmap:1 " + sdp.AudioLevelURI,
-		"a=extmap:4 " + sdp.SDESMidURI,
-		"a=extmap:10 " + sdp.SDESRTPStreamIDURI,
-		"a=extmap:11 " + sdp.SDESRepairRTPStreamIDURI,
-	} {
-		if !strings.Contains(offer.SDP, want+"\r\n") {
-			t.Errorf("offer lacks %q:\n%s", want, offer.SDP)
-		}
-	}
-	if strings.Contains(offer.SDP, "urn:parley:unused") {
-		t.Errorf("offer carries a placeholder extension:\n%s", offer.SDP)
 	}
 }
