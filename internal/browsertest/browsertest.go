@@ -325,28 +325,42 @@ const pollInterval = 50 * time.Millisecond
 // until it is truthy, and returns how long that took. After timeout it returns
 // an error naming the condition and the last evaluation error, if any.
 func (p *Page) WaitFor(cond string, timeout time.Duration) (time.Duration, error) {
+	js := "(async () => !!(" + cond + "))()"
+	return waitFor(p.name, cond, timeout, func(deadline time.Time) (bool, bool, error) {
+		ctx, cancel := context.WithDeadline(p.ctx, deadline)
+		defer cancel()
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
+		if p.ctx.Err() != nil {
+			return false, true, fmt.Errorf("[%s] waiting for %s: %w", p.name, abbrev(cond), p.ctx.Err())
+		}
+		return err == nil && ok, false, err
+	})
+}
+
+// waitFor polls check every pollInterval until it reports true or timeout
+// passes: the wait of both browsers' pages. check evaluates the condition
+// once, within deadline; fatal (the page or its browser is gone) ends the
+// wait with check's error.
+func waitFor(name, cond string, timeout time.Duration, check func(deadline time.Time) (ok, fatal bool, err error)) (time.Duration, error) {
 	start := time.Now()
 	deadline := start.Add(timeout)
-	js := "(async () => !!(" + cond + "))()"
 	var lastErr error
 	for {
-		ctx, cancel := context.WithDeadline(p.ctx, deadline.Add(time.Second))
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
-		cancel()
-		if err == nil && ok {
+		ok, fatal, err := check(deadline.Add(time.Second))
+		if ok {
 			return time.Since(start), nil
+		}
+		if fatal {
+			return time.Since(start), err
 		}
 		if err != nil {
 			lastErr = err
 		}
-		if p.ctx.Err() != nil {
-			return time.Since(start), fmt.Errorf("[%s] waiting for %s: %w", p.name, abbrev(cond), p.ctx.Err())
-		}
 		if time.Now().After(deadline) {
 			if lastErr != nil {
-				return time.Since(start), fmt.Errorf("[%s] %s still false after %v (last error: %w)", p.name, abbrev(cond), timeout, lastErr)
+				return time.Since(start), fmt.Errorf("[%s] %s still false after %v (last error: %w)", name, abbrev(cond), timeout, lastErr)
 			}
-			return time.Since(start), fmt.Errorf("[%s] %s still false after %v", p.name, abbrev(cond), timeout)
+			return time.Since(start), fmt.Errorf("[%s] %s still false after %v", name, abbrev(cond), timeout)
 		}
 		time.Sleep(pollInterval)
 	}

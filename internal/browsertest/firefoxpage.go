@@ -165,31 +165,13 @@ func (p *FirefoxPage) evalJSONCtx(ctx context.Context, js string) (json.RawMessa
 // until it is truthy, and returns how long that took. After timeout it
 // returns an error naming the condition and the last evaluation error.
 func (p *FirefoxPage) WaitFor(cond string, timeout time.Duration) (time.Duration, error) {
-	start := time.Now()
-	deadline := start.Add(timeout)
 	js := "(async () => !!(" + cond + "))()"
-	var lastErr error
-	for {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(time.Second))
+	return waitFor(p.name, cond, timeout, func(deadline time.Time) (bool, bool, error) {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
 		raw, err := p.evalJSONCtx(ctx, js)
-		cancel()
-		if err == nil && string(raw) == "true" {
-			return time.Since(start), nil
-		}
-		if err != nil {
-			lastErr = err
-			if errors.Is(err, ErrBiDiClosed) {
-				return time.Since(start), err
-			}
-		}
-		if time.Now().After(deadline) {
-			if lastErr != nil {
-				return time.Since(start), fmt.Errorf("[%s] %s still false after %v (last error: %w)", p.name, abbrev(cond), timeout, lastErr)
-			}
-			return time.Since(start), fmt.Errorf("[%s] %s still false after %v", p.name, abbrev(cond), timeout)
-		}
-		time.Sleep(pollInterval)
-	}
+		return err == nil && string(raw) == "true", errors.Is(err, ErrBiDiClosed), err
+	})
 }
 
 // MustWaitFor is WaitFor that fails the page's test on timeout.
