@@ -143,8 +143,8 @@ func (o *Options) setDefaults() {
 // (atomic) and queues on its connection (a non-blocking channel send, or
 // under backlog.mu). Where that must end a participant (an away one whose
 // backlog overflowed), enqueue starts expire on a goroutine of its own
-// rather than take Hub.mu under the SFU's locks. The Observer and the
-// KeyFilter (tests) are called with Hub.mu held and must not call the Hub.
+// rather than take Hub.mu under the SFU's locks. The Observer is called
+// with Hub.mu held and must not call the Hub.
 type Hub struct {
 	opts     Options
 	log      *slog.Logger
@@ -159,8 +159,6 @@ type Hub struct {
 	away      awayCount          // away participants, in all and by address (away.go)
 	policy    Policy             // the global policy, changeable by an admin
 	closing   bool
-
-	keyFilter KeyFilter // tests only (keyhook.go); nil relays key messages untouched
 
 	probes chan struct{} // one token per goroutine asking the SFU for states (snapshot.go); not guarded by mu
 
@@ -419,20 +417,12 @@ func (h *Hub) relay(c *conn, req request) *ProtocolError {
 		return protoErr(CodeNotJoined, "send join before %s", req.typ)
 	}
 	if req.to == "" {
-		if req.typ == TypeKey && h.keyFilter != nil {
-			h.relayKeyFiltered(c, r, nil, req.data)
-			return nil
-		}
 		r.broadcast(msg, c)
 		return nil
 	}
 	to := r.member(req.to)
 	if to == nil || to == c {
 		return protoErr(CodeUnknownPeer, "no other participant %q in room %s", truncate(req.to, 32), r.name)
-	}
-	if req.typ == TypeKey && h.keyFilter != nil {
-		h.relayKeyFiltered(c, r, to, req.data)
-		return nil
 	}
 	to.send(msg)
 	return nil
