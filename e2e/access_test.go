@@ -10,10 +10,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/parleyhq/parley/internal/access"
+	"github.com/parleyhq/parley/internal/client/pionpeer"
+	"github.com/parleyhq/parley/internal/client/sigclient"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/sigclient"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // These tests hold the server to docs/access.md: room passwords, signed

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/client/pionpeer"
+	"github.com/parleyhq/parley/internal/client/sigclient"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/sigclient"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // The admin API as docs/admin.md writes it, decoded into this file's own

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/browsertest"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // axePath is axe-core's browser build, relative to this package.

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
 )
 
 // TestBrowserClusterMesh: three Chromium pages enter one room through three

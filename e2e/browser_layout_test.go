@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // jsBlockMedia is an init script that makes getUserMedia fail as a browser

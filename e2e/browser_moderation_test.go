@@ -14,9 +14,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/internal/access"
-	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // jsCountGetUserMedia counts the page's getUserMedia calls in window.__gum

@@ -2,7 +2,7 @@ package e2e
 
 // Browser end-to-end tests (issue 2): the real server on 127.0.0.1 and
 // Debian's headless Chromium with fake camera and microphone, driven through
-// internal/browsertest. They never skip: without Chromium they fail and say
+// internal/testsupport/browsertest. They never skip: without Chromium they fail and say
 // what to install.
 //
 // The DOM contract they rely on (web/js/ui.js, web/js/app.js):
@@ -22,9 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // browserJoinTimeout bounds joining and the first frames on a busy 2-core machine.

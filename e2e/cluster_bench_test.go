@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/sigclient"
+	"github.com/parleyhq/parley/internal/client/sigclient"
 )
 
 // BenchmarkClusterSignalRelay measures what entering through a node that

@@ -13,8 +13,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/server"
-	"github.com/parleyhq/parley/internal/testlog"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // Helpers of the cluster tests (docs/cluster.md): nodes of one cluster in

@@ -13,10 +13,10 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"github.com/parleyhq/parley/internal/client/pionpeer"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/testlog"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 	"github.com/parleyhq/parley/signaling"
 )
 

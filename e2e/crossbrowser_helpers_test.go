@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/browsertest"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // xbTimeout bounds one cross-browser step (a join, the first frames, a

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // jsHeapSampler starts sampling the page's performance.memory every 200 ms

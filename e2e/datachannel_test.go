@@ -18,9 +18,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // dataTimeout bounds one step (a message, a 20 MiB file) on a busy 2-core machine.

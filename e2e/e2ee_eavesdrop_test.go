@@ -20,10 +20,10 @@ import (
 	"github.com/pion/rtp/codecs"
 	"golang.org/x/image/vp8"
 
-	"github.com/parleyhq/parley/internal/browsertest"
+	"github.com/parleyhq/parley/internal/client/pionpeer"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // frameRecorder reassembles VP8 frames from RTP (start bit, marker bit).

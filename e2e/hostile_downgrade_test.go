@@ -7,9 +7,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/browsertest"
-	"github.com/parleyhq/parley/internal/hostile"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/hostile"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // jsKeepsEncrypting: the page encrypts, shows no unencrypted note, and the

@@ -1,7 +1,7 @@
 package e2e
 
 // Helpers of the hostile-server tests (hostile_*_test.go): pages opened
-// through internal/hostile's proxy instead of the real server.
+// through internal/testsupport/hostile's proxy instead of the real server.
 
 import (
 	"encoding/json"
@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/browsertest"
-	"github.com/parleyhq/parley/internal/hostile"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/hostile"
 )
 
 // hostileURL is the room page through the proxy, joining as name, with a

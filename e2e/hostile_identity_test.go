@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/hostile"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/hostile"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // jsTileName is the name shown on the remote camera tile of participant id

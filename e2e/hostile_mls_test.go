@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/browsertest"
-	"github.com/parleyhq/parley/internal/hostile"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/hostile"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // mlsKind is an `mls` message's kind, or "".

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/sigclient"
+	"github.com/parleyhq/parley/internal/client/sigclient"
 )
 
 // The idle-participant measurement of issue 2 ("server memory per idle

@@ -13,10 +13,10 @@ import (
 	"github.com/pion/transport/v4/test"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parleyhq/parley/internal/client/pionpeer"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/testlog"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // meshVideoBitrate keeps a 6-person mesh (30 video streams) light enough for

@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/parleyhq/parley/internal/client/pionpeer"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/testlog"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
 )
 
 const metricsToken = "e2e-metrics-token"

@@ -10,9 +10,9 @@ import (
 
 	"github.com/pion/transport/v4/test"
 
+	"github.com/parleyhq/parley/internal/client/sigclient"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/sigclient"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // These tests hold the real server to docs/protocol.md through sigclient,

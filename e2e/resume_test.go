@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/client/pionpeer"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // Issue 8: a participant's signaling WebSocket dies mid-call (no close

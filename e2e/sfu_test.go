@@ -11,14 +11,14 @@ import (
 	"github.com/pion/transport/v4/test"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parleyhq/parley/internal/client/pionpeer"
+	"github.com/parleyhq/parley/internal/client/sigclient"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/sigclient"
-	"github.com/parleyhq/parley/internal/testlog"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
-// These tests hold pion participants (internal/pionpeer, which follows the
+// These tests hold pion participants (internal/client/pionpeer, which follows the
 // room's mode like the browser client) against the real server and its SFU:
 // docs/protocol.md "Modes and the switch" and docs/sfu.md.
 

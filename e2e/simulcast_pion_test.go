@@ -9,8 +9,8 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/parleyhq/parley/internal/client/pionpeer"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/pionpeer"
 )
 
 // keyWidths records the picture width of every key frame a participant

@@ -14,12 +14,12 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/server"
-	"github.com/parleyhq/parley/internal/testcert"
-	"github.com/parleyhq/parley/internal/testlog"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testcert"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // startOps runs the real server with every listener Run would open

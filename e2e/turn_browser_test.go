@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/browsertest"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/browsertest"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // jsSelectedPairTypes lists, for every peer connection, the candidate types

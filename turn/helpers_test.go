@@ -17,7 +17,7 @@ import (
 	pionturn "github.com/pion/turn/v5"
 
 	"github.com/parleyhq/parley/internal/pionlog"
-	"github.com/parleyhq/parley/internal/testlog"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
 )
 
 // Every address these tests send packets to is 127.0.0.1. Addresses such as

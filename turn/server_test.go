@@ -14,7 +14,7 @@ import (
 	pionturn "github.com/pion/turn/v5"
 
 	"github.com/parleyhq/parley/internal/certfile"
-	"github.com/parleyhq/parley/internal/testcert"
+	"github.com/parleyhq/parley/internal/testsupport/testcert"
 )
 
 // newSTUNConn frames a stream connection for pion's client (RFC 8656 §12.5).

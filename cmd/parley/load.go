@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 
-	"github.com/parleyhq/parley/internal/load"
+	"github.com/parleyhq/parley/internal/client/load"
 )
 
 // runLoad is `parley load`: synthetic pion participants against a server,

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/testcert"
+	"github.com/parleyhq/parley/internal/testsupport/testcert"
 )
 
 // names returns the DNS names of the certificate r serves now.

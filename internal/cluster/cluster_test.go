@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/testlog"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
 	"github.com/parleyhq/parley/signaling"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/testcert"
+	"github.com/parleyhq/parley/internal/testsupport/testcert"
 )
 
 // TestHeadersOfTheServer: a TLS server sends HSTS on every response

@@ -9,9 +9,9 @@ import (
 
 	"github.com/pion/transport/v4/test"
 
-	"github.com/parleyhq/parley/internal/pionpeer"
-	"github.com/parleyhq/parley/internal/sigclient/sigtest"
-	"github.com/parleyhq/parley/internal/testlog"
+	"github.com/parleyhq/parley/internal/client/pionpeer"
+	"github.com/parleyhq/parley/internal/client/sigclient/sigtest"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
 )
 
 // waitFor polls cond until it holds or the deadline passes.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/sigclient"
-	"github.com/parleyhq/parley/internal/sigclient/sigtest"
+	"github.com/parleyhq/parley/internal/client/sigclient"
+	"github.com/parleyhq/parley/internal/client/sigclient/sigtest"
 	"github.com/pion/transport/v4/test"
 )
 

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parleyhq/parley/internal/pionpeer"
+	"github.com/parleyhq/parley/internal/client/pionpeer"
 	"github.com/pion/rtp"
 )
 

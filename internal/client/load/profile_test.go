@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 // TestProfileSFU is not a test but a harness for profiling the server's
@@ -17,7 +17,7 @@ import (
 // so that go test's profiles see it:
 //
 //	PARLEY_LOAD_PROFILE=50 go test -run TestProfileSFU -count=1 \
-//	    -cpuprofile /tmp/cpu.out -memprofile /tmp/mem.out ./internal/load
+//	    -cpuprofile /tmp/cpu.out -memprofile /tmp/mem.out ./internal/client/load
 //	go tool pprof -top -focus 'parley/sfu|pion/(webrtc|srtp|interceptor|ice)' /tmp/cpu.out
 //
 // The value is the number of subscribers of one 800 kbit/s publisher.

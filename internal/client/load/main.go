@@ -1,5 +1,5 @@
 // Package load is `parley load`: synthetic participants, made with
-// pion/webrtc by internal/pionpeer, join rooms on a Parley server through
+// pion/webrtc by internal/client/pionpeer, join rooms on a Parley server through
 // the real signaling protocol, publish VP8 and Opus with a stamp (packet
 // number and send time) at the end of every payload, and measure what they
 // receive — join time, loss, jitter, one-way latency, the longest gap of

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/parleyhq/parley/internal/sigclient"
+	"github.com/parleyhq/parley/internal/client/sigclient"
 )
 
 // Reconnecting after signaling drops (docs/protocol.md "Reconnecting"), as

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parleyhq/parley/internal/pionpeer"
+	"github.com/parleyhq/parley/internal/client/pionpeer"
 )
 
 // Timings of a run.

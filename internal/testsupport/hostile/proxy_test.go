@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/hostile"
-	"github.com/parleyhq/parley/internal/sigclient"
-	"github.com/parleyhq/parley/internal/testserver"
+	"github.com/parleyhq/parley/internal/client/sigclient"
+	"github.com/parleyhq/parley/internal/testsupport/hostile"
+	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
 func ctxFor(t *testing.T) context.Context {

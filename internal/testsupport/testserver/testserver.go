@@ -9,7 +9,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/server"
-	"github.com/parleyhq/parley/internal/testlog"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
 )
 
 // AdminToken is the admin token test servers use unless mutate changes it.

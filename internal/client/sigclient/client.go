@@ -2,7 +2,7 @@
 // (docs/protocol.md): it joins a room over a WebSocket, relays signal and key
 // messages, and delivers the server's events on a channel.
 //
-// It is what pion-based participants (internal/pionpeer), protocol tests and
+// It is what pion-based participants (internal/client/pionpeer), protocol tests and
 // the load tool use to speak to a Parley server, so it is written as an
 // independent implementation of the document rather than sharing code with
 // the server: a disagreement between the two is a finding, not a tautology.

@@ -1,5 +1,5 @@
 // Package pionpeer is a synthetic Parley participant made with pion/webrtc:
-// it joins a room through the real signaling protocol (internal/sigclient)
+// it joins a room through the real signaling protocol (internal/client/sigclient)
 // and takes part in a mesh the way Parley's browser client does, publishing
 // one VP8 and one Opus track with synthetic, self-describing payloads and
 // counting what it receives from every other participant.
@@ -53,7 +53,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parleyhq/parley/internal/sigclient"
+	"github.com/parleyhq/parley/internal/client/sigclient"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"

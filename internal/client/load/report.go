@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/parleyhq/parley/internal/pionpeer"
+	"github.com/parleyhq/parley/internal/client/pionpeer"
 )
 
 // Report is what one run measured. Durations are in milliseconds in the
