@@ -203,25 +203,37 @@ func (h *Hub) kickLocked(c *conn, message string) (done func()) {
 
 // CloseRoom ends a room: everyone in it is told and disconnected.
 func (h *Hub) CloseRoom(name string) error {
+	notice := encode(errorMsg{Type: TypeError, Code: CodeRoomClosed, Message: "an administrator closed this room"})
+	n, ok := h.emptyRoom(name, notice, "closed", websocket.CloseNormalClosure, "room closed")
+	if !ok {
+		return fmt.Errorf("room %q: %w", name, ErrNoRoom)
+	}
+	h.log.Info("room closed by admin", "room", name, "participants", n)
+	return nil
+}
+
+// emptyRoom sends every participant of a room notice, makes them leave
+// (reason in peer-left) and closes their sockets with code and text, the
+// SFU detached outside Hub.mu: what closing a room and evicting it have in
+// common. It returns how many were in the room, or false for no such room.
+func (h *Hub) emptyRoom(name string, notice []byte, reason string, code int, text string) (int, bool) {
 	h.mu.Lock()
 	r := h.rooms[name]
 	if r == nil {
 		h.mu.Unlock()
-		return fmt.Errorf("room %q: %w", name, ErrNoRoom)
+		return 0, false
 	}
 	members := slices.Clone(r.members)
-	notice := encode(errorMsg{Type: TypeError, Code: CodeRoomClosed, Message: "an administrator closed this room"})
-	var sessions []SFUSession
+	sessions := make([]SFUSession, 0, len(members))
 	for _, c := range members {
 		c.removed.Store(true)
 		c.send(notice)
-		sessions = append(sessions, h.leaveLocked(c, "closed"))
+		sessions = append(sessions, h.leaveLocked(c, reason))
 	}
 	h.mu.Unlock()
 	for i, c := range members {
 		detachSFU(sessions[i])
-		c.closeWith(websocket.CloseNormalClosure, "room closed")
+		c.closeWith(code, text)
 	}
-	h.log.Info("room closed by admin", "room", name, "participants", len(members))
-	return nil
+	return len(members), true
 }

@@ -3,7 +3,6 @@ package signaling
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -238,24 +237,8 @@ type relayState = atomic.Pointer[relay]
 // lease was lost: docs/cluster.md "Split brain"). Everyone in it is told to
 // reconnect, as at a restart, and does so through the room's new node.
 func (h *Hub) EvictRoom(name string) {
-	h.mu.Lock()
-	r := h.rooms[name]
-	if r == nil {
-		h.mu.Unlock()
-		return
-	}
-	members := slices.Clone(r.members)
 	notice := encode(shutdownMsg{Type: TypeServerShutdown, Message: "this room moved to another server; reconnecting", Reconnect: true})
-	sessions := make([]SFUSession, 0, len(members))
-	for _, c := range members {
-		c.removed.Store(true)
-		c.send(notice)
-		sessions = append(sessions, h.leaveLocked(c, "moved"))
+	if n, ok := h.emptyRoom(name, notice, "moved", websocket.CloseServiceRestart, "room moved"); ok {
+		h.log.Warn("room evicted: another node holds its lease", "room", name, "participants", n)
 	}
-	h.mu.Unlock()
-	for i, c := range members {
-		detachSFU(sessions[i])
-		c.closeWith(websocket.CloseServiceRestart, "room moved")
-	}
-	h.log.Warn("room evicted: another node holds its lease", "room", name, "participants", len(members))
 }
