@@ -45,10 +45,11 @@ export class Files {
    * @param {{channels: import('./channels.js').Channels,
    *          nameOf: (id: string) => string,
    *          people: () => {id: string, name: string}[],
-   *          recipient: () => string,  ('' = everyone)
+   *          recipient: () => string,
    *          maxSize?: number,
    *          onActivity?: () => void,
    *          signal: AbortSignal}} o
+   *   recipient: '' = everyone.
    */
   constructor({ channels, nameOf, people, recipient, maxSize = MAX_FILE_SIZE, onActivity = () => {}, signal }) {
     this.channels = channels;

@@ -32,11 +32,12 @@ const PING_MS = 1200;
 export class Pointers {
   /**
    * @param {{channels: import('./channels.js').Channels,
-   *          screenTile: (sharerId: string) => HTMLElement|null, ('' = our own preview)
-   *          sharers: () => string[],   (ids sharing now; '' = us)
+   *          screenTile: (sharerId: string) => HTMLElement|null,
+   *          sharers: () => string[],
    *          nameOf: (id: string) => string,
    *          selfId: () => string,
    *          signal: AbortSignal}} o
+   *   screenTile: '' = our own preview; sharers: ids sharing now, '' = us.
    */
   constructor({ channels, screenTile, sharers, nameOf, selfId, signal }) {
     this.channels = channels;

@@ -82,11 +82,12 @@ export class HandQueue {
 export class Reactions {
   /**
    * @param {{channels: import('./channels.js').Channels,
-   *          tileOf: (id: string) => HTMLElement|null,  ('' = ours)
+   *          tileOf: (id: string) => HTMLElement|null,
    *          people: () => {id: string, name: string}[],
    *          selfName: () => string,
-   *          rolesOf?: (id: string) => string[],  ('' = ours)
+   *          rolesOf?: (id: string) => string[],
    *          signal: AbortSignal}} o
+   *   tileOf and rolesOf: '' = ours.
    *   rolesOf: labels shown after a name in the list ("Moderator", "Viewer").
    */
   constructor({ channels, tileOf, people, selfName, rolesOf = () => [], signal }) {
