@@ -117,7 +117,7 @@ export class Reactions {
     }));
     on(this.barBtn, 'click', () => this.showBar(this.bar.hidden));
     on(this.bar, 'click', (ev) => {
-      const b = /** @type {HTMLElement} */ (ev.target).closest?.('.react');
+      const b = /** @type {HTMLElement|null} */ (/** @type {HTMLElement} */ (ev.target).closest?.('.react'));
       if (!b) return;
       this.react(b.dataset.emoji);
       // One pick is the usual: the bar closes so it does not sit over the tiles.
