@@ -40,7 +40,7 @@ const FINAL_ERRORS = new Set(['kicked', 'room-closed']);
  * to the lobby).
  * @param {{room: string, name: string, media: import('./media.js').LocalMedia,
  *          ready: Promise<void>, relayOnly: boolean, debug: object,
- *          e2ee?: {secret: Uint8Array|null, wasEncrypted?: boolean},
+ *          e2ee?: {secret: Uint8Array<ArrayBuffer>|null, wasEncrypted?: boolean},
  *          password?: string, token?: string,
  *          setState: (s: string) => void}} o
  *   e2ee: the room secret of the invite link, and whether this page has

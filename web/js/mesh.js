@@ -208,6 +208,8 @@ export class Peer {
     this.mesh = mesh;
     this.id = id;
     this.name = name;
+    /** @type {WeakSet<RTCDtlsTransport>|undefined} transports watchTransports listens to (made on first use) */
+    this.watched;
     /** @type {RTCPeerConnection|null} */
     this.pc = null;
     this.state = 'new';
