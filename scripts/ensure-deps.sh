@@ -51,11 +51,11 @@ echo "make test: using $("$chromium" --version 2>/dev/null | head -1), $("$firef
 # the embedded client need it.
 "$(dirname "$0")/vendor-web.sh" || fail "could not vendor the browser libraries (scripts/vendor-web.sh)"
 
-# --- axe-core for the accessibility tests (e2e/axe_test.go) -----------------
-# Pinned with its integrity hash in web/package-lock.json; installed into
+# --- axe-core (e2e/axe_test.go) and typescript (make lint's tsc) ------------
+# Pinned with their integrity hashes in web/package-lock.json; installed into
 # web/node_modules (ignored by git, never served).
-if [ ! -f web/node_modules/axe-core/axe.min.js ]; then
-  command -v npm >/dev/null || fail "npm is missing: the accessibility tests need axe-core from npm (apt-get install npm)"
-  echo "make test: installing axe-core for the accessibility tests (npm ci in web/)…"
-  (cd web && npm ci --no-audit --no-fund >/dev/null) || fail "npm ci in web/ failed: the accessibility tests need axe-core"
+if [ ! -f web/node_modules/axe-core/axe.min.js ] || [ ! -x web/node_modules/.bin/tsc ]; then
+  command -v npm >/dev/null || fail "npm is missing: the accessibility tests need axe-core and make lint needs typescript from npm (apt-get install npm)"
+  echo "make deps: installing axe-core and typescript (npm ci in web/)…"
+  (cd web && npm ci --no-audit --no-fund >/dev/null) || fail "npm ci in web/ failed: the accessibility tests need axe-core, make lint needs typescript"
 fi

@@ -40,6 +40,7 @@ export class AdminAPI {
 
   /** request sends one call and returns its decoded JSON (null for 204). */
   async request(method, path, body) {
+    /** @type {RequestInit & {headers: Record<string, string>}} */
     const init = {
       method,
       headers: { Authorization: `Bearer ${this.token}` },

@@ -48,7 +48,7 @@ const debug = {
   permissions: null,
   roles: () => ({}),
 };
-window.parley = debug;
+Object.assign(window, { parley: debug });
 
 function setState(state) {
   debug.state = state;

@@ -40,7 +40,7 @@ const FINAL_ERRORS = new Set(['kicked', 'room-closed']);
  * to the lobby).
  * @param {{room: string, name: string, media: import('./media.js').LocalMedia,
  *          ready: Promise<void>, relayOnly: boolean, debug: object,
- *          e2ee?: {secret: Uint8Array|null, wasEncrypted?: boolean},
+ *          e2ee?: {secret: Uint8Array<ArrayBuffer>|null, wasEncrypted?: boolean},
  *          password?: string, token?: string,
  *          setState: (s: string) => void}} o
  *   e2ee: the room secret of the invite link, and whether this page has
@@ -98,8 +98,8 @@ export function runCall({
       peers: () => [...sw.parts.keys()],
       mode: () => sw.mode,
     });
-    mesh.addEventListener('peer-channels', ({ detail: { peer } }) => channels.attachMesh(peer.id, peer.pc));
-    sfu.addEventListener('pc', ({ detail: { pc } }) => channels.attachSfu(pc));
+    mesh.addEventListener('peer-channels', (/** @type {CustomEvent} */ { detail: { peer } }) => channels.attachMesh(peer.id, peer.pc));
+    sfu.addEventListener('pc', (/** @type {CustomEvent} */ { detail: { pc } }) => channels.attachSfu(pc));
 
     // --- end-to-end encryption: a lock per tile, names from MLS credentials,
     // a banner for everyone not admitted ---
@@ -113,17 +113,17 @@ export function runCall({
       showBanner(`${names.join(', ')} ${refused.size === 1 ? 'is' : 'are'} not admitted: could not prove they have the invite link. Nothing is sent to them.`,
         { kind: 'error', key: 'e2ee' });
     };
-    e2ee.addEventListener('peer', ({ detail: { id, info } }) => {
+    e2ee.addEventListener('peer', (/** @type {CustomEvent} */ { detail: { id, info } }) => {
       // Names shown come from the MLS credential, not from the server.
       if (info?.name) setCredentialName(id, info.name);
       if (info?.state !== 'refused' && refused.delete(id)) showRefused();
       view.e2ee(id, info);
     });
-    e2ee.addEventListener('refused', ({ detail: { id, name } }) => {
+    e2ee.addEventListener('refused', (/** @type {CustomEvent} */ { detail: { id, name } }) => {
       refused.set(id, name);
       showRefused();
     });
-    e2ee.addEventListener('problem', ({ detail: { text } }) => showBanner(text, { kind: 'error', key: 'e2ee-group' }));
+    e2ee.addEventListener('problem', (/** @type {CustomEvent} */ { detail: { text } }) => showBanner(text, { kind: 'error', key: 'e2ee-group' }));
     /** setCredentialName shows a member's credential name on their tiles, people list and chat. */
     const setCredentialName = (id, name) => {
       if (view.names.get(id) === name) return;
@@ -191,6 +191,7 @@ export function runCall({
       const viaSfu = pathOf(id) === 'sfu';
       const meshFlags = link?.remote ?? null;
       const sfuFlags = sfu.remoteMedia(id);
+      /** @type {{mic?: boolean, cam?: boolean}} */
       const flags = (viaSfu ? sfuFlags ?? meshFlags : meshFlags ?? sfuFlags) ?? {};
       const muted = viaSfu ? sfu.videoMuted(id) : (link ? link.videoMuted() : true);
       const state = away.has(id) ? 'reconnecting'
@@ -239,32 +240,32 @@ export function runCall({
       refresh(id);
     };
 
-    mesh.addEventListener('peer-stream', ({ detail: { peer, role, stream } }) => {
+    mesh.addEventListener('peer-stream', (/** @type {CustomEvent} */ { detail: { peer, role, stream } }) => {
       sw.stream('mesh', peer.id, role, stream);
       refresh(peer.id);
     });
-    mesh.addEventListener('peer-unstream', ({ detail: { peer, role } }) => sw.unstream('mesh', peer.id, role));
-    mesh.addEventListener('peer-media', ({ detail: { peer } }) => {
+    mesh.addEventListener('peer-unstream', (/** @type {CustomEvent} */ { detail: { peer, role } }) => sw.unstream('mesh', peer.id, role));
+    mesh.addEventListener('peer-media', (/** @type {CustomEvent} */ { detail: { peer } }) => {
       sw.setMedia(peer.id, peer.remote);
       refresh(peer.id);
     });
-    mesh.addEventListener('peer-state', ({ detail: { peer } }) => refresh(peer.id));
+    mesh.addEventListener('peer-state', (/** @type {CustomEvent} */ { detail: { peer } }) => refresh(peer.id));
     // A mesh link that cannot connect says so on the tile (mesh.js watchdog).
-    mesh.addEventListener('peer-link', ({ detail: { peer } }) => view.setLinkState(peer.id, peer.link.state, peer.link.text));
-    mesh.addEventListener('peer-gone', ({ detail: { peer } }) => {
+    mesh.addEventListener('peer-link', (/** @type {CustomEvent} */ { detail: { peer } }) => view.setLinkState(peer.id, peer.link.state, peer.link.text));
+    mesh.addEventListener('peer-gone', (/** @type {CustomEvent} */ { detail: { peer } }) => {
       sw.linkGone(peer.id);
       updateCount();
     });
 
-    sfu.addEventListener('stream', ({ detail: { peerId, role, stream } }) => {
+    sfu.addEventListener('stream', (/** @type {CustomEvent} */ { detail: { peerId, role, stream } }) => {
       sw.stream('sfu', peerId, role, stream);
       refresh(peerId);
     });
-    sfu.addEventListener('unstream', ({ detail: { peerId, role } }) => sw.unstream('sfu', peerId, role));
-    sfu.addEventListener('media', ({ detail: { peerId } }) => refresh(peerId));
+    sfu.addEventListener('unstream', (/** @type {CustomEvent} */ { detail: { peerId, role } }) => sw.unstream('sfu', peerId, role));
+    sfu.addEventListener('media', (/** @type {CustomEvent} */ { detail: { peerId } }) => refresh(peerId));
     // Who is talking comes from speaking.js in every mode; the SFU's
     // speaker announcement is not needed for the tiles.
-    sfu.addEventListener('state', ({ detail: { state } }) => {
+    sfu.addEventListener('state', (/** @type {CustomEvent} */ { detail: { state } }) => {
       if (state === 'failed') {
         console.warn('parley: the SFU pre-flight failed: this browser cannot reach the media server; calls larger than a mesh may not work');
       }
@@ -272,19 +273,19 @@ export function runCall({
       refreshAll();
     });
 
-    sw.addEventListener('tile', ({ detail: { id } }) => refresh(id));
+    sw.addEventListener('tile', (/** @type {CustomEvent} */ { detail: { id } }) => refresh(id));
     sw.addEventListener('change', () => {
       updateBadge();
       updateCount();
       if (!sw.stuckNames().length) hideBanner('switch');
     });
     sw.addEventListener('stuck', () => showStuck(sw));
-    sw.addEventListener('settled', ({ detail: { id } }) => {
+    sw.addEventListener('settled', (/** @type {CustomEvent} */ { detail: { id } }) => {
       refresh(id);
       if (!sw.stuckNames().length) hideBanner('switch');
       updateBadge();
     });
-    sw.addEventListener('switched', ({ detail }) => {
+    sw.addEventListener('switched', (/** @type {CustomEvent} */ { detail }) => {
       performance.mark('parley:switched', { detail });
       updateBadge();
     });
@@ -393,7 +394,7 @@ export function runCall({
       shutdownNotice = true;
       showBanner('Server restarting, reconnecting…', { kind: 'warn', key: 'conn' });
     });
-    sig.addEventListener('error', ({ detail }) => {
+    sig.addEventListener('error', (/** @type {CustomEvent} */ { detail }) => {
       if (detail.ref === 'mls' && !detail.join) {
         e2ee.onError(detail); // the Delivery Service's ordering, not the person's business
         return;
@@ -421,7 +422,7 @@ export function runCall({
       const transient = detail.code === 'unknown-peer' || detail.code === 'rate-limited';
       showBanner(errorText(detail), { kind: transient ? 'info' : 'error', timeout: transient ? 5000 : 0 });
     });
-    sig.addEventListener('status', ({ detail }) => {
+    sig.addEventListener('status', (/** @type {CustomEvent} */ { detail }) => {
       if (detail.status === 'closed' && detail.reason === 'taken-over') {
         end('taken-over');
         return;

@@ -100,6 +100,7 @@ export class Channels extends EventTarget {
    * applying a first offer that has a data section.
    */
   attachMesh(peerId, pc) {
+    /** @type {Record<string, RTCDataChannel>} */
     const set = {};
     for (const kind of Object.keys(LABELS)) {
       const dc = pc.createDataChannel(LABELS[kind], { ...OPTIONS[kind], negotiated: true, id: MESH_IDS[kind] });

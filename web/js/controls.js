@@ -100,7 +100,7 @@ export function wireLayout({ grid, signal }) {
   };
   on(btn, 'click', () => open(bar.hidden));
   on(bar, 'click', (ev) => {
-    const b = /** @type {HTMLElement} */ (ev.target).closest?.('.layout-pick');
+    const b = /** @type {HTMLElement|null} */ (/** @type {HTMLElement} */ (ev.target).closest?.('.layout-pick'));
     if (!b) return;
     grid.setMode(b.dataset.layout);
     render();

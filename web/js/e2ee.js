@@ -102,7 +102,9 @@ async function loadMls() {
  */
 export function transformSupport() {
   if (typeof globalThis.RTCRtpScriptTransform === 'function') return 'script';
-  if (typeof globalThis.RTCRtpSender?.prototype?.createEncodedStreams === 'function') return 'streams';
+  // createEncodedStreams is Chromium's non-standard API: not in TypeScript's DOM types.
+  const sender = /** @type {{createEncodedStreams?: unknown}|undefined} */ (globalThis.RTCRtpSender?.prototype);
+  if (typeof sender?.createEncodedStreams === 'function') return 'streams';
   return '';
 }
 
@@ -152,13 +154,15 @@ class PeerRecord {
 export class E2EE extends EventTarget {
   /**
    * @param {{signaling: import('./signaling.js').Signaling,
-   *          secret: Uint8Array|null, enabled?: boolean, suite?: string, joinWaitMs?: number, settleMs?: number}} o
+   *          secret: Uint8Array<ArrayBuffer>|null, enabled?: boolean, suite?: string, joinWaitMs?: number, settleMs?: number}} o
    *   secret: the room secret from the invite link (#k=…), or null.
    */
   constructor({ signaling, secret, enabled = true, suite, joinWaitMs = JOIN_WAIT_MS, settleMs = SETTLE_MS }) {
     super();
     this.joinWaitMs = joinWaitMs;
     this.settleMs = settleMs;
+    /** @type {Awaited<ReturnType<typeof import('./mls.js').cipherSuite>>|undefined} the MLS cipher suite, loaded on first use */
+    this.cs;
     this.closed = false;
     this.sig = signaling;
     this.secret = secret;
@@ -582,6 +586,7 @@ export class E2EE extends EventTarget {
     const g = this.group;
     const k = await g.epochKeys();
     const members = g.members();
+    /** @type {[number, string][]} leaf index and id */
     const list = members.map((mb) => [mb.leaf, mb.id]);
     this.worker?.postMessage({ type: 'epoch', epoch: k.epoch, base: k.media, groupSize: k.groupSize, members: list, self: k.leaf });
     this.dataRing.add({ epoch: k.epoch, base: k.data, groupSize: k.groupSize, members: list });

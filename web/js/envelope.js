@@ -164,7 +164,8 @@ export async function encode({ from, to = '', type, payload = {}, data = null },
  * @param {{open(senderId: string, b: Uint8Array): Promise<Uint8Array>}} sealer
  * @param {{self: string, from?: string}} expect our id (a message must be
  *   for us or everyone) and, on a mesh link, who is at its other end
- * @returns {Promise<{from: string, to: string, type: string, payload: object, data: Uint8Array|null}|null>}
+ * @returns {Promise<{from: string, to: string, type: string, payload: object, data: Uint8Array|null, via?: string}|null>}
+ *   via is left for the receiver to set (channels.js: 'mesh' or 'sfu').
  */
 export async function decode(raw, sealer, expect, warn = console.warn) {
   const drop = (why) => {

@@ -133,7 +133,7 @@ export class Progress {
  */
 export class Outgoing extends EventTarget {
   /**
-   * @param {{id: string, file: Blob, to: string,
+   * @param {{id: string, file: Blob & {name?: string}, to: string,
    *          send: (type: string, payload: object, data?: Uint8Array) => Promise<void>,
    *          route?: () => unknown, chunk?: number, window?: number|((route: unknown) => number),
    *          stallMs?: number}} o

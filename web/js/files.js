@@ -45,10 +45,11 @@ export class Files {
    * @param {{channels: import('./channels.js').Channels,
    *          nameOf: (id: string) => string,
    *          people: () => {id: string, name: string}[],
-   *          recipient: () => string,  ('' = everyone)
+   *          recipient: () => string,
    *          maxSize?: number,
    *          onActivity?: () => void,
    *          signal: AbortSignal}} o
+   *   recipient: '' = everyone.
    */
   constructor({ channels, nameOf, people, recipient, maxSize = MAX_FILE_SIZE, onActivity = () => {}, signal }) {
     this.channels = channels;
@@ -57,7 +58,7 @@ export class Files {
     this.recipient = recipient;
     this.maxSize = Math.min(maxSize, MAX_FILE_SIZE);
     this.onActivity = onActivity;
-    /** @type {Map<string, {t: Outgoing|Incoming, dir: 'in'|'out', peer: string, li: HTMLLIElement, url: string}>} */
+    /** @type {Map<string, {t: Outgoing, dir: 'out', peer: string, li: HTMLLIElement, url: string}|{t: Incoming, dir: 'in', peer: string, li: HTMLLIElement, url: string}>} */
     this.transfers = new Map();
     const $ = (id) => document.getElementById(id);
     this.list = $('transfers');

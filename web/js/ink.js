@@ -104,7 +104,7 @@ export class InkLayer {
     const now = performance.now();
     const alive = this.strokes.prune(now);
     const screens = new Set([...this.strokes.strokes.values()].map((s) => s.screen));
-    for (const canvas of document.querySelectorAll('canvas.ink')) {
+    for (const canvas of /** @type {NodeListOf<HTMLCanvasElement>} */ (document.querySelectorAll('canvas.ink'))) {
       if (!screens.has(canvas.dataset.screen ?? '')) canvas.remove();
     }
     for (const screen of screens) this.paint(screen, now);
@@ -115,7 +115,7 @@ export class InkLayer {
   paint(screen, now) {
     const tile = this.screenTile(screen);
     if (!tile) return;
-    let canvas = tile.querySelector(':scope > canvas.ink');
+    let canvas = /** @type {HTMLCanvasElement|null} */ (tile.querySelector(':scope > canvas.ink'));
     if (!canvas) {
       canvas = document.createElement('canvas');
       canvas.className = 'ink';
@@ -134,7 +134,7 @@ export class InkLayer {
     const ctx = canvas.getContext('2d');
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, tb.width, tb.height);
-    const video = tile.querySelector('video.live') ?? tile.querySelector('video');
+    const video = /** @type {HTMLVideoElement|null} */ (tile.querySelector('video.live')) ?? tile.querySelector('video');
     const box = video?.getBoundingClientRect() ?? tb;
     const fit = video && getComputedStyle(video).objectFit === 'cover' ? 'cover' : 'contain';
     const rect = contentRect(video?.videoWidth ?? 0, video?.videoHeight ?? 0, box.width, box.height, fit);
@@ -162,7 +162,7 @@ export class InkLayer {
   close() {
     cancelAnimationFrame(this.frame);
     this.frame = 0;
-    for (const canvas of document.querySelectorAll('canvas.ink')) canvas.remove();
+    for (const canvas of /** @type {NodeListOf<HTMLCanvasElement>} */ (document.querySelectorAll('canvas.ink'))) canvas.remove();
   }
 }
 

@@ -75,6 +75,15 @@ const LINK_CONNECT_MS = 10000;
 /** Time each recovery step (ICE restart, relay-only) gets before the next. */
 const LINK_STEP_MS = 10000;
 
+/**
+ * Transceiver: an RTCRtpTransceiver as browsers have it. `stopped` is the
+ * WebRTC 1.0 drafts' attribute (Firefox and Safari keep it; the final spec
+ * and TypeScript's DOM types dropped it for currentDirection 'stopped'):
+ * where it is missing it reads undefined, and this mesh never stops a
+ * transceiver itself, so the checks below only skip ones a browser flags.
+ * @typedef {RTCRtpTransceiver & {stopped?: boolean}} Transceiver
+ */
+
 /** Our sending slots, one transceiver each, in m-line order. */
 const SLOTS = /** @type {const} */ ([['mic', 'audio'], ['cam', 'video'], ['screen', 'video']]);
 
@@ -208,6 +217,8 @@ export class Peer {
     this.mesh = mesh;
     this.id = id;
     this.name = name;
+    /** @type {WeakSet<RTCDtlsTransport>|undefined} transports watchTransports listens to (made on first use) */
+    this.watched;
     /** @type {RTCPeerConnection|null} */
     this.pc = null;
     this.state = 'new';
@@ -220,7 +231,7 @@ export class Peer {
     this.glares = 0; // offers that collided with ours (for tests and debugging)
     /** Our tracks were added (the initiator at once, the answerer at the first offer). */
     this.attached = false;
-    /** @type {Record<string, RTCRtpTransceiver|null>} our sending transceiver per role */
+    /** @type {Record<string, Transceiver|null>} our sending transceiver per role */
     this.tx = { mic: null, cam: null, screen: null };
     /** the stream id each slot's sender announces (msid), to avoid no-op setStreams */
     this.msid = { mic: '', cam: '', screen: '' };
@@ -327,7 +338,7 @@ export class Peer {
 
   /** claim adopts the transceivers a remote offer created, in m-line order. */
   claim() {
-    const all = this.pc.getTransceivers().filter((t) => !t.stopped && t.mid !== null);
+    const all = /** @type {Transceiver[]} */ (this.pc.getTransceivers()).filter((t) => !t.stopped && t.mid !== null);
     const free = (kind) => all.find((t) => t.receiver.track.kind === kind && !Object.values(this.tx).includes(t));
     for (const [role, kind] of SLOTS) this.tx[role] ??= free(kind) ?? null;
   }

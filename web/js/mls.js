@@ -107,7 +107,8 @@ export async function newKeyPackage(cs, who) {
 /**
  * readKeyPackage decodes a KeyPackage message and its credential.
  * @param {Uint8Array} bytes
- * @returns {{keyPackage: object, who: {id: string, name: string}}}
+ * @returns {{keyPackage: object, who: {id: string, name: string}, key: string}}
+ *   key: the leaf's signature public key, hex.
  */
 export function readKeyPackage(bytes) {
   const m = decodeMsg(bytes, 'mls_key_package');
@@ -141,7 +142,7 @@ function decodeMsg(bytes, wireformat) {
 /**
  * proofKey derives the HMAC key for KeyPackage proofs and welcome
  * confirmations from the room secret (#k=…): HKDF-SHA256, a label per use.
- * @param {Uint8Array} secret
+ * @param {Uint8Array<ArrayBuffer>} secret
  * @param {'proof'|'welcome'} use
  */
 export async function proofKey(secret, use) {
@@ -178,7 +179,11 @@ export async function makeProof(key, kpBytes, id, name) {
   return new Uint8Array(await crypto.subtle.sign('HMAC', key, await proofInput(kpBytes, id, name)));
 }
 
-/** checkProof says whether proof is makeProof's for these inputs (constant time, WebCrypto). */
+/**
+ * checkProof says whether proof is makeProof's for these inputs (constant time, WebCrypto).
+ * @param {CryptoKey} key
+ * @param {Uint8Array<ArrayBuffer>|null|undefined} proof as received; anything but 32 bytes is refused
+ */
 export async function checkProof(key, proof, kpBytes, id, name) {
   if (!(proof instanceof Uint8Array) || proof.length !== 32) return false;
   return crypto.subtle.verify('HMAC', key, proof, await proofInput(kpBytes, id, name));
@@ -189,7 +194,7 @@ export async function checkProof(key, proof, kpBytes, id, name) {
  * must name the participant the server says sent it, and in a room with a
  * secret its proof must verify. Returns {ok, who, keyPackage, key, why}
  * (key: the KeyPackage's signature key in hex, see hex).
- * @param {{bytes: Uint8Array, from: string, proof?: Uint8Array|null, key?: CryptoKey|null}} o
+ * @param {{bytes: Uint8Array, from: string, proof?: Uint8Array<ArrayBuffer>|null, key?: CryptoKey|null}} o
  */
 export async function admit({ bytes, from, proof = null, key = null }) {
   let kp;
@@ -210,7 +215,11 @@ export async function welcomeTag(key, authenticator) {
   return new Uint8Array(await crypto.subtle.sign('HMAC', key, lv(enc.encode('parley welcome v1'), authenticator)));
 }
 
-/** checkWelcomeTag: a newcomer's check that its group knows the room secret. */
+/**
+ * checkWelcomeTag: a newcomer's check that its group knows the room secret.
+ * @param {CryptoKey} key
+ * @param {Uint8Array<ArrayBuffer>|null|undefined} tag as received; anything but 32 bytes is refused
+ */
 export async function checkWelcomeTag(key, tag, authenticator) {
   if (!(tag instanceof Uint8Array) || tag.length !== 32) return false;
   return crypto.subtle.verify('HMAC', key, tag, lv(enc.encode('parley welcome v1'), authenticator));

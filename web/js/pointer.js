@@ -32,11 +32,12 @@ const PING_MS = 1200;
 export class Pointers {
   /**
    * @param {{channels: import('./channels.js').Channels,
-   *          screenTile: (sharerId: string) => HTMLElement|null, ('' = our own preview)
-   *          sharers: () => string[],   (ids sharing now; '' = us)
+   *          screenTile: (sharerId: string) => HTMLElement|null,
+   *          sharers: () => string[],
    *          nameOf: (id: string) => string,
    *          selfId: () => string,
    *          signal: AbortSignal}} o
+   *   screenTile: '' = our own preview; sharers: ids sharing now, '' = us.
    */
   constructor({ channels, screenTile, sharers, nameOf, selfId, signal }) {
     this.channels = channels;
@@ -48,9 +49,9 @@ export class Pointers {
     this.lastSent = 0;
     this.timer = 0;
     this.queued = null;
-    /** @type {Map<string, {el: HTMLElement, fade: number}>} arrow per sender */
+    /** @type {Map<string, {el: HTMLElement, fade: number, screen: string}>} arrow per sender and the screen it points at */
     this.arrows = new Map();
-    this.btn = document.getElementById('pointer-toggle');
+    this.btn = /** @type {HTMLButtonElement} */ (document.getElementById('pointer-toggle'));
     const on = (t, type, fn, o = {}) => t.addEventListener(type, fn, { signal, ...o });
     on(this.btn, 'click', () => this.setOn(!this.on));
     const grid = document.getElementById('grid');
@@ -94,7 +95,7 @@ export class Pointers {
 
   /** target finds the screen tile under an event and whose it is. */
   target(ev) {
-    const tile = /** @type {HTMLElement} */ (ev.target)?.closest?.('.tile.screen');
+    const tile = /** @type {HTMLElement|null} */ (/** @type {HTMLElement} */ (ev.target)?.closest?.('.tile.screen'));
     if (!tile || tile.dataset.self !== undefined) return null;
     const sharer = tile.dataset.peerId;
     if (!sharer) return null;
@@ -105,13 +106,14 @@ export class Pointers {
     if (!this.on) return;
     const t = this.target(ev);
     if (!t) return;
-    const video = t.tile.querySelector('video.live') ?? t.tile.querySelector('video');
+    const video = /** @type {HTMLVideoElement|null} */ (t.tile.querySelector('video.live')) ?? t.tile.querySelector('video');
     if (!video) return;
     const box = video.getBoundingClientRect();
     const fit = getComputedStyle(video).objectFit === 'cover' ? 'cover' : 'contain';
     const rect = contentRect(video.videoWidth, video.videoHeight, box.width, box.height, fit);
     const p = toContent(ev.clientX - box.left, ev.clientY - box.top, rect);
     if (!p) return;
+    /** @type {{x: number, y: number, screen: string, click?: boolean}} */
     const payload = { x: round(p.x), y: round(p.y), screen: t.sharer };
     if (click) payload.click = true;
     // Dragging with the button held draws a stroke (ink.js).
@@ -154,12 +156,14 @@ export class Pointers {
   /**
    * draw places from's arrow on the screen tile of the sharer it points at.
    * `screen` is the sharer's id; our own preview shows pointers at us.
+   * @param {string} from
+   * @param {{x: number, y: number, screen: string, click?: boolean}} p
    */
   draw(from, { x, y, screen, click }) {
     const sharer = screen === this.selfId() ? '' : screen;
     const tile = this.screenTile(sharer);
     if (!tile) return;
-    const video = tile.querySelector('video.live') ?? tile.querySelector('video');
+    const video = /** @type {HTMLVideoElement|null} */ (tile.querySelector('video.live')) ?? tile.querySelector('video');
     let a = this.arrows.get(from);
     if (!a || !a.el.isConnected || a.el.parentElement !== tile) {
       a?.el.remove();

@@ -82,11 +82,12 @@ export class HandQueue {
 export class Reactions {
   /**
    * @param {{channels: import('./channels.js').Channels,
-   *          tileOf: (id: string) => HTMLElement|null,  ('' = ours)
+   *          tileOf: (id: string) => HTMLElement|null,
    *          people: () => {id: string, name: string}[],
    *          selfName: () => string,
-   *          rolesOf?: (id: string) => string[],  ('' = ours)
+   *          rolesOf?: (id: string) => string[],
    *          signal: AbortSignal}} o
+   *   tileOf and rolesOf: '' = ours.
    *   rolesOf: labels shown after a name in the list ("Moderator", "Viewer").
    */
   constructor({ channels, tileOf, people, selfName, rolesOf = () => [], signal }) {
@@ -116,7 +117,7 @@ export class Reactions {
     }));
     on(this.barBtn, 'click', () => this.showBar(this.bar.hidden));
     on(this.bar, 'click', (ev) => {
-      const b = /** @type {HTMLElement} */ (ev.target).closest?.('.react');
+      const b = /** @type {HTMLElement|null} */ (/** @type {HTMLElement} */ (ev.target).closest?.('.react'));
       if (!b) return;
       this.react(b.dataset.emoji);
       // One pick is the usual: the bar closes so it does not sit over the tiles.

@@ -186,7 +186,7 @@ export class Speaking {
       }
       const on = this.det.update(t.key, level, now);
       t.setSpeaking(on);
-      const li = document.querySelector(`#people li[data-peer-id="${CSS.escape(t.self ? '' : t.key)}"]`);
+      const li = /** @type {HTMLElement|null} */ (document.querySelector(`#people li[data-peer-id="${CSS.escape(t.self ? '' : t.key)}"]`));
       if (li) {
         if (on) li.dataset.speaking = '';
         else delete li.dataset.speaking;

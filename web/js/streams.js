@@ -18,10 +18,19 @@
 // while it is false every stream is withdrawn. In a mesh nobody else can
 // enforce that.
 
+/**
+ * Media is a normalized `media` payload: the stream ids (msid) of the
+ * camera and the screen share, null when not sent, and the mic/cam flags.
+ * @typedef {{camera: string|null, screen: string|null, mic: boolean, cam: boolean}} Media
+ */
+
 /** The `media` payload of a participant we have not heard from yet. */
 export const NO_MEDIA = Object.freeze({ camera: null, screen: null, mic: true, cam: true });
 
-/** parseMedia normalizes a `media` payload from the network. */
+/**
+ * parseMedia normalizes a `media` payload from the network.
+ * @returns {Media}
+ */
 export function parseMedia(m) {
   const str = (v) => (typeof v === 'string' && v ? v : null);
   if (!m || typeof m !== 'object') return { ...NO_MEDIA };
@@ -48,7 +57,7 @@ export class RemoteStreams {
     this.onShow = show;
     this.onUnshow = unshow;
     this.prefix = prefix;
-    /** What the remote told us in its `media` payload. */
+    /** @type {Media} What the remote told us in its `media` payload. */
     this.remote = { ...NO_MEDIA };
     /** @type {Map<string, MediaStream>} incoming streams by id (msid) */
     this.streams = new Map();

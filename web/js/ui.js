@@ -142,6 +142,8 @@ export class Tile {
     this.self = self;
     this.screen = screen;
     this.el = el('div', 'tile');
+    /** @type {Grid|undefined} the grid showing this tile (Grid.add sets it) */
+    this.grid;
     this.el.setAttribute('role', 'group');
     if (self) {
       this.el.classList.add('self');
@@ -286,7 +288,7 @@ export class Tile {
         if (this.pending === token) resolve(true);
       };
       if (!wantFrame) ready();
-      else if ('requestVideoFrameCallback' in video) onFrames(video, WARM_FRAMES, ready);
+      else if (typeof video.requestVideoFrameCallback === 'function') onFrames(video, WARM_FRAMES, ready);
       else video.addEventListener('playing', ready, { once: true });
     });
   }
@@ -513,6 +515,7 @@ export class Grid extends EventTarget {
   }
 
   /** clear removes every tile except those kept(tile) says to keep. */
+  /** @param {(t: Tile) => boolean} [keep] */
   clear(keep = () => false) {
     for (const [key, t] of [...this.tiles]) if (!keep(t)) this.remove(key);
   }
@@ -562,6 +565,7 @@ export class Grid extends EventTarget {
     const w = this.root.clientWidth - padL - (parseFloat(style.paddingRight) || 0);
     const h = this.root.clientHeight - padT - (parseFloat(style.paddingBottom) || 0);
     const byEl = new Map([...this.tiles.values()].map((t) => [t.el, t]));
+    /** @type {import('./layout.js').LayoutTile[]} */
     const tiles = [...this.root.querySelectorAll(':scope > .tile')]
       .map((e) => byEl.get(e))
       .filter(Boolean)
@@ -603,7 +607,7 @@ export class Grid extends EventTarget {
   dragPip() {
     let drag = null;
     this.root.addEventListener('pointerdown', (ev) => {
-      const el = /** @type {HTMLElement} */ (ev.target).closest?.('.tile[data-layout="pip"]');
+      const el = /** @type {HTMLElement|null} */ (/** @type {HTMLElement} */ (ev.target).closest?.('.tile[data-layout="pip"]'));
       if (!el || /** @type {HTMLElement} */ (ev.target).closest('button')) return;
       drag = { el, dx: ev.clientX - el.offsetLeft, dy: ev.clientY - el.offsetTop, id: ev.pointerId };
       el.setPointerCapture(ev.pointerId);

@@ -35,7 +35,7 @@ export const PRIORITY = Object.freeze({ normal: 10, speaker: 50, screen: 100 });
 
 /**
  * viewItems builds the `view` list from what was measured.
- * @param {string[]} tracks  the forwarded video track ids
+ * @param {Iterable<string>} tracks  the forwarded video track ids
  * @param {Map<string, Seen[]>} seen  track id → the elements showing it
  * @param {{dpr: number, hidden: boolean, priority: (track: string) => number}} env
  * @returns {ViewItem[]}
