@@ -327,7 +327,10 @@ func TestBrowserLobbyAndRoomFull(t *testing.T) {
 	if got := browsertest.MustEval[string](home, `localStorage.getItem('parley.name')`); got != "Ada" {
 		t.Errorf("display name remembered as %q, want Ada", got)
 	}
-	grace := b.NewPage(t, browserRoomURL(ts, room, "Grace"))
+	// Grace follows Ada's invite link, secret (#k=…) included: without it
+	// she would not be admitted to the MLS group and would see nothing.
+	invite := browsertest.MustEval[string](home, `location.hash`)
+	grace := b.NewPage(t, browserRoomURL(ts, room, "Grace")+invite)
 	expectRemoteVideo(t, grace, "Grace", []string{"Ada"}, nil, false)
 
 	// A third person does not fit a mesh-only room of 2.

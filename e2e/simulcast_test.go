@@ -86,6 +86,7 @@ func waitInbound(t *testing.T, p *browsertest.Page, id, what string, timeout tim
 // TestBrowserSimulcastViewport: three pages in an SFU room with E2EE; A
 // makes B's tile small, then large, then moves it out of view.
 func TestBrowserSimulcastViewport(t *testing.T) {
+	t.Skip("skipped: the web client's view reports are off (VIEW_REPORTS in web/js/sfu.js) until a tile that comes back on screen is reliably unpaused (issue 14); the SFU's layer selection is tested with pion clients (TestSimulcastLayerSelection, TestSFUSimulcastPion)")
 	b := browsertest.New(t, browsertest.WithFlag("use-file-for-fake-video-capture", writeSolidY4M(t, 640, 360)), browsertest.WithWindowSize(1280, 800))
 	ts := testserver.Start(t, func(c *config.Config) { c.MeshMax = 2 })
 	names := []string{"A", "B", "C"}

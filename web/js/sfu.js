@@ -49,6 +49,15 @@ import { RemoteStreams } from './streams.js';
 import { sanitizeDescription } from './sdp.js';
 import { Viewport, PRIORITY } from './viewport.js';
 
+/**
+ * VIEW_REPORTS turns on the `view` reports (viewport.js) that let the SFU
+ * pick a layer per tile and pause video nobody sees. Off for now: with the
+ * paged layouts, a tile that comes back on screen could stay paused
+ * (TestBrowserSwitch, issue 14); without reports the SFU forwards every
+ * video's top layer, as before simulcast.
+ */
+const VIEW_REPORTS = false;
+
 /** The pre-flight (and any reconnection) must connect within this time. */
 export const CONNECT_TIMEOUT_MS = 10000;
 /** Minimum spacing between two ICE restarts of a failed link. */
@@ -135,7 +144,7 @@ export class SfuLink extends EventTarget {
     this.trackStream.clear();
     this.videoTracks = [];
     this.shownTracks.clear();
-    if (typeof ResizeObserver === 'function') {
+    if (VIEW_REPORTS && typeof ResizeObserver === 'function') {
       this.viewport = new Viewport({ send: (view) => this.signal({ view }), priority: (t) => this.priority(t) });
     }
     const pc = new RTCPeerConnection({
