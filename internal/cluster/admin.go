@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/parleyhq/parley/internal/admin"
 	"github.com/parleyhq/parley/signaling"
 )
 
@@ -47,17 +48,9 @@ type Admin struct {
 	h AdminHost
 }
 
-// AdminHost is what a node's hub offers admins.
-type AdminHost interface {
-	Rooms() []signaling.RoomInfo
-	Room(name string) (signaling.RoomInfo, error)
-	DefaultPolicy() signaling.Policy
-	SetDefaultPolicy(signaling.Policy)
-	SetPolicy(room string, p signaling.Policy) error
-	SetE2EE(room string, encrypted bool) error
-	Kick(peerID string) error
-	CloseRoom(name string) error
-}
+// AdminHost is what a node's hub offers admins: the admin API's own Hub,
+// so the cluster-wide view and a single node's can never drift apart.
+type AdminHost = admin.Hub
 
 // NewAdmin returns the cluster-wide admin view of node n over local hub h.
 func NewAdmin(n *Node, h AdminHost) *Admin { return &Admin{n: n, h: h} }
