@@ -83,6 +83,14 @@ type xbPage struct {
 func xbJoin(t *testing.T, o browsertest.Opener, ts *testserver.Server, room, name, secret string) *xbPage {
 	t.Helper()
 	p := &xbPage{name: name, tab: o.Open(t, e2eeRoomURL(ts, room, name, secret))}
+	// A failure seen on one page is often caused by the other browser:
+	// every page of a failed test says where it ended (this runs before
+	// the tab closes).
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s (%s) at the end: %s", p.name, p.tab.Kind(), xbState(p))
+		}
+	})
 	xbWait(t, p, "in the call", `parley.state === 'in-call' && !!parley.id`)
 	return p
 }
@@ -104,7 +112,7 @@ func xbState(p *xbPage) string {
   tiles: [...document.querySelectorAll('.tile')].map((t) => [t.dataset.peer, t.dataset.state, t.dataset.link ?? '',
     t.querySelector('[data-e2ee]')?.dataset.e2ee ?? '', t.__xb?.n ?? 0]),
   e2ee: parley.e2ee(),
-  routing: parley.routing?.().map((r) => [r.id, r.trace.slice(-8)]),
+  routing: parley.routing?.().map((r) => [r.id, r.trace.slice(-20)]),
 })`)
 	if err != nil {
 		return err.Error()

@@ -13,6 +13,7 @@ TIMEOUT=${TIMEOUT:-15m}
 E2E_TIMEOUT=${E2E_TIMEOUT:-45m}
 mkdir -p bin
 log=bin/test-go.log # the whole -v output, kept for reading after a failure
+FAIL_LINES=${FAIL_LINES:-120} # printed per failed test
 
 # Everything that needs the network happens first, outside: module
 # downloads and compiling every test binary.
@@ -26,8 +27,19 @@ $GO test -race -count=1 -timeout "$TIMEOUT" -v $others >"$log" 2>&1 || status=1
 
 e2e=(env GOPROXY=off GOTOOLCHAIN=local "$GO" test -race -count=1 -timeout "$E2E_TIMEOUT" -v ./e2e)
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare --net -- true 2>/dev/null; then
-  echo "make test-go: e2e runs in a network namespace with only loopback (unshare --net)"
-  unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh "${e2e[@]}" >>"$log" 2>&1 || status=1
+  echo "make test-go: e2e runs in a network namespace that reaches nothing outside it (unshare --net)"
+  # With loopback as the only interface, ICE fails in Firefox (ESR 153),
+  # to the SFU and to Chromium alike (docs/browsers.md). So the
+  # namespace also gets a veth pair whose both ends stay inside it, with a
+  # private address and a default route to a neighbour that does not
+  # exist: a packet for anywhere but this namespace is dropped here.
+  unshare --net -- sh -c '
+    ip link set lo up &&
+    ip link add pv0 type veth peer name pv1 &&
+    ip addr add 10.111.0.1/24 dev pv0 &&
+    ip link set pv0 up && ip link set pv1 up &&
+    ip route add default via 10.111.0.2 dev pv0 &&
+    exec "$@"' sh "${e2e[@]}" >>"$log" 2>&1 || status=1
 else
   echo "make test-go: cannot create a network namespace (not root, or no unshare): e2e runs in this machine's network; its tests still dial only 127.0.0.1"
   "${e2e[@]}" >>"$log" 2>&1 || status=1
@@ -37,6 +49,15 @@ fi
 # and every skip with its reason.
 grep -E '^(ok|FAIL|---|panic:|\?)' "$log" | grep -v -- '--- PASS' || true
 if [ "$status" != 0 ]; then
+  # CI keeps only what is printed: the end of each failed top-level test's
+  # own output, which is where its t.Fatal and logs are.
+  awk -v keep="$FAIL_LINES" '
+    /^=== RUN   [^\/]+$/ { name = $3; n = 0 }
+    { buf[n % keep] = $0; n++ }
+    /^--- FAIL: / && $3 == name {
+      print "make test-go: the last lines of " name ":"
+      for (i = (n > keep ? n - keep : 0); i < n; i++) print "    " buf[i % keep]
+    }' "$log"
   echo "make test-go: FAILED; the whole output is in $log (search for '--- FAIL')"
 fi
 skips=$(grep -c -- '--- SKIP' "$log" || true)

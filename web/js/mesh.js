@@ -90,7 +90,13 @@ const SLOTS = /** @type {const} */ ([['mic', 'audio'], ['cam', 'video'], ['scree
 /** describeSignal names a signal payload for the trace (no SDP, no keys). */
 function describeSignal(data) {
   const parts = Object.keys(data);
-  if (data.description) parts.push(String(data.description.type));
+  if (data.description) {
+    parts.push(String(data.description.type));
+    // The DTLS role each side claims: browsers disagreeing on it is a
+    // failure mode of their own (Firefox and Chromium interop).
+    const setup = /\na=setup:(\w+)/.exec(String(data.description.sdp ?? ''));
+    if (setup) parts.push(`setup=${setup[1]}`);
+  }
   if (data.media) parts.push(`screen=${data.media.screen ?? '-'}`);
   return parts.join(' ');
 }
