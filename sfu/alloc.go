@@ -146,6 +146,12 @@ func (r *room) tickBandwidth() {
 // allocLowest gives each tile, by priority, its lowest layer while the
 // budget lasts, and pauses the rest. It returns what is left and whether a
 // paused tile resumed.
+//
+// keepFirst: the highest-priority tile (the speaker, a screen share) keeps
+// its lowest layer even when that does not fit. With every video paused
+// only audio would flow, gcc could never see the link recover (probe
+// padding rides on a forwarded video), and the subscriber would see
+// nobody at all.
 func allocLowest(items []allocItem, budget int) (int, bool) {
 	resumed := false
 	for i := range items {
@@ -155,11 +161,11 @@ func allocLowest(items []allocItem, budget int) (int, bool) {
 		if it.prev < 0 {
 			need = cost / allocUpMarginDen * allocUpMarginNum
 		}
-		if need > budget {
+		if need > budget && i > 0 {
 			it.limit = -1
 			continue
 		}
-		it.limit = 0
+		it.limit = 0 // the first tile always: see keepFirst
 		budget -= cost
 		resumed = resumed || it.prev < 0
 	}

@@ -254,12 +254,12 @@ func TestAllocate(t *testing.T) {
 		{1900, []int32{noLimit, noLimit}, true, []int{2, 1}},    // 1000+300 ≤ 1900, the second cannot reach 1000
 		{450, []int32{noLimit, noLimit}, true, []int{1, 0}},     // both lowest (200), then the first one up (200 more)
 		{150, []int32{noLimit, noLimit}, true, []int{0, -1}},    // one lowest layer fits: the second is paused
-		{120, []int32{-1}, true, []int{-1}},                     // resuming needs 125
+		{220, []int32{0, -1}, true, []int{0, -1}},               // resuming needs 125
 		{300, []int32{0, 0}, false, []int{0, 0}},                // no step up within allocHold
 		{450, []int32{1, 0}, false, []int{1, 0}},                // but a layer already held stays
 		{440, []int32{0, 0}, true, []int{0, 0}},                 // a step of 200 needs 250
 		{460, []int32{0, 0}, true, []int{1, 0}},                 // … which 460-200 has
-		{80, []int32{noLimit, noLimit}, true, []int{-1, -1}},    // nothing fits
+		{80, []int32{noLimit, noLimit}, true, []int{0, -1}},     // nothing fits: the first tile keeps its lowest layer (keepFirst)
 		{1000000, []int32{noLimit, noLimit}, true, []int{2, 2}}, // everything fits
 		{2000, []int32{2, noLimit}, false, []int{2, 2}},         // noLimit is no step up
 	}
