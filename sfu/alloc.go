@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -46,6 +47,12 @@ const (
 	// rounds to show whether the new rate fits.
 	allocHold = 2 * layerTimeout
 
+	// pauseAfter is how long a tile's lowest layer must keep not fitting
+	// before it is paused: a dip of the estimate (a burst of cross
+	// traffic, a scheduling hiccup gcc takes for a queue) must not blank
+	// a tile; layers above the lowest go at once.
+	pauseAfter = 2 * time.Second
+
 	// defaultBitsPerPixel estimates a layer that sends nothing yet (so has
 	// no measured rate): bits per second per pixel of its size, which
 	// gives a browser's usual simulcast rates (≈1.4 Mbit/s at 720p,
@@ -79,7 +86,7 @@ func (ss *Session) allocate(now int64) {
 		return
 	}
 	ss.dl.last.Store(int64(est))
-	if est < ss.dl.prev {
+	if est < ss.dl.prev/probeDropDen*probeDropNum {
 		ss.dl.droppedAt = now
 	}
 	ss.dl.prev = est
@@ -108,6 +115,7 @@ func (ss *Session) allocate(now int64) {
 		return int(a.order) - int(b.order)
 	})
 	budget, up := allocLowest(items, budget)
+	budget = delayPauses(items, budget, now)
 	if allocRaise(items, budget, now-ss.dl.changedAt >= int64(allocHold)) || up {
 		ss.dl.changedAt = now
 	}
@@ -170,6 +178,28 @@ func allocLowest(items []allocItem, budget int) (int, bool) {
 		resumed = resumed || it.prev < 0
 	}
 	return budget, resumed
+}
+
+// delayPauses keeps the lowest layer of a tile that stopped fitting less
+// than pauseAfter ago (its cost comes off the budget, so nothing is raised
+// meanwhile). It returns the budget left. Room loop only.
+func delayPauses(items []allocItem, budget int, now int64) int {
+	for i := range items {
+		it := &items[i]
+		switch {
+		case it.limit >= 0:
+			it.d.overAt = 0
+		case it.prev < 0:
+			// paused already
+		case it.d.overAt == 0 || now-it.d.overAt < int64(pauseAfter):
+			if it.d.overAt == 0 {
+				it.d.overAt = now
+			}
+			it.limit = 0
+			budget -= it.d.up.layerRate(0)
+		}
+	}
+	return budget
 }
 
 // allocRaise raises each tile, by priority, up to what its view asks for

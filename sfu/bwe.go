@@ -27,10 +27,14 @@ import (
 // SFU sends padding (probe.go) to show gcc that more fits.
 
 const (
-	// initialEstimate is the downlink assumed before any feedback: what
-	// a Wi-Fi laptop carries easily and what a small room (a few tiles
-	// at their middle layer) needs; gcc moves it within seconds.
-	initialEstimate = 1_500_000
+	// initialEstimate is the downlink assumed when feedback starts: high,
+	// so that a subscriber starts with what its view asks for (as it did
+	// before the SFU estimated anything) and is cut down only once gcc
+	// sees queues build or packets lost (within a second or two on a
+	// narrow link). Starting low instead would hold every subscriber on
+	// its lowest layers, or pause its video, until gcc's slow climb (8 %
+	// a second, faster only with probing) reached what it can carry.
+	initialEstimate = 10_000_000
 
 	// minEstimate and maxEstimate bound gcc's target. Below 50 kbit/s
 	// nothing but audio fits anyway; above 50 Mbit/s no room of Parley's

@@ -200,7 +200,12 @@ func TestBandwidthPausesLowestPriority(t *testing.T) {
 	}
 
 	viewer.limiter.rate.Store(0)
-	waitFor(t, 30*time.Second, "an empty `paused`", func() bool {
+	start, last := time.Now(), int64(0)
+	waitFor(t, 60*time.Second, "an empty `paused`", func() bool {
+		if e := viewer.ss.dl.last.Load(); e != last {
+			t.Logf("%v: estimate %d", time.Since(start).Round(100*time.Millisecond), e)
+			last = e
+		}
 		viewer.mu.Lock()
 		defer viewer.mu.Unlock()
 		n := len(viewer.pausedMsgs)
@@ -304,5 +309,28 @@ func TestRewriterPad(t *testing.T) {
 	}
 	if _, _, ok := r.rewrite(1, 101, 5000, 3); ok {
 		t.Error("a late packet from before the padding was let through onto a used number")
+	}
+}
+
+// TestReceiving: the admin snapshot lists each forwarded video with its
+// layer, and a hidden one as paused by the view.
+func TestReceiving(t *testing.T) {
+	s := newTestServer(t)
+	join(t, s, "r", "pub", clientOptions{publish: true, simulcast: true})
+	viewer := join(t, s, "r", "viewer", clientOptions{record: true})
+	waitFor(t, 10*time.Second, "the viewer receives video", func() bool { return viewer.packetsFrom("pub", "video") > 10 })
+	viewer.view("pub", 320, 180, true)
+	expectLayer(t, viewer, "pub", 0, 5*time.Second)
+	rc := s.Receiving("r")["viewer"]
+	if len(rc.Video) != 1 || rc.Video[0].Peer != "pub" || rc.Video[0].Layer != 0 || rc.Video[0].RID != "q" || rc.Video[0].Layers != 3 || rc.Video[0].Paused != "" {
+		t.Errorf("Receiving: %+v, want pub's video on layer 0 (q) of 3", rc)
+	}
+	viewer.view("pub", 320, 180, false)
+	waitFor(t, 2*time.Second, "the hidden track shown paused by the view", func() bool {
+		rc := s.Receiving("r")["viewer"]
+		return len(rc.Video) == 1 && rc.Video[0].Paused == "view" && rc.Video[0].Layer == -1
+	})
+	if s.Receiving("nope") != nil {
+		t.Error("Receiving of an unknown room is not nil")
 	}
 }

@@ -159,6 +159,9 @@ type downTrack struct {
 	// probe is the padding credit in bytes (probe.go): set by the room's
 	// loop, spent by the writer.
 	probe atomic.Int64
+	// overAt is when the lowest layer stopped fitting the downlink, 0
+	// while it fits (alloc.go delayPauses); room loop only.
+	overAt int64
 
 	// writer-owned
 	hdr    rtp.Header

@@ -42,6 +42,11 @@ const (
 	// probeBackoff: after the estimate fell, no padding for 2 s: the drop
 	// means the link is full, and padding would only add loss.
 	probeBackoff = 2e9 // ns
+
+	// probeDrop: a fall of the estimate below 9/10 of the previous tick's
+	// is a drop that stops probing (probeBackoff); gcc's estimate wobbles
+	// by less between ticks while it climbs.
+	probeDropNum, probeDropDen = 9, 10
 )
 
 // probe gives the subscriber's highest-priority forwarded video the
