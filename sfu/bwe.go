@@ -127,3 +127,14 @@ func (dl *downlink) estimate() (int, bool) {
 	}
 	return dl.est.GetTargetBitrate(), true
 }
+
+// lossFree says gcc's average loss is below the 2 % at which gcc itself
+// stops raising its loss-based estimate: padding on a link that already
+// loses would only add to the loss (probe.go).
+func (dl *downlink) lossFree() bool {
+	if dl.est == nil {
+		return false
+	}
+	loss, ok := dl.est.GetStats()["averageLoss"].(float64)
+	return ok && loss < probeMaxLoss
+}

@@ -15,8 +15,9 @@ import (
 // same way). Decoders never see it.
 //
 // Bounded: at most probeShare of the estimate and maxProbeRate, in bursts
-// of at most maxProbeBurst packets at least probeGap apart, and not for
-// probeBackoff after the estimate fell (the link just said no).
+// of at most maxProbeBurst packets at least probeGap apart, not for
+// probeBackoff after the estimate fell (the link just said no), and not
+// while gcc sees loss.
 
 const (
 	// probePadding is the padding of one probe packet: RTP's maximum
@@ -47,25 +48,31 @@ const (
 	// is a drop that stops probing (probeBackoff); gcc's estimate wobbles
 	// by less between ticks while it climbs.
 	probeDropNum, probeDropDen = 9, 10
+
+	// probeMaxLoss: no padding while gcc sees more loss than this (its
+	// own threshold for raising the loss-based estimate).
+	probeMaxLoss = 0.02
 )
 
 // probe gives the subscriber's highest-priority forwarded video the
-// padding credit for the next tick, when some tile is held below what its
-// view asks for; otherwise it clears every credit. items are the
-// allocation's tiles in priority order. Room loop only.
+// padding credit for the next tick when some tile is held below what its
+// view asks for, the estimate did not just fall and gcc sees no loss;
+// otherwise it clears every credit. items are the allocation's tiles in
+// priority order. Room loop only.
 func (ss *Session) probe(items []allocItem, est int, now int64) {
-	var carrier *downTrack
 	held := false
+	var carrier *downTrack
 	for _, it := range items {
-		if it.limit < it.want {
-			held = true
-		}
+		held = held || it.limit < it.want
 		if carrier == nil && it.limit >= 0 && it.d.cur.Load() >= 0 {
 			carrier = it.d
 		}
 	}
+	if !held || now-ss.dl.droppedAt < int64(probeBackoff) || !ss.dl.lossFree() {
+		carrier = nil
+	}
 	for _, it := range items {
-		if it.d != carrier || !held || now-ss.dl.droppedAt < int64(probeBackoff) {
+		if it.d != carrier {
 			it.d.probe.Store(0)
 			continue
 		}

@@ -28,6 +28,11 @@ type Stats struct {
 	// sixth of AES-CM + HMAC-SHA1 per packet, so SRTPOther should stay 0.
 	SRTPGCM   uint64
 	SRTPOther uint64
+
+	// Downlinks are the downlink estimates (bits/s) of the subscribers the
+	// SFU adapts to now (bwe.go), in no order and with no identity: for
+	// a histogram.
+	Downlinks []int64
 }
 
 // counters is where Stats come from. Fields touched once per forwarded
@@ -92,6 +97,9 @@ func (s *Server) Stats() Stats {
 	s.ctr.retired.addTo(&w)
 	for ss := range s.sessions {
 		ss.wstats.addTo(&w)
+		if e := ss.dl.last.Load(); e > 0 {
+			st.Downlinks = append(st.Downlinks, e)
+		}
 	}
 	s.mu.Unlock()
 	st.ForwardedPackets = w.packets.Load()
