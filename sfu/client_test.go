@@ -29,12 +29,19 @@ import (
 
 // newTestServer starts an SFU on 127.0.0.1 with an ephemeral port.
 func newTestServer(t testing.TB) *Server {
+	return newTestServerWith(t, Config{})
+}
+
+// newTestServerWith is newTestServer with cfg's other settings (the
+// address, loopback and logger are the tests').
+func newTestServerWith(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("SFU_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := New(Config{ListenIP: "127.0.0.1", Loopback: true, Logger: log})
+	cfg.ListenIP, cfg.Loopback, cfg.Logger = "127.0.0.1", true, log
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("sfu.New: %v", err)
 	}
