@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,11 +12,13 @@ import (
 )
 
 // downLimiter shapes what a test client receives like a narrow link: a
-// token bucket of rate bits/s in front of everything pion reads (each
-// packet waits for its turn; one that would wait more than
-// limiterQueue is dropped, as a router's tail drop does). It is a pion
-// interceptor registered before the transport-cc recorder, so the
-// feedback the SFU gets tells the shaped arrival times and the losses.
+// token bucket of rate bits/s with a queue of limiterQueue (a packet that
+// would wait longer is dropped, as a router's tail drop does). It is a pion
+// interceptor registered before the transport-cc recorder, so the feedback
+// the SFU gets tells the shaped arrival times and the losses. Each stream
+// has a goroutine that takes packets off pion as they arrive (their
+// arrival at the link) and queues them with their departure time; the
+// stream's reader gets each one at that time.
 type downLimiter struct {
 	interceptor.NoOp
 	rate atomic.Int64 // bits/s; 0: not shaped
@@ -42,21 +45,47 @@ func newDownLimiter(rate int) *downLimiter {
 // connection (all streams share the link).
 func (l *downLimiter) NewInterceptor(string) (interceptor.Interceptor, error) { return l, nil }
 
+// shaped is one packet on the link.
+type shaped struct {
+	b      []byte
+	a      interceptor.Attributes
+	depart time.Time
+	err    error
+}
+
 // BindRemoteStream shapes every incoming RTP stream.
 func (l *downLimiter) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
-	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+	q := make(chan shaped, 4096)
+	go func() {
 		for {
-			n, a, err := r.Read(b, a)
+			buf := make([]byte, 1500)
+			n, a, err := r.Read(buf, nil)
 			if err != nil {
-				return n, a, err
+				select {
+				case q <- shaped{err: err}:
+				default: // the reader is gone: EOF from the close will do
+				}
+				close(q)
+				return
 			}
-			wait, ok := l.admit(n + limiterOverhead)
-			if !ok {
-				continue
+			if depart, ok := l.admit(n + limiterOverhead); ok {
+				select {
+				case q <- shaped{b: buf[:n], a: a, depart: depart}:
+				default: // the reader is gone or stuck: a full queue drops
+				}
 			}
-			time.Sleep(wait)
-			return n, a, nil
 		}
+	}()
+	return interceptor.RTPReaderFunc(func(b []byte, _ interceptor.Attributes) (int, interceptor.Attributes, error) {
+		p, ok := <-q
+		if !ok {
+			return 0, nil, io.EOF
+		}
+		if p.err != nil {
+			return 0, nil, p.err
+		}
+		time.Sleep(time.Until(p.depart))
+		return copy(b, p.b), p.a, nil
 	})
 }
 
@@ -64,26 +93,25 @@ func (l *downLimiter) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.
 // connection).
 func (l *downLimiter) Close() error { return nil }
 
-// admit queues a packet of size bytes: how long it waits, or false when
-// the queue is full.
-func (l *downLimiter) admit(size int) (time.Duration, bool) {
+// admit puts a packet of size bytes arriving now on the link: when it
+// leaves, or false when the queue is full.
+func (l *downLimiter) admit(size int) (time.Time, bool) {
+	now := time.Now()
 	rate := l.rate.Load()
 	if rate <= 0 {
-		return 0, true
+		return now, true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
 	if l.free.Before(now) {
 		l.free = now
 	}
-	wait := l.free.Sub(now)
-	if wait > limiterQueue {
+	if l.free.Sub(now) > limiterQueue {
 		l.dropped++
-		return 0, false
+		return time.Time{}, false
 	}
 	l.free = l.free.Add(time.Duration(int64(size) * 8 * int64(time.Second) / rate))
-	return wait, true
+	return l.free, true
 }
 
 // nonPadding counts the sequence numbers in [from, to) of peer's video
@@ -333,4 +361,31 @@ func TestReceiving(t *testing.T) {
 	if s.Receiving("nope") != nil {
 		t.Error("Receiving of an unknown room is not nil")
 	}
+}
+
+// TestBandwidthAdaptationOff is the positive control: with adaptation off
+// the same narrow link leaves the subscriber on the top layer its view
+// asks for (and losing packets), with no estimate and no padding.
+func TestBandwidthAdaptationOff(t *testing.T) {
+	s := newTestServerWith(t, Config{NoBandwidthAdaptation: true})
+	join(t, s, "r", "pub", clientOptions{publish: true, simulcast: true, frameBytes: bweFrameBytes})
+	viewer := join(t, s, "r", "viewer", clientOptions{record: true, downlink: -1})
+	waitFor(t, 10*time.Second, "the viewer receives video", func() bool { return viewer.packetsFrom("pub", "video") > 10 })
+	viewer.view("pub", 1280, 720, true)
+	expectLayer(t, viewer, "pub", 2, 10*time.Second)
+	viewer.limiter.rate.Store(300_000)
+	time.Sleep(5 * time.Second)
+	if l := viewer.currentLayer("pub"); l != 2 {
+		t.Errorf("layer %d with adaptation off, want the top (2) whatever the link", l)
+	}
+	viewer.limiter.mu.Lock()
+	dropped := viewer.limiter.dropped
+	viewer.limiter.mu.Unlock()
+	if dropped == 0 {
+		t.Error("the 300 kbit/s link dropped nothing: the test's link does not constrain")
+	}
+	if e := viewer.ss.dl.last.Load(); e != 0 || s.Stats().ProbePackets != 0 {
+		t.Errorf("estimate %d, %d probe packets with adaptation off", e, s.Stats().ProbePackets)
+	}
+	t.Logf("link drops with adaptation off: %d packets in 5 s", dropped)
 }
