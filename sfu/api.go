@@ -113,13 +113,16 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 // subscribed track for a 256-packet buffer), which is what the forwarding
 // path must not do.
 //
+//   - with bandwidth adaptation on (the default), transport-wide sequence
+//     numbers on every forwarded packet and gcc's send-side estimate from
+//     the subscriber's transport-cc feedback (bwe.go), which the
+//     allocator spends (alloc.go). Its cost per forwarded packet is in
+//     docs/benchmarks.md.
+//
 // Left out on purpose: pion's stats interceptor (it clones every packet's
 // header and allocates per packet, for GetStats, which Parley does not
-// call) and the
-// TWCC sequence-number writer on forwarded packets (it allocates per packet
-// per subscriber, and nothing consumes subscriber-side feedback until layer
-// selection needs a send-side estimate).
-func newInterceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
+// call).
+func newInterceptors(m *webrtc.MediaEngine, est *estimators, log pionlog.Factory) (*interceptor.Registry, error) {
 	reg := &interceptor.Registry{}
 	generator, err := nack.NewGeneratorInterceptor()
 	if err != nil {
@@ -140,6 +143,11 @@ func newInterceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("sfu: twcc: %w", err)
+	}
+	if est != nil {
+		if err := addBWEInterceptors(reg, est, log); err != nil {
+			return nil, err
+		}
 	}
 	if err := registerSimulcastExtensions(m); err != nil {
 		return nil, err

@@ -68,14 +68,24 @@ func benchForward(b *testing.B, n int) {
 // negotiated) and the UDP send on loopback, toward a real subscriber. The
 // subscriber never reads (its pion still decrypts), so it costs little CPU
 // but shares the machine. One op = one 1200-byte packet to one subscriber.
+//
+// bwe=on is the default (transport-wide sequence numbers and gcc's
+// bookkeeping on every packet, bwe.go); bwe=off is
+// Config.NoBandwidthAdaptation, as before the estimate existed.
 func BenchmarkWritePion(b *testing.B) {
 	for _, kind := range []string{"video", "audio"} {
-		b.Run(kind, func(b *testing.B) { benchWritePion(b, kind) })
+		for _, bwe := range []bool{false, true} {
+			name := kind + "/bwe=off"
+			if bwe {
+				name = kind + "/bwe=on"
+			}
+			b.Run(name, func(b *testing.B) { benchWritePion(b, kind, Config{NoBandwidthAdaptation: !bwe}) })
+		}
 	}
 }
 
-func benchWritePion(b *testing.B, kind string) {
-	s := newTestServer(b)
+func benchWritePion(b *testing.B, kind string, cfg Config) {
+	s := newTestServerWith(b, cfg)
 	pub := join(b, s, "r", "pub", clientOptions{publish: true})
 	sub := join(b, s, "r", "sub", clientOptions{noRead: true})
 	var d *downTrack

@@ -29,12 +29,19 @@ import (
 
 // newTestServer starts an SFU on 127.0.0.1 with an ephemeral port.
 func newTestServer(t testing.TB) *Server {
+	return newTestServerWith(t, Config{})
+}
+
+// newTestServerWith is newTestServer with cfg's other settings (the
+// address, loopback and logger are the tests').
+func newTestServerWith(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("SFU_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := New(Config{ListenIP: "127.0.0.1", Loopback: true, Logger: log})
+	cfg.ListenIP, cfg.Loopback, cfg.Logger = "127.0.0.1", true, log
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("sfu.New: %v", err)
 	}
@@ -52,6 +59,8 @@ type clientOptions struct {
 	receiveOnly bool // attach with AttachOptions.ReceiveOnly (a viewer)
 	simulcast   bool // publish video as three layers q/h/f (simulcast_test.go)
 	record      bool // keep every received video packet's numbers (received.log)
+	frameBytes  int  // simulcast: bytes per video packet (default 300)
+	downlink    int  // shape what the client receives to this many bits/s (bwe_test.go); 0: no shaper, < 0: a shaper left open
 }
 
 // received is what a client got on one forwarded track.
@@ -61,7 +70,9 @@ type received struct {
 	packets             int
 	levels              int // packets that carried the audio-level extension
 	badPayloads         int
-	seqs                map[uint16]int // sequence number → times received
+	seqs                map[uint16]int  // sequence number → times received
+	padding             int             // probe padding packets (no payload)
+	padSeqs             map[uint16]bool // their sequence numbers
 	lastSeq             uint16
 	log                 []rxPacket // with clientOptions.record: video packets in arrival order
 }
@@ -103,15 +114,29 @@ type testClient struct {
 	layers    [maxLayers]*webrtc.TrackLocalStaticRTP
 	layerKey  [maxLayers]atomic.Bool // send a key frame on that layer next
 	layerMsgs []layersInfo           // `layers` payloads received (guarded by mu)
+
+	// bandwidth (bwe_test.go)
+	pausedMsgs [][]pausedItem // `paused` payloads received (guarded by mu)
+	limiter    *downLimiter   // shapes what this client receives; nil: nothing
 }
 
 func clientAPI(t testing.TB) *webrtc.API {
+	return clientAPIShaped(t, nil)
+}
+
+// clientAPIShaped is clientAPI with the client's downlink shaped by lim
+// (nil: not shaped). The shaper comes first in the registry, so it sees
+// packets before pion's transport-cc recorder does, as a link would.
+func clientAPIShaped(t testing.TB, lim *downLimiter) *webrtc.API {
 	t.Helper()
 	m, err := newMediaEngine()
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := &interceptor.Registry{}
+	if lim != nil {
+		reg.Add(lim)
+	}
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +164,10 @@ func join(t testing.TB, s *Server, roomName, id string, opts clientOptions) *tes
 		recv:  map[string]*received{},
 		media: map[string]mediaState{},
 	}
-	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{BundlePolicy: webrtc.BundlePolicyMaxBundle})
+	if opts.downlink != 0 {
+		c.limiter = newDownLimiter(max(opts.downlink, 0))
+	}
+	pc, err := clientAPIShaped(t, c.limiter).NewPeerConnection(webrtc.Configuration{BundlePolicy: webrtc.BundlePolicyMaxBundle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +298,7 @@ func (c *testClient) handle(d json.RawMessage) {
 		Peer        string                     `json:"peer"`
 		Media       *mediaState                `json:"media"`
 		Layers      *layersInfo                `json:"layers"`
+		Paused      *[]pausedItem              `json:"paused"`
 	}
 	if err := json.Unmarshal(d, &m); err != nil {
 		c.errorf("%s: bad payload from sfu %s: %v", c.id, d, err)
@@ -337,6 +366,10 @@ func (c *testClient) handle(d json.RawMessage) {
 	case m.Layers != nil:
 		c.mu.Lock()
 		c.layerMsgs = append(c.layerMsgs, *m.Layers)
+		c.mu.Unlock()
+	case m.Paused != nil:
+		c.mu.Lock()
+		c.pausedMsgs = append(c.pausedMsgs, *m.Paused)
 		c.mu.Unlock()
 	default:
 		c.errorf("%s: unknown payload from sfu: %s", c.id, d)
@@ -524,7 +557,7 @@ func (c *testClient) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	if c.opts.noRead {
 		return // a stalled subscriber: never reads RTP or RTCP
 	}
-	r := &received{stream: tr.StreamID(), track: tr.ID(), kind: tr.Kind().String(), ssrc: uint32(tr.SSRC()), seqs: map[uint16]int{}}
+	r := &received{stream: tr.StreamID(), track: tr.ID(), kind: tr.Kind().String(), ssrc: uint32(tr.SSRC()), seqs: map[uint16]int{}, padSeqs: map[uint16]bool{}}
 	c.mu.Lock()
 	c.recv[tr.ID()] = r
 	c.mu.Unlock()
@@ -543,6 +576,14 @@ func (c *testClient) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
 				return
+			}
+			if p.Padding && len(p.Payload) == 0 {
+				// Probe padding (probe.go): numbered, but no media.
+				c.mu.Lock()
+				r.padding++
+				r.padSeqs[p.SequenceNumber] = true
+				c.mu.Unlock()
+				continue
 			}
 			ok := checkMedia(r.kind, p.Payload)
 			c.mu.Lock()

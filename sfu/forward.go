@@ -150,12 +150,25 @@ type downTrack struct {
 	cur    atomic.Int32
 
 	attached bool // in up's fan-out; guarded by up.mu (setTarget, attach, detach)
+	pausedBW bool // target < 0 for bandwidth, not for the view; guarded by up.mu
+
+	// limit is the highest layer the subscriber's downlink carries
+	// (alloc.go), -1 none, noLimit without constraint; written by the
+	// room's loop, read by choose.
+	limit atomic.Int32
+	// probe is the padding credit in bytes (probe.go): set by the room's
+	// loop, spent by the writer.
+	probe atomic.Int64
+	// overAt is when the lowest layer stopped fitting the downlink, 0
+	// while it fits (alloc.go delayPauses); room loop only.
+	overAt int64
 
 	// writer-owned
 	hdr    rtp.Header
 	exts   []rtp.Extension // backing store for hdr.Extensions
 	rw     rewriter
 	resent *resendLog // retransmissions so far, made on the first NACK (cache.go)
+	padAt  int64      // Server.now() of the last probe burst (probe.go)
 }
 
 func newDownTrack(up *upTrack, sub *Session) *downTrack {
@@ -166,6 +179,7 @@ func newDownTrack(up *upTrack, sub *Session) *downTrack {
 		rw:   newRewriter(up.clockRate),
 	}
 	d.cur.Store(-1)
+	d.limit.Store(noLimit)
 	d.target.Store(int32(sub.initialLayer(up)))
 	return d
 }
@@ -307,7 +321,9 @@ func (d *downTrack) writeVideo(b *binding, p *packet) {
 	if !ok {
 		return
 	}
-	d.send(b, p, seq, ts)
+	if d.send(b, p, seq, ts) && p.hdr.Marker {
+		d.pad(b, p.arrival) // probe.go: padding goes between frames
+	}
 }
 
 // send writes p with the subscriber's identifiers and the given sequence
@@ -386,11 +402,12 @@ type rewriter struct {
 	firstTS  uint32
 }
 
-// maxSegments is how many recent segments (layer switches) a subscriber's
-// track remembers for NACKs. Switches happen at most every few hundred
-// milliseconds (each needs a key frame), and a packet older than
-// maxResendAge is never resent, so 8 is plenty.
-const maxSegments = 8
+// maxSegments is how many recent segments (layer switches, probe padding)
+// a subscriber's track remembers for NACKs. Switches happen at most every
+// few hundred milliseconds (each needs a key frame), probe padding adds
+// two segments at most every probeGap, and a packet older than
+// maxResendAge is never resent, so 32 covers more than that second.
+const maxSegments = 32
 
 // segment is one run of one source in a subscriber's sequence.
 type segment struct {
@@ -479,6 +496,9 @@ func (r *rewriter) lookup(seq uint16) *segment {
 	}
 	for i := 0; i < r.count; i++ {
 		s := &r.segs[(r.head-i+maxSegments)%maxSegments]
+		if r.maxSeq-s.start >= 0x8000 {
+			continue // begun after probe padding, nothing sent in it yet
+		}
 		if r.maxSeq-s.start >= age {
 			return s
 		}

@@ -50,6 +50,9 @@ type upLayer struct {
 	ssrc   atomic.Uint32 // the layer's SSRC, as last seen on a packet
 	lastAt atomic.Int64  // Server.now() of its last packet; 0 before any
 	size   atomic.Uint32 // width<<16 | height from its last key frame; 0 before one
+
+	meter meter        // bytes in (reader), turned into rate by the room's loop (alloc.go)
+	rate  atomic.Int64 // bits/s, smoothed; 0 while the layer sends nothing
 }
 
 func newUpLayer(index int, rid string, remote *webrtc.TrackRemote, video bool) *upLayer {

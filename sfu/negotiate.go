@@ -350,6 +350,7 @@ func (s *Server) checkOffer(desc webrtc.SessionDescription) error {
 	if err != nil {
 		return fmt.Errorf("sfu: scratch peer connection: %w", err)
 	}
+	s.bwe.take(pc.ID()) // its estimator (if any) belongs to nobody; Close ends it
 	defer func() { _ = pc.Close() }()
 	return pc.SetRemoteDescription(desc)
 }

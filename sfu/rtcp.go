@@ -153,6 +153,8 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 				d.up.requestKeyframe(int(d.target.Load())) // during a switch, the target's key frame also ends it
 			case *rtcp.TransportLayerNack:
 				d.onNACK(pkt)
+			case *rtcp.TransportLayerCC:
+				d.sub.dl.feedback.Store(true) // gcc saw it on the way in (bwe.go)
 			}
 		}
 	}

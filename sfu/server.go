@@ -53,6 +53,12 @@ type Config struct {
 	// Logger receives the SFU's logs (pion's included, at lower levels);
 	// nil discards them.
 	Logger *slog.Logger
+	// NoBandwidthAdaptation turns off the downlink estimate and the
+	// allocation that spends it (alloc.go): every subscriber then gets
+	// what its view asks for, whatever its link carries, and forwarded
+	// packets carry no transport-wide sequence numbers. For comparisons
+	// (the constrained-link test's positive control, benchmarks).
+	NoBandwidthAdaptation bool
 }
 
 // Server is the SFU: it owns the UDP port and the rooms that have SFU
@@ -66,6 +72,7 @@ type Server struct {
 	pool  *sync.Pool // *packet, shared by every upTrack
 	epoch time.Time  // now() counts from here (monotonic)
 	ctr   counters
+	bwe   estimators // hands each PeerConnection's estimator to its Session (bwe.go)
 
 	ctx    context.Context // parent of every Session's context
 	cancel context.CancelFunc
@@ -113,7 +120,11 @@ func New(cfg Config) (*Server, error) {
 		_ = mux.Close()
 		return fail(err)
 	}
-	reg, err := newInterceptors(m)
+	var est *estimators
+	if !cfg.NoBandwidthAdaptation {
+		est = &s.bwe
+	}
+	reg, err := newInterceptors(m, est, pionlog.Factory{Log: log, Levels: pionLevels})
 	if err != nil {
 		_ = mux.Close()
 		return fail(err)

@@ -54,6 +54,8 @@ type Session struct {
 	pubMu sync.Mutex                       // serializes onTrack's publishing; guards pubs
 	pubs  map[*webrtc.RTPReceiver]*upTrack // what it publishes, by receiver: simulcast layers find their track
 
+	dl downlink // the downlink estimate and its allocation state (bwe.go, alloc.go)
+
 	vmu     sync.Mutex          // guards the view requests (view.go)
 	views   map[string]viewItem // by forwarded track id
 	viewing bool                // the client sent a `view`: unlisted tracks start at the lowest layer
@@ -93,7 +95,7 @@ func newSession(s *Server, peerID string) (*Session, error) {
 		return nil, fmt.Errorf("sfu: new peer connection for %s: %w", peerID, err)
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &Session{
+	ss := &Session{
 		srv:       s,
 		id:        peerID,
 		pc:        pc,
@@ -106,7 +108,11 @@ func newSession(s *Server, peerID string) (*Session, error) {
 		channels:  map[string]*outChannel{},
 		pubs:      map[*webrtc.RTPReceiver]*upTrack{},
 		views:     map[string]viewItem{},
-	}, nil
+	}
+	if !s.cfg.NoBandwidthAdaptation {
+		ss.dl.est = s.bwe.take(pc.ID()) // nil if pion built none: no adaptation for this one
+	}
+	return ss, nil
 }
 
 // start installs the PeerConnection's handlers and starts the session's

@@ -87,6 +87,7 @@ func (r *room) speakerLoop(stop <-chan struct{}) {
 		case <-t.C:
 			counts := r.tickSpeaker()
 			r.tickAudio(counts)
+			r.tickBandwidth()
 			r.tickLayers()
 		}
 	}

@@ -6,10 +6,11 @@ import "sync/atomic"
 // tool. Counters only grow; gauges (Sessions, Tracks, Subscriptions) go up
 // and down.
 type Stats struct {
-	Sessions      int64 // participants attached now
-	Tracks        int64 // publishers' tracks being read now
-	Subscriptions int64 // forwarded tracks bound to a subscriber now
-	PausedTracks  int64 // forwarded video tracks sending nothing now: the subscriber cannot see them (`view`)
+	Sessions        int64 // participants attached now
+	Tracks          int64 // publishers' tracks being read now
+	Subscriptions   int64 // forwarded tracks bound to a subscriber now
+	PausedTracks    int64 // forwarded video tracks sending nothing now: the subscriber cannot see them (`view`)
+	PausedBandwidth int64 // forwarded video tracks sending nothing now: the subscriber's downlink cannot carry even their lowest layer (alloc.go)
 
 	ForwardedPackets uint64 // RTP packets written to subscribers
 	ForwardedBytes   uint64 // their payload bytes (RTP header excluded)
@@ -18,6 +19,7 @@ type Stats struct {
 	NACKsRefused     uint64 // NACKed packets not retransmitted: subscriber congested, packet too old, or resent often enough already
 	PLIsSent         uint64 // key-frame requests sent to publishers (after throttling)
 	LayerSwitches    uint64 // a subscriber moved from one simulcast layer to another (at a key frame)
+	ProbePackets     uint64 // padding packets sent to probe a subscriber's downlink (probe.go)
 
 	DataMessages uint64 // data-channel messages delivered to a recipient
 	DataDropped  uint64 // data-channel messages not delivered (back-pressure, channel not open)
@@ -26,6 +28,11 @@ type Stats struct {
 	// sixth of AES-CM + HMAC-SHA1 per packet, so SRTPOther should stay 0.
 	SRTPGCM   uint64
 	SRTPOther uint64
+
+	// Downlinks are the downlink estimates (bits/s) of the subscribers the
+	// SFU adapts to now (bwe.go), in no order and with no identity: for
+	// a histogram.
+	Downlinks []int64
 }
 
 // counters is where Stats come from. Fields touched once per forwarded
@@ -34,7 +41,8 @@ type Stats struct {
 // rare events are global atomics.
 type counters struct {
 	sessions, tracks, subscriptions atomic.Int64
-	paused                          atomic.Int64
+	paused, pausedBW                atomic.Int64
+	none                            atomic.Int64 // pausedGauge's sink for tracks that are not paused
 
 	// retired accumulates the writer counters of closed sessions.
 	retired writerStats
@@ -44,6 +52,7 @@ type counters struct {
 	nacksRefused  atomic.Uint64
 	plisSent      atomic.Uint64
 	layerSwitches atomic.Uint64
+	probePackets  atomic.Uint64
 	dataMsgs      atomic.Uint64
 	dataDropped   atomic.Uint64
 	srtpGCM       atomic.Uint64
@@ -67,28 +76,45 @@ func (w *writerStats) addTo(dst *writerStats) {
 // session) and safe to call at any time, also after Close.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Sessions:       s.ctr.sessions.Load(),
-		Tracks:         s.ctr.tracks.Load(),
-		Subscriptions:  s.ctr.subscriptions.Load(),
-		PausedTracks:   s.ctr.paused.Load(),
-		DroppedPackets: s.ctr.dropped.Load(),
-		NACKsServed:    s.ctr.nacksServed.Load(),
-		NACKsRefused:   s.ctr.nacksRefused.Load(),
-		PLIsSent:       s.ctr.plisSent.Load(),
-		LayerSwitches:  s.ctr.layerSwitches.Load(),
-		DataMessages:   s.ctr.dataMsgs.Load(),
-		DataDropped:    s.ctr.dataDropped.Load(),
-		SRTPGCM:        s.ctr.srtpGCM.Load(),
-		SRTPOther:      s.ctr.srtpOther.Load(),
+		Sessions:        s.ctr.sessions.Load(),
+		Tracks:          s.ctr.tracks.Load(),
+		Subscriptions:   s.ctr.subscriptions.Load(),
+		PausedTracks:    s.ctr.paused.Load(),
+		PausedBandwidth: s.ctr.pausedBW.Load(),
+		DroppedPackets:  s.ctr.dropped.Load(),
+		NACKsServed:     s.ctr.nacksServed.Load(),
+		NACKsRefused:    s.ctr.nacksRefused.Load(),
+		PLIsSent:        s.ctr.plisSent.Load(),
+		LayerSwitches:   s.ctr.layerSwitches.Load(),
+		ProbePackets:    s.ctr.probePackets.Load(),
+		DataMessages:    s.ctr.dataMsgs.Load(),
+		DataDropped:     s.ctr.dataDropped.Load(),
+		SRTPGCM:         s.ctr.srtpGCM.Load(),
+		SRTPOther:       s.ctr.srtpOther.Load(),
 	}
 	var w writerStats
 	s.mu.Lock() // retiring a session's counters also holds s.mu: no double count, no dip
 	s.ctr.retired.addTo(&w)
 	for ss := range s.sessions {
 		ss.wstats.addTo(&w)
+		if e := ss.dl.last.Load(); e > 0 {
+			st.Downlinks = append(st.Downlinks, e)
+		}
 	}
 	s.mu.Unlock()
 	st.ForwardedPackets = w.packets.Load()
 	st.ForwardedBytes = w.bytes.Load()
 	return st
+}
+
+// pausedGauge is the gauge a bound video track with target t counts in:
+// paused by its view, paused for bandwidth, or none.
+func (c *counters) pausedGauge(t int32, bandwidth bool) *atomic.Int64 {
+	switch {
+	case t >= 0:
+		return &c.none
+	case bandwidth:
+		return &c.pausedBW
+	}
+	return &c.paused
 }

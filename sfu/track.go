@@ -168,6 +168,7 @@ func (u *upTrack) run(l *upLayer) {
 		p.arrival = u.srv.now()
 		p.layer = int8(l.index)
 		l.lastAt.Store(p.arrival)
+		l.meter.bytes.Add(uint64(n))
 		if l.ssrc.Load() != p.hdr.SSRC {
 			l.ssrc.Store(p.hdr.SSRC)
 		}
@@ -229,9 +230,7 @@ func (u *upTrack) attach(d *downTrack) {
 	u.attached++
 	u.srv.ctr.subscriptions.Add(1)
 	d.attached = true
-	if d.target.Load() < 0 {
-		u.srv.ctr.paused.Add(1)
-	}
+	u.srv.ctr.pausedGauge(d.target.Load(), d.pausedBW).Add(1)
 }
 
 // detach removes d from the fan-out (called from downTrack.Unbind).
@@ -252,9 +251,7 @@ func (u *upTrack) detach(d *downTrack) {
 	u.attached--
 	u.srv.ctr.subscriptions.Add(-1)
 	d.attached = false
-	if d.target.Load() < 0 {
-		u.srv.ctr.paused.Add(-1)
-	}
+	u.srv.ctr.pausedGauge(d.target.Load(), d.pausedBW).Add(-1)
 }
 
 // readerDone runs when a layer's reader ends; the last one stops the

@@ -214,11 +214,15 @@ func (u *upTrack) liveLayer(want int, now int64) int {
 // goroutine: the writer picks up the new target at the next packet.
 func (d *downTrack) choose(now int64) int {
 	want := d.sub.wantedLayer(d.up)
+	bandwidth := false
+	if lim := int(d.limit.Load()); want > lim { // alloc.go: the downlink carries no more
+		want, bandwidth = lim, lim < 0
+	}
 	t := want
 	if want >= 0 {
 		t = d.up.liveLayer(want, now)
 	}
-	if old := d.setTarget(int32(t)); old != int32(t) {
+	if old := d.setTarget(int32(t), bandwidth); old != int32(t) {
 		d.sub.log.Debug("layer target", "track", d.up.trackID, "from", old, "to", t, "want", want)
 		if t >= 0 {
 			d.up.requestKeyframe(t)
@@ -227,21 +231,19 @@ func (d *downTrack) choose(now int64) int {
 	return want
 }
 
-// setTarget changes the layer to forward and keeps the PausedTracks gauge
-// (bound video tracks with no layer) true. It returns the previous target.
-func (d *downTrack) setTarget(t int32) int32 {
+// setTarget changes the layer to forward and keeps the paused gauges
+// (bound video tracks with no layer, by reason) true. It returns the
+// previous target.
+func (d *downTrack) setTarget(t int32, bandwidth bool) int32 {
 	u := d.up
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	old := d.target.Swap(t)
-	if d.attached && (old < 0) != (t < 0) {
-		if t < 0 {
-			u.srv.ctr.paused.Add(1)
-		} else {
-			u.srv.ctr.paused.Add(-1)
-		}
+	if d.attached {
+		u.srv.ctr.pausedGauge(d.target.Load(), d.pausedBW).Add(-1)
+		u.srv.ctr.pausedGauge(t, bandwidth).Add(1)
 	}
-	return old
+	d.pausedBW = t < 0 && bandwidth
+	return d.target.Swap(t)
 }
 
 // tickLayers re-chooses every subscriber's layers (layers start and stop)

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley/internal/logsafe"
+	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/signaling"
 )
 
@@ -31,9 +32,17 @@ type Hub interface {
 	CloseRoom(name string) error
 }
 
+// SFU is what the API shows of the media server: what each participant
+// of a room receives (its downlink estimate, and the layer of each
+// forwarded video or why it is paused). *sfu.Server implements it.
+type SFU interface {
+	Receiving(room string) map[string]sfu.Receiving
+}
+
 // API serves /api/admin/.
 type API struct {
 	hub   Hub
+	sfu   SFU // nil: no `receiving` in room snapshots (set with WithSFU)
 	token []byte
 	log   *slog.Logger
 	mux   *http.ServeMux
@@ -62,6 +71,13 @@ func New(hub Hub, token string, log *slog.Logger) (*API, error) {
 	return a, nil
 }
 
+// WithSFU makes room snapshots show what each participant receives from
+// this node's SFU. Call it before serving.
+func (a *API) WithSFU(s SFU) *API {
+	a.sfu = s
+	return a
+}
+
 // ServeHTTP checks the bearer token, then routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
@@ -77,12 +93,37 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type roomsResponse struct {
-	Policy signaling.Policy     `json:"policy"`
-	Rooms  []signaling.RoomInfo `json:"rooms"`
+	Policy signaling.Policy `json:"policy"`
+	Rooms  []roomSnapshot   `json:"rooms"`
+}
+
+// roomSnapshot is the hub's room snapshot plus, for an SFU room on this
+// node, what each participant receives, by participant id.
+type roomSnapshot struct {
+	signaling.RoomInfo
+	Receiving map[string]sfu.Receiving `json:"receiving,omitempty"`
+}
+
+func (a *API) snapshot(ri signaling.RoomInfo) roomSnapshot {
+	rs := roomSnapshot{RoomInfo: ri}
+	if a.sfu != nil && ri.Mode == signaling.ModeSFU {
+		rs.Receiving = a.sfu.Receiving(ri.Name)
+	}
+	return rs
+}
+
+// rooms is every room's snapshot with the default policy.
+func (a *API) rooms() roomsResponse {
+	rooms := a.hub.Rooms()
+	out := make([]roomSnapshot, 0, len(rooms))
+	for _, ri := range rooms {
+		out = append(out, a.snapshot(ri))
+	}
+	return roomsResponse{Policy: a.hub.DefaultPolicy(), Rooms: out}
 }
 
 func (a *API) listRooms(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, roomsResponse{Policy: a.hub.DefaultPolicy(), Rooms: a.hub.Rooms()})
+	writeJSON(w, http.StatusOK, a.rooms())
 }
 
 func (a *API) getRoom(w http.ResponseWriter, r *http.Request) {
@@ -91,7 +132,7 @@ func (a *API) getRoom(w http.ResponseWriter, r *http.Request) {
 		writeHubError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ri)
+	writeJSON(w, http.StatusOK, a.snapshot(ri))
 }
 
 func (a *API) closeRoom(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +171,7 @@ func (a *API) setPolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.hub.SetDefaultPolicy(p)
-	writeJSON(w, http.StatusOK, roomsResponse{Policy: a.hub.DefaultPolicy(), Rooms: a.hub.Rooms()})
+	writeJSON(w, http.StatusOK, a.rooms())
 }
 
 func (a *API) setRoomPolicy(w http.ResponseWriter, r *http.Request) {

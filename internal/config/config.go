@@ -78,6 +78,8 @@ type SFU struct {
 	ListenIP  string   `yaml:"listen_ip" help:"address the SFU's UDP port is bound on; empty: every address"`
 	PublicIPs []string `yaml:"public_ips" help:"addresses advertised for the SFU when the host is behind 1:1 NAT (default: the host's own addresses)"`
 	Loopback  bool     `yaml:"loopback" help:"offer loopback ICE candidates (a browser on the same machine with no network; make run and tests turn it on)"`
+
+	BandwidthAdaptation bool `yaml:"bandwidth_adaptation" help:"estimate each subscriber's downlink (transport-cc feedback, Google Congestion Control) and send it only the simulcast layers it can carry, pausing its lowest-priority video when even the lowest do not fit; off: every subscriber gets what its view asks for (comparisons, tests)"`
 }
 
 // TLS configures HTTPS on the HTTP listener.
@@ -128,7 +130,7 @@ func Default() Config {
 		Policy:        "auto",
 		RoomMax:       100,
 		MaxFileBytes:  2 << 30,
-		SFU:           SFU{UDPPort: 7882},
+		SFU:           SFU{UDPPort: 7882, BandwidthAdaptation: true},
 		HSTSMaxAge:    hstsDefault,
 		Metrics:       Metrics{Listen: "127.0.0.1:9464"},
 		TURN: TURN{

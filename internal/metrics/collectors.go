@@ -64,7 +64,9 @@ var (
 	sfuNACKsDesc    = prometheus.NewDesc("parley_sfu_nacks_served_total", "Packets retransmitted from the SFU's cache on a subscriber's NACK.", nil, nil)
 	sfuNACKsRefDesc = prometheus.NewDesc("parley_sfu_nacks_refused_total", "NACKed packets the SFU did not retransmit: the subscriber was congested, the packet too old, or already resent enough.", nil, nil)
 	sfuPLIsDesc     = prometheus.NewDesc("parley_sfu_plis_sent_total", "Key-frame requests (PLI) the SFU sent to publishers.", nil, nil)
-	sfuPausedDesc   = prometheus.NewDesc("parley_sfu_paused_tracks", "Forwarded video tracks the SFU sends nothing of now: the subscriber cannot see them.", nil, nil)
+	sfuPausedDesc   = prometheus.NewDesc("parley_sfu_paused_tracks", "Forwarded video tracks the SFU sends nothing of now, by reason: view (the subscriber cannot see them), bandwidth (its downlink cannot carry even their lowest layer).", []string{"reason"}, nil)
+	sfuProbesDesc   = prometheus.NewDesc("parley_sfu_probe_packets_total", "Padding packets the SFU sent to probe subscribers' downlinks.", nil, nil)
+	sfuDownDesc     = prometheus.NewDesc("parley_sfu_downlink_estimate_bits", "Downlink estimates (bits/s) of the subscribers the SFU adapts to now, from their transport-cc feedback (one observation per subscriber, no identities).", nil, nil)
 	sfuSwitchesDesc = prometheus.NewDesc("parley_sfu_layer_switches_total", "Simulcast layer switches (a subscriber moved to another layer at a key frame).", nil, nil)
 	sfuDataDesc     = prometheus.NewDesc("parley_sfu_data_messages_total", "Data-channel messages the SFU delivered.", nil, nil)
 	sfuDataDropDesc = prometheus.NewDesc("parley_sfu_data_dropped_total", "Data-channel messages the SFU could not deliver.", nil, nil)
@@ -72,7 +74,7 @@ var (
 )
 
 func (c *sfuCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sfuSessionsDesc, sfuTracksDesc, sfuSubsDesc, sfuPacketsDesc, sfuBytesDesc, sfuDroppedDesc, sfuNACKsDesc, sfuNACKsRefDesc, sfuPLIsDesc, sfuDataDesc, sfuDataDropDesc, sfuSRTPDesc, sfuPausedDesc, sfuSwitchesDesc} {
+	for _, d := range []*prometheus.Desc{sfuSessionsDesc, sfuTracksDesc, sfuSubsDesc, sfuPacketsDesc, sfuBytesDesc, sfuDroppedDesc, sfuNACKsDesc, sfuNACKsRefDesc, sfuPLIsDesc, sfuDataDesc, sfuDataDropDesc, sfuSRTPDesc, sfuPausedDesc, sfuSwitchesDesc, sfuProbesDesc, sfuDownDesc} {
 		ch <- d
 	}
 }
@@ -98,8 +100,34 @@ func (c *sfuCollector) Collect(ch chan<- prometheus.Metric) {
 	n(sfuDataDropDesc, s.DataDropped)
 	n(sfuSRTPDesc, s.SRTPGCM, "aes_gcm")
 	n(sfuSRTPDesc, s.SRTPOther, "other")
-	g(sfuPausedDesc, s.PausedTracks)
+	ch <- prometheus.MustNewConstMetric(sfuPausedDesc, prometheus.GaugeValue, float64(s.PausedTracks), "view")
+	ch <- prometheus.MustNewConstMetric(sfuPausedDesc, prometheus.GaugeValue, float64(s.PausedBandwidth), "bandwidth")
 	n(sfuSwitchesDesc, s.LayerSwitches)
+	n(sfuProbesDesc, s.ProbePackets)
+	ch <- downlinkHistogram(s.Downlinks)
+}
+
+// downlinkBuckets are the histogram's upper bounds, bits/s: from a phone
+// on a poor cell (250 kbit/s) to more than a 25-tile grid needs.
+var downlinkBuckets = []float64{250e3, 500e3, 1e6, 2e6, 4e6, 8e6, 16e6}
+
+// downlinkHistogram turns the current estimates into a histogram: a
+// snapshot (it is rebuilt at every scrape), not a count since start.
+func downlinkHistogram(estimates []int64) prometheus.Metric {
+	counts := make(map[float64]uint64, len(downlinkBuckets))
+	for _, b := range downlinkBuckets {
+		counts[b] = 0 // an empty bucket is still exported
+	}
+	sum := 0.0
+	for _, e := range estimates {
+		sum += float64(e)
+		for _, b := range downlinkBuckets {
+			if float64(e) <= b {
+				counts[b]++
+			}
+		}
+	}
+	return prometheus.MustNewConstHistogram(sfuDownDesc, uint64(len(estimates)), sum, counts)
 }
 
 // turnCollector exports turn.Server.Stats at scrape time.

@@ -121,7 +121,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/ws", s.hub)
-	s.mux.Handle("/api/admin/", adminAPI)
+	s.mux.Handle("/api/admin/", adminAPI.WithSFU(s.sfu))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -22,6 +22,8 @@ func newSFU(cfg config.Config, log *slog.Logger) (*sfu.Server, error) {
 		PublicIPs: cfg.SFU.PublicIPs,
 		Loopback:  cfg.SFU.Loopback,
 		Logger:    log.With("part", "sfu"),
+
+		NoBandwidthAdaptation: !cfg.SFU.BandwidthAdaptation,
 	})
 	if err != nil {
 		addr := net.JoinHostPort(cfg.SFU.ListenIP, strconv.Itoa(cfg.SFU.UDPPort))

@@ -4,6 +4,7 @@
 // state), set policies, remove participants, close rooms. Refreshes itself.
 
 import { AdminAPI, adminErrorText, POLICIES } from './adminapi.js';
+import { receivingText } from './adminreceiving.js';
 
 const TOKEN_KEY = 'parley.admin.token';
 const REFRESH_MS = 2500;
@@ -191,6 +192,7 @@ function roomCard(name) {
       el('th', { scope: 'col', text: 'Name' }),
       el('th', { scope: 'col', text: 'Path' }),
       el('th', { scope: 'col', text: 'SFU pre-flight' }),
+      el('th', { scope: 'col', text: 'Receives' }),
       el('th', { scope: 'col' }, el('span', { class: 'visually-hidden', text: 'Actions' })))),
     el('tbody'));
   return el('li', { class: 'card room', 'data-room': name, 'aria-labelledby': `${id}-h` },
@@ -260,6 +262,10 @@ function updateRoom(card, r) {
     const sfu = row.querySelector('.p-sfu');
     sfu.textContent = SFU_TEXT[p.sfu] ?? p.sfu;
     sfu.dataset.state = p.sfu;
+    const recv = r.receiving?.[p.id];
+    const cell = row.querySelector('.p-recv');
+    cell.textContent = recv ? receivingText(recv, r.participants) : '—';
+    cell.dataset.paused = String(Boolean(recv?.video?.some((v) => v.paused === 'bandwidth')));
   }
   for (const row of [...body.children]) if (!seen.has(row.dataset.peerId)) row.remove();
 }
@@ -290,6 +296,7 @@ function personRow(room, p) {
       ...roleBadges(p)),
     el('td', { class: 'p-path' }),
     el('td', { class: 'p-sfu' }),
+    el('td', { class: 'p-recv' }),
     el('td', { class: 'p-act' }, kick));
 }
 

@@ -1,0 +1,330 @@
+package sfu
+
+import (
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Bandwidth allocation per subscriber: what its `view` asks for (view.go),
+// cut down to what its downlink carries (bwe.go). Every 500 ms, on the
+// room's loop:
+//
+//  1. every visible tile gets its lowest layer, in priority order (the
+//     `priority` of the view: active speaker and screen share first),
+//     while the estimate lasts; a tile whose lowest layer does not fit is
+//     paused for bandwidth, and the client is told (`paused`);
+//  2. then, again in priority order, each tile is raised layer by layer up
+//     to what its view asks for, while the estimate lasts.
+//
+// Audio is never paused, and what the subscriber receives of it is taken
+// off the estimate first. Hysteresis: a tile goes up (or resumes) only when
+// the step fits with allocUpMargin to spare and allocHold after the last
+// step up, so a layer does not flap between two estimates; it goes down at
+// once when it no longer fits.
+
+const (
+	// noLimit is a downTrack's limit when bandwidth does not constrain it.
+	noLimit = maxLayers
+
+	// allocShare is the part of the estimate the allocator spends: gcc's
+	// target is the rate at which queues start to build, and RTCP,
+	// retransmissions and key frames (several times a delta frame) ride on
+	// top of the media rate.
+	allocShareNum, allocShareDen = 9, 10
+
+	// allocUpMargin: a step up (or a resume) must fit 1.25× its cost. The
+	// measured rate of a layer swings by more than 10 % between key
+	// frames and motion; without a margin a tile at the edge would step
+	// up and down every tick.
+	allocUpMarginNum, allocUpMarginDen = 5, 4
+
+	// allocHold is the least time between two steps up for one
+	// subscriber: each costs a key frame, and gcc needs a few feedback
+	// rounds to show whether the new rate fits.
+	allocHold = 2 * layerTimeout
+
+	// pauseAfter is how long a tile's lowest layer must keep not fitting
+	// before it is paused: a dip of the estimate (a burst of cross
+	// traffic, a scheduling hiccup gcc takes for a queue) must not blank
+	// a tile; layers above the lowest go at once.
+	pauseAfter = 2 * time.Second
+
+	// defaultBitsPerPixel estimates a layer that sends nothing yet (so has
+	// no measured rate): bits per second per pixel of its size, which
+	// gives a browser's usual simulcast rates (≈1.4 Mbit/s at 720p,
+	// ≈350 kbit/s at 360p, ≈90 kbit/s at 180p).
+	defaultBitsPerPixelNum, defaultBitsPerPixelDen = 3, 2
+)
+
+// allocItem is one visible video tile in an allocation.
+type allocItem struct {
+	d        *downTrack
+	want     int // the layer the view asks for
+	priority int
+	order    uint64 // publication order: ties keep a stable order
+	prev     int32  // the limit before this allocation
+	limit    int    // the result: highest layer allowed, -1 paused
+}
+
+// allocate sets the bandwidth limit of every video track this subscriber
+// receives and tells the client which are paused for bandwidth. Room loop
+// only.
+func (ss *Session) allocate(now int64) {
+	downs := ss.downTracks()
+	est, ok := ss.dl.estimate()
+	if !ok {
+		for _, d := range downs {
+			d.limit.Store(noLimit)
+			d.probe.Store(0)
+		}
+		ss.dl.last.Store(0)
+		ss.sendPaused(nil)
+		return
+	}
+	ss.dl.last.Store(int64(est))
+	if est < ss.dl.prev/probeDropDen*probeDropNum {
+		ss.dl.droppedAt = now
+	}
+	ss.dl.prev = est
+	budget := est / allocShareDen * allocShareNum
+	var items []allocItem
+	for _, d := range downs {
+		u := d.up
+		if u.kind != webrtc.RTPCodecTypeVideo {
+			if !u.muted.Load() {
+				budget -= u.layerRate(0)
+			}
+			continue
+		}
+		want := d.sub.wantedLayer(u)
+		if want < 0 {
+			d.limit.Store(noLimit) // hidden: the view pauses it, not bandwidth
+			d.probe.Store(0)
+			continue
+		}
+		items = append(items, allocItem{d: d, want: want, priority: ss.viewPriority(u), order: u.order, prev: d.limit.Load()})
+	}
+	slices.SortStableFunc(items, func(a, b allocItem) int {
+		if a.priority != b.priority {
+			return b.priority - a.priority
+		}
+		return int(a.order) - int(b.order)
+	})
+	budget, up := allocLowest(items, budget)
+	budget = delayPauses(items, budget, now)
+	if allocRaise(items, budget, now-ss.dl.changedAt >= int64(allocHold)) || up {
+		ss.dl.changedAt = now
+	}
+	ss.probe(items, est, now)
+	var paused []string
+	for _, it := range items {
+		it.d.limit.Store(int32(it.limit))
+		if it.limit < 0 {
+			paused = append(paused, it.d.up.trackID)
+		}
+	}
+	ss.sendPaused(paused)
+}
+
+// tickBandwidth measures every layer's rate and re-allocates every
+// subscriber's downlink. Room loop, before tickLayers (which applies the
+// limits).
+func (r *room) tickBandwidth() {
+	r.mu.Lock()
+	tracks := slices.Clone(r.tracks)
+	sessions := r.others(nil)
+	r.mu.Unlock()
+	now := r.srv.now()
+	for _, u := range tracks {
+		for i := range maxLayers {
+			if l := u.layer(i); l != nil {
+				l.updateRate(now)
+			}
+		}
+	}
+	for _, ss := range sessions {
+		ss.allocate(now)
+	}
+}
+
+// allocLowest gives each tile, by priority, its lowest layer while the
+// budget lasts, and pauses the rest. It returns what is left and whether a
+// paused tile resumed.
+//
+// keepFirst: the highest-priority tile (the speaker, a screen share) keeps
+// its lowest layer even when that does not fit. With every video paused
+// only audio would flow, gcc could never see the link recover (probe
+// padding rides on a forwarded video), and the subscriber would see
+// nobody at all.
+func allocLowest(items []allocItem, budget int) (int, bool) {
+	resumed := false
+	for i := range items {
+		it := &items[i]
+		cost := it.d.up.layerRate(0)
+		need := cost
+		if it.prev < 0 {
+			need = cost / allocUpMarginDen * allocUpMarginNum
+		}
+		if need > budget && i > 0 {
+			it.limit = -1
+			continue
+		}
+		it.limit = 0 // the first tile always: see keepFirst
+		budget -= cost
+		resumed = resumed || it.prev < 0
+	}
+	return budget, resumed
+}
+
+// delayPauses keeps the lowest layer of a tile that stopped fitting less
+// than pauseAfter ago (its cost comes off the budget, so nothing is raised
+// meanwhile). It returns the budget left. Room loop only.
+func delayPauses(items []allocItem, budget int, now int64) int {
+	for i := range items {
+		it := &items[i]
+		switch {
+		case it.limit >= 0:
+			it.d.overAt = 0
+		case it.prev < 0:
+			// paused already
+		case it.d.overAt == 0 || now-it.d.overAt < int64(pauseAfter):
+			if it.d.overAt == 0 {
+				it.d.overAt = now
+			}
+			it.limit = 0
+			budget -= it.d.up.layerRate(0)
+		}
+	}
+	return budget
+}
+
+// allocRaise raises each tile, by priority, up to what its view asks for
+// while the budget lasts. A tile keeps a layer it already had as long as
+// it fits; a step above that needs allocUpMargin and canRaise. It reports
+// whether any tile went above its previous limit.
+func allocRaise(items []allocItem, budget int, canRaise bool) bool {
+	raised := false
+	for i := range items {
+		it := &items[i]
+		if it.limit < 0 {
+			continue
+		}
+		for l := it.limit + 1; l <= it.want; l++ {
+			cost := it.d.up.layerRate(l) - it.d.up.layerRate(it.limit)
+			need := cost
+			if int32(l) > it.prev {
+				if !canRaise {
+					break
+				}
+				need = cost / allocUpMarginDen * allocUpMarginNum
+			}
+			if need > budget {
+				break
+			}
+			budget -= cost
+			it.limit = l
+			raised = raised || int32(l) > it.prev
+		}
+	}
+	return raised
+}
+
+// downTracks is a snapshot of the tracks forwarded to this participant.
+func (ss *Session) downTracks() []*downTrack {
+	ss.negMu.Lock()
+	defer ss.negMu.Unlock()
+	downs := make([]*downTrack, 0, len(ss.downs))
+	for _, d := range ss.downs {
+		if d.bind.Load() != nil {
+			downs = append(downs, d)
+		}
+	}
+	return downs
+}
+
+// viewPriority is the priority the participant's view gives u's tile (0
+// when it does not list it).
+func (ss *Session) viewPriority(u *upTrack) int {
+	ss.vmu.Lock()
+	defer ss.vmu.Unlock()
+	return ss.views[u.trackID].Priority
+}
+
+// pausedMsg tells a subscriber which of its forwarded video tracks the SFU
+// pauses for bandwidth: the full list, replacing the previous one.
+type pausedMsg struct {
+	Paused []pausedItem `json:"paused"`
+}
+
+type pausedItem struct {
+	Track  string `json:"track"`
+	Reason string `json:"reason"` // "bandwidth"
+}
+
+// sendPaused sends `paused` when the list changed (the first time only
+// once something is paused). Room loop only.
+func (ss *Session) sendPaused(tracks []string) {
+	slices.Sort(tracks)
+	key := strings.Join(tracks, "\x00")
+	if key == ss.dl.pausedSent && (ss.dl.sentPaused || len(tracks) == 0) {
+		return
+	}
+	ss.dl.pausedSent, ss.dl.sentPaused = key, true
+	msg := pausedMsg{Paused: make([]pausedItem, 0, len(tracks))}
+	for _, t := range tracks {
+		msg.Paused = append(msg.Paused, pausedItem{Track: t, Reason: "bandwidth"})
+	}
+	ss.log.Debug("paused for bandwidth", "tracks", tracks)
+	ss.send(mustJSON(msg))
+}
+
+// layerRate is layer i's bit rate as measured on the way in, or, for a
+// layer that sends nothing now, an estimate from its size.
+func (u *upTrack) layerRate(i int) int {
+	if l := u.layer(i); l != nil {
+		if r := l.rate.Load(); r > 0 {
+			return int(r)
+		}
+	}
+	if u.kind != webrtc.RTPCodecTypeVideo {
+		return 0
+	}
+	w, h := u.layerDims(i)
+	return w * h / defaultBitsPerPixelDen * defaultBitsPerPixelNum
+}
+
+// meter measures a layer's bit rate: the reader adds each packet's size,
+// the room's loop turns the count into a rate once per tick.
+type meter struct {
+	bytes atomic.Uint64 // reader: every packet's size
+
+	// Room loop only.
+	lastBytes uint64
+	lastAt    int64
+}
+
+// rateSmoothing: the new measurement's weight in the rate (1/2), so one
+// key frame does not double a layer's cost for a tick.
+const rateSmoothingDen = 2
+
+// update folds the bytes since the last call into l.rate. Room loop only.
+func (l *upLayer) updateRate(now int64) {
+	m := &l.meter
+	b := m.bytes.Load()
+	if m.lastAt != 0 && now > m.lastAt {
+		r := int64(b-m.lastBytes) * 8 * 1e9 / (now - m.lastAt)
+		if !l.live(now) {
+			r = 0
+		}
+		old := l.rate.Load()
+		if old > 0 && r > 0 {
+			r = old + (r-old)/rateSmoothingDen
+		}
+		l.rate.Store(r)
+	}
+	m.lastBytes, m.lastAt = b, now
+}

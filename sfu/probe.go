@@ -1,0 +1,131 @@
+package sfu
+
+import (
+	"github.com/pion/rtp"
+)
+
+// Probing: gcc (bwe.go) raises its estimate quickly only when it sees more
+// acknowledged than its target, and slowly (≈8 %/s) otherwise. A
+// subscriber held on low layers sends too little to show that its link
+// got better, so while the allocation holds some tile below what its view
+// asks for, the SFU adds padding: RTP packets of padding only (RFC 3550
+// §5.1, P bit), on the media SSRC of the subscriber's highest-priority
+// forwarded video, right after a frame's last packet (a receiver's jitter
+// buffer takes padding between frames; Chromium sends its own padding the
+// same way). Decoders never see it.
+//
+// Bounded: at most probeShare of the estimate and maxProbeRate, in bursts
+// of at most maxProbeBurst packets at least probeGap apart, not for
+// probeBackoff after the estimate fell (the link just said no), and not
+// while gcc sees loss.
+
+const (
+	// probePadding is the padding of one probe packet: RTP's maximum
+	// (the count is one byte).
+	probePadding = 255
+
+	// probeShare: the padding rate is at most half the estimate, so
+	// media plus padding reach 1.5× the estimate, which is what gcc needs
+	// to move its target up by half.
+	probeShareNum, probeShareDen = 1, 2
+
+	// maxProbeRate bounds the padding per subscriber: 1 Mbit/s is more
+	// than any one step up (the top layer of a 720p camera) needs.
+	maxProbeRate = 1_000_000
+
+	// maxProbeBurst and probeGap shape the padding: a burst of up to 32
+	// packets (8 KiB) per frame at most every 100 ms. Each burst costs two
+	// rewriter segments (maxSegments), and must stay short enough not to
+	// delay the next frame.
+	maxProbeBurst = 32
+	probeGap      = 100e6 // ns
+
+	// probeBackoff: after the estimate fell, no padding for 2 s: the drop
+	// means the link is full, and padding would only add loss.
+	probeBackoff = 2e9 // ns
+
+	// probeDrop: a fall of the estimate below 9/10 of the previous tick's
+	// is a drop that stops probing (probeBackoff); gcc's estimate wobbles
+	// by less between ticks while it climbs.
+	probeDropNum, probeDropDen = 9, 10
+
+	// probeMaxLoss: no padding while gcc sees more loss than this (its
+	// own threshold for raising the loss-based estimate).
+	probeMaxLoss = 0.02
+)
+
+// probe gives the subscriber's highest-priority forwarded video the
+// padding credit for the next tick when some tile is held below what its
+// view asks for, the estimate did not just fall and gcc sees no loss;
+// otherwise it clears every credit. items are the allocation's tiles in
+// priority order. Room loop only.
+func (ss *Session) probe(items []allocItem, est int, now int64) {
+	held := false
+	var carrier *downTrack
+	for _, it := range items {
+		held = held || it.limit < it.want
+		if carrier == nil && it.limit >= 0 && it.d.cur.Load() >= 0 {
+			carrier = it.d
+		}
+	}
+	if !held || now-ss.dl.droppedAt < int64(probeBackoff) || !ss.dl.lossFree() {
+		carrier = nil
+	}
+	for _, it := range items {
+		if it.d != carrier {
+			it.d.probe.Store(0)
+			continue
+		}
+		rate := min(est/probeShareDen*probeShareNum, maxProbeRate)
+		it.d.probe.Store(int64(rate) * int64(speakerInterval) / 8e9)
+	}
+}
+
+// pad sends probe padding after a frame's last packet when this track has
+// credit (probe). Writer goroutine only.
+func (d *downTrack) pad(b *binding, now int64) {
+	credit := d.probe.Load()
+	if credit < probePadding || now-d.padAt < int64(probeGap) {
+		return
+	}
+	n := min(int(credit/probePadding), maxProbeBurst)
+	seq, ts, ok := d.rw.pad(n)
+	if !ok {
+		return
+	}
+	d.padAt = now
+	d.probe.Add(-int64(n * probePadding))
+	h := &d.hdr
+	for i := range n {
+		*h = rtp.Header{
+			Version: 2, Padding: true, PaddingSize: probePadding,
+			PayloadType: b.pt, SequenceNumber: seq + uint16(i), Timestamp: ts, SSRC: b.ssrc,
+			Extensions: d.exts[:0],
+		}
+		if _, err := b.w.WriteRTP(h, nil); err != nil {
+			return
+		}
+		d.up.srv.ctr.probePackets.Add(1)
+	}
+}
+
+// pad reserves n output sequence numbers for padding right after the
+// newest packet, at its timestamp. The padding gets a segment of its own
+// (no source: a NACK for it is refused), and the current source goes on
+// in a new segment whose numbers are shifted by n, its timestamps not. ok
+// is false before the first packet.
+func (r *rewriter) pad(n int) (seq uint16, ts uint32, ok bool) {
+	cur := *r.seg()
+	if !r.started || cur.ssrc == 0 || n <= 0 {
+		return 0, 0, false
+	}
+	seq, ts = r.maxSeq+1, r.maxTS
+	r.head = (r.head + 1) % maxSegments
+	r.segs[r.head] = segment{layer: -1, start: seq}
+	next := r.maxSeq - cur.seqOff + 1 // the source number expected next
+	r.maxSeq += uint16(n)
+	r.head = (r.head + 1) % maxSegments
+	r.segs[r.head] = segment{ssrc: cur.ssrc, layer: cur.layer, start: r.maxSeq + 1, srcFirst: next, seqOff: cur.seqOff + uint16(n), tsOff: cur.tsOff}
+	r.count = min(r.count+2, maxSegments)
+	return seq, ts, true
+}
