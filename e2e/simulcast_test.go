@@ -86,7 +86,6 @@ func waitInbound(t *testing.T, p *browsertest.Page, id, what string, timeout tim
 // TestBrowserSimulcastViewport: three pages in an SFU room with E2EE; A
 // makes B's tile small, then large, then moves it out of view.
 func TestBrowserSimulcastViewport(t *testing.T) {
-	t.Skip("skipped: the web client's view reports are off (VIEW_REPORTS in web/js/sfu.js) until a tile that comes back on screen is reliably unpaused (issue 14); the SFU's layer selection is tested with pion clients (TestSimulcastLayerSelection, TestSFUSimulcastPion)")
 	b := browsertest.New(t, browsertest.WithFlag("use-file-for-fake-video-capture", writeSolidY4M(t, 640, 360)), browsertest.WithWindowSize(1280, 800))
 	ts := testserver.Start(t, func(c *config.Config) { c.MeshMax = 2 })
 	names := []string{"A", "B", "C"}
@@ -102,6 +101,11 @@ func TestBrowserSimulcastViewport(t *testing.T) {
 	expectDecrypted(t, a, "A", want)
 	waitKnownPicture(t, a, "A", "B", "C")
 	bID := ids["B"]
+	// Frames that failed before now belong to the joins (a frame under a
+	// new epoch's key that arrived before its commit, docs/e2ee.md), not
+	// to layer selection: count from here.
+	failedAtStart := browsertest.MustEval[float64](a, jsDecryptFailures)
+	t.Logf("frames that failed to decrypt during the joins: %v", failedAtStart)
 
 	// The test room's pages send low quality: a 320×180 camera, so layers
 	// of 80×45, 160×90 and 320×180.
@@ -156,7 +160,7 @@ func TestBrowserSimulcastViewport(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if n := browsertest.MustEval[float64](a, jsDecryptFailures); n != 0 {
-		t.Errorf("%v frames failed to decrypt\ne2ee %s", n, e2eeDump(a))
+	if n := browsertest.MustEval[float64](a, jsDecryptFailures) - failedAtStart; n != 0 {
+		t.Errorf("%v frames failed to decrypt across the layer switches and the pause\ne2ee %s", n, e2eeDump(a))
 	}
 }

@@ -50,9 +50,10 @@ fi
 grep -E '^(ok|FAIL|---|panic:|\?)' "$log" | grep -v -- '--- PASS' || true
 if [ "$status" != 0 ]; then
   # CI keeps only what is printed: the end of each failed top-level test's
-  # own output, which is where its t.Fatal and logs are.
+  # own output (its t.Fatal and logs, and the server's warnings and errors).
   awk -v keep="$FAIL_LINES" '
     /^=== RUN   [^\/]+$/ { name = $3; n = 0 }
+    / level=(DEBUG|INFO) / { next } # the server log, chatty
     { buf[n % keep] = $0; n++ }
     /^--- FAIL: / && $3 == name {
       print "make test-go: the last lines of " name ":"

@@ -48,7 +48,7 @@ type upLayer struct {
 	cache  *packetCache // video only
 
 	ssrc   atomic.Uint32 // the layer's SSRC, as last seen on a packet
-	lastAt atomic.Int64  // Server.now() of its last packet; 0 before any
+	lastAt atomic.Int64  // Server.now() of its last media packet (noteArrival); 0 before any
 	size   atomic.Uint32 // width<<16 | height from its last key frame; 0 before one
 
 	meter meter        // bytes in (reader), turned into rate by the room's loop (alloc.go)
@@ -73,7 +73,21 @@ func (l *upLayer) dims() (w, h int) {
 	return int(s >> 16), int(s & 0xffff)
 }
 
-// live says the layer sent a packet within layerTimeout of now.
+// noteArrival records a packet of the layer for live. Only packets that
+// carry media count: a browser keeps sending padding-only packets (its
+// bandwidth probes, RFC 3550 §5.1 padding, on the media SSRC when no RTX is
+// negotiated) on an encoding whose encoder produces nothing — Chromium
+// drops its top simulcast layer when its CPU or uplink cannot keep it,
+// and then pads on that SSRC. Counted as flowing, such a layer was chosen
+// and kept, the subscriber waited for a key frame that never came, and its
+// tile froze for good (issue 14).
+func (l *upLayer) noteArrival(p *packet) {
+	if len(p.payload) > 0 {
+		l.lastAt.Store(p.arrival)
+	}
+}
+
+// live says the layer sent a media packet within layerTimeout of now.
 func (l *upLayer) live(now int64) bool {
 	at := l.lastAt.Load()
 	return at != 0 && now-at <= int64(layerTimeout)

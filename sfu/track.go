@@ -167,7 +167,7 @@ func (u *upTrack) run(l *upLayer) {
 		}
 		p.arrival = u.srv.now()
 		p.layer = int8(l.index)
-		l.lastAt.Store(p.arrival)
+		l.noteArrival(p)
 		l.meter.bytes.Add(uint64(n))
 		if l.ssrc.Load() != p.hdr.SSRC {
 			l.ssrc.Store(p.hdr.SSRC)

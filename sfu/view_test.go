@@ -80,6 +80,26 @@ func TestLiveLayer(t *testing.T) {
 	}
 }
 
+// TestPaddingIsNotFlowing: a layer that receives only padding-only packets
+// (a browser probing bandwidth on an encoding it stopped) is not chosen;
+// one media packet makes it flow.
+func TestPaddingIsNotFlowing(t *testing.T) {
+	u := &upTrack{nLayers: 3}
+	now := int64(10e9)
+	for i := range 3 {
+		u.layers[i].Store(newUpLayer(i, "", nil, true))
+	}
+	u.layer(0).noteArrival(&packet{payload: []byte{0x10, 0x00}, arrival: now})
+	u.layer(2).noteArrival(&packet{payload: nil, arrival: now}) // padding only
+	if l := u.liveLayer(2, now); l != 0 {
+		t.Errorf("f padding only: liveLayer(2) = %d, want 0 (q carries media)", l)
+	}
+	u.layer(2).noteArrival(&packet{payload: []byte{0x10, 0x00}, arrival: now})
+	if l := u.liveLayer(2, now); l != 2 {
+		t.Errorf("f with media: liveLayer(2) = %d, want 2", l)
+	}
+}
+
 func TestVP8KeyframeSize(t *testing.T) {
 	key := []byte{0x90, 0x80, 0x80, 0x01, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}
 	if w, h, ok := vp8KeyframeSize(key); !ok || w != 640 || h != 360 {

@@ -263,6 +263,7 @@ export function runCall({
     });
     sfu.addEventListener('unstream', (/** @type {CustomEvent} */ { detail: { peerId, role } }) => sw.unstream('sfu', peerId, role));
     sfu.addEventListener('media', (/** @type {CustomEvent} */ { detail: { peerId } }) => refresh(peerId));
+    sfu.addEventListener('paused', (/** @type {CustomEvent} */ { detail: { tiles } }) => view.setPaused(tiles));
     // Who is talking comes from speaking.js in every mode; the SFU's
     // speaker announcement is not needed for the tiles.
     sfu.addEventListener('state', (/** @type {CustomEvent} */ { detail: { state } }) => {

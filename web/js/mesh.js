@@ -61,6 +61,7 @@
 
 import { RemoteStreams } from './streams.js';
 import { sanitizeDescription } from './sdp.js';
+import { LinkAdapt, VIEW_CHANNEL } from './meshadapt.js';
 
 /** After this long in `failed` despite ICE restarts, a peer counts as gone. */
 const FAILED_GIVE_UP_MS = 20000;
@@ -242,9 +243,17 @@ export class Peer {
     /** the stream id each slot's sender announces (msid), to avoid no-op setStreams */
     this.msid = { mic: '', cam: '', screen: '' };
     /** Incoming streams and which is the camera / the screen share. */
+    /** @type {LinkAdapt|null} our camera's encoding for their tile, and our reports of theirs (meshadapt.js) */
+    this.adapt = null;
     this.routing = new RemoteStreams({
-      show: (role, stream) => this.fire('peer-stream', { peer: this, role, stream }),
-      unshow: (role) => this.fire('peer-unstream', { peer: this, role }),
+      show: (role, stream) => {
+        if (role === 'camera') this.adapt?.setTrack(stream.getVideoTracks()[0] ?? null);
+        this.fire('peer-stream', { peer: this, role, stream });
+      },
+      unshow: (role) => {
+        if (role === 'camera') this.adapt?.setTrack(null);
+        this.fire('peer-unstream', { peer: this, role });
+      },
       accept: () => !mesh.viewer(id),
     });
     /** Frames of one of its streams (`mid:` keys) for senders without a stream. */
@@ -339,6 +348,10 @@ export class Peer {
   channelsReady() {
     if (this.dataChannels || !this.pc) return;
     this.dataChannels = true;
+    // Mesh adaptation's own channel (meshadapt.js), pre-negotiated like the others.
+    const dc = this.pc.createDataChannel(VIEW_CHANNEL.label, { negotiated: true, id: VIEW_CHANNEL.id, ordered: true });
+    this.adapt = new LinkAdapt({ channel: dc, sender: () => this.tx.cam?.sender ?? null });
+    this.adapt.setTrack(this.routing.shown.camera?.getVideoTracks()[0] ?? null);
     this.fire('peer-channels', { peer: this });
   }
 
@@ -459,6 +472,7 @@ export class Peer {
         else if (tx.direction === 'sendonly') tx.direction = 'inactive';
       }
     }
+    this.adapt?.apply(); // a new camera track: its size decides the scale
   }
 
   /** What the remote told us in its `media` payload. */
@@ -654,6 +668,7 @@ export class Peer {
     if (this.closed) return;
     this.setLink('', '');
     this.closed = true;
+    this.adapt?.close();
     this.routing.close();
     clearTimeout(this.giveUpTimer);
     clearInterval(this.restartTimer);

@@ -25,6 +25,10 @@ class FakePC extends EventTarget {
   addTransceiver(kind) {
     return { sender: { track: null, replaceTrack: async () => {}, setStreams() {} }, receiver: { track: { kind } }, direction: 'recvonly', stopped: false, mid: null };
   }
+  createDataChannel(label, opts) {
+    const dc = new EventTarget();
+    return Object.assign(dc, { label, ...opts, readyState: 'connecting', send() {}, close() {} });
+  }
   getTransceivers() { return []; }
   getSenders() { return []; }
   getReceivers() { return []; }

@@ -28,6 +28,8 @@
 //   unstream {peerId, role}
 //   media    {peerId}  a participant's mic/cam flags or a track's mute changed
 //   speaker  {peerId}  the active speaker (from the SFU's audio levels)
+//   paused   {tiles: [{peerId, role}]}  the tiles whose video the SFU pauses
+//            to save bandwidth (the full list; `paused`, docs/sfu.md)
 //   state    {state}   'idle'|'connecting'|'connected'|'failed'|'closed'
 //   pc       {pc}      a new connection (start), before its first offer
 //
@@ -49,15 +51,6 @@ import { RemoteStreams } from './streams.js';
 import { sanitizeDescription } from './sdp.js';
 import { Viewport, PRIORITY } from './viewport.js';
 
-/**
- * VIEW_REPORTS turns on the `view` reports (viewport.js) that let the SFU
- * pick a layer per tile and pause video nobody sees. Off for now: with the
- * paged layouts, a tile that comes back on screen could stay paused
- * (TestBrowserSwitch, issue 14); without reports the SFU forwards every
- * video's top layer, as before simulcast.
- */
-const VIEW_REPORTS = false;
-
 /** The pre-flight (and any reconnection) must connect within this time. */
 export const CONNECT_TIMEOUT_MS = 10000;
 /** Minimum spacing between two ICE restarts of a failed link. */
@@ -77,6 +70,49 @@ export const SIMULCAST = Object.freeze([
   { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
   { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ]);
+
+/** Most entries read from one `paused` payload: the SFU forwards at most 256 videos to a client (its `view` limit). */
+export const MAX_PAUSED = 256;
+
+/**
+ * pausedTracks reads the SFU's `paused` payload (docs/sfu.md): the ids of
+ * the forwarded video tracks paused for lack of bandwidth. Entries with
+ * another reason, or malformed, are ignored.
+ * @param {unknown} list
+ * @returns {Set<string>}
+ */
+export function pausedTracks(list) {
+  const out = new Set();
+  if (!Array.isArray(list)) return out;
+  for (const e of list.slice(0, MAX_PAUSED)) {
+    if (e && typeof e === 'object' && typeof e.track === 'string' && e.track && e.reason === 'bandwidth') out.add(e.track);
+  }
+  return out;
+}
+
+/**
+ * pausedTiles maps paused track ids to the tiles that show them: the
+ * owner (from `tracks`) and the role (the owner's announced screen stream,
+ * else the camera). Tracks of unknown owner are left out; each tile once.
+ * @param {Iterable<string>} ids
+ * @param {(track: string) => string|undefined} ownerOf
+ * @param {(track: string) => 'camera'|'screen'} roleOf
+ * @returns {{peerId: string, role: 'camera'|'screen'}[]}
+ */
+export function pausedTiles(ids, ownerOf, roleOf) {
+  const seen = new Set();
+  const out = [];
+  for (const id of ids) {
+    const peerId = ownerOf(id);
+    if (!peerId) continue;
+    const role = roleOf(id);
+    const key = `${peerId}\n${role}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ peerId, role });
+  }
+  return out;
+}
 
 /** The data channel the pre-flight opens (forwarded by label, docs/sfu.md). */
 export const CHANNEL_LABEL = 'parley';
@@ -127,10 +163,16 @@ export class SfuLink extends EventTarget {
     this.viewport = null;
     /** forwarded track id → its stream id, from `tracks` */
     this.trackStream = new Map();
+    /** (stream id, kind) → forwarded track id, from `tracks` */
+    this.streamTrack = new Map();
+    /** @type {WeakMap<MediaStreamTrack, string>} received track → forwarded track id (see sfuId) */
+    this.received = new WeakMap();
     /** the forwarded video track ids (latest `tracks`), and those ever shown */
     this.videoTracks = [];
     this.shownTracks = new Set();
     this.speakerId = '';
+    /** forwarded video track ids the SFU pauses for bandwidth (latest `paused`) */
+    this.paused = new Set();
   }
 
   /** start opens the link (the pre-flight) for the session a `welcome` began. */
@@ -142,10 +184,17 @@ export class SfuLink extends EventTarget {
     this.streamOwner.clear();
     this.trackOwner.clear();
     this.trackStream.clear();
+    this.streamTrack.clear();
+    this.received = new WeakMap();
     this.videoTracks = [];
     this.shownTracks.clear();
-    if (VIEW_REPORTS && typeof ResizeObserver === 'function') {
-      this.viewport = new Viewport({ send: (view) => this.signal({ view }), priority: (t) => this.priority(t) });
+    this.clearPaused();
+    if (typeof ResizeObserver === 'function') {
+      this.viewport = new Viewport({
+        send: (view) => this.signal({ view }),
+        priority: (t) => this.priority(t),
+        idOf: (t) => this.sfuId(t),
+      });
     }
     const pc = new RTCPeerConnection({
       iceServers: Array.isArray(welcome.iceServers) ? welcome.iceServers : [],
@@ -225,11 +274,16 @@ export class SfuLink extends EventTarget {
     if (typeof data.peer === 'string' && data.media) {
       this.participant(data.peer).setMedia(data.media);
       this.fire('media', { peerId: data.peer });
+      if (this.paused.size) this.firePaused(); // a screen share may have been announced
     }
     if (typeof data.speaker === 'string') {
       this.speakerId = data.speaker;
       this.viewport?.changed();
       this.fire('speaker', { peerId: data.speaker });
+    }
+    if ('paused' in data) {
+      this.paused = pausedTracks(data.paused);
+      this.firePaused();
     }
     if (data.layers && typeof data.layers === 'object') this.enqueue(() => this.applyLayers(data.layers));
     if (data.description || 'candidate' in data) this.enqueue(() => this.handle(data));
@@ -347,11 +401,29 @@ export class SfuLink extends EventTarget {
       if (!t || typeof t.peer !== 'string') continue;
       if (typeof t.stream === 'string') this.streamOwner.set(t.stream, t.peer);
       if (typeof t.track === 'string') this.trackOwner.set(t.track, t.peer);
-      if (typeof t.track === 'string' && typeof t.stream === 'string') this.trackStream.set(t.track, t.stream);
+      if (typeof t.track === 'string' && typeof t.stream === 'string') {
+        this.trackStream.set(t.track, t.stream);
+        this.streamTrack.set(`${t.stream}/${t.kind}`, t.track);
+      }
       if (t.kind === 'video' && typeof t.track === 'string') video.push(t.track);
     }
     this.videoTracks = video;
     this.reportTracks();
+    if (this.paused.size) this.firePaused(); // owners may have changed
+  }
+
+  /** clearPaused forgets every pause (a new or closed link: nothing is forwarded). */
+  clearPaused() {
+    if (!this.paused.size) return;
+    this.paused = new Set();
+    this.firePaused();
+  }
+
+  /** firePaused announces the tiles whose video is paused for bandwidth. */
+  firePaused() {
+    const tiles = pausedTiles(this.paused, (t) => this.trackOwner.get(t),
+      (t) => (this.isScreen(t) ? 'screen' : 'camera'));
+    this.fire('paused', { tiles });
   }
 
   /**
@@ -364,13 +436,31 @@ export class SfuLink extends EventTarget {
     this.viewport?.setTracks(this.videoTracks.filter((id) => this.shownTracks.has(id)));
   }
 
+  /**
+   * sfuId is the forwarded track id (as in `tracks` and `view`) of a
+   * received track. The receiving MediaStreamTrack's own id is not always
+   * it: Firefox gives remote tracks ids of its own, and an m-line the SFU
+   * reuses for another track keeps the receiver's first track (and id).
+   * onTrack records the mapping at every track event.
+   * @param {MediaStreamTrack} track
+   */
+  sfuId(track) {
+    return this.received.get(track) ?? track.id;
+  }
+
   /** priority ranks a forwarded video for the SFU: screen shares, the speaker, the rest. */
   priority(track) {
+    if (this.isScreen(track)) return PRIORITY.screen;
+    const owner = this.trackOwner.get(track);
+    return owner && owner === this.speakerId ? PRIORITY.speaker : PRIORITY.normal;
+  }
+
+  /** isScreen says whether a forwarded track is its owner's announced screen share. */
+  isScreen(track) {
     const owner = this.trackOwner.get(track);
     const stream = this.trackStream.get(track);
     const screen = owner ? this.remote.get(owner)?.remote.screen : null;
-    if (screen && (stream === screen || stream === `${owner}-${screen}`)) return PRIORITY.screen;
-    return owner && owner === this.speakerId ? PRIORITY.speaker : PRIORITY.normal;
+    return !!screen && (stream === screen || stream === `${owner}-${screen}`);
   }
 
   /**
@@ -404,7 +494,7 @@ export class SfuLink extends EventTarget {
         prefix: `${peerId}-`,
         accept: () => !this.viewer(peerId),
         show: (role, stream) => {
-          for (const t of stream.getVideoTracks()) this.shownTracks.add(t.id);
+          for (const t of stream.getVideoTracks()) this.shownTracks.add(this.sfuId(t));
           this.reportTracks();
           this.fire('stream', { peerId, role, stream });
         },
@@ -429,6 +519,8 @@ export class SfuLink extends EventTarget {
       console.warn('parley: sfu: ignoring a track forwarded from a viewer', owner);
       return;
     }
+    const id = this.trackOwner.has(ev.track.id) ? ev.track.id : this.streamTrack.get(`${stream.id}/${ev.track.kind}`);
+    if (id) this.received.set(ev.track, id);
     // Its frames must decrypt under the owner's MLS leaf (docs/e2ee.md).
     this.e2ee?.bind(ev.receiver, owner);
     this.participant(owner).add(stream, ev.track, () => this.fire('media', { peerId: owner }));
@@ -510,6 +602,7 @@ export class SfuLink extends EventTarget {
     for (const r of this.remote.values()) r.close();
     this.viewport?.close();
     this.viewport = null;
+    this.clearPaused();
     this.pc.close();
     this.pc = null;
     this.channel = null;
@@ -525,11 +618,22 @@ export class SfuLink extends EventTarget {
       sending: Object.fromEntries(SLOTS.map(([role]) => [role, !!this.tx[role]?.sender.track])),
       // participant id → how many forwarded tracks the SFU announced for them
       forwarded: [...this.trackOwner.values()].reduce((n, id) => ({ ...n, [id]: (n[id] ?? 0) + 1 }), {}),
-      // forwarded track id → participant id, and the last `view` we sent
-      owners: Object.fromEntries(this.trackOwner),
+      // track id → participant id (forwarded ids, and the ids of the
+      // received tracks: getStats' trackIdentifier), and the last `view` we sent
+      owners: this.owners(),
       view: this.viewport?.last ?? null,
       counts: { ...this.counts },
     };
+  }
+
+  /** owners maps forwarded and received track ids to participant ids (debug). */
+  owners() {
+    const out = Object.fromEntries(this.trackOwner);
+    for (const r of this.pc?.getReceivers() ?? []) {
+      const id = r.track && this.received.get(r.track);
+      if (id && this.trackOwner.has(id)) out[r.track.id] = this.trackOwner.get(id);
+    }
+    return out;
   }
 
   fire(type, detail) {

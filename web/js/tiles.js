@@ -8,6 +8,9 @@ import { toast } from './toasts.js';
 
 const screenKey = (id) => `${id}:screen`;
 
+/** What a tile whose video the SFU paused for bandwidth says (setPaused). */
+export const PAUSED_TEXT = 'Paused to save bandwidth';
+
 export class TileView {
   /** @param {import('./ui.js').Grid} grid */
   constructor(grid) {
@@ -21,6 +24,8 @@ export class TileView {
     this.roles = new Map();
     /** @type {Map<string, {state: string, text: string}>} participant id → link problem (setLinkState) */
     this.links = new Map();
+    /** @type {Set<string>} tile keys whose video the SFU pauses to save bandwidth (setPaused) */
+    this.paused = new Set();
     /** @type {((id: string, tile: Tile) => void)|null} adds per-tile controls to camera tiles (moderation.js) */
     this.decorate = null;
   }
@@ -36,6 +41,7 @@ export class TileView {
       const lock = this.locks.get(id);
       if (lock) t.setE2ee(lock);
       this.applyLink(id, t);
+      this.applyPaused(key, t);
       if (role !== 'screen') {
         const labels = this.roles.get(id);
         if (labels) t.setRoles(labels);
@@ -60,6 +66,8 @@ export class TileView {
     this.locks.delete(id);
     this.roles.delete(id);
     this.links.delete(id);
+    this.paused.delete(id);
+    this.paused.delete(screenKey(id));
     this.grid.remove(id);
     this.grid.remove(screenKey(id));
   }
@@ -187,6 +195,42 @@ export class TileView {
       t.lock.dataset.linkNote = plain;
       t.lock.setAttribute('aria-label', `${plain} No picture or sound arrives: ${link.text}.`);
     }
+  }
+
+  /**
+   * setPaused shows "Paused to save bandwidth" on the tiles whose video
+   * the SFU stopped forwarding because the link cannot carry it (sfu.js
+   * `paused` event: the full list), and takes it off the others. The note
+   * is a status, so screen readers announce it when it appears.
+   * DOM hook: `.tile[data-paused=bandwidth] .paused-note`.
+   * @param {{peerId: string, role: 'camera'|'screen'}[]} tiles
+   */
+  setPaused(tiles) {
+    const next = new Set(tiles.map(({ peerId, role }) => (role === 'screen' ? screenKey(peerId) : peerId)));
+    const changed = new Set([...this.paused, ...next]);
+    this.paused = next;
+    for (const key of changed) {
+      const t = this.grid.get(key);
+      if (t) this.applyPaused(key, t);
+    }
+  }
+
+  /** applyPaused puts or takes the bandwidth note on one tile. */
+  applyPaused(key, t) {
+    let note = t.el.querySelector('.paused-note');
+    if (!this.paused.has(key)) {
+      note?.remove();
+      delete t.el.dataset.paused;
+      return;
+    }
+    if (!note) {
+      note = document.createElement('span');
+      note.className = 'paused-note';
+      note.setAttribute('role', 'status');
+      t.label.append(note);
+      note.textContent = PAUSED_TEXT; // after insertion: a live region announces changes
+    }
+    t.el.dataset.paused = 'bandwidth';
   }
 
   /** indicators updates a participant's mic/camera marks and connection state. */

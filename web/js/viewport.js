@@ -8,15 +8,31 @@
 // view, a page of the grid — and measure:
 //   - the rendered size in device pixels (CSS size × devicePixelRatio,
 //     ResizeObserver), the largest of the elements showing it;
-//   - whether it can be seen at all: in the viewport (IntersectionObserver),
-//     the tab not hidden (document.hidden), the element laid out (a tile on
-//     another page of the grid, display: none, has no size). A track no
-//     element shows is not visible: paged-out tiles get no video. (sfu.js
+//   - whether it can be seen at all: inside the window, the tab not hidden
+//     (document.hidden), the element laid out (a tile on another page of
+//     the grid, display: none, has no size). A track no element shows is
+//     not visible: paged-out tiles get no video. (sfu.js
 //     lists only tracks that were shown once: until then the SFU sends the
 //     lowest layer, so a new stream can be recognised by its arriving video.)
 // The full list is sent when it changes, at most every DEBOUNCE_MS.
 //
-// DOM-free parts (viewItems, sameView) are exported for node tests.
+// Visibility is measured at report time, from the element's rectangle
+// against the window (inWindow), never from a remembered observer state:
+// an IntersectionObserver's answer about an element arrives a frame after
+// it is observed or moved, so a report made meanwhile — a tile that just
+// came back from another page, a <video> a move between mesh and SFU just
+// created — said "not visible", the SFU paused the track, and the tile
+// froze until the next change. The observers only say *when* to measure.
+// (An element clipped away by a scrolled container still counts as
+// visible: it costs bandwidth, never a frozen tile. The app's grid pages
+// rather than scrolls.)
+//
+// Track ids: the SFU's `tracks` ids are those of the publisher's tracks;
+// the receiving MediaStreamTrack may have another id (Firefox makes its
+// own, and a reused m-line keeps its first track), so the caller maps a
+// received track to the SFU's id (idOf).
+//
+// DOM-free parts (viewItems, sameView, inWindow) are exported for node tests.
 
 /** Changes are sent at most this often: a window resize fires many events. */
 export const DEBOUNCE_MS = 250;
@@ -57,6 +73,15 @@ export function viewItems(tracks, seen, { dpr, hidden, priority }) {
   });
 }
 
+/**
+ * inWindow reports whether a rectangle (CSS px, viewport coordinates)
+ * overlaps a window of width × height.
+ * @param {{left: number, top: number, right: number, bottom: number}} r
+ */
+export function inWindow(r, width, height) {
+  return r.right > 0 && r.bottom > 0 && r.left < width && r.top < height && r.right > r.left && r.bottom > r.top;
+}
+
 /** sameView reports whether two `view` lists say the same. */
 export function sameView(a, b) {
   if (!a || !b || a.length !== b.length) return false;
@@ -71,28 +96,29 @@ export class Viewport {
   /**
    * @param {{send: (items: ViewItem[]) => void,
    *          root?: Document,
-   *          priority?: (track: string) => number}} opts
+   *          priority?: (track: string) => number,
+   *          idOf?: (track: MediaStreamTrack) => string}} opts
    *   send: delivers a `view` payload to the SFU.
    *   priority: a track's priority (PRIORITY.*).
+   *   idOf: the SFU's id of a received track (default: its own id).
    */
-  constructor({ send, root = globalThis.document, priority = () => PRIORITY.normal }) {
+  constructor({ send, root = globalThis.document, priority = () => PRIORITY.normal, idOf = (t) => t.id }) {
     this.send = send;
     this.root = root;
     this.priority = priority;
+    this.idOf = idOf;
     /** @type {Set<string>} forwarded video track ids */
     this.tracks = new Set();
-    /** @type {Map<Element, boolean>} watched <video> elements → intersecting */
-    this.watched = new Map();
+    /** @type {Set<Element>} watched <video> elements */
+    this.watched = new Set();
     /** @type {ViewItem[]|null} the last list sent */
     this.last = null;
     this.timer = 0;
     this.rescanTimer = 0;
     this.closed = false;
     this.resize = new ResizeObserver(() => this.schedule());
-    this.intersect = new IntersectionObserver((entries) => {
-      for (const e of entries) if (this.watched.has(e.target)) this.watched.set(e.target, e.isIntersecting);
-      this.schedule();
-    });
+    // Scrolling in or out of view resizes nothing: this one says when.
+    this.intersect = new IntersectionObserver(() => this.schedule());
     this.mutations = new MutationObserver(() => this.schedule(true));
     this.mutations.observe(root.body ?? root, { childList: true, subtree: true, attributes: true, attributeFilter: ['class', 'hidden', 'style'] });
     this.onVisibility = () => this.schedule();
@@ -131,7 +157,7 @@ export class Viewport {
     for (const v of this.root.querySelectorAll('video')) {
       if (this.showsForwarded(v)) now.add(v);
     }
-    for (const v of [...this.watched.keys()]) {
+    for (const v of [...this.watched]) {
       if (now.has(v)) continue;
       this.resize.unobserve(v);
       this.intersect.unobserve(v);
@@ -139,7 +165,7 @@ export class Viewport {
     }
     for (const v of now) {
       if (this.watched.has(v)) continue;
-      this.watched.set(v, false); // until the first intersection callback
+      this.watched.add(v);
       this.resize.observe(v);
       this.intersect.observe(v);
     }
@@ -148,7 +174,7 @@ export class Viewport {
   /** trackIds returns the video track ids an element shows. */
   trackIds(v) {
     const s = v.srcObject;
-    return s && typeof s.getVideoTracks === 'function' ? s.getVideoTracks().map((t) => t.id) : [];
+    return s && typeof s.getVideoTracks === 'function' ? s.getVideoTracks().map((t) => this.idOf(t)) : [];
   }
 
   showsForwarded(v) {
@@ -159,9 +185,13 @@ export class Viewport {
   report() {
     /** @type {Map<string, Seen[]>} */
     const seen = new Map();
-    for (const [v, intersecting] of this.watched) {
+    const win = globalThis.document?.documentElement;
+    const winW = globalThis.innerWidth || win?.clientWidth || 0;
+    const winH = globalThis.innerHeight || win?.clientHeight || 0;
+    for (const v of this.watched) {
       if (!v.isConnected) continue;
       const r = v.getBoundingClientRect();
+      const intersecting = inWindow(r, winW, winH);
       for (const id of this.trackIds(v)) {
         if (!this.tracks.has(id)) continue;
         if (!seen.has(id)) seen.set(id, []);

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { viewItems, sameView, SIZE_STEP, PRIORITY } from './viewport.js';
+import { viewItems, sameView, inWindow, SIZE_STEP, PRIORITY } from './viewport.js';
 
 const env = (over = {}) => ({ dpr: 1, hidden: false, priority: () => PRIORITY.normal, ...over });
 
@@ -37,4 +37,14 @@ test('sameView compares every field', () => {
   assert.equal(sameView(a, [{ ...a[0], visible: false }]), false);
   assert.equal(sameView(a, []), false);
   assert.equal(sameView(a, null), false);
+});
+
+test('inWindow: a rectangle overlapping the window, not one beside it or empty', () => {
+  const r = (left, top, w, h) => ({ left, top, right: left + w, bottom: top + h });
+  assert.equal(inWindow(r(0, 0, 320, 180), 1280, 720), true);
+  assert.equal(inWindow(r(-100, -50, 320, 180), 1280, 720), true);
+  assert.equal(inWindow(r(-5000, 0, 320, 180), 1280, 720), false);
+  assert.equal(inWindow(r(1280, 0, 320, 180), 1280, 720), false);
+  assert.equal(inWindow(r(0, 800, 320, 180), 1280, 720), false);
+  assert.equal(inWindow(r(10, 10, 0, 0), 1280, 720), false);
 });

@@ -1,0 +1,37 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { pausedTracks, pausedTiles, MAX_PAUSED } from './sfu.js';
+
+test('pausedTracks keeps the bandwidth pauses of a `paused` payload', () => {
+  const got = pausedTracks([
+    { track: 'v1', reason: 'bandwidth' },
+    { track: 'v2', reason: 'other' },
+    { track: '', reason: 'bandwidth' },
+    { track: 7, reason: 'bandwidth' },
+    null,
+    'v3',
+    { track: 'v4', reason: 'bandwidth' },
+  ]);
+  assert.deepEqual([...got], ['v1', 'v4']);
+});
+
+test('pausedTracks: an empty list or no list means nothing paused', () => {
+  assert.equal(pausedTracks([]).size, 0);
+  assert.equal(pausedTracks(undefined).size, 0);
+  assert.equal(pausedTracks({ track: 'v1', reason: 'bandwidth' }).size, 0);
+});
+
+test('pausedTracks reads at most MAX_PAUSED entries', () => {
+  const list = Array.from({ length: MAX_PAUSED + 10 }, (_, i) => ({ track: `v${i}`, reason: 'bandwidth' }));
+  assert.equal(pausedTracks(list).size, MAX_PAUSED);
+});
+
+test('pausedTiles maps tracks to tiles, once each, skipping unknown owners', () => {
+  const owners = new Map([['cam-a', 'a'], ['scr-a', 'a'], ['cam-b', 'b']]);
+  const tiles = pausedTiles(['cam-a', 'scr-a', 'cam-b', 'gone'], (t) => owners.get(t), (t) => (t.startsWith('scr') ? 'screen' : 'camera'));
+  assert.deepEqual(tiles, [
+    { peerId: 'a', role: 'camera' },
+    { peerId: 'a', role: 'screen' },
+    { peerId: 'b', role: 'camera' },
+  ]);
+});
