@@ -115,7 +115,7 @@ func (ss *Session) allocate(now int64) {
 		return int(a.order) - int(b.order)
 	})
 	budget, up := allocLowest(items, budget)
-	budget = delayPauses(items, budget, now)
+	budget = delayPauses(items, budget, now, !ss.dl.lossFree())
 	if allocRaise(items, budget, now-ss.dl.changedAt >= int64(allocHold)) || up {
 		ss.dl.changedAt = now
 	}
@@ -181,9 +181,17 @@ func allocLowest(items []allocItem, budget int) (int, bool) {
 }
 
 // delayPauses keeps the lowest layer of a tile that stopped fitting less
-// than pauseAfter ago (its cost comes off the budget, so nothing is raised
-// meanwhile). It returns the budget left. Room loop only.
-func delayPauses(items []allocItem, budget int, now int64) int {
+// than pauseAfter ago, or while the link loses nothing (its cost comes off
+// the budget, so nothing is raised meanwhile). It returns the budget left.
+// Room loop only.
+//
+// losing: gcc sees loss (lossFree). Pausing a tile is the one step a
+// viewer cannot miss, so it waits for the link to drop packets: gcc's
+// delay-based estimate also falls when only the subscriber's machine is
+// slow to read (a starved CPU queues packets, loopback included), and
+// there a lowest layer more costs nothing a pause would save. Layers above
+// the lowest still go on the estimate alone.
+func delayPauses(items []allocItem, budget int, now int64, losing bool) int {
 	for i := range items {
 		it := &items[i]
 		switch {
@@ -191,7 +199,7 @@ func delayPauses(items []allocItem, budget int, now int64) int {
 			it.d.overAt = 0
 		case it.prev < 0:
 			// paused already
-		case it.d.overAt == 0 || now-it.d.overAt < int64(pauseAfter):
+		case !losing || it.d.overAt == 0 || now-it.d.overAt < int64(pauseAfter):
 			if it.d.overAt == 0 {
 				it.d.overAt = now
 			}
