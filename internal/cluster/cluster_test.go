@@ -83,11 +83,22 @@ func TestUnloadedNodePlacesLocally(t *testing.T) {
 	}
 }
 
-// TestMalformedMessagesDropped: garbage on every Parley subject is counted
-// and dropped; the node still places rooms afterwards.
+// TestMalformedMessagesDropped: garbage on every Parley subject (links
+// included) is counted and dropped; the node still places rooms afterwards.
 func TestMalformedMessagesDropped(t *testing.T) {
 	n := startPair(t, &fakeHost{evicted: make(chan string, 1)})
+	// A link, so that this node listens on a link subject too.
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	l, err := n.Dial(dctx, "other", signaling.Hello{Session: "garbage-link"}, func(signaling.Frame) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
 	bad := []struct{ subj, data string }{
+		{subjDown("garbage-link"), ""},
+		{subjDown("garbage-link"), "\x63junk"},
+		{subjDown("garbage-link"), "\x05"}, // a close without its code
 		{subjLoad, "{not json"},
 		{subjLoad, `{"node":"a.b"}`},
 		{subjOpen("solo"), "\x00\xff"},
