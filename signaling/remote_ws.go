@@ -16,8 +16,13 @@ import (
 var ErrClosing = errors.New("signaling: hub is shutting down")
 
 // errLinkGone ends the reading of a link whose other side went away without
-// a close frame: the participant is away, as after a dropped socket.
-var errLinkGone = errors.New("signaling: relaying node's connection ended")
+// a close frame: the participant is away, as after a dropped socket. It is
+// the error gorilla gives for a browser socket that broke (1006, abnormal
+// closure), so readError counts it as the network, resumable; a bare error
+// would count as a malformed frame, and the participant would leave at once
+// (a relayed browser that reconnected through another node then joined
+// afresh instead of resuming).
+var errLinkGone = &websocket.CloseError{Code: websocket.CloseAbnormalClosure, Text: "relaying node's connection ended"}
 
 // wsConn is what a conn needs of its WebSocket: a gorilla connection for a
 // browser on this node, a linkWS for one relayed from another node.

@@ -83,11 +83,22 @@ func TestUnloadedNodePlacesLocally(t *testing.T) {
 	}
 }
 
-// TestMalformedMessagesDropped: garbage on every Parley subject is counted
-// and dropped; the node still places rooms afterwards.
+// TestMalformedMessagesDropped: garbage on every Parley subject (links
+// included) is counted and dropped; the node still places rooms afterwards.
 func TestMalformedMessagesDropped(t *testing.T) {
 	n := startPair(t, &fakeHost{evicted: make(chan string, 1)})
+	// A link, so that this node listens on a link subject too.
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	l, err := n.Dial(dctx, "other", signaling.Hello{Session: "garbage-link"}, func(signaling.Frame) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
 	bad := []struct{ subj, data string }{
+		{subjDown("garbage-link"), ""},
+		{subjDown("garbage-link"), "\x63junk"},
+		{subjDown("garbage-link"), "\x05"}, // a close without its code
 		{subjLoad, "{not json"},
 		{subjLoad, `{"node":"a.b"}`},
 		{subjOpen("solo"), "\x00\xff"},
@@ -133,4 +144,63 @@ func TestFrameCodec(t *testing.T) {
 			t.Errorf("decodeFrame(%v) accepted", b)
 		}
 	}
+}
+
+// TestLoneNodeWithListenStarts: the first node of a cluster has a route
+// listener and no peers yet; it must start and place rooms at once (its
+// directory cannot answer before a peer routes to it). When a second node
+// joins, the rooms the first served alone are claimed in the directory: the
+// newcomer finds them there.
+func TestLoneNodeWithListenStarts(t *testing.T) {
+	host := &fakeHost{rooms: []signaling.RoomInfo{{Name: "first"}}, evicted: make(chan string, 1)}
+	port := freePort(t)
+	lone := startNode(t, Options{Name: "lone", Listen: fmt.Sprintf("127.0.0.1:%d", port)}, host)
+	if !lone.Ready() {
+		t.Fatal("a lone first node is not ready")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if node, local, err := lone.Locate(ctx, "first"); err != nil || !local || node != "lone" {
+		t.Fatalf("Locate = %q, %v, %v; want lone, local", node, local, err)
+	}
+
+	second := startNode(t, Options{Name: "second", Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		Peers: []string{fmt.Sprintf("nats://127.0.0.1:%d", port)}}, &fakeHost{evicted: make(chan string, 1)})
+	for !lone.DirectoryReady() || !second.DirectoryReady() {
+		if ctx.Err() != nil {
+			t.Fatal("the two nodes' directory is not ready after 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for {
+		node, local, err := second.Locate(ctx, "first")
+		if err == nil && node == "lone" && !local {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the newcomer locates the first node's room on %q (local %v, %v), want lone", node, local, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case r := <-host.evicted:
+		t.Fatalf("the first node evicted %s", r)
+	default:
+	}
+}
+
+// startNode starts a node with its log in the test's.
+func startNode(t *testing.T, o Options, host Host) *Node {
+	t.Helper()
+	o.Logger, _ = testlog.New(t, o.Name+" log")
+	n, err := New(o, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); n.Close() })
+	if err := n.Start(ctx); err != nil {
+		t.Fatalf("node %s: %v", o.Name, err)
+	}
+	return n
 }

@@ -56,6 +56,7 @@ func (n *Node) openDirectory(ctx context.Context) {
 		if err == nil {
 			n.kv.Store(&kv)
 			n.log.Info("room directory ready", "replicas", replicas)
+			n.claimHeld(ctx, kv)
 			return
 		}
 		if replicas > 1 && isReplicaError(err) {
@@ -80,8 +81,21 @@ func isReplicaError(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == replicasNotSupported
 }
 
-// Ready reports whether the room directory can be used.
-func (n *Node) Ready() bool { return n.kv.Load() != nil }
+// Ready reports whether this node can place rooms: its room directory
+// answers, or it is a cluster's first node, alone (see alone).
+func (n *Node) Ready() bool { return n.kv.Load() != nil || n.alone() }
+
+// DirectoryReady reports whether the room directory answers.
+func (n *Node) DirectoryReady() bool { return n.kv.Load() != nil }
+
+// alone says this node is the first of a cluster: it names no peer, so no
+// other node can hold a room until one routes to it, and JetStream (whose
+// RAFT groups wait for a first route) cannot answer before. Until its
+// directory is ready it serves every room itself, held unclaimed
+// (revision 0); claimHeld claims them once the directory answers.
+func (n *Node) alone() bool {
+	return n.opts.NATSURL == "" && len(n.opts.Peers) == 0 && n.kv.Load() == nil
+}
 
 func (n *Node) bucket() (jetstream.KeyValue, error) {
 	p := n.kv.Load()
@@ -97,6 +111,10 @@ func (n *Node) bucket() (jetstream.KeyValue, error) {
 func (n *Node) Locate(ctx context.Context, room string) (string, bool, error) {
 	kv, err := n.bucket()
 	if err != nil {
+		if n.alone() {
+			n.dir.adopt(room, 0)
+			return n.opts.Name, true, nil
+		}
 		return "", false, err
 	}
 	for {
@@ -192,6 +210,39 @@ func (n *Node) onPlace(m *nats.Msg) {
 	m.Respond([]byte(owner))
 }
 
+// claimHeld claims, once the directory answers, the rooms this node served
+// while alone. A room another node claimed meanwhile (its first participant
+// reached that node in the moment both directories became ready) is lost,
+// and its copy here evicted: one owner, as after a split brain
+// (docs/cluster.md). A claim that fails otherwise is retried by the renewal
+// loop (an Update at revision 0 is a Create).
+func (n *Node) claimHeld(ctx context.Context, kv jetstream.KeyValue) {
+	n.dir.mu.Lock()
+	var held []string
+	for room, c := range n.dir.owned {
+		if c.rev == 0 {
+			held = append(held, room)
+		}
+	}
+	n.dir.mu.Unlock()
+	for _, room := range held {
+		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		rev, err := kv.Create(cctx, room, []byte(n.opts.Name))
+		switch {
+		case err == nil:
+			n.dir.renewed(room, rev, time.Now())
+		case errors.Is(err, jetstream.ErrKeyExists) && !n.stillOurs(cctx, kv, room, time.Now()):
+			n.log.Warn("room served alone was claimed by another node; evicting", "room", room)
+			n.dir.forget(room)
+			n.host.EvictRoom(room)
+		case err != nil:
+			n.log.Warn("cannot claim room served alone yet; retrying", "room", room, "err", err)
+			n.dir.renewed(room, 0, time.Now())
+		}
+		cancel()
+	}
+}
+
 // adopt records that this node holds room at revision rev.
 func (d *directory) adopt(room string, rev uint64) {
 	d.mu.Lock()
@@ -253,7 +304,9 @@ func (n *Node) renewAll(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(ctx, renewEvery)
 		switch {
 		case !live[room] && now.Sub(c.since) > claimGrace:
-			err = kv.Delete(cctx, room, jetstream.LastRevision(c.rev))
+			if c.rev != 0 { // else never claimed: nothing to delete
+				err = kv.Delete(cctx, room, jetstream.LastRevision(c.rev))
+			}
 			n.dir.forget(room)
 			n.log.Debug("room released", "room", room, "err", err)
 		default:
@@ -323,6 +376,9 @@ func (d *directory) releaseAll(n *Node) {
 	d.owned = map[string]*claim{}
 	d.mu.Unlock()
 	for room, c := range claims {
+		if c.rev == 0 {
+			continue // never claimed
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		kv.Delete(ctx, room, jetstream.LastRevision(c.rev))
 		cancel()

@@ -38,7 +38,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descParticipants, prometheus.GaugeValue, float64(ni.Participants), ni.Node)
 	}
 	ready := 0.0
-	if c.n.Ready() {
+	if c.n.DirectoryReady() {
 		ready = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(alive))

@@ -134,7 +134,28 @@ func serverOptions(o Options, dir, localHash string) (*natsserver.Options, error
 		}
 		sopts.Routes = append(sopts.Routes, u)
 	}
+	if len(sopts.Routes) == 0 {
+		// The first node of a cluster has no peers yet, but JetStream
+		// clustering refuses to start without a configured route. A
+		// route to itself is what a NATS cluster's shared config file
+		// gives every server: the server sees its own id and drops it.
+		// Later nodes name this one, and routes gossip the rest.
+		sopts.Routes = []*url.URL{selfRoute(host, port, o.Secret)}
+	}
 	return sopts, nil
+}
+
+// selfRoute is the route URL of this node's own listener: loopback when it
+// listens on every address.
+func selfRoute(host string, port int, secret string) *url.URL {
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	u := &url.URL{Scheme: "nats", Host: net.JoinHostPort(host, strconv.Itoa(port))}
+	if secret != "" {
+		u.User = url.UserPassword(routeUser, secret)
+	}
+	return u
 }
 
 // connectExternal connects to an operator's NATS cluster.
@@ -179,8 +200,20 @@ func (t *transport) close() {
 type natsLogger struct{ log *slog.Logger }
 
 func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Tracef(format string, v ...any)  {}
+func (l natsLogger) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if msg == waitingForRoutes {
+		l.log.Debug(msg) // expected of a first node, alone until a peer routes to it
+		return
+	}
+	l.log.Warn(msg)
+}
+
+// waitingForRoutes is what JetStream repeats (every two seconds) until the
+// server's first route is up.
+const waitingForRoutes = "Waiting for routing to be established..."
+
+func (l natsLogger) Fatalf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Errorf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Tracef(format string, v ...any) {}

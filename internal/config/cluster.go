@@ -13,7 +13,7 @@ import (
 type Cluster struct {
 	NodeName    string   `yaml:"node_name" help:"this node's name in the cluster: letters, digits, - or _ (default: the host name)"`
 	Listen      string   `yaml:"listen" help:"HOST:PORT of the embedded NATS route listener the other nodes connect to; setting it turns clustering on"`
-	Peers       []string `yaml:"peers" help:"route URLs of the other nodes, nats://HOST:PORT,… (list every other node)"`
+	Peers       []string `yaml:"peers" help:"route URLs of the other nodes, nats://HOST:PORT,… (list every other node; the first node of a new cluster may list none)"`
 	NATSURL     string   `yaml:"nats_url" help:"URL of an external NATS cluster (with JetStream) to use instead of the embedded server, e.g. nats://nats.internal:4222"`
 	Secret      string   `yaml:"secret" help:"shared secret that authenticates routes between nodes (the password of user parley on an external NATS)"`
 	SecretFile  string   `yaml:"secret_file" help:"file holding cluster.secret (must not be readable by group or others)"`
@@ -48,9 +48,6 @@ func (c Config) validateCluster() []string {
 		if u, err := url.Parse(cl.NATSURL); err != nil || u.Host == "" {
 			add("cluster.nats_url: %q is not a URL like nats://HOST:4222", cl.NATSURL)
 		}
-	}
-	if cl.Listen != "" && len(cl.Peers) == 0 {
-		add("cluster.peers: a cluster needs the other nodes' route URLs (JetStream forms its directory over routes); a lone node leaves cluster.* unset")
 	}
 	if len(cl.Peers) > 0 && cl.Listen == "" {
 		add("cluster.peers: set cluster.listen too (the peers connect back to it)")

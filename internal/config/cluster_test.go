@@ -22,6 +22,14 @@ func TestClusterFlags(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	// The first node of a new cluster has no peers yet: it starts alone
+	// and the others name it (docs/cluster.md "The first node").
+	first := Default()
+	first.TURN.Listen = "off"
+	first.Cluster.Listen = "127.0.0.1:7422"
+	if err := first.Validate(); err != nil || !first.ClusterEnabled() {
+		t.Fatalf("a first node with cluster.listen and no peers: enabled %v, err %v", first.ClusterEnabled(), err)
+	}
 	if d := Default(); d.ClusterEnabled() {
 		t.Fatal("the default configuration is a cluster; a lone node must need nothing")
 	}
@@ -35,7 +43,6 @@ func TestClusterValidation(t *testing.T) {
 		want string
 	}{
 		{"bad name", func(c *Config) { c.Cluster.NodeName = "a.b" }, "cluster.node_name"},
-		{"listen without peers", func(c *Config) { c.Cluster.Listen = "127.0.0.1:7422" }, "cluster.peers: a cluster needs"},
 		{"peers without listen", func(c *Config) { c.Cluster.Peers = []string{"nats://h:1"} }, "set cluster.listen too"},
 		{"bad peer", func(c *Config) { c.Cluster.Listen = ":1"; c.Cluster.Peers = []string{"h:1"} }, "not a route URL"},
 		{"both transports", func(c *Config) { c.Cluster.NATSURL = "nats://h:4222"; c.Cluster.Listen = ":1" }, "not both"},

@@ -1,7 +1,8 @@
 // The admin page (/admin) on top of the admin API (docs/admin.md): sign in
 // with the admin token (kept in sessionStorage, this tab only), see every
 // room with its mode, policy and participants (with their SFU pre-flight
-// state), set policies, remove participants, close rooms. Refreshes itself.
+// state) and, in a cluster, the node holding it, set policies, remove
+// participants, close rooms. Refreshes itself.
 
 import { AdminAPI, adminErrorText, POLICIES } from './adminapi.js';
 import { receivingText } from './adminreceiving.js';
@@ -199,6 +200,7 @@ function roomCard(name) {
     el('div', { class: 'room-head' },
       el('h3', { id: `${id}-h`, class: 'room-name', text: name }),
       el('span', { class: 'mode room-mode' }),
+      el('span', { class: 'hint room-node', hidden: true }),
       el('span', { class: 'hint room-meta' }),
       close),
     form,
@@ -244,6 +246,12 @@ function updateRoom(card, r) {
   const mode = card.querySelector('.room-mode');
   mode.dataset.mode = r.mode;
   mode.textContent = r.mode === 'sfu' ? 'SFU' : 'mesh';
+  // In a cluster, the node that holds the room (docs/cluster.md); actions
+  // on it work from any node.
+  const node = card.querySelector('.room-node');
+  node.hidden = !r.node;
+  node.textContent = r.node ? `on node ${r.node}` : '';
+  card.dataset.node = r.node ?? '';
   const n = r.participants?.length ?? 0;
   card.querySelector('.room-meta').textContent = `${n} ${n === 1 ? 'person' : 'people'} · ${r.policy}${r.policySet ? ' (set here)' : ''} · ${r.switches} switch${r.switches === 1 ? '' : 'es'}${r.e2ee === false ? ' · NOT end-to-end encrypted' : ''}`;
   card.dataset.e2ee = String(r.e2ee !== false);
