@@ -110,6 +110,7 @@ type videoSource struct {
 	keyEvery  int // frames between key frames
 	width     int // the size key frames declare; 0: 320×240
 	height    int
+	layer     string // the simulcast RID its stamps name; "" without simulcast
 	frame     int
 	pictureID uint16
 	seq       uint16
@@ -178,7 +179,7 @@ func (v *videoSource) sendFrame() {
 		if off == 0 {
 			writeVP8Header(p[vp8DescriptorLen:], key, v.width, v.height)
 		}
-		putStamp(p, Stamp{Seq: v.stampSeq, Sent: time.Now()})
+		putStamp(p, Stamp{Seq: v.stampSeq, Sent: time.Now(), Layer: v.layer})
 		v.stampSeq++
 		pkt := rtp.Packet{
 			Header: rtp.Header{
