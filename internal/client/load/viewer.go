@@ -39,9 +39,9 @@ func (r *runner) updateView(p *participant) {
 	if p.view.mode == viewNone {
 		return
 	}
-	order := map[string]int{} // publisher id → position in the room's joining order
-	for _, q := range r.parts {
-		if q.room == p.room && q.ok() {
+	order := map[string]int{}      // publisher id → position in the room's joining order
+	for _, q := range r.active() { // only those whose join ended: peer is theirs until then
+		if q.room == p.room {
 			order[q.peer.ID()] = q.index
 		}
 	}
