@@ -90,6 +90,11 @@ type Config struct {
 	// VideoBitrate), as the browser does in an SFU room (simulcast.go);
 	// mesh links still get the full layer alone.
 	Simulcast bool
+	// SimulcastWidth and SimulcastHeight are the top layer's picture
+	// size (default 1280×720); the others are a quarter and half of it.
+	// A browser decodes the synthetic key frames only up to ≈ 1,000
+	// macroblocks (960×540): see media.go frameHead.
+	SimulcastWidth, SimulcastHeight int
 	// AudioPacketTime is the duration of one Opus packet: 2.5, 5, 10,
 	// 20 (the default: 50 packets per second, as browsers send), 40 or
 	// 60 ms. Tests of many participants under the race detector use
@@ -149,6 +154,10 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeyFrameInterval <= 0 {
 		c.KeyFrameInterval = defaultKeyFrameInterval
+	}
+	if c.SimulcastWidth <= 0 || c.SimulcastHeight <= 0 {
+		top := simulcastLayers[len(simulcastLayers)-1]
+		c.SimulcastWidth, c.SimulcastHeight = top.width, top.height
 	}
 	if c.AudioPacketTime <= 0 {
 		c.AudioPacketTime = defaultAudioPacketTime
@@ -397,8 +406,8 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 				fps:      cfg.FrameRate,
 				bitrate:  cfg.VideoBitrate / l.bitrateDiv,
 				keyEvery: max(1, int(cfg.KeyFrameInterval*time.Duration(cfg.FrameRate)/time.Second)),
-				width:    l.width,
-				height:   l.height,
+				width:    l.width * cfg.SimulcastWidth / simulcastLayers[len(simulcastLayers)-1].width,
+				height:   l.height * cfg.SimulcastHeight / simulcastLayers[len(simulcastLayers)-1].height,
 				layer:    l.rid,
 			}
 			p.sim.srcs[i] = src
