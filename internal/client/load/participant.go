@@ -37,6 +37,7 @@ type participant struct {
 	// videoBytes and layers count the video received: RTP payload bytes,
 	// and packets per simulcast layer (layerIndex).
 	videoBytes atomic.Uint64
+	packets    atomic.Uint64 // every RTP packet received, audio included
 	layers     [len(layerNames)]atomic.Uint64
 	steady     [2]received // at the start and end of the steady window
 
@@ -66,6 +67,7 @@ func (p *participant) onPacket(from string, kind pionpeer.Kind, pkt *rtp.Packet,
 	}
 	p.mu.Unlock()
 	st, ok := pionpeer.ParseStamp(pkt.Payload)
+	p.packets.Add(1)
 	if kind == pionpeer.KindVideo {
 		p.videoBytes.Add(uint64(len(pkt.Payload)))
 		p.layers[layerIndex(st.Layer)].Add(1)
@@ -93,13 +95,14 @@ func layerIndex(rid string) int {
 // received is what a participant had received at one instant.
 type received struct {
 	videoBytes uint64
+	packets    uint64
 	layers     [len(layerNames)]uint64
 	video      map[string]uint64 // distinct video packets per publisher id
 }
 
 // mark records what the participant has received so far.
 func (p *participant) mark() received {
-	m := received{videoBytes: p.videoBytes.Load(), video: map[string]uint64{}}
+	m := received{videoBytes: p.videoBytes.Load(), packets: p.packets.Load(), video: map[string]uint64{}}
 	for i := range p.layers {
 		m.layers[i] = p.layers[i].Load()
 	}

@@ -146,6 +146,9 @@ type VideoReport struct {
 	// Kbps is received video, RTP payload only (no RTP, SRTP, UDP or IP
 	// headers: add ≈ 4 % for 1,100-byte packets).
 	Kbps float64 `json:"kbps"`
+	// PacketsPerSec is every RTP packet received (audio included): what
+	// the receiver's network stack and decoders handle.
+	PacketsPerSec float64 `json:"packetsPerSecond"`
 	// NeededKbps is Σ over visible tiles of device pixels × 0.1 bit ×
 	// 30 fps; Ratio is Kbps / NeededKbps (0 without a layout).
 	NeededKbps float64 `json:"neededKbps"`
@@ -382,10 +385,11 @@ func videoReport(p *participant, sec float64) *VideoReport {
 		return nil
 	}
 	v := &VideoReport{
-		View:       p.view.String(),
-		Kbps:       float64(b.videoBytes-a.videoBytes) * 8 / sec / 1000,
-		NeededKbps: needed(tiles) / 1000,
-		Tiles:      len(tiles),
+		View:          p.view.String(),
+		Kbps:          float64(b.videoBytes-a.videoBytes) * 8 / sec / 1000,
+		PacketsPerSec: float64(b.packets-a.packets) / sec,
+		NeededKbps:    needed(tiles) / 1000,
+		Tiles:         len(tiles),
 	}
 	if v.NeededKbps > 0 {
 		v.Ratio = v.Kbps / v.NeededKbps
@@ -562,7 +566,7 @@ func writeVideo(w io.Writer, subs []SubscriberReport) {
 	}
 	fmt.Fprintf(w, "\nvideo received in the steady window (RTP payload):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "name\tview\tvideo\tneeded\treceived/needed\ttiles on screen\tstarved\tlayer mix\tdownlink drops\n")
+	fmt.Fprintf(tw, "name\tview\tpkt/s in\tvideo\tneeded\treceived/needed\ttiles on screen\tstarved\tlayer mix\tdownlink drops\n")
 	for _, s := range rows[:min(maxVideoRows, len(rows))] {
 		v := s.Video
 		ratio, need := "—", "—"
@@ -573,7 +577,7 @@ func writeVideo(w io.Writer, subs []SubscriberReport) {
 		if v.DownlinkPassed+v.DownlinkDropped > 0 {
 			drops = fmt.Sprintf("%.1f %%", pct(v.DownlinkDropped, v.DownlinkPassed+v.DownlinkDropped))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f Mbit/s\t%s\t%s\t%d/%d\t%d\t%s\t%s\n", s.Name, v.View, v.Kbps/1000, need, ratio,
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f Mbit/s\t%s\t%s\t%d/%d\t%d\t%s\t%s\n", s.Name, v.View, v.PacketsPerSec, v.Kbps/1000, need, ratio,
 			v.Visible, v.Tiles, v.Starved, layerMix(v.Layers), drops)
 	}
 	tw.Flush()
