@@ -65,8 +65,9 @@ type Options struct {
 	// videos (view.go): none (the default: no layout, no view reports),
 	// hidden, thumbnails, or a browser grid of WIDTHxHEIGHT[@DPR] CSS
 	// pixels; PublisherView is the same for publishers (default: as
-	// View). NoViewReports computes the layout (for "needed") without
-	// telling the SFU, as a browser that sends no view reports.
+	// View). NoViewReports computes the receive-only participants' layout
+	// (for "needed") without telling the SFU, as a browser that sends no
+	// view reports; publishers' views are reported all the same.
 	View, PublisherView string
 	NoViewReports       bool
 	// Downlink, when positive, caps what each participant that only
@@ -119,7 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&o.Simulcast, "simulcast", false, "publishers send three simulcast layers to the SFU (q/h/f: 320×180, 640×360, 1280×720 at 1/10, 1/3 and all of --video-bitrate)")
 	fs.StringVar(&o.View, "view", "none", "what receive-only participants show: none, hidden, thumbnails, or a browser grid WIDTHxHEIGHT[@DPR] (CSS px), reported to the SFU")
 	fs.StringVar(&o.PublisherView, "publisher-view", "", "the same for publishers (default: as --view); hidden keeps a big room's publishers from receiving video")
-	fs.BoolVar(&viewReports, "view-reports", true, "send the views to the SFU; false only computes them for \"needed\", as a browser that sends no view reports")
+	fs.BoolVar(&viewReports, "view-reports", true, "send the receive-only participants' views to the SFU; false only computes them for \"needed\", as a browser that sends no view reports (publishers' views are always sent)")
 	fs.StringVar(&downlink, "downlink", "", "cap each receive-only participant's downlink: 500k, 1.5M, … (token bucket under its socket)")
 	fs.StringVar(&duration, "duration", defaultDuration.String(), "how long to stay once everyone joined (max 1h)")
 	fs.Float64Var(&o.Ramp, "ramp", defaultRamp, "joins per second, over all rooms")

@@ -70,7 +70,9 @@ func (p *participant) onPacket(from string, kind pionpeer.Kind, pkt *rtp.Packet,
 	p.packets.Add(1)
 	if kind == pionpeer.KindVideo {
 		p.videoBytes.Add(uint64(len(pkt.Payload)))
-		p.layers[layerIndex(st.Layer)].Add(1)
+		if ok { // not the SFU's padding probes, which carry no stamp
+			p.layers[layerIndex(st.Layer)].Add(1)
+		}
 	}
 	s.onStamp(st, ok, at)
 }

@@ -98,13 +98,16 @@ func Run(ctx context.Context, opts Options, stderr io.Writer) (*Report, error) {
 			name:          fmt.Sprintf("load-%d-%d", room+1, idx+1),
 			publisher:     idx < opts.Publishers,
 			view:          subView,
-			noViewReports: opts.NoViewReports,
+			noViewReports: opts.NoViewReports, // receive-only participants only: see below
 			downlink:      opts.Downlink,
 			joined:        make(chan struct{}),
 			streams:       map[streamKey]*stream{},
 		}
 		if p.publisher {
-			p.view, p.downlink = pubView, 0
+			// Publishers stand in for the rest of the room: their
+			// views are always reported, so --publisher-view hidden
+			// keeps them from receiving video in a "before" run too.
+			p.view, p.downlink, p.noViewReports = pubView, 0, false
 		}
 		r.parts = append(r.parts, p)
 	}

@@ -72,7 +72,7 @@ func (r *runner) updateView(p *participant) {
 		return
 	}
 	tiles := p.view.layout(tracks)
-	if !r.opts.NoViewReports {
+	if !p.noViewReports {
 		items := make([]pionpeer.ViewItem, len(tiles))
 		for i, t := range tiles {
 			items[i] = t.item
