@@ -11,7 +11,7 @@
 #
 #   scripts/cluster-bench.sh [K ...]        (default K: 3 6)
 #
-# Take the machine for it: flock -x /work/heavy.lock scripts/cluster-bench.sh
+# Run it on an otherwise idle machine: its CPU figures are per packet.
 # Needs: go, jq, curl. Everything listens on 127.0.0.1 only.
 set -euo pipefail
 

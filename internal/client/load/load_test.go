@@ -48,6 +48,79 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
+// TestSimulcastViewsAndDownlink: three simulcast publishers that hide
+// every video, and one viewer. With a 640×360 grid (four tiles of about
+// 316×178) the viewer gets the quarter layer of everyone, and nothing is
+// starved; with a 500 kbit/s downlink and no view (the top layers, 900
+// kbit/s) the cap holds and drops.
+func TestSimulcastViewsAndDownlink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts pion participants")
+	}
+	srv := testserver.Start(t, func(c *config.Config) { c.LogLevel = "info" })
+	run := func(t *testing.T, extra ...string) *Report {
+		t.Helper()
+		args := append([]string{"--url", srv.URL, "--duration", "4s", "--video-bitrate", "300k", "--fps", "15", "--ramp", "20",
+			"--json", "--quiet", "--participants", "4", "--publishers", "3", "--simulcast", "--publisher-view", "hidden",
+			"--policy", "sfu-only", "--admin-token", testserver.AdminToken}, extra...)
+		var out, errOut bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if code := Main(ctx, args, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		var rep Report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("decode report: %v\n%s", err, out.String())
+		}
+		if rep.Joined != 4 {
+			t.Fatalf("joined %d/4: %v", rep.Joined, rep.JoinErrors)
+		}
+		return &rep
+	}
+	viewer := func(t *testing.T, rep *Report) *VideoReport {
+		t.Helper()
+		for _, s := range rep.Subscribers {
+			if s.Publisher && s.Video != nil && s.Video.Kbps > 10 {
+				t.Errorf("publisher %s hides every video but received %.0f kbit/s", s.Name, s.Video.Kbps)
+			}
+		}
+		for _, s := range rep.Subscribers {
+			if !s.Publisher {
+				if s.Video == nil {
+					t.Fatalf("the viewer has no video report: %+v", s)
+				}
+				return s.Video
+			}
+		}
+		t.Fatal("no viewer")
+		return nil
+	}
+	t.Run("grid", func(t *testing.T) {
+		v := viewer(t, run(t, "--view", "640x360"))
+		if v.Tiles != 3 || v.Visible != 3 || v.Starved != 0 {
+			t.Errorf("tiles %d, visible %d, starved %d; want 3, 3, 0", v.Tiles, v.Visible, v.Starved)
+		}
+		if v.Layers["q 320×180"] < 0.8 {
+			t.Errorf("layer mix %v: want mostly q", v.Layers)
+		}
+		// Three q layers at 30 kbit/s against 3 × 316×178 × 3 bit/s.
+		if v.NeededKbps < 400 || v.NeededKbps > 600 || v.Kbps < 40 || v.Kbps > 200 {
+			t.Errorf("received %.0f kbit/s, needed %.0f", v.Kbps, v.NeededKbps)
+		}
+	})
+	t.Run("downlink", func(t *testing.T) {
+		v := viewer(t, run(t, "--downlink", "500k"))
+		if v.Kbps > 520 || v.DownlinkDropped == 0 {
+			t.Errorf("behind a 500 kbit/s cap: %.0f kbit/s of video, %d datagrams dropped of %d",
+				v.Kbps, v.DownlinkDropped, v.DownlinkDropped+v.DownlinkPassed)
+		}
+		if v.Layers["f 1280×720"] < 0.9 {
+			t.Errorf("layer mix %v: without a view the SFU forwards the top layer", v.Layers)
+		}
+	})
+}
+
 func checkReport(t *testing.T, rep *Report, mode string) {
 	t.Helper()
 	sc := rep.Scenario
@@ -236,6 +309,29 @@ func TestStreamLossAndDuplicates(t *testing.T) {
 	}
 	if st.MaxGap != 2*time.Millisecond { // 12 (dup at +4 ms) does not count: 13 at +2, 12 at +3, 15 at +5
 		t.Errorf("max gap %v, want 2ms", st.MaxGap)
+	}
+}
+
+// TestStreamLayerSwitch: packets of two simulcast layers, each numbered on
+// its own, as the SFU forwards them across switches h → f → h: what went
+// by on the layer not forwarded is not loss; a real gap within a layer is.
+func TestStreamLayerSwitch(t *testing.T) {
+	var s stream
+	now := time.Now()
+	feed := func(layer byte, seqs ...uint32) {
+		for _, seq := range seqs {
+			b := stamped(seq, now)
+			b[len(b)-pionpeer.StampSize+3] = layer
+			s.onPacket(b, now)
+		}
+	}
+	feed('h', 100, 101, 102)
+	feed('f', 500, 501, 503) // 502 lost
+	feed('h', 180, 181)      // 103–179 went by while f was forwarded
+	feed('f', 900)           // 504–899 likewise
+	st := s.stats()
+	if st.Unique != 9 || st.Lost != 1 || st.Expected != 10 {
+		t.Errorf("unique %d, lost %d, expected %d; want 9, 1, 10", st.Unique, st.Lost, st.Expected)
 	}
 }
 

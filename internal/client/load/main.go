@@ -4,8 +4,11 @@
 // number and send time) at the end of every payload, and measure what they
 // receive — join time, loss, jitter, one-way latency, the longest gap of
 // every remote stream across mesh ⇄ SFU switches — next to the server's CPU
-// and memory. docs/load.md is the user guide; docs/benchmarks.md holds the
-// figures taken with it.
+// and memory. Publishers may send simulcast, viewers may declare a browser
+// grid's viewport (view.go, layout.go) and sit behind a capped downlink,
+// and the report then says what each viewer received against what its
+// tiles need (issue 14). docs/load.md is the user guide; docs/benchmarks.md
+// holds the figures taken with it.
 //
 // The tool talks only to the --url it is given, bounds its participant
 // count, bitrate and duration (options.go) and stops by itself.

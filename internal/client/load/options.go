@@ -26,6 +26,12 @@ const (
 	maxRamp = 100
 	// maxBitrate caps --video-bitrate (bit/s).
 	maxBitrate = 20_000_000
+	// minDownlink is the lowest --downlink: below 64 kbit/s not even the
+	// room's audio fits, and the run measures nothing but loss.
+	minDownlink = 64_000
+	// maxDownlink caps --downlink: above a gigabit the shaper's timer
+	// resolution, not the cap, limits.
+	maxDownlink = 1_000_000_000
 )
 
 // Defaults for flags left out.
@@ -51,6 +57,22 @@ type Options struct {
 	AudioOnly    bool
 	// FrameRate is the video's frames per second (default 30).
 	FrameRate int
+	// Simulcast makes publishers send their video to the SFU as three
+	// layers (RIDs q, h, f: 320×180, 640×360 and 1280×720 at a tenth, a
+	// third and all of VideoBitrate), as the browser does in SFU mode.
+	Simulcast bool
+	// View is how the participants that only receive show the remote
+	// videos (view.go): none (the default: no layout, no view reports),
+	// hidden, thumbnails, or a browser grid of WIDTHxHEIGHT[@DPR] CSS
+	// pixels; PublisherView is the same for publishers (default: as
+	// View). NoViewReports computes the receive-only participants' layout
+	// (for "needed") without telling the SFU, as a browser that sends no
+	// view reports; publishers' views are reported all the same.
+	View, PublisherView string
+	NoViewReports       bool
+	// Downlink, when positive, caps what each participant that only
+	// receives can receive, in bit/s (pionpeer.Config.DownlinkBitrate).
+	Downlink int
 	// Duration is how long everyone stays once the last one joined.
 	Duration time.Duration
 	// Ramp is joins per second, over all rooms.
@@ -78,7 +100,8 @@ var errUsage = errors.New("usage")
 // parseFlags reads the command line into Options and checks the bounds.
 func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	var o Options
-	var bitrate, duration string
+	var bitrate, duration, downlink string
+	var viewReports bool
 	fs := flag.NewFlagSet("parley load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -94,6 +117,11 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&bitrate, "video-bitrate", "800k", "average VP8 bitrate per publisher: 300k, 800k, 1.5M, …")
 	fs.BoolVar(&o.AudioOnly, "audio-only", false, "publish Opus only")
 	fs.IntVar(&o.FrameRate, "fps", defaultFrameRate, "video frames per second")
+	fs.BoolVar(&o.Simulcast, "simulcast", false, "publishers send three simulcast layers to the SFU (q/h/f: 320×180, 640×360, 1280×720 at 1/10, 1/3 and all of --video-bitrate)")
+	fs.StringVar(&o.View, "view", "none", "what receive-only participants show: none, hidden, thumbnails, or a browser grid WIDTHxHEIGHT[@DPR] (CSS px), reported to the SFU")
+	fs.StringVar(&o.PublisherView, "publisher-view", "", "the same for publishers (default: as --view); hidden keeps a big room's publishers from receiving video")
+	fs.BoolVar(&viewReports, "view-reports", true, "send the receive-only participants' views to the SFU; false only computes them for \"needed\", as a browser that sends no view reports (publishers' views are always sent)")
+	fs.StringVar(&downlink, "downlink", "", "cap each receive-only participant's downlink: 500k, 1.5M, … (token bucket under its socket)")
 	fs.StringVar(&duration, "duration", defaultDuration.String(), "how long to stay once everyone joined (max 1h)")
 	fs.Float64Var(&o.Ramp, "ramp", defaultRamp, "joins per second, over all rooms")
 	fs.StringVar(&o.Policy, "policy", "", "room policy to set through the admin API: auto, mesh-only or sfu-only (needs --admin-token)")
@@ -112,6 +140,12 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	var err error
 	if o.VideoBitrate, err = parseBitrate(bitrate); err != nil {
 		return o, fmt.Errorf("%w: --video-bitrate: %v", errUsage, err)
+	}
+	o.NoViewReports = !viewReports
+	if downlink != "" {
+		if o.Downlink, err = parseBitrate(downlink); err != nil {
+			return o, fmt.Errorf("%w: --downlink: %v", errUsage, err)
+		}
 	}
 	if o.Duration, err = time.ParseDuration(duration); err != nil {
 		return o, fmt.Errorf("%w: --duration: %v", errUsage, err)
@@ -162,6 +196,17 @@ func (o *Options) check() error {
 	}
 	if o.Ramp < 0.1 || o.Ramp > maxRamp {
 		return fmt.Errorf("%w: --ramp %v is outside 0.1..100 joins/s", errUsage, o.Ramp)
+	}
+	if o.Downlink != 0 && (o.Downlink < minDownlink || o.Downlink > maxDownlink) {
+		return fmt.Errorf("%w: --downlink %d is outside 64k..1000M", errUsage, o.Downlink)
+	}
+	if o.PublisherView == "" {
+		o.PublisherView = o.View
+	}
+	for _, v := range []string{o.View, o.PublisherView} {
+		if _, err := parseView(v); err != nil {
+			return fmt.Errorf("%w: --view: %v", errUsage, err)
+		}
 	}
 	switch o.Policy {
 	case "":

@@ -62,6 +62,11 @@ type Scenario struct {
 	Ramp         float64 `json:"ramp"`
 	Policy       string  `json:"policy,omitempty"`
 	RoomPrefix   string  `json:"roomPrefix"`
+	Simulcast    bool    `json:"simulcast,omitempty"`
+	View         string  `json:"view"`          // receive-only participants'
+	PubView      string  `json:"publisherView"` // publishers'
+	ViewReports  bool    `json:"viewReports"`
+	Downlink     int     `json:"downlink,omitempty"` // bit/s, receive-only participants
 }
 
 // Percentiles summarise a distribution.
@@ -122,15 +127,42 @@ type Machine struct {
 
 // SubscriberReport is one participant's reception.
 type SubscriberReport struct {
-	Name        string  `json:"name"`
-	ID          string  `json:"id"`
-	Room        string  `json:"room"`
-	Publisher   bool    `json:"publisher"`
-	JoinMs      float64 `json:"joinMs,omitempty"`
-	LossPercent float64 `json:"lossPercent"`
-	JitterMs    float64 `json:"jitterMs"`
-	Streams     int     `json:"streams"`
-	Error       string  `json:"error,omitempty"`
+	Name        string       `json:"name"`
+	ID          string       `json:"id"`
+	Room        string       `json:"room"`
+	Publisher   bool         `json:"publisher"`
+	JoinMs      float64      `json:"joinMs,omitempty"`
+	LossPercent float64      `json:"lossPercent"`
+	JitterMs    float64      `json:"jitterMs"`
+	Streams     int          `json:"streams"`
+	Error       string       `json:"error,omitempty"`
+	Video       *VideoReport `json:"video,omitempty"`
+}
+
+// VideoReport is the video a participant received in the steady window,
+// against what its view can show.
+type VideoReport struct {
+	View string `json:"view"`
+	// Kbps is received video, RTP payload only (no RTP, SRTP, UDP or IP
+	// headers: add ≈ 4 % for 1,100-byte packets).
+	Kbps float64 `json:"kbps"`
+	// PacketsPerSec is every RTP packet received (audio included): what
+	// the receiver's network stack and decoders handle.
+	PacketsPerSec float64 `json:"packetsPerSecond"`
+	// NeededKbps is Σ over visible tiles of device pixels × 0.1 bit ×
+	// 30 fps; Ratio is Kbps / NeededKbps (0 without a layout).
+	NeededKbps float64 `json:"neededKbps"`
+	Ratio      float64 `json:"receivedOverNeeded"`
+	// Layers is the share of video packets per simulcast layer.
+	Layers map[string]float64 `json:"layerShare,omitempty"`
+	// Tiles and Visible count the forwarded videos and those on screen;
+	// Starved, those on screen that received no video in the window.
+	Tiles   int `json:"tiles"`
+	Visible int `json:"visibleTiles"`
+	Starved int `json:"starvedTiles"`
+	// Dropped and Passed are the downlink cap's datagrams.
+	DownlinkPassed  uint64 `json:"downlinkPassed,omitempty"`
+	DownlinkDropped uint64 `json:"downlinkDropped,omitempty"`
 }
 
 // StreamReport is one subscriber's view of one remote track.
@@ -166,6 +198,8 @@ func (r *runner) report(start, s0, s1, peak sample) *Report {
 			URL: o.URL, Rooms: o.Rooms, Participants: o.Participants, Publishers: o.Publishers,
 			VideoBitrate: o.VideoBitrate, AudioOnly: o.AudioOnly, FrameRate: o.FrameRate,
 			DurationSec: o.Duration.Seconds(), Ramp: o.Ramp, Policy: o.Policy, RoomPrefix: o.RoomPrefix,
+			Simulcast: o.Simulcast, View: o.View, PubView: o.PublisherView, ViewReports: !o.NoViewReports,
+			Downlink: o.Downlink,
 		},
 		Started:      start.at,
 		WallSec:      s1.at.Sub(start.at).Seconds(),
@@ -205,6 +239,7 @@ func (r *runner) report(start, s0, s1, peak sample) *Report {
 			continue
 		}
 		sub.ID = p.peer.ID()
+		sub.Video = videoReport(p, s1.at.Sub(s0.at).Seconds())
 		snap := p.snapshot()
 		var lost, expected uint64
 		var worstJitter time.Duration
@@ -252,6 +287,9 @@ func (r *runner) report(start, s0, s1, peak sample) *Report {
 			}
 			before := q.welcomeAt.Before(p.openAt)
 			for _, kind := range kinds {
+				if kind == pionpeer.KindVideo && !p.expectsVideo(q.peer.ID()) {
+					continue // off screen: paused by the SFU
+				}
 				s, got := snap[streamKey{q.peer.ID(), kind}]
 				if !got || s.Unique == 0 {
 					rep.MissingTracks++
@@ -335,6 +373,53 @@ func (r *runner) report(start, s0, s1, peak sample) *Report {
 	return rep
 }
 
+// videoReport is p's video in the steady window of sec seconds; nil for a
+// participant that received no video and shows none.
+func videoReport(p *participant, sec float64) *VideoReport {
+	a, b := p.steady[0], p.steady[1]
+	if sec <= 0 || b.video == nil {
+		return nil
+	}
+	tiles := p.currentTiles()
+	if b.videoBytes == 0 && len(tiles) == 0 {
+		return nil
+	}
+	v := &VideoReport{
+		View:          p.view.String(),
+		Kbps:          float64(b.videoBytes-a.videoBytes) * 8 / sec / 1000,
+		PacketsPerSec: float64(b.packets-a.packets) / sec,
+		NeededKbps:    needed(tiles) / 1000,
+		Tiles:         len(tiles),
+	}
+	if v.NeededKbps > 0 {
+		v.Ratio = v.Kbps / v.NeededKbps
+	}
+	var pkts uint64
+	for i := range layerNames {
+		pkts += b.layers[i] - a.layers[i]
+	}
+	for i, name := range layerNames {
+		if n := b.layers[i] - a.layers[i]; n > 0 {
+			if v.Layers == nil {
+				v.Layers = map[string]float64{}
+			}
+			v.Layers[name] = float64(n) / float64(pkts)
+		}
+	}
+	for _, t := range tiles {
+		if !t.item.Visible {
+			continue
+		}
+		v.Visible++
+		if b.video[t.from] == a.video[t.from] {
+			v.Starved++
+		}
+	}
+	d := p.peer.Downlink()
+	v.DownlinkPassed, v.DownlinkDropped = d.Passed, d.Dropped
+	return v
+}
+
 // verdict says who limited the run: when the machine was saturated, the
 // side that used more CPU is the bottleneck, and if that is the load
 // generator, loss and latency describe it rather than the server.
@@ -376,6 +461,18 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "parley load: %d room(s) × %d participants (%d publishing: %s), %.0f s, ramp %.1f/s", sc.Rooms, sc.Participants, sc.Publishers, media, sc.DurationSec, sc.Ramp)
 	if sc.Policy != "" {
 		fmt.Fprintf(w, ", policy %s", sc.Policy)
+	}
+	if sc.Simulcast {
+		fmt.Fprintf(w, ", simulcast q/h/f")
+	}
+	if sc.View != "none" || sc.PubView != "none" {
+		fmt.Fprintf(w, ", view %s (publishers %s)", sc.View, sc.PubView)
+		if !sc.ViewReports {
+			fmt.Fprintf(w, " NOT reported to the SFU")
+		}
+	}
+	if sc.Downlink > 0 {
+		fmt.Fprintf(w, ", downlink capped at %s", bitrateString(sc.Downlink))
 	}
 	fmt.Fprintf(w, "\n  server %s, rooms %s-*\n\n", sc.URL, sc.RoomPrefix)
 
@@ -429,6 +526,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 
+	writeVideo(w, rep.Subscribers)
+
 	// The worst subscribers, so an operator sees who suffered.
 	worst := slices.Clone(rep.Subscribers)
 	slices.SortFunc(worst, func(a, b SubscriberReport) int { return cmp.Compare(b.LossPercent, a.LossPercent) })
@@ -442,6 +541,63 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		tw.Flush()
 	}
 	return nil
+}
+
+// maxVideoRows bounds the per-subscriber video table: the receive-only
+// participants first (the viewers a run is usually about).
+const maxVideoRows = 8
+
+// writeVideo prints what the participants with a view or a video feed
+// received against what they need.
+func writeVideo(w io.Writer, subs []SubscriberReport) {
+	var rows []SubscriberReport
+	for _, s := range subs {
+		if s.Video != nil && !s.Publisher {
+			rows = append(rows, s)
+		}
+	}
+	for _, s := range subs {
+		if s.Video != nil && s.Publisher && s.Video.Kbps > 0 {
+			rows = append(rows, s)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nvideo received in the steady window (RTP payload):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "name\tview\tpkt/s in\tvideo\tneeded\treceived/needed\ttiles on screen\tstarved\tlayer mix\tdownlink drops\n")
+	for _, s := range rows[:min(maxVideoRows, len(rows))] {
+		v := s.Video
+		ratio, need := "—", "—"
+		if v.NeededKbps > 0 {
+			ratio, need = fmt.Sprintf("%.2f×", v.Ratio), fmt.Sprintf("%.2f Mbit/s", v.NeededKbps/1000)
+		}
+		drops := "—"
+		if v.DownlinkPassed+v.DownlinkDropped > 0 {
+			drops = fmt.Sprintf("%.1f %%", pct(v.DownlinkDropped, v.DownlinkPassed+v.DownlinkDropped))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f Mbit/s\t%s\t%s\t%d/%d\t%d\t%s\t%s\n", s.Name, v.View, v.PacketsPerSec, v.Kbps/1000, need, ratio,
+			v.Visible, v.Tiles, v.Starved, layerMix(v.Layers), drops)
+	}
+	tw.Flush()
+	if len(rows) > maxVideoRows {
+		fmt.Fprintf(w, "… and %d more (--json lists every one)\n", len(rows)-maxVideoRows)
+	}
+}
+
+// layerMix prints the layer shares, lowest layer first.
+func layerMix(shares map[string]float64) string {
+	var parts []string
+	for _, name := range layerNames {
+		if f, ok := shares[name]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.0f %%", name[:strings.IndexByte(name+" ", ' ')], 100*f))
+		}
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func bitrateString(b int) string {

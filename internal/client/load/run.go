@@ -87,17 +87,29 @@ func Run(ctx context.Context, opts Options, stderr io.Writer) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, rampTime+opts.Duration+settle+joinGrace)
 	defer cancel()
 
+	subView, _ := parseView(opts.View) // checked by check
+	pubView, _ := parseView(opts.PublisherView)
 	for i := range n {
 		room, idx := i%opts.Rooms, i/opts.Rooms
-		r.parts = append(r.parts, &participant{
-			room:      room,
-			roomName:  fmt.Sprintf("%s-%d", r.opts.RoomPrefix, room+1),
-			index:     idx,
-			name:      fmt.Sprintf("load-%d-%d", room+1, idx+1),
-			publisher: idx < opts.Publishers,
-			joined:    make(chan struct{}),
-			streams:   map[streamKey]*stream{},
-		})
+		p := &participant{
+			room:          room,
+			roomName:      fmt.Sprintf("%s-%d", r.opts.RoomPrefix, room+1),
+			index:         idx,
+			name:          fmt.Sprintf("load-%d-%d", room+1, idx+1),
+			publisher:     idx < opts.Publishers,
+			view:          subView,
+			noViewReports: opts.NoViewReports, // receive-only participants only: see below
+			downlink:      opts.Downlink,
+			joined:        make(chan struct{}),
+			streams:       map[streamKey]*stream{},
+		}
+		if p.publisher {
+			// Publishers stand in for the rest of the room: their
+			// views are always reported, so --publisher-view hidden
+			// keeps them from receiving video in a "before" run too.
+			p.view, p.downlink, p.noViewReports = pubView, 0, false
+		}
+		r.parts = append(r.parts, p)
 	}
 
 	start := r.sample(ctx)
@@ -125,6 +137,13 @@ func Run(ctx context.Context, opts Options, stderr io.Writer) (*Report, error) {
 				prev = s
 			}
 		}
+	}()
+
+	stopViews := make(chan struct{})
+	viewsDone := make(chan struct{})
+	go func() {
+		defer close(viewsDone)
+		r.viewLoop(stopViews)
 	}()
 
 	// Joins, paced by the ramp, each on its own goroutine so a slow one
@@ -172,13 +191,17 @@ wait:
 		}
 	}
 	steady0 = r.sample(ctx)
+	r.markSteady(0)
 	select {
 	case <-time.After(opts.Duration):
 	case <-ctx.Done():
 	}
 	steady1 = r.sample(ctx)
+	r.markSteady(1)
 	close(stopProgress)
 	<-progressDone
+	close(stopViews)
+	<-viewsDone
 	if !opts.Quiet {
 		fmt.Fprintln(stderr)
 	}
@@ -210,15 +233,17 @@ wait:
 func (r *runner) join(ctx context.Context, p *participant) {
 	defer close(p.joined)
 	cfg := pionpeer.Config{
-		URL:          r.wsFor(p),
-		Room:         p.roomName,
-		Name:         p.name,
-		NoVideo:      !p.publisher || r.opts.AudioOnly,
-		NoAudio:      !p.publisher,
-		VideoBitrate: r.opts.VideoBitrate,
-		FrameRate:    r.opts.FrameRate,
-		SFUPreflight: true, // as the browser client does
-		OnPacket:     p.onPacket,
+		URL:             r.wsFor(p),
+		Room:            p.roomName,
+		Name:            p.name,
+		NoVideo:         !p.publisher || r.opts.AudioOnly,
+		NoAudio:         !p.publisher,
+		VideoBitrate:    r.opts.VideoBitrate,
+		FrameRate:       r.opts.FrameRate,
+		Simulcast:       r.opts.Simulcast,
+		DownlinkBitrate: p.downlink,
+		SFUPreflight:    true, // as the browser client does
+		OnPacket:        p.onPacket,
 	}
 	p.openAt = time.Now()
 	peer, err := pionpeer.Join(ctx, cfg)
@@ -233,6 +258,14 @@ func (r *runner) join(ctx context.Context, p *participant) {
 		if err := r.setPolicy(ctx, p.roomName); err != nil {
 			p.joinErr = fmt.Errorf("joined, but setting the policy failed: %w", err)
 		}
+	}
+}
+
+// markSteady records what every participant has received at the start
+// (i = 0) or the end (i = 1) of the steady window.
+func (r *runner) markSteady(i int) {
+	for _, p := range r.active() {
+		p.steady[i] = p.mark()
 	}
 }
 
@@ -293,7 +326,8 @@ func (r *runner) active() []*participant {
 }
 
 // missing counts the remote tracks, of publishers still in the room, that
-// have not delivered a packet to a participant yet.
+// have not delivered a packet to a participant yet (video off its screen
+// left out: the SFU pauses it).
 func (r *runner) missing() int {
 	kinds := []pionpeer.Kind{pionpeer.KindAudio, pionpeer.KindVideo}
 	if r.opts.AudioOnly {
@@ -309,6 +343,9 @@ func (r *runner) missing() int {
 				continue
 			}
 			for _, kind := range kinds {
+				if kind == pionpeer.KindVideo && !p.expectsVideo(q.peer.ID()) {
+					continue
+				}
 				p.mu.Lock()
 				s := p.streams[streamKey{q.peer.ID(), kind}]
 				p.mu.Unlock()

@@ -19,13 +19,19 @@ const maxSeqSpan = 1 << 24
 // mesh ⇄ SFU switch the same packets arrive over both paths on two
 // goroutines, so the fields are guarded by mu, and duplicates (a packet
 // number already seen) count once.
+//
+// A simulcast publisher numbers each layer's packets on its own, and the
+// SFU forwards one layer at a time, switching as the subscriber's view or
+// link changes: each layer gets its own record (seqSpace), and when the
+// forwarded layer changes, the packets of the new one that went by while
+// another was forwarded are not loss (seqSpace.resume).
 type stream struct {
 	mu sync.Mutex // guards the fields below
 
 	received, dups uint64 // packets with a stamp; those already seen
 	unstamped      uint64 // packets without a stamp (not from this tool)
-	base, top      uint32 // lowest and highest packet number seen
-	seen           []uint64
+	spaces         map[string]*seqSpace
+	layer          string    // the layer of the latest new packet
 	first, last    time.Time // arrival of the first and the latest new packet
 
 	// RFC 3550 §6.4.1 interarrival jitter over the send stamps, in ns.
@@ -38,9 +44,59 @@ type stream struct {
 	latency  hist          // receive time − send time
 }
 
+// seqSpace records which packet numbers of one layer arrived.
+type seqSpace struct {
+	base, top uint32 // lowest and highest packet number seen
+	seen      []uint64
+	skipped   uint64 // packet numbers passed over while another layer was forwarded
+	resumed   bool   // the next packet may jump: its layer was just switched to
+}
+
+// add records packet number seq; false for a duplicate or one outside the
+// record.
+func (q *seqSpace) add(seq uint32) bool {
+	if q.seen == nil {
+		q.base, q.top = seq, seq
+		q.seen = make([]uint64, 1024)
+	}
+	if seq < q.base || seq-q.base >= maxSeqSpan {
+		// Before the first packet this subscriber saw (a late
+		// duplicate from the old path of a switch), or beyond the
+		// record: count it as a duplicate rather than misread loss.
+		return false
+	}
+	i := seq - q.base
+	for int(i/64) >= len(q.seen) {
+		q.seen = append(q.seen, make([]uint64, len(q.seen))...)
+	}
+	if q.seen[i/64]&(1<<(i%64)) != 0 {
+		return false
+	}
+	q.seen[i/64] |= 1 << (i % 64)
+	if q.resumed && seq > q.top+1 {
+		q.skipped += uint64(seq - q.top - 1)
+	}
+	q.resumed = false
+	q.top = max(q.top, seq)
+	return true
+}
+
+// expected is highest − lowest packet number + 1, less what was skipped.
+func (q *seqSpace) expected() uint64 {
+	if q.seen == nil {
+		return 0
+	}
+	return uint64(q.top-q.base) + 1 - q.skipped
+}
+
 // onPacket records one packet that arrived at now.
 func (s *stream) onPacket(payload []byte, now time.Time) {
 	st, ok := pionpeer.ParseStamp(payload)
+	s.onStamp(st, ok, now)
+}
+
+// onStamp records one packet whose stamp is st (ok false: none).
+func (s *stream) onStamp(st pionpeer.Stamp, ok bool, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !ok {
@@ -48,28 +104,23 @@ func (s *stream) onPacket(payload []byte, now time.Time) {
 		return
 	}
 	s.received++
-	if s.seen == nil {
-		s.base, s.top = st.Seq, st.Seq
-		s.seen = make([]uint64, 1024)
+	if s.spaces == nil {
+		s.spaces = map[string]*seqSpace{}
 		s.first = now
 	}
-	if st.Seq < s.base || st.Seq-s.base >= maxSeqSpan {
-		// Before the first packet this subscriber saw (a late
-		// duplicate from the old path of a switch), or beyond the
-		// record: count it as a duplicate rather than misread loss.
+	q := s.spaces[st.Layer]
+	if q == nil {
+		q = &seqSpace{}
+		s.spaces[st.Layer] = q
+	}
+	if st.Layer != s.layer {
+		q.resumed = true
+	}
+	if !q.add(st.Seq) {
 		s.dups++
 		return
 	}
-	i := st.Seq - s.base
-	for int(i/64) >= len(s.seen) {
-		s.seen = append(s.seen, make([]uint64, len(s.seen))...)
-	}
-	if s.seen[i/64]&(1<<(i%64)) != 0 {
-		s.dups++
-		return
-	}
-	s.seen[i/64] |= 1 << (i % 64)
-	s.top = max(s.top, st.Seq)
+	s.layer = st.Layer
 
 	if !s.last.IsZero() {
 		if gap := now.Sub(s.last); gap > s.maxGap {
@@ -99,7 +150,7 @@ type streamStats struct {
 	Unique    uint64        `json:"unique"`    // distinct packet numbers
 	Dups      uint64        `json:"dups"`      // received − unique
 	Unstamped uint64        `json:"unstamped"` // packets without a stamp
-	Expected  uint64        `json:"expected"`  // highest − lowest packet number + 1
+	Expected  uint64        `json:"expected"`  // per layer: highest − lowest packet number + 1, less what went by on another layer
 	Lost      uint64        `json:"lost"`      // expected − unique
 	Jitter    time.Duration `json:"jitterNs"`
 	MaxGap    time.Duration `json:"maxGapNs"`
@@ -124,9 +175,12 @@ func (s *stream) stats() streamStats {
 		maxGapAt:  s.maxGapAt,
 	}
 	out.Unique = out.Received - out.Dups
-	if s.seen != nil {
-		out.Expected = uint64(s.top-s.base) + 1
-		out.Lost = out.Expected - out.Unique
+	for _, q := range s.spaces {
+		out.Expected += q.expected()
 	}
+	// A straggler of a layer from before a switch lands in the skipped
+	// span: it arrived, so it was expected.
+	out.Expected = max(out.Expected, out.Unique)
+	out.Lost = out.Expected - out.Unique
 	return out
 }

@@ -39,10 +39,13 @@ func srtpProfiles() []dtls.SRTPProtectionProfile {
 // as a browser would run, GCM-first SRTP, and — unless allowed otherwise —
 // ICE restricted to IPv4 UDP on loopback.
 //
+// With a downlink cap, every connection gathers its host candidate on the
+// capped socket (dl's ICE UDP mux), so the cap sees everything received.
+//
 // onSRTP is told the profile chosen in every DTLS handshake where this
 // participant is the server (the side that chooses), so tests can check
 // that GCM was negotiated.
-func newAPI(cfg Config, onSRTP func(dtls.SRTPProtectionProfile)) (*webrtc.API, error) {
+func newAPI(cfg Config, onSRTP func(dtls.SRTPProtectionProfile), dl *downlink) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	videoFeedback := []webrtc.RTCPFeedback{
 		{Type: webrtc.TypeRTCPFBGoogREMB},
@@ -98,6 +101,9 @@ func newAPI(cfg Config, onSRTP func(dtls.SRTPProtectionProfile)) (*webrtc.API, e
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		se.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
+	if dl != nil {
+		se.SetICEUDPMux(dl.mux)
 	}
 	return webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),

@@ -110,6 +110,9 @@ type videoSource struct {
 	keyEvery  int // frames between key frames
 	width     int // the size key frames declare; 0: 320×240
 	height    int
+	layer     string // the simulcast RID its stamps name; "" without simulcast
+	keyHead   []byte // frameHead's key frame start, made on first use
+	deltaHead []byte // and its delta frame start
 	frame     int
 	pictureID uint16
 	seq       uint16
@@ -159,7 +162,8 @@ func (v *videoSource) sendFrame() {
 	if key {
 		size = deltaBytes * keyFrameFactor
 	}
-	size = max(size, vp8KeyHeaderLen)
+	head := v.frameHead(key)
+	size = max(size, len(head)+1) // a token partition of at least a byte
 	v.pictureID = (v.pictureID + 1) & 0x7fff
 
 	const perPacket = maxRTPPayload - vp8DescriptorLen - StampSize
@@ -175,10 +179,10 @@ func (v *videoSource) sendFrame() {
 		p[1] = 0x80
 		p[2] = 0x80 | byte(v.pictureID>>8)
 		p[3] = byte(v.pictureID)
-		if off == 0 {
-			writeVP8Header(p[vp8DescriptorLen:], key, v.width, v.height)
-		}
-		putStamp(p, Stamp{Seq: v.stampSeq, Sent: time.Now()})
+		// The frame's bytes: its head where it reaches, zeros after.
+		body := p[vp8DescriptorLen : vp8DescriptorLen+n]
+		clear(body[copy(body, head[min(off, len(head)):]):])
+		putStamp(p, Stamp{Seq: v.stampSeq, Sent: time.Now(), Layer: v.layer})
 		v.stampSeq++
 		pkt := rtp.Packet{
 			Header: rtp.Header{
@@ -200,23 +204,53 @@ func (v *videoSource) sendFrame() {
 	v.ts += uint32(videoClockRate / v.fps)
 }
 
-// writeVP8Header writes RFC 6386 §9.1's frame tag (and on key frames the
-// start code and the picture size, 320×240 when w is 0) so that the P bit
-// says what the frame is and an SFU can read each simulcast layer's size.
-func writeVP8Header(b []byte, key bool, w, h int) {
-	// Frame tag: P (bit 0, 0 = key frame), version 0, show_frame = 1,
-	// first partition size 0.
-	b[0], b[1], b[2] = 0x10, 0, 0
-	if !key {
-		b[0] |= 0x01
-		return
+// frameHead is the start of every key (or delta) frame of this source:
+// the frame tag and, on key frames, the start code and the picture size
+// (RFC 6386 §9.1), then a real first partition (vp8frame.go), so that
+// the P bit says what the frame is, an SFU can read each simulcast layer's
+// size, and a browser can decode it. Made once per kind and kept: it only
+// depends on the size.
+//
+// When the first partition does not fit in a frame's first packet (a
+// 1280×720 key frame needs ≈ 1.5 kB: 3,600 macroblocks at 3.4 bits), the
+// stamp at the end of that packet would fall inside it; such frames keep
+// an empty first partition instead, which an SFU reads as well but a
+// decoder refuses.
+func (v *videoSource) frameHead(key bool) []byte {
+	if key && v.keyHead != nil {
+		return v.keyHead
 	}
-	b[3], b[4], b[5] = 0x9d, 0x01, 0x2a // start code
+	if !key && v.deltaHead != nil {
+		return v.deltaHead
+	}
+	w, h := v.width, v.height
 	if w == 0 {
 		w, h = 320, 240
 	}
-	b[6], b[7] = byte(w), byte(w>>8) // width, scale 0
-	b[8], b[9] = byte(h), byte(h>>8) // height, scale 0
+	var b []byte
+	if key {
+		b = []byte{0, 0, 0, 0x9d, 0x01, 0x2a, byte(w), byte(w >> 8), byte(h), byte(h >> 8)}
+	} else {
+		b = []byte{1, 0, 0}
+	}
+	const room = maxRTPPayload - vp8DescriptorLen - StampSize
+	if fp := vp8FirstPartition(nil, key, w, h); len(b)+len(fp) <= room {
+		b = append(b, fp...)
+	}
+	// Frame tag: P (bit 0, 0 = key frame), version 0, show_frame = 1
+	// (bit 4), first partition size (bits 5–23).
+	fpLen := len(b) - vp8KeyHeaderLen
+	if !key {
+		fpLen = len(b) - vp8DeltaHeaderLen
+	}
+	tag := uint32(b[0]&1) | 1<<4 | uint32(fpLen)<<5
+	b[0], b[1], b[2] = byte(tag), byte(tag>>8), byte(tag>>16)
+	if key {
+		v.keyHead = b
+	} else {
+		v.deltaHead = b
+	}
+	return b
 }
 
 // audioSource sends synthetic Opus packets, one per frame (50 per second

@@ -55,6 +55,19 @@ func TestStampRoundTrip(t *testing.T) {
 	if _, ok := ParseStamp(make([]byte, StampSize)); ok {
 		t.Error("zeros parsed as stamped")
 	}
+	if string(b[len(b)-StampSize:][:4]) != "PRLY" {
+		t.Errorf("a stamp without a layer starts %q, want PRLY", b[len(b)-StampSize:][:4])
+	}
+	for _, l := range []string{"q", "h", "f"} {
+		putStamp(b, Stamp{Seq: 9, Sent: now, Layer: l})
+		if s, ok := ParseStamp(b); !ok || s.Layer != l || s.Seq != 9 {
+			t.Errorf("layer %s: ParseStamp = %+v, %v", l, s, ok)
+		}
+	}
+	b[len(b)-StampSize+3] = 'x'
+	if _, ok := ParseStamp(b); ok {
+		t.Error("an unknown layer byte parsed as stamped")
+	}
 }
 
 // TestVideoPacketization checks the synthetic VP8 against RFC 7741 as

@@ -90,11 +90,22 @@ type Config struct {
 	// VideoBitrate), as the browser does in an SFU room (simulcast.go);
 	// mesh links still get the full layer alone.
 	Simulcast bool
+	// SimulcastWidth and SimulcastHeight are the top layer's picture
+	// size (default 1280×720); the others are a quarter and half of it.
+	// A browser decodes the synthetic key frames only up to ≈ 1,000
+	// macroblocks (960×540): see media.go frameHead.
+	SimulcastWidth, SimulcastHeight int
 	// AudioPacketTime is the duration of one Opus packet: 2.5, 5, 10,
 	// 20 (the default: 50 packets per second, as browsers send), 40 or
 	// 60 ms. Tests of many participants under the race detector use
 	// 60 ms to send a third of the packets.
 	AudioPacketTime time.Duration
+
+	// DownlinkBitrate, when positive, caps what this participant can
+	// receive, in bit/s: a token bucket under its ICE socket queues up to
+	// 50 ms and drops the rest, so senders see the loss and delay in
+	// their transport-cc feedback (shaper.go says how, and its limits).
+	DownlinkBitrate int
 
 	// SFUPreflight opens the connection to the SFU while the room is
 	// still a mesh, without publishing on it, as the browser client does
@@ -143,6 +154,10 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeyFrameInterval <= 0 {
 		c.KeyFrameInterval = defaultKeyFrameInterval
+	}
+	if c.SimulcastWidth <= 0 || c.SimulcastHeight <= 0 {
+		top := simulcastLayers[len(simulcastLayers)-1]
+		c.SimulcastWidth, c.SimulcastHeight = top.width, top.height
 	}
 	if c.AudioPacketTime <= 0 {
 		c.AudioPacketTime = defaultAudioPacketTime
@@ -244,6 +259,7 @@ type Peer struct {
 	videoSrc *videoSource                // nil with NoVideo
 	sim      *simulcast                  // nil without Config.Simulcast or with NoVideo
 	audioSrc *audioSource                // nil with NoAudio
+	downlink *downlink                   // the capped socket; nil without Config.DownlinkBitrate
 
 	// sfuPublish gates the packets written to the SFU's tracks (see
 	// sink): on in SFU mode, off once a switch back to mesh completed.
@@ -310,7 +326,13 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 		streamID:    "pion-" + rand.Text()[:10],
 	}
 	var err error
-	if p.api, err = newAPI(cfg, p.recordSRTP); err != nil {
+	if cfg.DownlinkBitrate > 0 {
+		if p.downlink, err = newDownlink(cfg.DownlinkBitrate, cfg.AllowNonLoopback); err != nil {
+			return nil, err
+		}
+	}
+	if p.api, err = newAPI(cfg, p.recordSRTP, p.downlink); err != nil {
+		p.closeDownlink()
 		return nil, err
 	}
 	// Two tracks per kind with the same ids (so the SFU forwards the
@@ -345,6 +367,7 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 
 	p.sig, err = sigclient.Dial(ctx, cfg.URL, cfg.Room, cfg.Name, cfg.SignalOptions...)
 	if err != nil {
+		p.closeDownlink()
 		return nil, fmt.Errorf("pionpeer: join %q as %q: %w", cfg.Room, cfg.Name, err)
 	}
 	p.welcome = p.sig.Welcome()
@@ -383,8 +406,9 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 				fps:      cfg.FrameRate,
 				bitrate:  cfg.VideoBitrate / l.bitrateDiv,
 				keyEvery: max(1, int(cfg.KeyFrameInterval*time.Duration(cfg.FrameRate)/time.Second)),
-				width:    l.width,
-				height:   l.height,
+				width:    l.width * cfg.SimulcastWidth / simulcastLayers[len(simulcastLayers)-1].width,
+				height:   l.height * cfg.SimulcastHeight / simulcastLayers[len(simulcastLayers)-1].height,
+				layer:    l.rid,
 			}
 			p.sim.srcs[i] = src
 			p.wg.Go(func() { src.run(p.ctx) })
@@ -634,8 +658,17 @@ func (p *Peer) Close() error {
 		_ = p.currentSig().Close()
 		<-p.runDone
 		p.wg.Wait()
+		p.closeDownlink()
 	})
 	return nil
+}
+
+// closeDownlink closes the capped socket, if any, once no PeerConnection
+// uses it.
+func (p *Peer) closeDownlink() {
+	if p.downlink != nil {
+		p.downlink.close()
+	}
 }
 
 // goTracked runs f on a goroutine counted by Close, unless closing has

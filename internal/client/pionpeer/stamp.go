@@ -15,8 +15,12 @@ import (
 const StampSize = 16
 
 // stampMagic marks a payload as carrying a Stamp, so stray packets are not
-// misread as measurements. "PRLY" in ASCII.
-const stampMagic = 0x50524c59
+// misread as measurements: "PRL" in ASCII, followed by the layer byte.
+const stampMagic = "PRL"
+
+// noLayer is the layer byte of a stream without simulcast layers, which
+// makes the four bytes read "PRLY" as they always did.
+const noLayer = 'Y'
 
 // Stamp is what a synthetic payload says about itself: its per-track packet
 // number and when it was sent. On one machine the sender's and receiver's
@@ -29,6 +33,12 @@ type Stamp struct {
 	Seq uint32
 	// Sent is the wall-clock time the packet was handed to pion.
 	Sent time.Time
+	// Layer is the simulcast layer the packet was sent on, its RID (q,
+	// h or f), or "" for a stream without layers. The SFU forwards one
+	// layer at a time under one SSRC, so the payload is the only place a
+	// receiver can learn which one it got — and each layer numbers its
+	// packets (Seq) on its own.
+	Layer string
 }
 
 // ParseStamp reads the trailer of an RTP payload. ok is false when the
@@ -38,19 +48,41 @@ func ParseStamp(payload []byte) (s Stamp, ok bool) {
 		return Stamp{}, false
 	}
 	t := payload[len(payload)-StampSize:]
-	if binary.BigEndian.Uint32(t[0:4]) != stampMagic {
+	if string(t[0:3]) != stampMagic {
 		return Stamp{}, false
 	}
-	return Stamp{
+	s = Stamp{
 		Seq:  binary.BigEndian.Uint32(t[4:8]),
 		Sent: time.Unix(0, int64(binary.BigEndian.Uint64(t[8:16]))),
-	}, true
+	}
+	switch l := t[3]; {
+	case l == noLayer:
+	case isLayerRID(l):
+		s.Layer = string(rune(l))
+	default:
+		return Stamp{}, false
+	}
+	return s, true
+}
+
+// isLayerRID says b is one of the simulcast layers' one-letter RIDs.
+func isLayerRID(b byte) bool {
+	for _, l := range simulcastLayers {
+		if l.rid == string(rune(b)) {
+			return true
+		}
+	}
+	return false
 }
 
 // putStamp writes the trailer into the last StampSize bytes of payload.
 func putStamp(payload []byte, s Stamp) {
 	t := payload[len(payload)-StampSize:]
-	binary.BigEndian.PutUint32(t[0:4], stampMagic)
+	copy(t[0:3], stampMagic)
+	t[3] = noLayer
+	if len(s.Layer) == 1 && isLayerRID(s.Layer[0]) {
+		t[3] = s.Layer[0]
+	}
 	binary.BigEndian.PutUint32(t[4:8], s.Seq)
 	binary.BigEndian.PutUint64(t[8:16], uint64(s.Sent.UnixNano()))
 }

@@ -75,6 +75,7 @@ type Option func(*options)
 type options struct {
 	flags         map[string]any
 	width, height int
+	netns         string // WithNetNS; "" runs the browser in the test's namespace
 }
 
 // WithFlag adds (or overrides) one command-line flag, e.g.
@@ -145,6 +146,9 @@ func New(t testing.TB, opts ...Option) *Browser {
 		aopts = append(aopts, chromedp.Flag(name, value))
 	}
 	aopts = append(aopts, chromedp.WindowSize(o.width, o.height))
+	if o.netns != "" {
+		aopts = append(aopts, inNetNS(o.netns))
+	}
 	// chromedp adds a fresh temporary --user-data-dir (removed at the end)
 	// and --remote-debugging-pipe.
 
