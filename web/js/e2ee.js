@@ -409,18 +409,29 @@ export class E2EE extends EventTarget {
     });
   }
 
-  /** onError handles the DS's refusals (`error` with ref `mls`). */
+  /**
+   * onError handles the DS's refusals (`error` mls-stale, ref `mls`),
+   * which name what lost: `of` 'create' or 'commit', a commit's `epoch`,
+   * and the room's epoch now (`current`). A refusal of a commit we no
+   * longer hold (we gave up waiting for its answer, COMMIT_ANSWER_MS, and
+   * committed again) is not about the one in flight and is ignored.
+   */
   onError(err) {
     if (!this.enabled || err?.code !== 'mls-stale') return;
     console.debug('parley: e2ee: the DS refused:', err.message);
     this.inOrder(async () => {
-      if (this.creating && this.group && this.group.epoch === 0 && !this.inFlight) {
+      if (err.of === 'create') {
+        if (!this.creating || !this.group || this.group.epoch !== 0 || this.inFlight) return;
         // Another participant's create won: join theirs instead.
         this.creating = false;
         this.group = null;
         this.worker?.postMessage({ type: 'reset' });
         this.dataRing.clear();
         await this.sendKeyPackage();
+        return;
+      }
+      if (err.of !== 'commit' || !this.inFlight || err.epoch !== this.inFlight.epoch) {
+        console.debug('parley: e2ee: a refusal of a commit we no longer hold:', err.of, err.epoch);
         return;
       }
       // Our commit lost its epoch: the winner came before this refusal;
@@ -631,6 +642,9 @@ export class E2EE extends EventTarget {
       this.dataRing.retireBefore(k.epoch);
       this.worker?.postMessage({ type: 'retire', before: k.epoch });
     }, GRACE_MS);
+    // Join → in the group, measurable (BenchmarkJoinToFirstFrame, the
+    // browser's performance panel): a fresh epoch is our first this session.
+    if (fresh) performance.mark('parley:mls-member');
     this.dispatchEvent(new CustomEvent('group', { detail: { epoch: k.epoch, code: k.code } }));
   }
 

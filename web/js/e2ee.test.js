@@ -51,7 +51,7 @@ class FakeDS {
     const to = (id, msg) => this.nodes.get(id)?.onMls(msg);
     const others = (msg) => { for (const id of this.nodes.keys()) if (id !== from) to(id, msg); };
     if (m.kind === 'create') {
-      if (this.group) return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls' });
+      if (this.group) return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls', of: 'create', current: this.epoch, group: true });
       this.group = true;
       this.epoch = 0;
       return others({ type: 'mls', kind: 'created', from, epoch: 0 });
@@ -62,7 +62,9 @@ class FakeDS {
       return undefined;
     }
     if (m.kind === 'commit') {
-      if (!this.group || m.epoch !== this.epoch) return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls' });
+      if (!this.group || m.epoch !== this.epoch) {
+        return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls', of: 'commit', epoch: m.epoch, current: this.epoch, group: !!this.group });
+      }
       this.epoch++;
       for (const id of this.nodes.keys()) to(id, { type: 'mls', kind: 'commit', from, epoch: m.epoch, data: m.data });
       if (m.welcome) {
@@ -289,6 +291,29 @@ test('a used KeyPackage re-added by a member who did not see it used: same epoch
     assert.equal(c.peerInfo('b').state, 'refused');
     assert.equal(c.peerInfo('b').gotKey, false);
     assert.ok(problems.some((t) => /already used/.test(t)), 'c shows the re-add');
+  } finally {
+    ds.close();
+  }
+});
+
+test('a late refusal names the commit it is about: one for a commit we no longer hold changes nothing', async () => {
+  const ds = new FakeDS();
+  try {
+    const a = ds.join('a');
+    await ds.settle();
+    ds.join('b');
+    await ds.settle(20);
+    const held = { epoch: a.info().epoch, data: 'x', next: null, at: Date.now() };
+    a.inFlight = held;
+    a.onError({ code: 'mls-stale', ref: 'mls', of: 'commit', epoch: held.epoch - 1, current: held.epoch, group: true });
+    await a.chain;
+    assert.equal(a.inFlight, held, 'a refusal of an earlier commit leaves the one in flight');
+    a.onError({ code: 'mls-stale', ref: 'mls', of: 'create', current: held.epoch, group: true });
+    await a.chain;
+    assert.equal(a.inFlight, held, 'a refusal of a create is not about a commit');
+    a.onError({ code: 'mls-stale', ref: 'mls', of: 'commit', epoch: held.epoch, current: held.epoch + 1, group: true });
+    await a.chain;
+    assert.equal(a.inFlight, null, 'the refusal of the commit in flight lets it go');
   } finally {
     ds.close();
   }
