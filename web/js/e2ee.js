@@ -40,6 +40,13 @@ import { SFrameKey, sframeEncrypt, sframeDecrypt, decodeHeader } from './sframe.
 export const KP_RETRY_MS = 3000;
 
 /**
+ * A newcomer still waiting to be welcomed makes a new KeyPackage when its
+ * own has less than this left of its lifetime (mls.js KP_LIFETIME_S): a
+ * committer must still find it valid when it commits.
+ */
+export const KP_RENEW_MS = 60000;
+
+/**
  * Frames that fail before a participant is in our group count as
  * "failing" only this long after they appeared: the first frames of a
  * call always arrive before the commit that admits them.
@@ -329,6 +336,10 @@ export class E2EE extends EventTarget {
   async sendKeyPackage() {
     clearTimeout(this.kpTimer);
     if (this.group || !this.kp) return;
+    if (this.kp.expires - Date.now() < KP_RENEW_MS) {
+      // Committers refuse a KeyPackage past its lifetime: make a new one.
+      this.kp = await M.newKeyPackage(this.cs, { id: this.selfId, name: this.selfName });
+    }
     const msg = { kind: 'kp', data: b64.encode(this.kp.bytes) };
     if (this.proofKey) msg.proof = b64.encode(await M.makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
     this.send(msg);
@@ -457,9 +468,16 @@ export class E2EE extends EventTarget {
       return;
     }
     const r = await M.admit({ bytes, from, proof, key: this.proofKey });
+    if (r.expired) {
+      // Our clients make a new KeyPackage before theirs runs out: one
+      // past its lifetime is an old one replayed (or a clock far off).
+      this.replayed(`a KeyPackage of ${from}: ${r.why}`);
+      return;
+    }
     if (this.spent(r.key)) {
       // In our group now (a newcomer re-sends until welcomed: not a
-      // replay), or used or refused before: never again.
+      // replay), or used or refused before — as we saw it, or as the
+      // group's spent list says, which a member who joined later has too.
       if (!this.memberKeys.has(r.key)) this.replayed(`a KeyPackage of ${from} that was already used`);
       return;
     }
@@ -481,9 +499,12 @@ export class E2EE extends EventTarget {
     await this.maybeCommit();
   }
 
-  /** spent says whether a KeyPackage (by its signature key) was in our group or refused: never add it. */
+  /**
+   * spent says whether a KeyPackage (by its signature key) was in our
+   * group, is on the group's spent list, or was refused: never add it.
+   */
   spent(key) {
-    return !!key && (this.usedKeys.has(key) || this.refusedKeys.has(key));
+    return !!key && (this.usedKeys.has(key) || this.refusedKeys.has(key) || !!this.group?.spent(key));
   }
 
   /** committer: the present member with the lowest leaf. */

@@ -265,25 +265,50 @@ test('after a leave, a replayed peer-joined and KeyPackage (with its valid proof
   }
 });
 
-test('a used KeyPackage re-added by a member who did not see it used: same epoch for all, shown refused, never silent', async () => {
+/** lateCommitter: a, b, c join; b leaves, then a: c is alone; d joins (leaf 0, the committer) and never saw b. */
+async function lateCommitter(ds) {
+  ds.join('a');
+  await ds.settle();
+  ds.join('b');
+  await ds.settle(20);
+  const c = ds.join('c');
+  await ds.settle(20);
+  ds.leave('b'); // a removes b
+  await ds.settle(20);
+  ds.leave('a'); // c removes a, alone now
+  await ds.settle(20);
+  const d = ds.join('d');
+  await ds.settle(20);
+  assert.equal(d.info().leaf, 0);
+  return { c, d };
+}
+
+test('a replayed KeyPackage offered to a committer who joined after it was used: the group\'s spent list refuses it', async () => {
   const ds = new FakeDS();
   try {
-    ds.join('a');
-    await ds.settle();
-    ds.join('b');
+    const { c, d } = await lateCommitter(ds);
+    const epoch = d.info().epoch;
+    const problems = [];
+    d.addEventListener('problem', (e) => problems.push(e.detail.text));
+    replayTo(d, ds, 'b'); // d has no history of b; the group has (SPENT_EXTENSION)
     await ds.settle(20);
-    const c = ds.join('c');
-    await ds.settle(20);
-    ds.leave('b'); // a removes b
-    await ds.settle(20);
-    ds.leave('a'); // c removes a, alone now
-    await ds.settle(20);
-    const d = ds.join('d'); // leaf 0: d is the committer, and never saw b
-    await ds.settle(20);
-    assert.equal(d.info().leaf, 0);
+    assert.equal(d.info().epoch, epoch, 'no commit re-adds b');
+    assert.deepEqual(d.info().members.map((m) => m.id).sort(), ['c', 'd']);
+    assert.equal(c.info().roomCode, d.info().roomCode);
+    assert.ok(problems.some((t) => /replayed/.test(t)), 'd shows the replay');
+  } finally {
+    ds.close();
+  }
+});
+
+test('a used KeyPackage re-added by a dishonest member (ignoring the spent list): same epoch for all, shown refused, never silent', async () => {
+  const ds = new FakeDS();
+  try {
+    const { c, d } = await lateCommitter(ds);
+    d.group.spent = () => false; // d ignores the group's spent list
     const problems = [];
     c.addEventListener('problem', (e) => problems.push(e.detail.text));
-    replayTo(d, ds, 'b'); // d has no history of b: it adds b's old KeyPackage
+    replayTo(d, ds, 'b');
     await ds.settle(20);
     assert.equal(c.info().epoch, d.info().epoch, 'c applied the commit the DS ordered: no split');
     assert.equal(c.info().roomCode, d.info().roomCode);

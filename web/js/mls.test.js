@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import {
   cipherSuite, newKeyPackage, readKeyPackage, Group, admit, proofKey, makeProof, checkProof,
   welcomeTag, checkWelcomeTag, makeKid, kidIndex, kidEpochBits, indexBits, roomCode,
-  encodeIdentity, decodeIdentity, MlsInputError, EPOCH_BITS,
+  encodeIdentity, decodeIdentity, MlsInputError, EPOCH_BITS, KP_LIFETIME_S, MAX_KP_LIFETIME_S, lifetimeProblem,
 } from './mls.js';
 import { EpochRing } from './epochs.js';
 import { SFrameKey, protectFrame, unprotectFrame, parseFrame, deriveKeySaltRaw } from './sframe.js';
@@ -36,6 +36,44 @@ async function room(ids) {
   }
   return groups;
 }
+
+test('KeyPackage lifetimes: short, and refused once run out, not yet valid or too long', async () => {
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  const p = await person('p');
+  const kp = readKeyPackage(p.kp.bytes).keyPackage;
+  const lt = kp.leafNode.lifetime;
+  assert.ok(lt.notAfter - lt.notBefore <= BigInt(MAX_KP_LIFETIME_S));
+  assert.equal(lifetimeProblem(kp), '');
+  assert.match(lifetimeProblem(kp, now + BigInt(KP_LIFETIME_S) + 60n), /ran out/);
+  // One made half an hour ago (recorded, replayed now): admit refuses it, and so does ts-mls at commit.
+  const old = await newKeyPackage(cs, { id: 'o', name: 'O' }, now - 1800n);
+  const r = await admit({ bytes: old.bytes, from: 'o' });
+  assert.equal(r.ok, false);
+  assert.equal(r.expired, true);
+  const g = await Group.create(cs, (await person('a')).kp, enc.encode('room'));
+  await assert.rejects(g.commit({ adds: [readKeyPackage(old.bytes).keyPackage] }), /Lifetime/);
+  const long = structuredClone(kp);
+  long.leafNode.lifetime = { notBefore: 0n, notAfter: 2n ** 63n - 1n };
+  assert.match(lifetimeProblem(long), /longer/);
+});
+
+test('the spent list: every KeyPackage added is in the group context, and a member who joins later has it', async () => {
+  const groups = await room(['a', 'b', 'c']);
+  const a = groups.get('a');
+  const [mb, mc] = a.members().filter((m) => m.id !== 'a');
+  for (const g of groups.values()) {
+    assert.ok(g.spent(mb.key) && g.spent(mc.key), 'b and c are on everyone\'s list');
+  }
+  // b leaves; d joins after: d never saw b's KeyPackage, its group knows it.
+  const rm = await a.commit({ removes: [mb.leaf] });
+  a.adopt(rm.next);
+  const d = await person('d');
+  const r = await a.commit({ adds: [readKeyPackage(d.kp.bytes).keyPackage] });
+  a.adopt(r.next);
+  const gd = await Group.join(cs, d.kp, r.welcome);
+  assert.ok(gd.spent(mb.key), 'the Welcome carries b as spent');
+  assert.ok(!gd.spent('00'.repeat(32)));
+});
 
 test('identity: id and name round-trip; bad credentials are refused', () => {
   assert.deepEqual(decodeIdentity(encodeIdentity({ id: 'p1', name: 'Ana' })), { id: 'p1', name: 'Ana' });
