@@ -449,6 +449,8 @@ func BenchmarkJoinToFirstFrame(b *testing.B) {
 				alls = append(alls, all)
 				b.Logf("mesh of %d, run %d (ms after navigation start): load %.0f, media %.0f, welcome %.0f, MLS member %.0f, first remote frame %.0f, all %d remote frames %.0f",
 					tc.n, i+1, load, media, welcome, member, first, len(frames), all)
+				b.Logf("  MLS steps: %s", browsertest.MustEval[string](newcomer, `performance.getEntries()
+				  .filter((e) => e.name.startsWith('parley:mls')).map((e) => e.name.slice(7) + ' ' + e.startTime.toFixed(0)).join(', ')`))
 				for _, p := range append(pages, newcomer) {
 					_ = p.Close()
 				}

@@ -236,7 +236,10 @@ export class E2EE extends EventTarget {
       this.worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'parley-e2ee' });
       this.worker.addEventListener('message', ({ data }) => this.onWorker(data));
       this.worker.addEventListener('error', (ev) => console.error('parley: e2ee worker:', ev.message));
-      loadMls().catch(() => { /* start() reports it */ }); // fetch it while the call connects
+      // Fetch it while the call connects, and make the cipher suite (ts-mls
+      // imports its Ed25519 code then): both off the join's critical path,
+      // which starts at the welcome (our KeyPackage names the id it gives).
+      loadMls().then((m) => m.cipherSuite(this.suiteName)).catch(() => { /* start() reports it */ });
     }
   }
 
@@ -294,6 +297,7 @@ export class E2EE extends EventTarget {
         return;
       }
       this.cs ??= await M.cipherSuite(this.suiteName);
+      performance.mark('parley:mls-loaded');
       if (this.secret && !this.proofKey) {
         this.proofKey = await M.proofKey(this.secret, 'proof');
         this.welcomeKey = await M.proofKey(this.secret, 'welcome');
@@ -343,6 +347,7 @@ export class E2EE extends EventTarget {
     const msg = { kind: 'kp', data: b64.encode(this.kp.bytes) };
     if (this.proofKey) msg.proof = b64.encode(await M.makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
     this.send(msg);
+    if (!this.kpSent) performance.mark('parley:mls-kp');
     this.kpSent++;
     this.kpTimer = setTimeout(() => this.inOrder(() => this.sendKeyPackage()), KP_RETRY_MS);
   }
