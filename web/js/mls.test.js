@@ -1,6 +1,7 @@
 // The MLS layer (mls.js, epochs.js) against the vendored ts-mls: group
 // creation, adds and removes, the epoch keys every member derives, the
-// RFC 9605 §5.2 KID layout, invite proofs, replay of an old epoch, and a
+// RFC 9605 §5.2 KID layout, invite proofs, replay of an old epoch,
+// KeyPackage lifetimes and the group's spent list, a split room, and a
 // join racing a commit through a fake Delivery Service that orders
 // commits per epoch as signaling/mls.go does. Needs the vendored
 // libraries: scripts/vendor-web.sh (make test runs it).
@@ -73,6 +74,18 @@ test('the spent list: every KeyPackage added is in the group context, and a memb
   const gd = await Group.join(cs, d.kp, r.welcome);
   assert.ok(gd.spent(mb.key), 'the Welcome carries b as spent');
   assert.ok(!gd.spent('00'.repeat(32)));
+});
+
+test('a split room shows different codes: two groups the server made for one room name never agree', async () => {
+  // The server splits the room: a and b in one group, c and d in another,
+  // each told it is "the room" (same group id even).
+  const left = await room(['a', 'b']);
+  const right = await room(['c', 'd']);
+  const codes = async (groups) => Promise.all([...groups.values()].map(async (g) => (await g.epochKeys()).code));
+  const [l, r] = [await codes(left), await codes(right)];
+  assert.equal(l[0], l[1], 'one code within a group');
+  assert.equal(r[0], r[1], 'one code within a group');
+  assert.notEqual(l[0], r[0], 'the halves see different codes');
 });
 
 test('identity: id and name round-trip; bad credentials are refused', () => {
