@@ -530,7 +530,19 @@ export class E2EE extends EventTarget {
     const addIds = [...this.pendingAdds.keys()].filter((id) => this.present.has(id) && !this.departed.has(id) &&
       this.group.leafOf(id) < 0 && !this.spent(this.pendingAdds.get(id).key));
     if (!removes.length && !addIds.length) return;
-    const r = await this.group.commit({ removes, adds: addIds.map((id) => this.pendingAdds.get(id).keyPackage) });
+    let r;
+    try {
+      r = await this.group.commit({ removes, adds: addIds.map((id) => this.pendingAdds.get(id).keyPackage) });
+    } catch (err) {
+      // ts-mls refused an added KeyPackage (its signature, its lifetime,
+      // a capability the group needs such as SPENT_EXTENSION): drop this
+      // batch of adds — an honest newcomer re-sends within KP_RETRY_MS —
+      // so it cannot block the removals and every later commit.
+      console.warn('parley: e2ee: a commit with these KeyPackages failed, dropping them:', addIds, err?.message);
+      for (const id of addIds) this.pendingAdds.delete(id);
+      if (addIds.length && removes.length) await this.maybeCommit();
+      return;
+    }
     const msg = { kind: 'commit', epoch: this.group.epoch, data: b64.encode(r.commit) };
     if (r.welcome) {
       msg.welcome = { to: addIds, data: b64.encode(r.welcome) };

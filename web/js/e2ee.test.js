@@ -343,3 +343,34 @@ test('a late refusal names the commit it is about: one for a commit we no longer
     ds.close();
   }
 });
+
+test('a KeyPackage ts-mls refuses at commit (no spent-list capability) does not block the removals or later adds', async () => {
+  const { generateKeyPackage, defaultCapabilities, encodeMlsMessage } = await import('../vendor/node_modules/ts-mls/dist/src/index.js');
+  const { cipherSuite, encodeIdentity } = await import('./mls.js');
+  const ds = new FakeDS();
+  try {
+    const a = ds.join('a');
+    await ds.settle();
+    ds.join('b');
+    await ds.settle(20);
+    const epoch = a.info().epoch;
+    // x's KeyPackage lacks SPENT_EXTENSION in its capabilities (an old client, or forged).
+    const cs = await cipherSuite();
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    const kp = await generateKeyPackage({ credentialType: 'basic', identity: encodeIdentity({ id: 'x', name: 'X' }) },
+      defaultCapabilities(), { notBefore: now - 60n, notAfter: now + 300n }, [], cs);
+    const bytes = encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: 'mls_key_package', version: 'mls10' });
+    a.peerJoined('x');
+    a.onMls({ type: 'mls', kind: 'kp', from: 'x', data: Buffer.from(bytes).toString('base64url') });
+    await ds.settle(20);
+    assert.equal(a.info().epoch, epoch, 'x was not added');
+    ds.leave('b');
+    await ds.settle(20);
+    assert.deepEqual(a.info().members.map((m) => m.id), ['a'], 'the removal went through');
+    const c = ds.join('c');
+    await ds.settle(20);
+    assert.deepEqual(c.info().members.map((m) => m.id).sort(), ['a', 'c'], 'a later add went through');
+  } finally {
+    ds.close();
+  }
+});
