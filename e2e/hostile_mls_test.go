@@ -2,7 +2,8 @@ package e2e
 
 // A hostile server against MLS membership (issue 13 items 2–5 and 9;
 // docs/e2ee.md "Threat model"): a ghost member, a stripped or swapped
-// invite proof, a replay after a leave, a split room, and a join while a
+// invite proof, a replay after a leave (also to a committer who joined
+// after it), a split room, and a join while a
 // commit is held in flight. They need the mls branch's client; until it
 // lands each skips, saying so (the ghost test first shows today's hole
 // through the harness). The `mls` messages are docs/protocol.md's.
@@ -13,6 +14,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,6 +245,74 @@ func TestBrowserHostileReplayAfterLeave(t *testing.T) {
 				(m.Type() == "peer-joined" && m.Get("peer", &p) && p.ID == bobID)
 		})
 	})
+}
+
+// TestBrowserHostileLateCommitterReplay: a replayed KeyPackage offered to
+// a committer who joined after it was used. Alice, Bob and Carol join;
+// Bob leaves, then Alice: Carol is alone. Dave joins and takes leaf 0, so
+// he commits from now on, and he never saw Bob. The server replays Bob's
+// peer-joined and KeyPackage (valid proof, still within its lifetime) to
+// Dave. The group's spent list (a GroupContext extension Dave got in his
+// Welcome, docs/e2ee.md "Replayed joins") names that KeyPackage: Dave adds
+// nobody, nothing is welcomed to Bob, and Dave sees a security warning.
+func TestBrowserHostileLateCommitterReplay(t *testing.T) {
+	needsMLS(t, "the group's record of used KeyPackages (SPENT_EXTENSION)")
+	ts := testserver.Start(t, nil)
+	p := hostile.Start(t, ts.URL)
+	b := e2eeBrowser(t)
+	room, secret := browserRoom("latereplay"), roomSecret()
+	pages := map[string]*browsertest.Page{}
+	for _, n := range []string{"Alice", "Bob", "Carol"} { // one at a time: a busy machine loads three tabs slowly
+		pages[n] = openHostile(t, b, p, room, secret, n)[n]
+	}
+	for _, n := range []string{"Alice", "Bob", "Carol"} {
+		waitOrDump(t, pages[n], n+" in the group of 3", `parley.e2ee()?.members?.length === 3`, e2eeTimeout)
+	}
+	bobID := pageID(t, pages["Bob"])
+	aliceConn := connsOf(p, "Alice")[0] // Alice saw Bob arrive
+	bobs := p.Records(func(r hostile.Record) bool {
+		m := r.Message()
+		var from string
+		var peer struct {
+			ID string `json:"id"`
+		}
+		return r.Dir == hostile.ToClient && r.Conn == aliceConn.N &&
+			((mlsKind(m) == "kp" && m.Get("from", &from) && from == bobID) ||
+				(m.Type() == "peer-joined" && m.Get("peer", &peer) && peer.ID == bobID))
+	})
+	if len(bobs) < 2 {
+		t.Fatalf("recorded %d of Bob's peer-joined and KeyPackage, want both", len(bobs))
+	}
+	_ = pages["Bob"].Close()
+	waitOrDump(t, pages["Carol"], "Carol's group without Bob", `parley.e2ee()?.members?.length === 2`, e2eeTimeout)
+	_ = pages["Alice"].Close()
+	waitOrDump(t, pages["Carol"], "Carol alone in the group", `parley.e2ee()?.members?.length === 1`, e2eeTimeout)
+	pages["Dave"] = openHostile(t, b, p, room, secret, "Dave")["Dave"]
+	waitOrDump(t, pages["Dave"], "Dave in the group at leaf 0 (the committer)",
+		`parley.e2ee()?.members?.length === 2 && parley.e2ee().leaf === 0`, e2eeTimeout)
+	before := mlsOf(t, pages["Dave"])
+	welcomes := func() int { // commits whose Welcome names Bob (his own join's is one)
+		return len(slices.DeleteFunc(sentTo(p, bobID), func(s string) bool { return !strings.Contains(s, "welcoming") }))
+	}
+	welcomedBefore := welcomes()
+	daveConn := connsOf(p, "Dave")[0]
+	for _, r := range bobs {
+		if err := daveConn.Replay(r); err != nil {
+			t.Fatalf("replay to Dave: %v", err)
+		}
+	}
+	waitOrDump(t, pages["Dave"], "Dave's security warning", `document.getElementById('banner')?.textContent.includes('replayed')`, e2eeTimeout)
+	time.Sleep(2 * time.Second) // a commit adding Bob would have left by now
+	now := mlsOf(t, pages["Dave"])
+	if now.Epoch != before.Epoch || slices.Contains(now.IDs, bobID) {
+		t.Fatalf("after the replay Dave's group is %+v, was %+v", now, before)
+	}
+	if c := mlsOf(t, pages["Carol"]); c.RoomCode != now.RoomCode || c.Epoch != now.Epoch {
+		t.Errorf("Carol (%+v) and Dave (%+v) differ after the replay", c, now)
+	}
+	if n := welcomes(); n != welcomedBefore {
+		t.Errorf("a commit after the replay welcomed the departed Bob: %v", sentTo(p, bobID))
+	}
 }
 
 // TestBrowserHostileRoomCode: without an invite secret, everyone in a room

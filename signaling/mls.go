@@ -19,9 +19,16 @@ package signaling
 //
 //	{"type":"mls","kind":"created","from":ID,"epoch":0}    a group exists now: send a KeyPackage
 //	{"type":"mls","kind":"reset"}                         every holder left: the next create wins
+//
+// A refused create or commit gets `error` mls-stale naming what lost, so a
+// client can tell its refusal from a late one for an earlier attempt:
+//
+//	{"type":"error","code":"mls-stale","ref":"mls","message":…,
+//	 "of":"create"|"commit","epoch":N (the commit's epoch),"current":M,"group":bool}
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 )
 
@@ -42,6 +49,33 @@ const (
 // current DS epoch (another commit won it), or a create when a group
 // exists: the client catches up on what it missed and tries again.
 const CodeMLSStale Code = "mls-stale"
+
+// staleMsg is the mls-stale `error`: the common error fields plus which
+// message lost (of, and a commit's epoch) and where the room is now
+// (current, group). A client that gave up waiting for an answer and
+// committed again can then tell whose refusal this is.
+type staleMsg struct {
+	Type    string  `json:"type"`
+	Code    Code    `json:"code"`
+	Message string  `json:"message"`
+	Ref     string  `json:"ref"`
+	Of      string  `json:"of"`
+	Epoch   *uint64 `json:"epoch,omitempty"`
+	Current uint64  `json:"current"`
+	Group   bool    `json:"group"`
+}
+
+// mlsStaleLocked refuses c's create (epoch nil) or its commit for epoch.
+// Hub.mu held.
+func (h *Hub) mlsStaleLocked(c *conn, ds *mlsRoom, of string, epoch *uint64) {
+	msg := fmt.Sprintf("your %s lost: the room's MLS group is at epoch %d (group: %t)", of, ds.epoch, ds.group)
+	if epoch != nil {
+		msg = fmt.Sprintf("your commit for epoch %d lost: the room's MLS group is at epoch %d (group: %t)", *epoch, ds.epoch, ds.group)
+	}
+	h.opts.Observer.Error(CodeMLSStale)
+	c.send(encode(staleMsg{Type: TypeError, Code: CodeMLSStale, Message: msg, Ref: TypeMLS,
+		Of: of, Epoch: epoch, Current: ds.epoch, Group: ds.group}))
+}
 
 // Limits of `mls` messages.
 const (
@@ -163,7 +197,8 @@ func (h *Hub) mls(c *conn, req request) *ProtocolError {
 	switch m.kind {
 	case mlsCreate:
 		if ds.group {
-			return protoErr(CodeMLSStale, "this room already has a group (epoch %d)", ds.epoch)
+			h.mlsStaleLocked(c, ds, mlsCreate, nil)
+			return nil
 		}
 		ds.group, ds.epoch = true, 0
 		ds.holders = map[string]bool{c.id: true}
@@ -183,7 +218,8 @@ func (h *Hub) mls(c *conn, req request) *ProtocolError {
 func (h *Hub) mlsCommitLocked(c *conn, r *room, m mlsReq) *ProtocolError {
 	ds := &r.mls
 	if !ds.group || m.epoch != ds.epoch {
-		return protoErr(CodeMLSStale, "the room's MLS group is at epoch %d (group: %t)", ds.epoch, ds.group)
+		h.mlsStaleLocked(c, ds, mlsCommit, ptr(m.epoch))
+		return nil
 	}
 	epoch := ds.epoch
 	ds.epoch++

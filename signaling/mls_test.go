@@ -35,6 +35,41 @@ func (c *client) expectMLS(kind string) mlsMsg {
 	return m
 }
 
+// staleErr is the mls-stale `error` as a client reads it.
+type staleErr struct {
+	Type    string  `json:"type"`
+	Code    Code    `json:"code"`
+	Message string  `json:"message"`
+	Ref     string  `json:"ref"`
+	Of      string  `json:"of"`
+	Epoch   *uint64 `json:"epoch"`
+	Current uint64  `json:"current"`
+	Group   bool    `json:"group"`
+}
+
+// expectStale reads an mls-stale error and checks that it names what lost
+// (of, and a commit's epoch; want -1 for none) and the room's epoch now.
+func (c *client) expectStale(of string, epoch int64, current uint64) {
+	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, b, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var m staleErr
+	if err := json.Unmarshal(b, &m); err != nil {
+		c.t.Fatalf("decode %s: %v", b, err)
+	}
+	gotEpoch := int64(-1)
+	if m.Epoch != nil {
+		gotEpoch = int64(*m.Epoch)
+	}
+	if m.Type != TypeError || m.Code != CodeMLSStale || m.Ref != TypeMLS || m.Message == "" ||
+		m.Of != of || gotEpoch != epoch || m.Current != current {
+		c.t.Fatalf("got %s, want mls-stale of %s epoch %d (room at %d)", b, of, epoch, current)
+	}
+}
+
 // TestMLSDeliveryService: create once, KeyPackages to the others, the
 // first commit for an epoch wins and reaches everyone (its sender too)
 // before its Welcome, a stale commit is refused with mls-stale, and the
@@ -52,7 +87,7 @@ func TestMLSDeliveryService(t *testing.T) {
 		t.Fatalf("b's welcome: mls = %+v", wb)
 	}
 	b.send(map[string]any{"type": "mls", "kind": "create"})
-	b.expectError(CodeMLSStale)
+	b.expectStale("create", -1, 0)
 
 	b.send(map[string]any{"type": "mls", "kind": "kp", "data": "S1AtYg", "proof": "cHJvb2Y"})
 	if m := a.expectMLS("kp"); m.From != wb.id || m.Data != "S1AtYg" || m.Proof != "cHJvb2Y" {
@@ -74,7 +109,7 @@ func TestMLSDeliveryService(t *testing.T) {
 		t.Fatalf("welcome relayed as %+v", m)
 	}
 	c.send(map[string]any{"type": "mls", "kind": "commit", "epoch": 0, "data": "bGF0ZQ"})
-	c.expectError(CodeMLSStale)
+	c.expectStale("commit", 0, 1) // names the losing commit's epoch, not the room's
 	c.send(map[string]any{"type": "mls", "kind": "commit", "epoch": 1, "data": "bmV4dA"})
 	for _, cl := range []*client{a, b, c} {
 		if m := cl.expectMLS("commit"); m.From != wc.id || *m.Epoch != 1 {
@@ -123,8 +158,8 @@ func TestMLSBadInput(t *testing.T) {
 		}
 	}
 	// A commit before any group exists is stale, not accepted.
-	a.send(map[string]any{"type": "mls", "kind": "commit", "epoch": 0, "data": "x"})
-	a.expectError(CodeMLSStale)
+	a.send(map[string]any{"type": "mls", "kind": "commit", "epoch": 7, "data": "x"})
+	a.expectStale("commit", 7, 0)
 }
 
 type joinedMLS struct {

@@ -40,6 +40,13 @@ import { SFrameKey, sframeEncrypt, sframeDecrypt, decodeHeader } from './sframe.
 export const KP_RETRY_MS = 3000;
 
 /**
+ * A newcomer still waiting to be welcomed makes a new KeyPackage when its
+ * own has less than this left of its lifetime (mls.js KP_LIFETIME_S): a
+ * committer must still find it valid when it commits.
+ */
+export const KP_RENEW_MS = 60000;
+
+/**
  * Frames that fail before a participant is in our group count as
  * "failing" only this long after they appeared: the first frames of a
  * call always arrive before the commit that admits them.
@@ -229,7 +236,10 @@ export class E2EE extends EventTarget {
       this.worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'parley-e2ee' });
       this.worker.addEventListener('message', ({ data }) => this.onWorker(data));
       this.worker.addEventListener('error', (ev) => console.error('parley: e2ee worker:', ev.message));
-      loadMls().catch(() => { /* start() reports it */ }); // fetch it while the call connects
+      // Fetch it while the call connects, and make the cipher suite (ts-mls
+      // imports its Ed25519 code then): both off the join's critical path,
+      // which starts at the welcome (our KeyPackage names the id it gives).
+      loadMls().then((m) => m.cipherSuite(this.suiteName)).catch(() => { /* start() reports it */ });
     }
   }
 
@@ -287,6 +297,7 @@ export class E2EE extends EventTarget {
         return;
       }
       this.cs ??= await M.cipherSuite(this.suiteName);
+      performance.mark('parley:mls-loaded');
       if (this.secret && !this.proofKey) {
         this.proofKey = await M.proofKey(this.secret, 'proof');
         this.welcomeKey = await M.proofKey(this.secret, 'welcome');
@@ -329,9 +340,14 @@ export class E2EE extends EventTarget {
   async sendKeyPackage() {
     clearTimeout(this.kpTimer);
     if (this.group || !this.kp) return;
+    if (this.kp.expires - Date.now() < KP_RENEW_MS) {
+      // Committers refuse a KeyPackage past its lifetime: make a new one.
+      this.kp = await M.newKeyPackage(this.cs, { id: this.selfId, name: this.selfName });
+    }
     const msg = { kind: 'kp', data: b64.encode(this.kp.bytes) };
     if (this.proofKey) msg.proof = b64.encode(await M.makeProof(this.proofKey, this.kp.bytes, this.selfId, this.selfName));
     this.send(msg);
+    if (!this.kpSent) performance.mark('parley:mls-kp');
     this.kpSent++;
     this.kpTimer = setTimeout(() => this.inOrder(() => this.sendKeyPackage()), KP_RETRY_MS);
   }
@@ -409,18 +425,29 @@ export class E2EE extends EventTarget {
     });
   }
 
-  /** onError handles the DS's refusals (`error` with ref `mls`). */
+  /**
+   * onError handles the DS's refusals (`error` mls-stale, ref `mls`),
+   * which name what lost: `of` 'create' or 'commit', a commit's `epoch`,
+   * and the room's epoch now (`current`). A refusal of a commit we no
+   * longer hold (we gave up waiting for its answer, COMMIT_ANSWER_MS, and
+   * committed again) is not about the one in flight and is ignored.
+   */
   onError(err) {
     if (!this.enabled || err?.code !== 'mls-stale') return;
     console.debug('parley: e2ee: the DS refused:', err.message);
     this.inOrder(async () => {
-      if (this.creating && this.group && this.group.epoch === 0 && !this.inFlight) {
+      if (err.of === 'create') {
+        if (!this.creating || !this.group || this.group.epoch !== 0 || this.inFlight) return;
         // Another participant's create won: join theirs instead.
         this.creating = false;
         this.group = null;
         this.worker?.postMessage({ type: 'reset' });
         this.dataRing.clear();
         await this.sendKeyPackage();
+        return;
+      }
+      if (err.of !== 'commit' || !this.inFlight || err.epoch !== this.inFlight.epoch) {
+        console.debug('parley: e2ee: a refusal of a commit we no longer hold:', err.of, err.epoch);
         return;
       }
       // Our commit lost its epoch: the winner came before this refusal;
@@ -446,9 +473,16 @@ export class E2EE extends EventTarget {
       return;
     }
     const r = await M.admit({ bytes, from, proof, key: this.proofKey });
+    if (r.expired) {
+      // Our clients make a new KeyPackage before theirs runs out: one
+      // past its lifetime is an old one replayed (or a clock far off).
+      this.replayed(`a KeyPackage of ${from}: ${r.why}`);
+      return;
+    }
     if (this.spent(r.key)) {
       // In our group now (a newcomer re-sends until welcomed: not a
-      // replay), or used or refused before: never again.
+      // replay), or used or refused before — as we saw it, or as the
+      // group's spent list says, which a member who joined later has too.
       if (!this.memberKeys.has(r.key)) this.replayed(`a KeyPackage of ${from} that was already used`);
       return;
     }
@@ -470,9 +504,12 @@ export class E2EE extends EventTarget {
     await this.maybeCommit();
   }
 
-  /** spent says whether a KeyPackage (by its signature key) was in our group or refused: never add it. */
+  /**
+   * spent says whether a KeyPackage (by its signature key) was in our
+   * group, is on the group's spent list, or was refused: never add it.
+   */
   spent(key) {
-    return !!key && (this.usedKeys.has(key) || this.refusedKeys.has(key));
+    return !!key && (this.usedKeys.has(key) || this.refusedKeys.has(key) || !!this.group?.spent(key));
   }
 
   /** committer: the present member with the lowest leaf. */
@@ -493,7 +530,19 @@ export class E2EE extends EventTarget {
     const addIds = [...this.pendingAdds.keys()].filter((id) => this.present.has(id) && !this.departed.has(id) &&
       this.group.leafOf(id) < 0 && !this.spent(this.pendingAdds.get(id).key));
     if (!removes.length && !addIds.length) return;
-    const r = await this.group.commit({ removes, adds: addIds.map((id) => this.pendingAdds.get(id).keyPackage) });
+    let r;
+    try {
+      r = await this.group.commit({ removes, adds: addIds.map((id) => this.pendingAdds.get(id).keyPackage) });
+    } catch (err) {
+      // ts-mls refused an added KeyPackage (its signature, its lifetime,
+      // a capability the group needs such as SPENT_EXTENSION): drop this
+      // batch of adds — an honest newcomer re-sends within KP_RETRY_MS —
+      // so it cannot block the removals and every later commit.
+      console.warn('parley: e2ee: a commit with these KeyPackages failed, dropping them:', addIds, err?.message);
+      for (const id of addIds) this.pendingAdds.delete(id);
+      if (addIds.length && removes.length) await this.maybeCommit();
+      return;
+    }
     const msg = { kind: 'commit', epoch: this.group.epoch, data: b64.encode(r.commit) };
     if (r.welcome) {
       msg.welcome = { to: addIds, data: b64.encode(r.welcome) };
@@ -631,6 +680,9 @@ export class E2EE extends EventTarget {
       this.dataRing.retireBefore(k.epoch);
       this.worker?.postMessage({ type: 'retire', before: k.epoch });
     }, GRACE_MS);
+    // Join → in the group, measurable (BenchmarkJoinToFirstFrame, the
+    // browser's performance panel): a fresh epoch is our first this session.
+    if (fresh) performance.mark('parley:mls-member');
     this.dispatchEvent(new CustomEvent('group', { detail: { epoch: k.epoch, code: k.code } }));
   }
 

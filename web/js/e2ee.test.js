@@ -51,7 +51,7 @@ class FakeDS {
     const to = (id, msg) => this.nodes.get(id)?.onMls(msg);
     const others = (msg) => { for (const id of this.nodes.keys()) if (id !== from) to(id, msg); };
     if (m.kind === 'create') {
-      if (this.group) return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls' });
+      if (this.group) return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls', of: 'create', current: this.epoch, group: true });
       this.group = true;
       this.epoch = 0;
       return others({ type: 'mls', kind: 'created', from, epoch: 0 });
@@ -62,7 +62,9 @@ class FakeDS {
       return undefined;
     }
     if (m.kind === 'commit') {
-      if (!this.group || m.epoch !== this.epoch) return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls' });
+      if (!this.group || m.epoch !== this.epoch) {
+        return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls', of: 'commit', epoch: m.epoch, current: this.epoch, group: !!this.group });
+      }
       this.epoch++;
       for (const id of this.nodes.keys()) to(id, { type: 'mls', kind: 'commit', from, epoch: m.epoch, data: m.data });
       if (m.welcome) {
@@ -263,25 +265,50 @@ test('after a leave, a replayed peer-joined and KeyPackage (with its valid proof
   }
 });
 
-test('a used KeyPackage re-added by a member who did not see it used: same epoch for all, shown refused, never silent', async () => {
+/** lateCommitter: a, b, c join; b leaves, then a: c is alone; d joins (leaf 0, the committer) and never saw b. */
+async function lateCommitter(ds) {
+  ds.join('a');
+  await ds.settle();
+  ds.join('b');
+  await ds.settle(20);
+  const c = ds.join('c');
+  await ds.settle(20);
+  ds.leave('b'); // a removes b
+  await ds.settle(20);
+  ds.leave('a'); // c removes a, alone now
+  await ds.settle(20);
+  const d = ds.join('d');
+  await ds.settle(20);
+  assert.equal(d.info().leaf, 0);
+  return { c, d };
+}
+
+test('a replayed KeyPackage offered to a committer who joined after it was used: the group\'s spent list refuses it', async () => {
   const ds = new FakeDS();
   try {
-    ds.join('a');
-    await ds.settle();
-    ds.join('b');
+    const { c, d } = await lateCommitter(ds);
+    const epoch = d.info().epoch;
+    const problems = [];
+    d.addEventListener('problem', (e) => problems.push(e.detail.text));
+    replayTo(d, ds, 'b'); // d has no history of b; the group has (SPENT_EXTENSION)
     await ds.settle(20);
-    const c = ds.join('c');
-    await ds.settle(20);
-    ds.leave('b'); // a removes b
-    await ds.settle(20);
-    ds.leave('a'); // c removes a, alone now
-    await ds.settle(20);
-    const d = ds.join('d'); // leaf 0: d is the committer, and never saw b
-    await ds.settle(20);
-    assert.equal(d.info().leaf, 0);
+    assert.equal(d.info().epoch, epoch, 'no commit re-adds b');
+    assert.deepEqual(d.info().members.map((m) => m.id).sort(), ['c', 'd']);
+    assert.equal(c.info().roomCode, d.info().roomCode);
+    assert.ok(problems.some((t) => /replayed/.test(t)), 'd shows the replay');
+  } finally {
+    ds.close();
+  }
+});
+
+test('a used KeyPackage re-added by a dishonest member (ignoring the spent list): same epoch for all, shown refused, never silent', async () => {
+  const ds = new FakeDS();
+  try {
+    const { c, d } = await lateCommitter(ds);
+    d.group.spent = () => false; // d ignores the group's spent list
     const problems = [];
     c.addEventListener('problem', (e) => problems.push(e.detail.text));
-    replayTo(d, ds, 'b'); // d has no history of b: it adds b's old KeyPackage
+    replayTo(d, ds, 'b');
     await ds.settle(20);
     assert.equal(c.info().epoch, d.info().epoch, 'c applied the commit the DS ordered: no split');
     assert.equal(c.info().roomCode, d.info().roomCode);
@@ -289,6 +316,60 @@ test('a used KeyPackage re-added by a member who did not see it used: same epoch
     assert.equal(c.peerInfo('b').state, 'refused');
     assert.equal(c.peerInfo('b').gotKey, false);
     assert.ok(problems.some((t) => /already used/.test(t)), 'c shows the re-add');
+  } finally {
+    ds.close();
+  }
+});
+
+test('a late refusal names the commit it is about: one for a commit we no longer hold changes nothing', async () => {
+  const ds = new FakeDS();
+  try {
+    const a = ds.join('a');
+    await ds.settle();
+    ds.join('b');
+    await ds.settle(20);
+    const held = { epoch: a.info().epoch, data: 'x', next: null, at: Date.now() };
+    a.inFlight = held;
+    a.onError({ code: 'mls-stale', ref: 'mls', of: 'commit', epoch: held.epoch - 1, current: held.epoch, group: true });
+    await a.chain;
+    assert.equal(a.inFlight, held, 'a refusal of an earlier commit leaves the one in flight');
+    a.onError({ code: 'mls-stale', ref: 'mls', of: 'create', current: held.epoch, group: true });
+    await a.chain;
+    assert.equal(a.inFlight, held, 'a refusal of a create is not about a commit');
+    a.onError({ code: 'mls-stale', ref: 'mls', of: 'commit', epoch: held.epoch, current: held.epoch + 1, group: true });
+    await a.chain;
+    assert.equal(a.inFlight, null, 'the refusal of the commit in flight lets it go');
+  } finally {
+    ds.close();
+  }
+});
+
+test('a KeyPackage ts-mls refuses at commit (no spent-list capability) does not block the removals or later adds', async () => {
+  const { generateKeyPackage, defaultCapabilities, encodeMlsMessage } = await import('../vendor/node_modules/ts-mls/dist/src/index.js');
+  const { cipherSuite, encodeIdentity } = await import('./mls.js');
+  const ds = new FakeDS();
+  try {
+    const a = ds.join('a');
+    await ds.settle();
+    ds.join('b');
+    await ds.settle(20);
+    const epoch = a.info().epoch;
+    // x's KeyPackage lacks SPENT_EXTENSION in its capabilities (an old client, or forged).
+    const cs = await cipherSuite();
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    const kp = await generateKeyPackage({ credentialType: 'basic', identity: encodeIdentity({ id: 'x', name: 'X' }) },
+      defaultCapabilities(), { notBefore: now - 60n, notAfter: now + 300n }, [], cs);
+    const bytes = encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: 'mls_key_package', version: 'mls10' });
+    a.peerJoined('x');
+    a.onMls({ type: 'mls', kind: 'kp', from: 'x', data: Buffer.from(bytes).toString('base64url') });
+    await ds.settle(20);
+    assert.equal(a.info().epoch, epoch, 'x was not added');
+    ds.leave('b');
+    await ds.settle(20);
+    assert.deepEqual(a.info().members.map((m) => m.id), ['a'], 'the removal went through');
+    const c = ds.join('c');
+    await ds.settle(20);
+    assert.deepEqual(c.info().members.map((m) => m.id).sort(), ['a', 'c'], 'a later add went through');
   } finally {
     ds.close();
   }

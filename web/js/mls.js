@@ -15,7 +15,7 @@
 import {
   createGroup, createCommit, joinGroup, processPrivateMessage, generateKeyPackage,
   encodeMlsMessage, decodeMlsMessage, getCiphersuiteImpl, getCiphersuiteFromName,
-  defaultCapabilities, defaultLifetime, emptyPskIndex, mlsExporter, zeroOutUint8Array,
+  defaultCapabilities, emptyPskIndex, mlsExporter, zeroOutUint8Array,
 } from '../vendor/node_modules/ts-mls/dist/src/index.js';
 import { makeKid, kidIndex, kidEpochBits, indexBits, EPOCH_BITS } from './epochs.js';
 
@@ -42,6 +42,39 @@ export const DATA_LABEL = 'parley data v1';
 /** Room code: 5 groups of 5 digits ≈ 83 bits, read aloud in groups. */
 export const CODE_GROUPS = 5;
 export const CODE_GROUP_DIGITS = 5;
+
+/**
+ * A KeyPackage's lifetime (its leaf node's notBefore..notAfter, RFC 9420
+ * §7.2), in seconds. Committers refuse one outside it (ts-mls checks
+ * notAfter when it adds a KeyPackage; admit() checks the total), so a
+ * recorded KeyPackage can be replayed only within this window, and within
+ * it the group's own spent list (SPENT_EXTENSION) refuses it. Long enough
+ * for a newcomer to be welcomed (it makes a new one when its own runs
+ * out while it waits), short enough to keep the spent list small.
+ */
+export const KP_LIFETIME_S = 600;
+/** Clock skew between members we allow: notBefore lies this far back, spent entries live this much longer. */
+export const KP_SKEW_S = 120;
+/** The longest lifetime a committer accepts (RFC 9420 §7.2 wants a maximum). */
+export const MAX_KP_LIFETIME_S = KP_LIFETIME_S + 2 * KP_SKEW_S;
+
+/**
+ * Our GroupContext extension (RFC 9420 §13.3, private-use range): the
+ * signature keys of the KeyPackages added to the group whose lifetime has
+ * not run out, with their notAfter. It rides in the group context, so a
+ * member who joined later (a committer who never saw those KeyPackages
+ * used) knows them from its Welcome, and every member agrees on it (it is
+ * in the key schedule). A committer refuses a KeyPackage on this list;
+ * one whose lifetime ended is refused by its lifetime.
+ */
+export const SPENT_EXTENSION = 0xf0a1;
+/**
+ * The spent list keeps at most this many entries (the oldest go first):
+ * 200 joins within one KeyPackage lifetime, far more than a room sees,
+ * while its ≈ 80 bytes an entry (≈ 16 KB) keep a Welcome, which carries
+ * the group context, well under the signaling frame limit (64 KiB).
+ */
+export const MAX_SPENT = 200;
 
 /** Longest display name a credential may carry (the lobby's maxlength). */
 export const MAX_NAME = 64;
@@ -93,15 +126,77 @@ export function decodeIdentity(bytes) {
   return { id: v.id, name: v.name };
 }
 
+/** nowS is the time in whole seconds (MLS lifetimes' unit). */
+const nowS = () => BigInt(Math.floor(Date.now() / 1000));
+
+/** capabilities: ts-mls's defaults plus our spent-list extension (every member must support a GroupContext extension). */
+function capabilities() {
+  const caps = defaultCapabilities();
+  return { ...caps, extensions: [...caps.extensions, SPENT_EXTENSION] };
+}
+
 /**
- * newKeyPackage makes our KeyPackage for this session.
- * @returns {Promise<{pub: object, priv: object, bytes: Uint8Array}>}
+ * newKeyPackage makes our KeyPackage for this session, valid for
+ * KP_LIFETIME_S from now (expires: its notAfter in ms).
+ * @returns {Promise<{pub: object, priv: object, bytes: Uint8Array, expires: number}>}
  */
-export async function newKeyPackage(cs, who) {
+export async function newKeyPackage(cs, who, now = nowS()) {
   const credential = { credentialType: 'basic', identity: encodeIdentity(who) };
-  const kp = await generateKeyPackage(credential, defaultCapabilities(), defaultLifetime, [], cs);
+  const lifetime = { notBefore: now - BigInt(KP_SKEW_S), notAfter: now + BigInt(KP_LIFETIME_S) };
+  const kp = await generateKeyPackage(credential, capabilities(), lifetime, [], cs);
   const bytes = encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: 'mls_key_package', version: 'mls10' });
-  return { pub: kp.publicPackage, priv: kp.privatePackage, bytes };
+  return { pub: kp.publicPackage, priv: kp.privatePackage, bytes, expires: Number(lifetime.notAfter) * 1000 };
+}
+
+/**
+ * lifetimeProblem says why a KeyPackage's lifetime is not acceptable now
+ * ('' when it is): not yet valid, run out (a replay of an old one), or
+ * longer than MAX_KP_LIFETIME_S.
+ */
+export function lifetimeProblem(keyPackage, now = nowS()) {
+  const lt = keyPackage.leafNode.lifetime;
+  if (!lt) return 'a KeyPackage without a lifetime';
+  if (lt.notAfter - lt.notBefore > BigInt(MAX_KP_LIFETIME_S)) return 'a KeyPackage valid for longer than allowed';
+  if (now < lt.notBefore || now > lt.notAfter) return 'a KeyPackage whose lifetime ran out (an old one replayed?)';
+  return '';
+}
+
+// --- the spent list (SPENT_EXTENSION) ------------------------------------
+
+/**
+ * decodeSpent reads the spent list from GroupContext extensions: a Map of
+ * signature key (hex) → notAfter (seconds). Malformed data reads as empty
+ * (a member wrote it; it can only make us stricter than the list says).
+ * @returns {Map<string, number>}
+ */
+export function decodeSpent(extensions) {
+  const ext = extensions?.find((e) => e.extensionType === SPENT_EXTENSION);
+  const out = new Map();
+  if (!ext) return out;
+  try {
+    const v = JSON.parse(dec.decode(ext.extensionData));
+    if (v?.v !== 1 || !Array.isArray(v.used)) return out;
+    for (const e of v.used.slice(0, MAX_SPENT)) {
+      if (Array.isArray(e) && typeof e[0] === 'string' && /^[0-9a-f]{1,256}$/.test(e[0]) && Number.isSafeInteger(e[1])) out.set(e[0], e[1]);
+    }
+  } catch { /* not ours: empty */ }
+  return out;
+}
+
+/**
+ * spentExtensions is the next GroupContext extensions: the list without
+ * entries past their notAfter (+ skew: such a KeyPackage is refused by its
+ * lifetime anyway), plus the KeyPackages this commit adds; the others kept.
+ */
+function spentExtensions(extensions, adds, now) {
+  const used = decodeSpent(extensions);
+  for (const [k, until] of used) if (until + KP_SKEW_S < Number(now)) used.delete(k);
+  for (const kp of adds) used.set(hex(kp.leafNode.signaturePublicKey), Number(kp.leafNode.lifetime?.notAfter ?? now));
+  const list = [...used].slice(-MAX_SPENT);
+  return [
+    ...(extensions ?? []).filter((e) => e.extensionType !== SPENT_EXTENSION),
+    { extensionType: SPENT_EXTENSION, extensionData: enc.encode(JSON.stringify({ v: 1, used: list })) },
+  ];
 }
 
 /**
@@ -204,6 +299,8 @@ export async function admit({ bytes, from, proof = null, key = null }) {
     return { ok: false, why: err.message };
   }
   if (kp.who.id !== from) return { ok: false, who: kp.who, why: `credential id ${kp.who.id} is not the sender ${from}` };
+  const late = lifetimeProblem(kp.keyPackage);
+  if (late) return { ok: false, who: kp.who, key: kp.key, why: late, expired: true };
   if (key && !(await checkProof(key, proof, bytes, kp.who.id, kp.who.name))) {
     return { ok: false, who: kp.who, why: 'no valid invite proof', noProof: true };
   }
@@ -281,23 +378,40 @@ export class Group {
     return out;
   }
 
+  /**
+   * spent says whether a KeyPackage (by its signature key, hex) was added
+   * to this group within its lifetime: the group's own record
+   * (SPENT_EXTENSION), which a member who joined later has too.
+   */
+  spent(key) {
+    return !!key && decodeSpent(this.state.groupContext.extensions).has(key);
+  }
+
   /** leafOf finds the leaf of a participant id, or -1. */
   leafOf(id) {
     return this.members().find((m) => m.id === id)?.leaf ?? -1;
   }
 
   /**
-   * commit adds KeyPackages and removes leaves in one commit. It returns
-   * the next state without adopting it: call adopt() when the DS sends our
-   * commit back (it won the epoch), drop it otherwise.
+   * commit adds KeyPackages and removes leaves in one commit (and, when
+   * it adds, records them on the group's spent list). It returns the next
+   * state without adopting it: call adopt() when the DS sends our commit
+   * back (it won the epoch), drop it otherwise.
    * @param {{adds?: object[], removes?: number[]}} o
+   * @param {bigint} [now] the time in seconds (tests)
    * @returns {Promise<{commit: Uint8Array, welcome: Uint8Array|null, next: Group}>}
    */
-  async commit({ adds = [], removes = [] }) {
+  async commit({ adds = [], removes = [] }, now = nowS()) {
+    /** @type {object[]} */
     const extraProposals = [
       ...removes.map((removed) => ({ proposalType: 'remove', remove: { removed } })),
       ...adds.map((keyPackage) => ({ proposalType: 'add', add: { keyPackage } })),
     ];
+    if (adds.length) {
+      // The group records what it added (SPENT_EXTENSION), in the same commit.
+      const extensions = spentExtensions(this.state.groupContext.extensions, adds, now);
+      extraProposals.push({ proposalType: 'group_context_extensions', groupContextExtensions: { extensions } });
+    }
     const r = await createCommit({ state: this.state, cipherSuite: this.cs }, { extraProposals, ratchetTreeExtension: true });
     r.consumed.forEach(zeroOutUint8Array);
     return {

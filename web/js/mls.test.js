@@ -1,6 +1,7 @@
 // The MLS layer (mls.js, epochs.js) against the vendored ts-mls: group
 // creation, adds and removes, the epoch keys every member derives, the
-// RFC 9605 §5.2 KID layout, invite proofs, replay of an old epoch, and a
+// RFC 9605 §5.2 KID layout, invite proofs, replay of an old epoch,
+// KeyPackage lifetimes and the group's spent list, a split room, and a
 // join racing a commit through a fake Delivery Service that orders
 // commits per epoch as signaling/mls.go does. Needs the vendored
 // libraries: scripts/vendor-web.sh (make test runs it).
@@ -10,7 +11,7 @@ import assert from 'node:assert/strict';
 import {
   cipherSuite, newKeyPackage, readKeyPackage, Group, admit, proofKey, makeProof, checkProof,
   welcomeTag, checkWelcomeTag, makeKid, kidIndex, kidEpochBits, indexBits, roomCode,
-  encodeIdentity, decodeIdentity, MlsInputError, EPOCH_BITS,
+  encodeIdentity, decodeIdentity, MlsInputError, EPOCH_BITS, KP_LIFETIME_S, MAX_KP_LIFETIME_S, lifetimeProblem,
 } from './mls.js';
 import { EpochRing } from './epochs.js';
 import { SFrameKey, protectFrame, unprotectFrame, parseFrame, deriveKeySaltRaw } from './sframe.js';
@@ -36,6 +37,56 @@ async function room(ids) {
   }
   return groups;
 }
+
+test('KeyPackage lifetimes: short, and refused once run out, not yet valid or too long', async () => {
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  const p = await person('p');
+  const kp = readKeyPackage(p.kp.bytes).keyPackage;
+  const lt = kp.leafNode.lifetime;
+  assert.ok(lt.notAfter - lt.notBefore <= BigInt(MAX_KP_LIFETIME_S));
+  assert.equal(lifetimeProblem(kp), '');
+  assert.match(lifetimeProblem(kp, now + BigInt(KP_LIFETIME_S) + 60n), /ran out/);
+  // One made half an hour ago (recorded, replayed now): admit refuses it, and so does ts-mls at commit.
+  const old = await newKeyPackage(cs, { id: 'o', name: 'O' }, now - 1800n);
+  const r = await admit({ bytes: old.bytes, from: 'o' });
+  assert.equal(r.ok, false);
+  assert.equal(r.expired, true);
+  const g = await Group.create(cs, (await person('a')).kp, enc.encode('room'));
+  await assert.rejects(g.commit({ adds: [readKeyPackage(old.bytes).keyPackage] }), /Lifetime/);
+  const long = structuredClone(kp);
+  long.leafNode.lifetime = { notBefore: 0n, notAfter: 2n ** 63n - 1n };
+  assert.match(lifetimeProblem(long), /longer/);
+});
+
+test('the spent list: every KeyPackage added is in the group context, and a member who joins later has it', async () => {
+  const groups = await room(['a', 'b', 'c']);
+  const a = groups.get('a');
+  const [mb, mc] = a.members().filter((m) => m.id !== 'a');
+  for (const g of groups.values()) {
+    assert.ok(g.spent(mb.key) && g.spent(mc.key), 'b and c are on everyone\'s list');
+  }
+  // b leaves; d joins after: d never saw b's KeyPackage, its group knows it.
+  const rm = await a.commit({ removes: [mb.leaf] });
+  a.adopt(rm.next);
+  const d = await person('d');
+  const r = await a.commit({ adds: [readKeyPackage(d.kp.bytes).keyPackage] });
+  a.adopt(r.next);
+  const gd = await Group.join(cs, d.kp, r.welcome);
+  assert.ok(gd.spent(mb.key), 'the Welcome carries b as spent');
+  assert.ok(!gd.spent('00'.repeat(32)));
+});
+
+test('a split room shows different codes: two groups the server made for one room name never agree', async () => {
+  // The server splits the room: a and b in one group, c and d in another,
+  // each told it is "the room" (same group id even).
+  const left = await room(['a', 'b']);
+  const right = await room(['c', 'd']);
+  const codes = async (groups) => Promise.all([...groups.values()].map(async (g) => (await g.epochKeys()).code));
+  const [l, r] = [await codes(left), await codes(right)];
+  assert.equal(l[0], l[1], 'one code within a group');
+  assert.equal(r[0], r[1], 'one code within a group');
+  assert.notEqual(l[0], r[0], 'the halves see different codes');
+});
 
 test('identity: id and name round-trip; bad credentials are refused', () => {
   assert.deepEqual(decodeIdentity(encodeIdentity({ id: 'p1', name: 'Ana' })), { id: 'p1', name: 'Ana' });
