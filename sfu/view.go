@@ -286,15 +286,6 @@ func (u *upTrack) dynacastTick(wanted uint32, now int64) {
 			active |= 1 << i
 		}
 	}
-	if active != 0 {
-		// The lowest layer stays on while any is wanted: it is every
-		// subscriber's fallback while a higher one starts or stalls (a
-		// switch waits for a key frame), and a browser told to encode one
-		// high layer alone may carry it under the lowest layer's RID
-		// (Chromium does) or not start it until a lower one stops. It
-		// costs about 1/16 of the top layer.
-		active |= 1
-	}
 	if u.reported && active == u.dynacast {
 		return
 	}

@@ -33,8 +33,9 @@
 //   state    {state}   'idle'|'connecting'|'connected'|'failed'|'closed'
 //   pc       {pc}      a new connection (start), before its first offer
 //
-// Simulcast: the camera is sent as three encodings (SIMULCAST: ¼, ½ and
-// full resolution, lowest first, as docs/sfu.md requires); E2EE's encoded
+// Simulcast: the camera is sent as up to three encodings (SIMULCAST: ¼, ½
+// and full resolution, lowest first, as docs/sfu.md requires; as many as
+// the capture's size allows, simulcastFor); E2EE's encoded
 // transform sits on the sender and so sees every layer's frames. The SFU
 // forwards each viewer one layer, chosen from what viewport.js reports, and
 // tells us with `layers` which encodings nobody wants, which we then stop
@@ -70,6 +71,27 @@ export const SIMULCAST = Object.freeze([
   { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
   { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ]);
+
+/**
+ * simulcastFor picks the camera's encodings for a capture of this height:
+ * as many layers as Chromium will really send (its simulcast limit by
+ * resolution: three from 540 lines, two from 270, one below), the top one
+ * at full size. Asking for more gets fewer than asked, and not the ones a
+ * viewer wants: with three encodings of a 320×180 camera Chromium sent
+ * the lowest alone, started the top one only once the lower ones were
+ * turned off, and then carried it under the lowest one's RID — each
+ * layer switch froze the tile for a second or more (TestBrowserSwitch).
+ * Below 270 lines there is nothing to choose between: one encoding, no
+ * simulcast.
+ * @param {number} height the capture's height in pixels (0: unknown, taken as 360)
+ * @returns {RTCRtpEncodingParameters[]|null} null: send one plain encoding
+ */
+export function simulcastFor(height) {
+  const h = height > 0 ? height : 360;
+  const n = h >= 540 ? 3 : h >= 270 ? 2 : 1;
+  if (n === 1) return null;
+  return SIMULCAST.slice(SIMULCAST.length - n).map((e) => ({ ...e }));
+}
 
 /** Most entries read from one `paused` payload: the SFU forwards at most 256 videos to a client (its `view` limit). */
 export const MAX_PAUSED = 256;
@@ -385,13 +407,26 @@ export class SfuLink extends EventTarget {
       this.tx[role] ??= pc.addTransceiver(kind, {
         direction: 'sendrecv',
         streams: [role === 'screen' ? this.screenStream : media.camera],
-        ...(role === 'cam' ? { sendEncodings: SIMULCAST.map((e) => ({ ...e })) } : {}),
+        ...(role === 'cam' ? this.camEncodings() : {}),
       });
       this.e2ee?.attachAll(pc, null);
       const want = this.publishing ? media.track(role) : null;
       const sender = this.tx[role].sender;
       if (sender.track !== want) await sender.replaceTrack(want);
     }
+  }
+
+  /**
+   * camEncodings: the camera transceiver's simulcast encodings for the
+   * capture we have (or the quality asked for, before the camera starts).
+   * Fixed once negotiated; a later camera of another size keeps them.
+   * @returns {{sendEncodings?: RTCRtpEncodingParameters[]}}
+   */
+  camEncodings() {
+    const cam = this.media.track('cam');
+    const height = cam?.getSettings?.().height ?? this.media.quality?.height ?? 0;
+    const enc = simulcastFor(height);
+    return enc ? { sendEncodings: enc } : {};
   }
 
   /** onTracks records which forwarded stream and track belong to whom. */

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { pausedTracks, pausedTiles, MAX_PAUSED } from './sfu.js';
+import { pausedTracks, pausedTiles, MAX_PAUSED, simulcastFor } from './sfu.js';
 
 test('pausedTracks keeps the bandwidth pauses of a `paused` payload', () => {
   const got = pausedTracks([
@@ -34,4 +34,16 @@ test('pausedTiles maps tracks to tiles, once each, skipping unknown owners', () 
     { peerId: 'a', role: 'screen' },
     { peerId: 'b', role: 'camera' },
   ]);
+});
+
+test('simulcastFor: as many layers as the capture allows, the top one at full size', () => {
+  assert.deepEqual(simulcastFor(720).map((e) => e.rid), ['q', 'h', 'f']);
+  assert.deepEqual(simulcastFor(540).map((e) => e.rid), ['q', 'h', 'f']);
+  assert.deepEqual(simulcastFor(360).map((e) => [e.rid, e.scaleResolutionDownBy]), [['h', 2], ['f', 1]]);
+  assert.deepEqual(simulcastFor(270).map((e) => e.rid), ['h', 'f']);
+  assert.equal(simulcastFor(180), null);
+  assert.deepEqual(simulcastFor(0).map((e) => e.rid), ['h', 'f'], 'unknown: as for 360 lines');
+  const a = simulcastFor(720);
+  a[0].active = false;
+  assert.equal(simulcastFor(720)[0].active, undefined, 'fresh objects each time');
 });
