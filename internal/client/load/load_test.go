@@ -115,8 +115,11 @@ func TestSimulcastViewsAndDownlink(t *testing.T) {
 			t.Errorf("behind a 500 kbit/s cap: %.0f kbit/s of video, %d datagrams dropped of %d",
 				v.Kbps, v.DownlinkDropped, v.DownlinkDropped+v.DownlinkPassed)
 		}
-		if v.Layers["f 1280×720"] < 0.9 {
-			t.Errorf("layer mix %v: without a view the SFU forwards the top layer", v.Layers)
+		// Without a view the viewer asks for the top layer (1.5 Mbit/s);
+		// the SFU's downlink estimate (sfu.bandwidth_adaptation, on by
+		// default) moves it to what the cap carries.
+		if v.Layers["f 1280×720"] > 0.5 {
+			t.Errorf("layer mix %v: behind a 500 kbit/s cap the SFU kept the 1.5 Mbit/s top layer", v.Layers)
 		}
 	})
 }
