@@ -64,5 +64,9 @@ fi
 skips=$(grep -c -- '--- SKIP' "$log" || true)
 echo "make test-go: $skips test(s) skipped:"
 # go test -v prints a skip's reason (its t.Skip line) just before "--- SKIP".
-awk '/--- SKIP/ { sub(/^ +/, "", $0); print "  " $0; if (prev ~ /_test\.go:[0-9]+:/) { sub(/^ +/, "", prev); print "    " prev } } { prev = $0 }' "$log"
+# A subtest's reason comes before its parent's result lines: the last
+# test line that says "skip" stands in when the line before is not one.
+awk '/_test\.go:[0-9]+: .*[Ss]kip/ { reason = $0 }
+  /--- SKIP/ { sub(/^ +/, "", $0); print "  " $0; r = (prev ~ /_test\.go:[0-9]+:/) ? prev : reason; if (r != "") { sub(/^ +/, "", r); print "    " r } }
+  { prev = $0 }' "$log"
 exit $status
