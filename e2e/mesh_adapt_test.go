@@ -41,17 +41,7 @@ func meshInbound(t *testing.T, p *browsertest.Page) map[string]inbound {
 // waitMeshInbound polls what p receives from id over the mesh until ok holds.
 func waitMeshInbound(t *testing.T, p *browsertest.Page, id, what string, timeout time.Duration, ok func(inbound) bool) inbound {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var got inbound
-	for time.Now().Before(deadline) {
-		got = meshInbound(t, p)[id]
-		if ok(got) {
-			return got
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Fatalf("%s: receiving %+v from %s", what, got, id)
-	return got
+	return pollInbound(t, p, jsMeshInbound, "", id, what, timeout, ok)
 }
 
 // TestBrowserMeshAdapt: A and B in a mesh; A makes B's tile small, large,

@@ -82,19 +82,32 @@ func placeTile(t *testing.T, p *browsertest.Page, id, style string) {
 	}
 }
 
-// waitInbound polls what p receives from id until ok holds.
+// waitInbound polls what p receives from id over its SFU connection until
+// ok holds.
 func waitInbound(t *testing.T, p *browsertest.Page, id, what string, timeout time.Duration, ok func(inbound) bool) inbound {
+	t.Helper()
+	return pollInbound(t, p, jsInboundVideo, `JSON.stringify({view: parley.sfu().view, counts: parley.sfu().counts})`, id, what, timeout, ok)
+}
+
+// pollInbound evaluates read (a map of participant id → inbound) on p
+// every 500 ms until ok holds for id's entry; on failure it prints the
+// last entry and, when detail is not empty, what detail evaluates to.
+func pollInbound(t *testing.T, p *browsertest.Page, read, detail, id, what string, timeout time.Duration, ok func(inbound) bool) inbound {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var got inbound
 	for time.Now().Before(deadline) {
-		got = inboundVideo(t, p)[id]
+		got = browsertest.MustEval[map[string]inbound](p, read)[id]
 		if ok(got) {
 			return got
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("%s: receiving %+v from %s\nsfu %s", what, got, id, browsertest.MustEval[string](p, `JSON.stringify({view: parley.sfu().view, counts: parley.sfu().counts})`))
+	more := ""
+	if detail != "" {
+		more = "\n" + browsertest.MustEval[string](p, detail)
+	}
+	t.Fatalf("%s: receiving %+v from %s%s", what, got, id, more)
 	return got
 }
 
