@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/internal/client/sigclient"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/testsupport/testserver"
+	"github.com/parleyhq/parley/sfu"
 )
 
 // The admin API as docs/admin.md writes it, decoded into this file's own
@@ -38,6 +39,8 @@ type adminRoom struct {
 	Participants []adminParticipant `json:"participants"`
 	E2EE         bool               `json:"e2ee"`
 	E2EESet      bool               `json:"e2eeSet"`
+	// Receiving: in an SFU room, what each participant receives, by id.
+	Receiving map[string]sfu.Receiving `json:"receiving"`
 }
 
 type adminRooms struct {

@@ -91,12 +91,14 @@ func (ss *Session) allocate(now int64) {
 	}
 	ss.dl.prev = est
 	budget := est / allocShareDen * allocShareNum
+	media := 0 // what the allocation sends: audio, then each tile's layer
 	var items []allocItem
 	for _, d := range downs {
 		u := d.up
 		if u.kind != webrtc.RTPCodecTypeVideo {
 			if !u.muted.Load() {
 				budget -= u.layerRate(0)
+				media += u.layerRate(0)
 			}
 			continue
 		}
@@ -116,17 +118,22 @@ func (ss *Session) allocate(now int64) {
 	})
 	budget, up := allocLowest(items, budget)
 	budget = delayPauses(items, budget, now, !ss.dl.lossFree())
+	if anyPaused(items) {
+		budget = 0 // every visible tile gets its lowest layer before anyone gets more
+	}
 	if allocRaise(items, budget, now-ss.dl.changedAt >= int64(allocHold)) || up {
 		ss.dl.changedAt = now
 	}
-	ss.probe(items, est, now)
 	var paused []string
 	for _, it := range items {
 		it.d.limit.Store(int32(it.limit))
 		if it.limit < 0 {
 			paused = append(paused, it.d.up.trackID)
+		} else {
+			media += it.d.up.layerRate(it.limit)
 		}
 	}
+	ss.probe(items, est, media, now)
 	ss.sendPaused(paused)
 }
 
@@ -210,6 +217,11 @@ func delayPauses(items []allocItem, budget int, now int64, losing bool) int {
 	return budget
 }
 
+// anyPaused says whether some tile of the allocation is paused.
+func anyPaused(items []allocItem) bool {
+	return slices.ContainsFunc(items, func(it allocItem) bool { return it.limit < 0 })
+}
+
 // allocRaise raises each tile, by priority, up to what its view asks for
 // while the budget lasts. A tile keeps a layer it already had as long as
 // it fits; a step above that needs allocUpMargin and canRaise. It reports
@@ -290,11 +302,18 @@ func (ss *Session) sendPaused(tracks []string) {
 	ss.send(mustJSON(msg))
 }
 
-// layerRate is layer i's bit rate as measured on the way in, or, for a
-// layer that sends nothing now, an estimate from its size.
+// layerRate is layer i's bit rate as measured on the way in; for a layer
+// that sends nothing now (dynacast stopped it: nobody received it), the
+// rate it had when it last sent; for one never seen, an estimate from its
+// size. Without the memory a stopped layer would cost what its size
+// suggests (a quarter of what a publisher may really send), every tile
+// would be raised to it at once, and dropped back a tick later.
 func (u *upTrack) layerRate(i int) int {
 	if l := u.layer(i); l != nil {
 		if r := l.rate.Load(); r > 0 {
+			return int(r)
+		}
+		if r := l.known.Load(); r > 0 {
 			return int(r)
 		}
 	}
@@ -333,6 +352,9 @@ func (l *upLayer) updateRate(now int64) {
 			r = old + (r-old)/rateSmoothingDen
 		}
 		l.rate.Store(r)
+		if r > 0 {
+			l.known.Store(r)
+		}
 	}
 	m.lastBytes, m.lastAt = b, now
 }

@@ -159,15 +159,11 @@ func TestBandwidthLowersAndRecovers(t *testing.T) {
 	waitFor(t, 5*time.Second, "transport-cc feedback from the viewer", viewer.ss.dl.feedback.Load)
 
 	viewer.limiter.rate.Store(300_000)
-	waitFor(t, 20*time.Second, "a layer below the top on a 300 kbit/s link", func() bool {
+	waitFor(t, 20*time.Second, "an estimate near the link and a layer below the top", func() bool {
 		l := viewer.currentLayer("pub")
-		return l >= 0 && l < 2
+		return l >= 0 && l < 2 && viewer.ss.dl.last.Load() <= 600_000
 	})
-	est := viewer.ss.dl.last.Load()
-	t.Logf("estimate on a 300 kbit/s link: %d bit/s, layer %d", est, viewer.currentLayer("pub"))
-	if est > 600_000 {
-		t.Errorf("estimate %d bit/s on a 300 kbit/s link", est)
-	}
+	t.Logf("estimate on a 300 kbit/s link: %d bit/s, layer %d", viewer.ss.dl.last.Load(), viewer.currentLayer("pub"))
 
 	viewer.limiter.rate.Store(0)
 	expectLayer(t, viewer, "pub", 2, 30*time.Second)

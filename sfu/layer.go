@@ -53,6 +53,7 @@ type upLayer struct {
 
 	meter meter        // bytes in (reader), turned into rate by the room's loop (alloc.go)
 	rate  atomic.Int64 // bits/s, smoothed; 0 while the layer sends nothing
+	known atomic.Int64 // the last rate measured while it sent: its cost once dynacast stopped it
 }
 
 func newUpLayer(index int, rid string, remote *webrtc.TrackRemote, video bool) *upLayer {

@@ -4,30 +4,32 @@ import (
 	"github.com/pion/rtp"
 )
 
-// Probing: gcc (bwe.go) raises its estimate quickly only when it sees more
-// acknowledged than its target, and slowly (≈8 %/s) otherwise. A
-// subscriber held on low layers sends too little to show that its link
-// got better, so while the allocation holds some tile below what its view
-// asks for, the SFU adds padding: RTP packets of padding only (RFC 3550
-// §5.1, P bit), on the media SSRC of the subscriber's highest-priority
-// forwarded video, right after a frame's last packet (a receiver's jitter
-// buffer takes padding between frames; Chromium sends its own padding the
-// same way). Decoders never see it.
+// Probing: gcc (bwe.go) raises its estimate by at most 8 % a second, and
+// never above 1.5× the rate it sees acknowledged. A subscriber held on
+// low layers may send much less than the estimate (the next step up does
+// not fit yet), and then that cap stops the climb: the estimate could
+// never grow to what the view asks for. So while the allocation holds
+// some tile below what its view asks for, the SFU fills what the media
+// leaves of the estimate with padding: RTP packets of padding only (RFC
+// 3550 §5.1, P bit), on the media SSRC of the subscriber's
+// highest-priority forwarded video, right after a frame's last packet (a
+// receiver's jitter buffer takes padding between frames; Chromium sends
+// its own padding the same way). Decoders never see it.
 //
-// Bounded: at most probeShare of the estimate and maxProbeRate, in bursts
-// of at most maxProbeBurst packets at least probeGap apart, not for
-// probeBackoff after the estimate fell (the link just said no), and not
-// while gcc sees loss.
+// Media plus padding reach the estimate, not more: gcc's target is the
+// rate at which queues start to build, and padding on top of a full
+// estimate (half of it was tried) overflowed a 1.5 Mbit/s link each time
+// a tile stepped up, and the loss then pulled the estimate down to half
+// the link (TestBrowserConstrainedDownlink).
+//
+// Bounded: at most maxProbeRate, in bursts of at most maxProbeBurst
+// packets at least probeGap apart, not for probeBackoff after the
+// estimate fell (the link just said no), and not while gcc sees loss.
 
 const (
 	// probePadding is the padding of one probe packet: RTP's maximum
 	// (the count is one byte).
 	probePadding = 255
-
-	// probeShare: the padding rate is at most half the estimate, so
-	// media plus padding reach 1.5× the estimate, which is what gcc needs
-	// to move its target up by half.
-	probeShareNum, probeShareDen = 1, 2
 
 	// maxProbeRate bounds the padding per subscriber: 1 Mbit/s is more
 	// than any one step up (the top layer of a 720p camera) needs.
@@ -55,11 +57,12 @@ const (
 )
 
 // probe gives the subscriber's highest-priority forwarded video the
-// padding credit for the next tick when some tile is held below what its
-// view asks for, the estimate did not just fall and gcc sees no loss;
-// otherwise it clears every credit. items are the allocation's tiles in
-// priority order. Room loop only.
-func (ss *Session) probe(items []allocItem, est int, now int64) {
+// padding credit for the next tick, what media (bits/s) leaves of the
+// estimate, when some tile is held below what its view asks for, the
+// estimate did not just fall and gcc sees no loss; otherwise it clears
+// every credit. items are the allocation's tiles in priority order. Room
+// loop only.
+func (ss *Session) probe(items []allocItem, est, media int, now int64) {
 	held := false
 	var carrier *downTrack
 	for _, it := range items {
@@ -76,7 +79,7 @@ func (ss *Session) probe(items []allocItem, est int, now int64) {
 			it.d.probe.Store(0)
 			continue
 		}
-		rate := min(est/probeShareDen*probeShareNum, maxProbeRate)
+		rate := min(max(est-media, 0), maxProbeRate)
 		it.d.probe.Store(int64(rate) * int64(speakerInterval) / 8e9)
 	}
 }

@@ -948,6 +948,9 @@ func (p *Peer) readTrack(ctx context.Context, from string, path Path, pc *webrtc
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
+		if pkt.Padding && len(pkt.Payload) == 0 {
+			continue // an SFU's probe padding (RFC 3550 §5.1): no media, as a browser's decoder sees it
+		}
 		_, stamped := ParseStamp(pkt.Payload)
 		keyFrame := kind == KindVideo && isVP8KeyFrameStart(pkt.Payload)
 		total.add(len(pkt.Payload), stamped, keyFrame, now)
