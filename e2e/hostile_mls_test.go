@@ -126,7 +126,11 @@ func TestBrowserHostileGhost(t *testing.T) {
 		}
 		return []hostile.Message{m}
 	})
-	pages := openHostile(t, b, p, room, secret, "Alice", "Bob")
+	// One at a time: Alice makes the group, so it is Bob who sends a
+	// KeyPackage (both at once, either may be first).
+	pages := openHostile(t, b, p, room, secret, "Alice")
+	waitOrDump(t, pages["Alice"], "Alice's group", `parley.e2ee()?.member === true`, e2eeTimeout)
+	pages["Bob"] = openHostile(t, b, p, room, secret, "Bob")["Bob"]
 	waitOrDump(t, pages["Bob"], "Bob admitted", `parley.e2ee()?.member === true && parley.e2ee().members.length === 2`, e2eeTimeout)
 	aliceID, bobID := pageID(t, pages["Alice"]), pageID(t, pages["Bob"])
 

@@ -19,14 +19,15 @@
 //
 // Messages from the controller:
 //   {type: 'epoch', epoch, base, groupSize, members: [[leaf, id]], self}  receive under it now
-//   {type: 'send-epoch', epoch}   encrypt under our leaf's key of that epoch from now on
+//   {type: 'send-epoch', epoch, keyFrame}   encrypt under our leaf's key of that epoch from now on;
+//                                 keyFrame: start every video sender on a key frame (someone new can decode at once)
 //   {type: 'retire', before}      delete every older epoch
 //   {type: 'bind', rid, peer}     the receiver rid carries peer's media
 //   {type: 'forget', peer}, {type: 'reset'}
 //   {type: 'stream', readable, writable, options: {op, kind, peer, rid}}
 
 import { protectFrame, unprotectFrame, parseFrame, clearBytes } from './sframe.js';
-import { EpochRing } from './epochs.js';
+import { EpochRing, NEXT_EPOCH_WAIT_MS } from './epochs.js';
 
 /** How often counters go to the controller. */
 const STATS_MS = 1000;
@@ -40,6 +41,15 @@ const ring = new EpochRing();
 const selfLeaf = new Map();
 /** receiver id → the participant whose frames it must carry (SFU) */
 const binds = new Map();
+/**
+ * Our video senders' RTCRtpScriptTransformers, for generateKeyFrame.
+ * (createEncodedStreams, Chromium's older API, has no way to ask for one
+ * here: there the newcomer's decoder asks for a key frame itself.)
+ * @type {Set<{generateKeyFrame?: (rid?: string) => Promise<unknown>}>}
+ */
+const videoSenders = new Set();
+/** A wait for the epoch after the newest (NEXT_EPOCH_WAIT_MS), shared by every receiver; null when none. */
+let nextEpoch = null;
 let encrypted = 0;
 let dropped = 0; // frames we could not encrypt (no key yet)
 /** @type {Map<string, {decrypted: number, failed: number, misbound: number}>} */
@@ -105,7 +115,11 @@ async function decryptFrame(frame, controller, kind, expected) {
     count(expected || 'unknown').failed++;
     return;
   }
-  const entry = ring.lookup(Number(parsed.kid));
+  let entry = ring.lookup(Number(parsed.kid));
+  if (!entry && ring.isNext(Number(parsed.kid))) {
+    await waitNextEpoch(); // its sender has the next epoch before us
+    entry = ring.lookup(Number(parsed.kid));
+  }
   const who = expected || 'unknown';
   if (!expected || !entry) {
     count(who).failed++; // an unbound SFU receiver, or no key for this KID
@@ -133,20 +147,41 @@ async function decryptFrame(frame, controller, kind, expected) {
   controller.enqueue(frame);
 }
 
-/** pipe runs one sender's or receiver's encoded frames through the transform. */
+/**
+ * waitNextEpoch resolves when the epoch after the newest is installed, or
+ * after NEXT_EPOCH_WAIT_MS. One wait at a time: frames that arrive
+ * meanwhile queue behind the one waiting, in order.
+ */
+function waitNextEpoch() {
+  if (!nextEpoch) {
+    /** @type {(v?: unknown) => void} */
+    let done = () => {};
+    const p = new Promise((resolve) => { done = resolve; });
+    const timer = setTimeout(() => { if (nextEpoch?.p === p) nextEpoch = null; done(); }, NEXT_EPOCH_WAIT_MS);
+    nextEpoch = { p, done: () => { clearTimeout(timer); done(); } };
+  }
+  return nextEpoch.p;
+}
+
+/** pipe runs one sender's or receiver's encoded frames through the transform; it settles when they stop. */
 function pipe(readable, writable, { op, kind, peer, rid }) {
   const transform = new TransformStream({
     transform: op === 'encrypt'
       ? (frame, controller) => encryptFrame(frame, controller, kind)
       : (frame, controller) => decryptFrame(frame, controller, kind, peer || binds.get(rid) || ''),
   });
-  readable.pipeThrough(transform).pipeTo(writable).catch(() => { /* the sender or receiver stopped */ });
+  return readable.pipeThrough(transform).pipeTo(writable).catch(() => { /* the sender or receiver stopped */ });
 }
 
 // RTCRtpScriptTransform.
 self.addEventListener('rtctransform', (ev) => {
   const t = ev.transformer;
-  pipe(t.readable, t.writable, t.options ?? {});
+  const options = t.options ?? {};
+  const done = pipe(t.readable, t.writable, options);
+  if (options.op === 'encrypt' && options.kind === 'video') {
+    videoSenders.add(t);
+    done.finally(() => videoSenders.delete(t));
+  }
 });
 
 self.addEventListener('message', async ({ data: m }) => {
@@ -157,10 +192,17 @@ self.addEventListener('message', async ({ data: m }) => {
       break;
     case 'epoch':
       if (ring.add({ epoch: m.epoch, base: m.base, groupSize: m.groupSize, members: m.members })) selfLeaf.set(m.epoch, m.self);
+      if (nextEpoch && ring.has(ring.newest)) {
+        nextEpoch.done();
+        nextEpoch = null;
+      }
       break;
     case 'send-epoch': {
       const k = ring.key(m.epoch, selfLeaf.get(m.epoch));
       if (k) send = { epoch: m.epoch, key: k.key, ctr: 0n };
+      // Someone new: the frames they can open start now, so start them
+      // on a key frame rather than wait for their decoder to ask.
+      if (k && m.keyFrame) for (const t of videoSenders) t.generateKeyFrame?.().catch(() => {});
       break;
     }
     case 'retire':

@@ -29,7 +29,7 @@
 // With encryption off (disable(): a room an administrator allowed
 // unencrypted, docs/e2ee.md) both return the bytes as they are.
 
-import { EpochRing, GRACE_MS, SEND_DELAY_MS, makeKid } from './epochs.js';
+import { EpochRing, GRACE_MS, makeKid } from './epochs.js';
 import { b64 } from './keys.js';
 import { SFrameKey, sframeEncrypt, sframeDecrypt, decodeHeader } from './sframe.js';
 
@@ -91,17 +91,27 @@ const EMPTY = new Uint8Array(0);
 const enc = new TextEncoder();
 
 /**
- * The MLS layer (mls.js and the vendored ts-mls, ≈ 250 modules) loads
- * when the first session starts, not with the page: the page's load event
- * does not wait for it. @type {typeof import('./mls.js')|null}
+ * The MLS layer (mls.js and the vendored ts-mls, ≈ 150 modules, ≈ 250
+ * with what its cipher suites import on demand) starts loading as soon as
+ * this module is evaluated in a page, beside the page's own start-up
+ * (camera, signaling): on a quiet machine importing it takes ≈ 0.45 s
+ * even from the browser's cache (per-module cost, not the depth of the
+ * import graph: preloading every module in parallel took as long), and
+ * the welcome comes ≈ 1 s after navigation. Started at call start instead,
+ * it finished ≈ 0.4 s later (BenchmarkJoinToFirstFrame, docs/benchmarks.md).
+ * @type {typeof import('./mls.js')|null}
  */
 let M = null;
 
 /** loadMls imports mls.js once; a server built without web/vendor fails here, loudly. */
+/** @type {Promise<typeof import('./mls.js')>|null} */
+let mlsImport = null;
 async function loadMls() {
-  M ??= await import('./mls.js');
+  mlsImport ??= import('./mls.js');
+  M ??= await mlsImport;
   return M;
 }
+if (typeof document !== 'undefined') loadMls().catch(() => { /* start() awaits the same import and reports the failure */ });
 
 /**
  * transformSupport says which encoded-transform API this browser has:
@@ -207,6 +217,8 @@ export class E2EE extends EventTarget {
     this.hostileKeys = new Set();
     /** the signature keys of our group's members in the epoch we last installed */
     this.memberKeys = new Set();
+    /** @type {Set<string>} the participant ids of our group's members in the epoch we last installed */
+    this.memberIds = new Set();
     /** @type {Map<string, PeerRecord>} */
     this.peers = new Map();
     this.dataRing = new EpochRing();
@@ -320,6 +332,7 @@ export class E2EE extends EventTarget {
     this.pendingAdds.clear();
     this.present.clear();
     this.memberKeys = new Set();
+    this.memberIds = new Set();
     for (const id of [...this.peers.keys()]) this.forgetPeer(id);
     this.dataRing.clear();
     this.dataSend = null;
@@ -627,9 +640,9 @@ export class E2EE extends EventTarget {
 
   /**
    * installEpoch hands the new epoch's keys to the worker and the data
-   * ring at once (receivers first), switches our sending SEND_DELAY_MS
-   * later (at once when we are new), and retires older epochs GRACE_MS
-   * later.
+   * ring and switches our sending to it, all at once (a receiver still
+   * without it holds our frames, NEXT_EPOCH_WAIT_MS), and retires older
+   * epochs GRACE_MS later.
    */
   async installEpoch(fresh) {
     const g = this.group;
@@ -668,13 +681,13 @@ export class E2EE extends EventTarget {
       }
     }
     for (const p of this.peers.values()) this.emit(p); // the room code changed for every lock
-    const sendNow = () => {
-      if (this.group !== g || g.epoch !== k.epoch) return;
-      this.active = { epoch: k.epoch, leaf: k.leaf, groupSize: k.groupSize };
-      this.worker?.postMessage({ type: 'send-epoch', epoch: k.epoch });
-    };
-    if (fresh) sendNow();
-    else this.later(sendNow, SEND_DELAY_MS);
+    // Our sending switches at once: a receiver that has not installed the
+    // epoch yet holds our frames for it (NEXT_EPOCH_WAIT_MS, the worker).
+    // A new member starts every video of ours on a key frame.
+    const added = !fresh && members.some((mb) => mb.id !== this.selfId && !this.memberIds.has(mb.id));
+    this.memberIds = ids;
+    this.active = { epoch: k.epoch, leaf: k.leaf, groupSize: k.groupSize };
+    this.worker?.postMessage({ type: 'send-epoch', epoch: k.epoch, keyFrame: added });
     this.later(() => {
       if (this.group !== g) return;
       this.dataRing.retireBefore(k.epoch);

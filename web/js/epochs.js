@@ -66,8 +66,17 @@ export function kidIndex(kid, groupSize) {
  */
 export const GRACE_MS = 3000;
 
-/** Senders switch to a new epoch this long after it is installed, so receivers have it first. */
-export const SEND_DELAY_MS = 500;
+/**
+ * A frame under the epoch right after our newest waits this long for it
+ * (its commit is still on its way to us, or still being processed) before
+ * it is dropped. Senders switch to a new epoch as soon as they have it, so
+ * a newcomer sees its first frames without waiting for the slowest
+ * member; a member that is slower than its senders holds their frames
+ * this long instead of losing them. (Senders used to wait 500 ms before
+ * switching, so that receivers had the epoch first: half a second of
+ * every join, BenchmarkJoinToFirstFrame.)
+ */
+export const NEXT_EPOCH_WAIT_MS = 1000;
 
 /**
  * @typedef {{epoch: number, base: Uint8Array, groupSize: number,
@@ -117,6 +126,16 @@ export class EpochRing {
     this.retireBefore(Infinity);
     this.floor = 0;
     this.newest = -1;
+  }
+
+  /**
+   * isNext says whether a KID names the epoch right after the newest one
+   * installed (its low bits), which is not installed yet: a frame under it
+   * is worth holding until it is (NEXT_EPOCH_WAIT_MS).
+   */
+  isNext(kid) {
+    if (this.newest < 0 || !Number.isSafeInteger(kid) || kid < 0) return false;
+    return kidEpochBits(kid) === kidEpochBits(this.newest + 1) && !this.has(this.newest + 1);
   }
 
   /** has says whether an epoch is installed and not retired. */

@@ -210,8 +210,13 @@ test('replay: frames of an epoch retired after a leave are refused', async () =>
   const r = await groups.get('a').commit({ removes: [1] });
   groups.get('a').adopt(r.next);
   await groups.get('c').process(r.commit);
+  const next = makeKid(k1.epoch + 1, 0, 3);
+  assert.ok(ring.isNext(next), 'a frame of the epoch after ours is held for it');
+  assert.equal(ring.isNext(makeKid(k1.epoch + 2, 0, 3)), false, 'two ahead: not held');
+  assert.equal(ring.isNext(makeKid(k1.epoch, 0, 3)), false, 'ours: not held');
   const k2 = await install('c');
   assert.equal(k2.epoch, k1.epoch + 1);
+  assert.equal(ring.isNext(next), false, 'installed: nothing to wait for');
   assert.ok(ring.lookup(Number(parseFrame(old).kid)), 'still open during the grace');
   ring.retireBefore(k2.epoch);
   assert.equal(ring.lookup(Number(parseFrame(old).kid)), null, 'replayed after the grace: no key');
