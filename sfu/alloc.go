@@ -116,7 +116,8 @@ func (ss *Session) allocate(now int64) {
 		}
 		return int(a.order) - int(b.order)
 	})
-	budget, up := allocLowest(items, budget)
+	canResume := ss.dl.lossFree() && now-ss.dl.droppedAt >= int64(probeBackoff)
+	budget, up := allocLowest(items, budget, canResume)
 	budget = delayPauses(items, budget, now, !ss.dl.lossFree())
 	if anyPaused(items) {
 		budget = 0 // every visible tile gets its lowest layer before anyone gets more
@@ -162,12 +163,19 @@ func (r *room) tickBandwidth() {
 // budget lasts, and pauses the rest. It returns what is left and whether a
 // paused tile resumed.
 //
+// At most one paused tile resumes per allocation, and none unless
+// canResume (gcc sees no loss, and the estimate did not just fall): each
+// resume starts with a key frame, several times a delta frame, and a
+// dozen tiles resuming at once on a narrow link overflowed its queue, so
+// the loss paused them again (BenchmarkConstrainedRoom: 24 tiles behind
+// 2 Mbit/s).
+//
 // keepFirst: the highest-priority tile (the speaker, a screen share) keeps
 // its lowest layer even when that does not fit. With every video paused
 // only audio would flow, gcc could never see the link recover (probe
 // padding rides on a forwarded video), and the subscriber would see
 // nobody at all.
-func allocLowest(items []allocItem, budget int) (int, bool) {
+func allocLowest(items []allocItem, budget int, canResume bool) (int, bool) {
 	resumed := false
 	for i := range items {
 		it := &items[i]
@@ -176,7 +184,7 @@ func allocLowest(items []allocItem, budget int) (int, bool) {
 		if it.prev < 0 {
 			need = cost / allocUpMarginDen * allocUpMarginNum
 		}
-		if need > budget && i > 0 {
+		if i > 0 && (need > budget || it.prev < 0 && (!canResume || resumed)) {
 			it.limit = -1
 			continue
 		}

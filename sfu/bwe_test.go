@@ -294,11 +294,20 @@ func TestAllocate(t *testing.T) {
 	}
 	for _, c := range cases {
 		it := items(c.prev...)
-		left, _ := allocLowest(it, c.budget)
+		left, _ := allocLowest(it, c.budget, true)
 		allocRaise(it, left, c.canRaise)
 		if got := limits(it); !slices.Equal(got, c.want) {
 			t.Errorf("budget %d prev %v raise %v: limits %v, want %v", c.budget, c.prev, c.canRaise, got, c.want)
 		}
+	}
+	// Resumes: one per allocation, none while the link loses.
+	it := items(0, -1, -1)
+	if _, up := allocLowest(it, 1_000_000, true); !up || !slices.Equal(limits(it), []int{0, 0, -1}) {
+		t.Errorf("two paused tiles, room for both: limits %v (resumed %v), want one resumed", limits(it), up)
+	}
+	it = items(-1, -1)
+	if _, up := allocLowest(it, 1_000_000, false); up != true || !slices.Equal(limits(it), []int{0, -1}) {
+		t.Errorf("while losing: limits %v, want only the first tile (keepFirst)", limits(it))
 	}
 }
 

@@ -187,6 +187,13 @@ func (d *downTrack) resend(subSeq uint16) {
 	if b == nil || !d.rw.started || !d.sub.connected.Load() {
 		return
 	}
+	// A paused track (its view hid it, or the allocator paused it for
+	// bandwidth) resumes on a key frame: resending its old packets would
+	// spend what may be a narrow link on frames nobody sees.
+	if d.cur.Load() < 0 {
+		d.up.srv.ctr.nacksRefused.Add(1)
+		return
+	}
 	p, seg := d.resendable(subSeq)
 	if p == nil {
 		d.up.srv.ctr.nacksRefused.Add(1)
