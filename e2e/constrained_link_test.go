@@ -23,8 +23,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"math"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -185,7 +185,7 @@ type narrowRoom struct {
 	adapt      bool
 	rate       int // bits/s
 	publishers int
-	bitrate    int // each publisher's top layer, bits/s
+	bitrate    int           // each publisher's top layer, bits/s
 	warmup     time.Duration // before the measurement; 0: narrowWarmup
 }
 
