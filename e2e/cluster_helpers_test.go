@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/testsupport/ports"
 	"github.com/parleyhq/parley/internal/testsupport/testlog"
 	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
@@ -32,16 +33,9 @@ type clusterNode struct {
 	done   chan error
 }
 
-// freeTCPPort returns a loopback port free a moment ago.
-func freeTCPPort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freeTCPPort returns a loopback port free a moment ago, outside the
+// kernel's ephemeral range (ports.Free says why).
+func freeTCPPort(t testing.TB) int { return ports.Free(t) }
 
 // startNode runs one node with cfg changed by mutate.
 func startNode(t testing.TB, name string, mutate func(*config.Config)) *clusterNode {

@@ -3,10 +3,10 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/testsupport/ports"
 	"github.com/parleyhq/parley/internal/testsupport/testlog"
 	"github.com/parleyhq/parley/signaling"
 )
@@ -23,15 +23,9 @@ func (f *fakeHost) ServeRemote(signaling.Hello, signaling.Link) (func(signaling.
 func (f *fakeHost) Rooms() []signaling.RoomInfo { return f.rooms }
 func (f *fakeHost) EvictRoom(name string)       { f.evicted <- name }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort is a route port (ports.Free: outside the ephemeral range, so
+// a peer dialling it early cannot take it).
+func freePort(t *testing.T) int { return ports.Free(t) }
 
 // startPair starts two clustered nodes on loopback, routed to each other
 // (JetStream clustering needs routes), and waits for their directory. The
