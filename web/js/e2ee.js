@@ -93,7 +93,7 @@ const enc = new TextEncoder();
 /**
  * The MLS layer (mls.js and the vendored ts-mls, ≈ 150 modules, ≈ 250
  * with what its cipher suites import on demand) starts loading as soon as
- * this module is evaluated in a page, beside the page's own start-up
+ * the room page's script runs (preloadMls), beside the page's own start-up
  * (camera, signaling): on a quiet machine importing it takes ≈ 0.45 s
  * even from the browser's cache (per-module cost, not the depth of the
  * import graph: preloading every module in parallel took as long), and
@@ -111,7 +111,14 @@ async function loadMls() {
   M ??= await mlsImport;
   return M;
 }
-if (typeof document !== 'undefined') loadMls().catch(() => { /* start() awaits the same import and reports the failure */ });
+/**
+ * preloadMls starts loading the MLS layer now (the room page calls it as
+ * it starts; the landing page, which has no import map for ts-mls, does
+ * not).
+ */
+export function preloadMls() {
+  loadMls().catch(() => { /* start() awaits the same import and reports the failure */ });
+}
 
 /**
  * transformSupport says which encoded-transform API this browser has:
