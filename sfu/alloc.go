@@ -116,9 +116,10 @@ func (ss *Session) allocate(now int64) {
 		}
 		return int(a.order) - int(b.order)
 	})
-	canResume := ss.dl.lossFree() && now-ss.dl.droppedAt >= int64(probeBackoff)
+	lossFree := ss.dl.lossFree() // gcc's stats: once per allocation
+	canResume := lossFree && now-ss.dl.droppedAt >= int64(probeBackoff)
 	budget, up := allocLowest(items, budget, canResume)
-	budget = delayPauses(items, budget, now, !ss.dl.lossFree())
+	budget = delayPauses(items, budget, now, !lossFree)
 	if anyPaused(items) {
 		budget = 0 // every visible tile gets its lowest layer before anyone gets more
 	}
@@ -134,7 +135,7 @@ func (ss *Session) allocate(now int64) {
 			media += it.d.up.layerRate(it.limit)
 		}
 	}
-	ss.probe(items, est, media, now)
+	ss.probe(items, est, media, lossFree, now)
 	ss.sendPaused(paused)
 }
 

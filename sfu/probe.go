@@ -59,10 +59,10 @@ const (
 // probe gives the subscriber's highest-priority forwarded video the
 // padding credit for the next tick, what media (bits/s) leaves of the
 // estimate, when some tile is held below what its view asks for, the
-// estimate did not just fall and gcc sees no loss; otherwise it clears
-// every credit. items are the allocation's tiles in priority order. Room
-// loop only.
-func (ss *Session) probe(items []allocItem, est, media int, now int64) {
+// estimate did not just fall and gcc sees no loss (lossFree); otherwise
+// it clears every credit. items are the allocation's tiles in priority
+// order. Room loop only.
+func (ss *Session) probe(items []allocItem, est, media int, lossFree bool, now int64) {
 	held := false
 	var carrier *downTrack
 	for _, it := range items {
@@ -71,7 +71,7 @@ func (ss *Session) probe(items []allocItem, est, media int, now int64) {
 			carrier = it.d
 		}
 	}
-	if !held || now-ss.dl.droppedAt < int64(probeBackoff) || !ss.dl.lossFree() {
+	if !held || now-ss.dl.droppedAt < int64(probeBackoff) || !lossFree {
 		carrier = nil
 	}
 	for _, it := range items {
