@@ -48,8 +48,10 @@ const binds = new Map();
  * @type {Set<{generateKeyFrame?: (rid?: string) => Promise<unknown>}>}
  */
 const videoSenders = new Set();
-/** A wait for the epoch after the newest (NEXT_EPOCH_WAIT_MS), shared by every receiver; null when none. */
+/** @type {Promise<void>|null} a wait for the epoch after the newest (NEXT_EPOCH_WAIT_MS), shared by every receiver; null when none */
 let nextEpoch = null;
+/** endNextEpochWait ends that wait: the epoch came, or the time is up. */
+let endNextEpochWait = () => {};
 let encrypted = 0;
 let dropped = 0; // frames we could not encrypt (no key yet)
 /** @type {Map<string, {decrypted: number, failed: number, misbound: number}>} */
@@ -153,14 +155,16 @@ async function decryptFrame(frame, controller, kind, expected) {
  * meanwhile queue behind the one waiting, in order.
  */
 function waitNextEpoch() {
-  if (!nextEpoch) {
-    /** @type {(v?: unknown) => void} */
-    let done = () => {};
-    const p = new Promise((resolve) => { done = resolve; });
-    const timer = setTimeout(() => { if (nextEpoch?.p === p) nextEpoch = null; done(); }, NEXT_EPOCH_WAIT_MS);
-    nextEpoch = { p, done: () => { clearTimeout(timer); done(); } };
-  }
-  return nextEpoch.p;
+  nextEpoch ??= new Promise((resolve) => {
+    const timer = setTimeout(() => endNextEpochWait(), NEXT_EPOCH_WAIT_MS);
+    endNextEpochWait = () => {
+      clearTimeout(timer);
+      nextEpoch = null;
+      endNextEpochWait = () => {};
+      resolve();
+    };
+  });
+  return nextEpoch;
 }
 
 /** pipe runs one sender's or receiver's encoded frames through the transform; it settles when they stop. */
@@ -191,10 +195,9 @@ self.addEventListener('message', async ({ data: m }) => {
       pipe(m.readable, m.writable, m.options ?? {});
       break;
     case 'epoch':
-      if (ring.add({ epoch: m.epoch, base: m.base, groupSize: m.groupSize, members: m.members })) selfLeaf.set(m.epoch, m.self);
-      if (nextEpoch && ring.has(ring.newest)) {
-        nextEpoch.done();
-        nextEpoch = null;
+      if (ring.add({ epoch: m.epoch, base: m.base, groupSize: m.groupSize, members: m.members })) {
+        selfLeaf.set(m.epoch, m.self);
+        endNextEpochWait(); // the frames held for it look again
       }
       break;
     case 'send-epoch': {
