@@ -82,15 +82,9 @@ func startCluster(t testing.TB, k int, mutate func(i int, c *config.Config)) []*
 	}
 	nodes := make([]*clusterNode, k)
 	for i := range nodes {
-		var peers []string
-		for j, p := range ports {
-			if j != i {
-				peers = append(peers, fmt.Sprintf("nats://127.0.0.1:%d", p))
-			}
-		}
 		nodes[i] = startNode(t, fmt.Sprintf("node%d", i), func(c *config.Config) {
 			c.Cluster.Listen = fmt.Sprintf("127.0.0.1:%d", ports[i])
-			c.Cluster.Peers = peers
+			c.Cluster.Peers = routePeers(ports, i)
 			c.Cluster.Secret = "test-route-secret"
 			if mutate != nil {
 				mutate(i, c)
@@ -100,6 +94,17 @@ func startCluster(t testing.TB, k int, mutate func(i int, c *config.Config)) []*
 	addFrontDoors(t, nodes)
 	waitClusterReady(t, nodes, k)
 	return nodes
+}
+
+// routePeers lists the route URLs of every node's port but node self's.
+func routePeers(ports []int, self int) []string {
+	var peers []string
+	for j, p := range ports {
+		if j != self {
+			peers = append(peers, fmt.Sprintf("nats://127.0.0.1:%d", p))
+		}
+	}
+	return peers
 }
 
 // addFrontDoors puts a front door before each node.

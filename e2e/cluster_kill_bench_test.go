@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,12 +11,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/internal/client/pionpeer"
+	"github.com/parleyhq/parley/internal/testsupport/testlog"
 	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
@@ -70,26 +69,7 @@ type procNode struct {
 	*clusterNode
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *lockedBuffer
-}
-
-// lockedBuffer is a process's output, written by exec's copier and read by
-// the benchmark.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	log  *testlog.Buffer // the process's output, written by exec's copier
 }
 
 // freeUDPPort returns a loopback UDP port free a moment ago.
@@ -108,19 +88,13 @@ func startProcCluster(b *testing.B, bin string) []*procNode {
 	routes := []int{freeTCPPort(b), freeTCPPort(b), freeTCPPort(b)}
 	var nodes []*procNode
 	for i := range routes {
-		var peers []string
-		for j, p := range routes {
-			if j != i {
-				peers = append(peers, fmt.Sprintf("nats://127.0.0.1:%d", p))
-			}
-		}
 		name := fmt.Sprintf("p%d", i)
 		addr := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(b))
 		cmd := exec.Command(bin, "--node-name", name, "--http", addr, "--turn", "off", "--metrics", "off",
 			"--sfu-loopback=true", "--sfu-port", fmt.Sprint(freeUDPPort(b)), "--mesh-max", "2", "--log-level", "info",
-			"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", routes[i]), "--cluster-peers", strings.Join(peers, ","))
+			"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", routes[i]), "--cluster-peers", strings.Join(routePeers(routes, i), ","))
 		cmd.Env = append(os.Environ(), "PARLEY_ADMIN_TOKEN="+testserver.AdminToken, "PARLEY_CLUSTER_SECRET=bench-route-secret")
-		log := &lockedBuffer{}
+		log := &testlog.Buffer{}
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			b.Fatalf("start %s: %v", name, err)
