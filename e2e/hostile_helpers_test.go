@@ -35,6 +35,23 @@ func openHostile(t *testing.T, b *browsertest.Browser, p *hostile.Proxy, room, f
 	return pages
 }
 
+// openGroup opens the pages of names one at a time, each once the one
+// before is an MLS member (so the first makes the group and the others
+// send KeyPackages, in order; a busy machine also loads tabs one at a
+// time faster), and waits until every page sees a group of all of them.
+func openGroup(t *testing.T, b *browsertest.Browser, p *hostile.Proxy, room, fragment string, names ...string) map[string]*browsertest.Page {
+	t.Helper()
+	pages := map[string]*browsertest.Page{}
+	for _, n := range names {
+		pages[n] = openHostile(t, b, p, room, fragment, n)[n]
+		waitOrDump(t, pages[n], n+" a member", `parley.e2ee()?.member === true`, e2eeTimeout)
+	}
+	for _, n := range names {
+		waitOrDump(t, pages[n], fmt.Sprintf("%s in the group of %d", n, len(names)), fmt.Sprintf(`parley.e2ee()?.members?.length === %d`, len(names)), e2eeTimeout)
+	}
+	return pages
+}
+
 // connsOf returns the proxy's connections whose welcome named name.
 func connsOf(p *hostile.Proxy, name string) []*hostile.Conn {
 	var out []*hostile.Conn

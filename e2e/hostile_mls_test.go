@@ -126,12 +126,9 @@ func TestBrowserHostileGhost(t *testing.T) {
 		}
 		return []hostile.Message{m}
 	})
-	// One at a time: Alice makes the group, so it is Bob who sends a
-	// KeyPackage (both at once, either may be first).
-	pages := openHostile(t, b, p, room, secret, "Alice")
-	waitOrDump(t, pages["Alice"], "Alice's group", `parley.e2ee()?.member === true`, e2eeTimeout)
-	pages["Bob"] = openHostile(t, b, p, room, secret, "Bob")["Bob"]
-	waitOrDump(t, pages["Bob"], "Bob admitted", `parley.e2ee()?.member === true && parley.e2ee().members.length === 2`, e2eeTimeout)
+	// In order: Alice makes the group, so it is Bob who sends a KeyPackage
+	// (both at once, either may be first).
+	pages := openGroup(t, b, p, room, secret, "Alice", "Bob")
 	aliceID, bobID := pageID(t, pages["Alice"]), pageID(t, pages["Bob"])
 
 	// The ghost: Bob's KeyPackage and proof, replayed under its id.
@@ -192,13 +189,7 @@ func TestBrowserHostileReplayAfterLeave(t *testing.T) {
 	p := hostile.Start(t, ts.URL)
 	b := e2eeBrowser(t)
 	room, secret := browserRoom("replay"), roomSecret()
-	pages := map[string]*browsertest.Page{}
-	for _, n := range []string{"Alice", "Bob", "Carol"} { // one at a time: a busy machine loads three tabs slowly
-		pages[n] = openHostile(t, b, p, room, secret, n)[n]
-	}
-	for _, n := range []string{"Alice", "Bob", "Carol"} {
-		waitOrDump(t, pages[n], n+" in the group of 3", `parley.e2ee()?.members?.length === 3`, e2eeTimeout)
-	}
+	pages := openGroup(t, b, p, room, secret, "Alice", "Bob", "Carol")
 	bobID, carolID := pageID(t, pages["Bob"]), pageID(t, pages["Carol"])
 	aliceConn := connsOf(p, "Alice")[0]
 	before := p.Records(func(r hostile.Record) bool {
@@ -265,13 +256,7 @@ func TestBrowserHostileLateCommitterReplay(t *testing.T) {
 	p := hostile.Start(t, ts.URL)
 	b := e2eeBrowser(t)
 	room, secret := browserRoom("latereplay"), roomSecret()
-	pages := map[string]*browsertest.Page{}
-	for _, n := range []string{"Alice", "Bob", "Carol"} { // one at a time: a busy machine loads three tabs slowly
-		pages[n] = openHostile(t, b, p, room, secret, n)[n]
-	}
-	for _, n := range []string{"Alice", "Bob", "Carol"} {
-		waitOrDump(t, pages[n], n+" in the group of 3", `parley.e2ee()?.members?.length === 3`, e2eeTimeout)
-	}
+	pages := openGroup(t, b, p, room, secret, "Alice", "Bob", "Carol")
 	bobID := pageID(t, pages["Bob"])
 	aliceConn := connsOf(p, "Alice")[0] // Alice saw Bob arrive
 	bobs := p.Records(func(r hostile.Record) bool {
