@@ -14,6 +14,23 @@ import (
 	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
+// runReport runs the tool with args (which ask for --json) and decodes
+// its report.
+func runReport(t *testing.T, args []string) *Report {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if code := Main(ctx, args, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("decode report: %v\n%s", err, out.String())
+	}
+	return &rep
+}
+
 // TestSmoke runs the tool for a few seconds against a real server: two mesh
 // rooms of three, then one SFU room of eight (two publishing, the policy set
 // through the admin API). Every subscriber must receive every expected
@@ -32,18 +49,8 @@ func TestSmoke(t *testing.T) {
 		{"sfu", []string{"--rooms", "1", "--participants", "8", "--publishers", "2", "--policy", "sfu-only", "--admin-token", testserver.AdminToken}, "sfu"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"--url", srv.URL, "--duration", "4s", "--video-bitrate", "300k", "--fps", "15", "--ramp", "20", "--json", "--quiet"}, tc.args...)
-			var out, errOut bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			if code := Main(ctx, args, &out, &errOut); code != 0 {
-				t.Fatalf("exit %d: %s", code, errOut.String())
-			}
-			var rep Report
-			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-				t.Fatalf("decode report: %v\n%s", err, out.String())
-			}
-			checkReport(t, &rep, tc.mode)
+			rep := runReport(t, append([]string{"--url", srv.URL, "--duration", "4s", "--video-bitrate", "300k", "--fps", "15", "--ramp", "20", "--json", "--quiet"}, tc.args...))
+			checkReport(t, rep, tc.mode)
 		})
 	}
 }
@@ -60,23 +67,13 @@ func TestSimulcastViewsAndDownlink(t *testing.T) {
 	srv := testserver.Start(t, func(c *config.Config) { c.LogLevel = "info" })
 	run := func(t *testing.T, extra ...string) *Report {
 		t.Helper()
-		args := append([]string{"--url", srv.URL, "--duration", "4s", "--video-bitrate", "300k", "--fps", "15", "--ramp", "20",
+		rep := runReport(t, append([]string{"--url", srv.URL, "--duration", "4s", "--video-bitrate", "300k", "--fps", "15", "--ramp", "20",
 			"--json", "--quiet", "--participants", "4", "--publishers", "3", "--simulcast", "--publisher-view", "hidden",
-			"--policy", "sfu-only", "--admin-token", testserver.AdminToken}, extra...)
-		var out, errOut bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if code := Main(ctx, args, &out, &errOut); code != 0 {
-			t.Fatalf("exit %d: %s", code, errOut.String())
-		}
-		var rep Report
-		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-			t.Fatalf("decode report: %v\n%s", err, out.String())
-		}
+			"--policy", "sfu-only", "--admin-token", testserver.AdminToken}, extra...))
 		if rep.Joined != 4 {
 			t.Fatalf("joined %d/4: %v", rep.Joined, rep.JoinErrors)
 		}
-		return &rep
+		return rep
 	}
 	viewer := func(t *testing.T, rep *Report) *VideoReport {
 		t.Helper()
