@@ -166,6 +166,23 @@ func TestLoneNodeWithListenStarts(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The lone node claims its room as soon as the directory answers. A
+	// Locate on the newcomer before that lands would place the room there
+	// (someone joining through it in that instant: the documented split
+	// brain, which evicts the lone copy; seen once in CI), so wait for the
+	// claim first.
+	claimed := func() bool {
+		lone.dir.mu.Lock()
+		defer lone.dir.mu.Unlock()
+		c := lone.dir.owned["first"]
+		return c != nil && c.rev > 0
+	}
+	for !claimed() {
+		if ctx.Err() != nil {
+			t.Fatal("the lone node never claimed its room in the directory")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	for {
 		node, local, err := second.Locate(ctx, "first")
 		if err == nil && node == "lone" && !local {
