@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/testsupport/browsertest"
 	"github.com/parleyhq/parley/internal/testsupport/testserver"
+	"github.com/parleyhq/parley/sfu"
 )
 
 // jsInboundVideo maps each participant id to what the page's SFU
@@ -111,15 +112,15 @@ func pollInbound(t *testing.T, p *browsertest.Page, read, detail, id, what strin
 	return got
 }
 
-// forwardedRID is the rid of the layer of publisher's video that the SFU
-// forwards to subscriber now ("" when none), from the admin API.
-func forwardedRID(admin *adminClient, room, subscriber, publisher string) string {
+// forwarded is what the SFU forwards to subscriber of publisher's video
+// now (its rid, "" when none; the layer the view wants), from the admin API.
+func forwarded(admin *adminClient, room, subscriber, publisher string) sfu.ReceivedVideo {
 	for _, v := range admin.room(room).Receiving[subscriber].Video {
 		if v.Peer == publisher {
-			return v.RID
+			return v
 		}
 	}
-	return ""
+	return sfu.ReceivedVideo{Layer: -1, Want: -1}
 }
 
 // TestBrowserSimulcastViewport: three pages in an SFU room with E2EE; A
@@ -190,11 +191,11 @@ func TestBrowserSimulcastViewport(t *testing.T) {
 	admin := newAdminClient(t, ts, testserver.AdminToken)
 	polls := 0
 	large := waitInbound(t, a, bID, "large tile", time.Minute, func(in inbound) bool {
-		rid := forwardedRID(admin, room, ids["A"], bID)
+		fw := forwarded(admin, room, ids["A"], bID)
 		if polls++; polls%10 == 0 {
-			t.Logf("A gets B's layer %q; B encodes [rid active w h frames limitation target]: %s", rid, browsertest.MustEval[string](pages["B"], jsOutboundVideo))
+			t.Logf("A gets B's layer %q (its view wants layer %d); B encodes [rid active w h frames limitation target]: %s", fw.RID, fw.Want, browsertest.MustEval[string](pages["B"], jsOutboundVideo))
 		}
-		return rid == "f" && in.H > small.H
+		return fw.RID == "f" && in.H > small.H
 	})
 	t.Logf("large tile receives %v×%v of the top layer", large.W, large.H)
 	if large.H > 360 {

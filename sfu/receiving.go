@@ -30,6 +30,10 @@ type ReceivedVideo struct {
 	Layer  int    `json:"layer"`
 	RID    string `json:"rid,omitempty"`
 	Layers int    `json:"layers"` // how many layers the publisher sends
+	// Want is the layer the subscriber's view asks for (view.go), before
+	// its downlink and what flows decide: -1 when it does not show the
+	// tile. Layer below Want says the SFU is falling back.
+	Want int `json:"want"`
 	// Paused says why nothing is forwarded: "view" (the subscriber
 	// cannot see it) or "bandwidth" (alloc.go); empty while it flows or
 	// before its first key frame.
@@ -63,7 +67,7 @@ func (ss *Session) receiving() Receiving {
 		if u.kind != webrtc.RTPCodecTypeVideo {
 			continue
 		}
-		v := ReceivedVideo{Peer: u.owner.id, Track: u.trackID, Layer: int(d.cur.Load()), Layers: u.nLayers}
+		v := ReceivedVideo{Peer: u.owner.id, Track: u.trackID, Layer: int(d.cur.Load()), Layers: u.nLayers, Want: ss.wantedLayer(u)}
 		if l := u.layer(v.Layer); l != nil {
 			v.RID = l.rid
 		}

@@ -57,9 +57,10 @@ type upTrack struct {
 
 	// dynacast is the set of layers (bit i: layer i) last reported to the
 	// publisher as wanted; owned by the room's layer loop.
-	dynacast uint32
-	reported bool
-	wantedAt [maxLayers]int64 // when some subscriber last wanted each layer
+	dynacast   uint32
+	reported   bool
+	reportedAt int64            // when the last report went out (sent or repeated)
+	wantedAt   [maxLayers]int64 // when some subscriber last wanted each layer
 
 	mu       sync.Mutex // guards the fields below
 	kf       [maxLayers]throttle

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pion/webrtc/v4"
@@ -48,6 +49,17 @@ const (
 	// grows again (a window resized, a grid re-laid out) must not make
 	// the encoder stop and restart, which costs a key frame each time.
 	dynacastHold = 3 * speakerInterval
+
+	// dynacastRepeat is how long a layer reported wanted may send nothing
+	// before the report is sent again. A report is a signaling message the
+	// publisher's browser acts on with setParameters; one that is lost on
+	// the way (a reconnect, a sender replaced in between) or that the
+	// browser failed to apply would otherwise leave the layer off for as
+	// long as the wanted set stays the same, and every subscriber asking
+	// for it on a lower one. Five seconds is well past a key frame's
+	// delay when an encoder restarts; a repeat the browser already
+	// follows changes nothing there (its encodings already match).
+	dynacastRepeat = 5 * time.Second
 )
 
 // viewItem is one entry of a `view` payload: how a subscriber shows one
@@ -287,9 +299,12 @@ func (u *upTrack) dynacastTick(wanted uint32, now int64) {
 		}
 	}
 	if u.reported && active == u.dynacast {
-		return
+		if !u.unheeded(active, now) {
+			return
+		}
+		u.owner.log.Debug("dynacast: a wanted layer sends nothing, reporting again", "track", u.trackID)
 	}
-	u.reported, u.dynacast = true, active
+	u.reported, u.dynacast, u.reportedAt = true, active, now
 	msg := layersMsg{Layers: layersInfo{Track: u.remote.ID(), Active: []string{}}}
 	for i, t := range u.receiver.Tracks() {
 		if i < u.nLayers && active&(1<<i) != 0 {
@@ -298,4 +313,22 @@ func (u *upTrack) dynacastTick(wanted uint32, now int64) {
 	}
 	u.owner.log.Debug("dynacast", "track", u.trackID, "active", msg.Layers.Active)
 	u.owner.send(mustJSON(msg))
+}
+
+// unheeded says a report of active layers went out dynacastRepeat ago or
+// more and one of those layers still sends nothing: the report is due
+// again. Room loop only.
+func (u *upTrack) unheeded(active uint32, now int64) bool {
+	if now-u.reportedAt < int64(dynacastRepeat) {
+		return false
+	}
+	for i := 0; i < u.nLayers; i++ {
+		if active&(1<<i) == 0 {
+			continue
+		}
+		if l := u.layer(i); l == nil || !l.live(now) {
+			return true
+		}
+	}
+	return false
 }

@@ -130,3 +130,36 @@ func TestLayerForBySize(t *testing.T) {
 		}
 	}
 }
+
+// TestDynacastRepeatsUnheeded: a report whose wanted layer still sends
+// nothing dynacastRepeat later is due again (a lost or failed
+// setParameters must not keep the layer off); one the publisher follows,
+// or one too recent, is not.
+func TestDynacastRepeatsUnheeded(t *testing.T) {
+	u := &upTrack{nLayers: 2}
+	now := int64(100e9)
+	for i := range 2 {
+		u.layers[i].Store(newUpLayer(i, "", nil, true))
+	}
+	u.layer(0).lastAt.Store(now) // h flows, f does not
+	both := uint32(0b11)
+	u.reportedAt = now - int64(dynacastRepeat) + 1
+	if u.unheeded(both, now) {
+		t.Error("repeated before dynacastRepeat passed")
+	}
+	u.reportedAt = now - int64(dynacastRepeat)
+	if !u.unheeded(both, now) {
+		t.Error("f wanted and silent for dynacastRepeat: not repeated")
+	}
+	if u.unheeded(0b01, now) {
+		t.Error("repeated a report whose only wanted layer flows")
+	}
+	u.layer(1).lastAt.Store(now)
+	if u.unheeded(both, now) {
+		t.Error("repeated a report the publisher follows")
+	}
+	u.layers[1].Store(nil)
+	if !u.unheeded(both, now) {
+		t.Error("f wanted and never seen: not repeated")
+	}
+}

@@ -195,6 +195,13 @@ export class SfuLink extends EventTarget {
     this.speakerId = '';
     /** forwarded video track ids the SFU pauses for bandwidth (latest `paused`) */
     this.paused = new Set();
+    /**
+     * the SFU's latest dynacast report (`layers`): applied when it comes and
+     * again whenever the senders are synced, so a report that came before
+     * the camera's sender existed is not lost
+     * @type {{active?: unknown} | null}
+     */
+    this.layers = null;
   }
 
   /** start opens the link (the pre-flight) for the session a `welcome` began. */
@@ -307,7 +314,10 @@ export class SfuLink extends EventTarget {
       this.paused = pausedTracks(data.paused);
       this.firePaused();
     }
-    if (data.layers && typeof data.layers === 'object') this.enqueue(() => this.applyLayers(data.layers));
+    if (data.layers && typeof data.layers === 'object') {
+      this.layers = data.layers;
+      this.enqueue(() => this.applyLayers());
+    }
     if (data.description || 'candidate' in data) this.enqueue(() => this.handle(data));
   }
 
@@ -414,6 +424,7 @@ export class SfuLink extends EventTarget {
       const sender = this.tx[role].sender;
       if (sender.track !== want) await sender.replaceTrack(want);
     }
+    await this.applyLayers();
   }
 
   /**
@@ -499,14 +510,16 @@ export class SfuLink extends EventTarget {
   }
 
   /**
-   * applyLayers follows the SFU's dynacast report: the camera encodings
-   * nobody receives are turned off, the others on. Only the camera is
-   * simulcast, so a report is about its sender.
-   * @param {{active?: unknown}} layers
+   * applyLayers follows the SFU's latest dynacast report: the camera
+   * encodings nobody receives are turned off, the others on. Only the
+   * camera is simulcast, so a report is about its sender. Nothing changes
+   * when the encodings already match (the SFU repeats a report whose
+   * layer does not flow: sfu/view.go dynacastRepeat).
    */
-  async applyLayers(layers) {
+  async applyLayers() {
+    const layers = this.layers;
     const sender = this.tx.cam?.sender;
-    if (!sender || !Array.isArray(layers.active)) return;
+    if (!layers || !sender || !Array.isArray(layers.active)) return;
     const active = new Set(layers.active.filter((r) => typeof r === 'string'));
     const params = sender.getParameters();
     if (!params.encodings || params.encodings.length < 2) return;
