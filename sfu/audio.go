@@ -17,17 +17,17 @@ import (
 //     sends one packet every 400 ms instead of 50 a second. The SFU asks
 //     for it in every description it sends (withOpusDTX), which is what
 //     makes a browser's Opus encoder turn DTX on toward it.
-//   - Loudest N: above loudestRoomSize participants, the SFU forwards only
+//   - Loudest N: above LoudestRoomSize participants, the SFU forwards only
 //     the loudestN most active speakers' audio (by the RFC 6464 audio
 //     level, which stays in clear under E2EE), with hysteresis, plus
 //     anyone sharing a screen (who presents, and so talks over slides).
 
 const (
-	// loudestRoomSize: rooms with more participants than this forward only
+	// LoudestRoomSize: rooms with more participants than this forward only
 	// the loudest speakers. Up to 20, 19 streams of mostly DTX silence
 	// cost a browser little; above, the packet rate grows with the square
 	// of the room.
-	loudestRoomSize = 20
+	LoudestRoomSize = 20
 
 	// loudestN is how many speakers are forwarded in a large room: more
 	// than the few people who talk at once in any conversation, so
@@ -145,10 +145,10 @@ func audibleSet(current map[string]bool, activity map[string]int, presenters map
 
 // tickAudio updates whose audio the room forwards; called by the room's
 // loop with this interval's speech-packet counts. The loop owns activity
-// and audible. Below loudestRoomSize everyone is audible.
+// and audible. Below LoudestRoomSize everyone is audible.
 func (r *room) tickAudio(counts map[string]int) {
 	r.mu.Lock()
-	large := len(r.sessions) > loudestRoomSize
+	large := len(r.sessions) > LoudestRoomSize
 	presenters := map[string]bool{}
 	for id, m := range r.media {
 		if m.Screen != nil && *m.Screen != "" {

@@ -66,12 +66,12 @@ func TestAnswerAsksForDTX(t *testing.T) {
 	}
 }
 
-// TestTickAudioLoudest: above loudestRoomSize only the loudest speakers
+// TestTickAudioLoudest: above LoudestRoomSize only the loudest speakers
 // and the presenter are forwarded; at or below it, everyone.
 func TestTickAudioLoudest(t *testing.T) {
 	r := newRoom(&Server{}, "big")
 	var tracks []*upTrack
-	for i := range loudestRoomSize + 1 {
+	for i := range LoudestRoomSize + 1 {
 		ss := &Session{id: fmt.Sprintf("p%02d", i)}
 		r.sessions[ss.id] = ss
 		u := &upTrack{owner: ss, kind: webrtc.RTPCodecTypeAudio}

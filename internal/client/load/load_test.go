@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/internal/client/pionpeer"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/testsupport/testserver"
+	"github.com/parleyhq/parley/sfu"
 )
 
 // runReport runs the tool with args (which ask for --json) and decodes
@@ -298,9 +299,9 @@ func TestStreamLossAndDuplicates(t *testing.T) {
 	var s stream
 	now := time.Now()
 	for i, seq := range []uint32{10, 11, 13, 12, 12, 15} {
-		s.onPacket(stamped(seq, now), now.Add(time.Duration(i)*time.Millisecond))
+		s.onPacket(stamped(seq, now), 1, uint16(seq), now.Add(time.Duration(i)*time.Millisecond))
 	}
-	s.onPacket([]byte("no stamp here at all"), now)
+	s.onPacket([]byte("no stamp here at all"), 1, 99, now)
 	st := s.stats()
 	want := streamStats{Received: 6, Unique: 5, Dups: 1, Unstamped: 1, Expected: 6, Lost: 1}
 	if st.Received != want.Received || st.Unique != want.Unique || st.Dups != want.Dups ||
@@ -322,7 +323,7 @@ func TestStreamLayerSwitch(t *testing.T) {
 		for _, seq := range seqs {
 			b := stamped(seq, now)
 			b[len(b)-pionpeer.StampSize+3] = layer
-			s.onPacket(b, now)
+			s.onPacket(b, 7, uint16(seq), now)
 		}
 	}
 	feed('h', 100, 101, 102)
@@ -332,6 +333,34 @@ func TestStreamLayerSwitch(t *testing.T) {
 	st := s.stats()
 	if st.Unique != 9 || st.Lost != 1 || st.Expected != 10 {
 		t.Errorf("unique %d, lost %d, expected %d; want 9, 1, 10", st.Unique, st.Lost, st.Expected)
+	}
+}
+
+// TestStreamWithheld: a jump in the tool's numbering across consecutive RTP
+// sequence numbers is what the SFU withheld on purpose (a large room's
+// loudest-N audio, a bandwidth pause), not loss; a jump with an RTP gap
+// is loss, and so is a jump whose RTP numbers went to another SSRC.
+func TestStreamWithheld(t *testing.T) {
+	var s stream
+	now := time.Now()
+	feed := func(ssrc uint32, rtpSeq uint16, stamp uint32) {
+		s.onPacket(stamped(stamp, now), ssrc, rtpSeq, now)
+	}
+	feed(1, 65534, 10)
+	feed(1, 65535, 11)
+	feed(1, 0, 60)   // 12–59 withheld: RTP wraps, no gap
+	feed(1, 2, 62)   // 61 lost: RTP 1 is missing too
+	feed(2, 500, 70) // 63–69 lost: a new SSRC says nothing of what went before
+	feed(1, 3, 80)   // 71–79 lost: SSRC 1's last was 62, not the newest (70)
+	st := s.stats()
+	if st.Withheld != 48 || st.Lost != 17 || st.Unique != 6 || st.Expected != 23 {
+		t.Errorf("withheld %d, lost %d, unique %d, expected %d; want 48, 17, 6, 23", st.Withheld, st.Lost, st.Unique, st.Expected)
+	}
+}
+
+func TestLoudestRoomSizeIsTheSFUs(t *testing.T) {
+	if loudestRoomSize != sfu.LoudestRoomSize {
+		t.Errorf("loudestRoomSize %d, the SFU's %d", loudestRoomSize, sfu.LoudestRoomSize)
 	}
 }
 

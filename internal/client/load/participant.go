@@ -74,7 +74,7 @@ func (p *participant) onPacket(from string, kind pionpeer.Kind, pkt *rtp.Packet,
 			p.layers[layerIndex(st.Layer)].Add(1)
 		}
 	}
-	s.onStamp(st, ok, at)
+	s.onStamp(st, ok, pkt.SSRC, pkt.SequenceNumber, at)
 }
 
 // layerNames label the simulcast layers in reports, by layerIndex; the

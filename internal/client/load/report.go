@@ -36,6 +36,11 @@ type Report struct {
 
 	Totals        Totals `json:"totals"`
 	MissingTracks int    `json:"missingTracks"` // (subscriber, publisher, kind) present at the end that never delivered a packet
+	// QuietAudio counts (subscriber, publisher) audio tracks that never
+	// delivered a packet in a room over loudestRoomSize, where the
+	// SFU forwards only the loudest speakers' audio by design: not in
+	// MissingTracks, and not an incomplete join.
+	QuietAudio int `json:"quietAudio"`
 
 	Server    *ServerUsage `json:"server,omitempty"`
 	NoServer  string       `json:"noServer,omitempty"` // why Server is missing
@@ -78,6 +83,11 @@ type Percentiles struct {
 	Max float64 `json:"max"`
 }
 
+// loudestRoomSize is sfu.LoudestRoomSize (a test keeps them equal; the
+// client does not import the server): rooms with more participants than
+// this get only the loudest speakers' audio.
+const loudestRoomSize = 20
+
 // Totals are packet counts over every subscriber and stream. They add up:
 // Received = Unique + Dups and Expected = Unique + Lost.
 type Totals struct {
@@ -88,6 +98,10 @@ type Totals struct {
 	Expected  uint64 `json:"expected"`
 	Lost      uint64 `json:"lost"`
 	Unstamped uint64 `json:"unstamped"`
+	// Withheld counts packets the SFU skipped on purpose (audio beyond
+	// the loudest speakers of a large room, video paused for a
+	// subscriber's bandwidth): neither expected nor lost.
+	Withheld uint64 `json:"withheld"`
 	// SteadyForwarded is what subscribers received over the SFU during
 	// the steady-state window: packets the server forwarded (and that
 	// arrived).
@@ -227,6 +241,12 @@ func (r *runner) report(start, s0, s1, peak sample) *Report {
 		kinds = kinds[:1]
 	}
 
+	sizes := map[int]int{} // room → participants in it
+	for _, p := range r.parts {
+		if p.ok() {
+			sizes[p.room]++
+		}
+	}
 	var all hist
 	var joins, losses, jitters, gaps []float64
 	for _, p := range r.parts {
@@ -266,6 +286,7 @@ func (r *runner) report(start, s0, s1, peak sample) *Report {
 			t.Expected += s.Expected
 			t.Lost += s.Lost
 			t.Unstamped += s.Unstamped
+			t.Withheld += s.Withheld
 		}
 		sub.Streams = len(snap)
 		if expected > 0 {
@@ -291,6 +312,10 @@ func (r *runner) report(start, s0, s1, peak sample) *Report {
 					continue // off screen: paused by the SFU
 				}
 				s, got := snap[streamKey{q.peer.ID(), kind}]
+				if (!got || s.Unique == 0) && kind == pionpeer.KindAudio && sizes[p.room] > loudestRoomSize {
+					rep.QuietAudio++
+					continue
+				}
 				if !got || s.Unique == 0 {
 					rep.MissingTracks++
 					if before {
@@ -501,9 +526,16 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if rep.MissingTracks > 0 {
 		fmt.Fprintf(w, ", %d remote tracks NEVER ARRIVED", rep.MissingTracks)
 	}
+	if rep.QuietAudio > 0 {
+		fmt.Fprintf(w, ", %d remote audio tracks not forwarded (above %d participants the SFU forwards only the loudest speakers)", rep.QuietAudio, loudestRoomSize)
+	}
 	fmt.Fprintf(w, "; mode changes seen: %d\n", rep.ModeChanges)
-	fmt.Fprintf(w, "packets: sent %d, received %d (%d duplicates across switch paths), lost %d of %d expected (%.3f %%)\n",
+	fmt.Fprintf(w, "packets: sent %d, received %d (%d duplicates across switch paths), lost %d of %d expected (%.3f %%)",
 		t.Sent, t.Received, t.Dups, t.Lost, t.Expected, pct(t.Lost, t.Expected))
+	if t.Withheld > 0 {
+		fmt.Fprintf(w, "; %d withheld by the SFU on purpose (loudest speakers, bandwidth pauses)", t.Withheld)
+	}
+	fmt.Fprintln(w)
 	if s := rep.Server; s != nil {
 		fmt.Fprintf(w, "server (%s): %.1f CPU-s over the run, %.2f cores in the steady %.0f s; RSS %s → peak %s → %s\n",
 			s.Source, s.CPUSec, s.SteadyCores, t.SteadySec, mib(s.RSSStart), mib(s.RSSPeak), mib(s.RSSEnd))

@@ -25,14 +25,23 @@ const maxSeqSpan = 1 << 24
 // link changes: each layer gets its own record (seqSpace), and when the
 // forwarded layer changes, the packets of the new one that went by while
 // another was forwarded are not loss (seqSpace.resume).
+//
+// The SFU also withholds packets on purpose: audio beyond the loudest
+// speakers of a large room (sfu/audio.go), video paused for the
+// subscriber's bandwidth. It closes such a gap in the RTP sequence
+// numbers it sends (a new segment, sfu/forward.go), while a packet lost on
+// the way leaves one. So a jump in the tool's own numbering across
+// consecutive RTP sequence numbers of one SSRC is withheld, not lost.
 type stream struct {
 	mu sync.Mutex // guards the fields below
 
 	received, dups uint64 // packets with a stamp; those already seen
 	unstamped      uint64 // packets without a stamp (not from this tool)
 	spaces         map[string]*seqSpace
-	layer          string    // the layer of the latest new packet
-	first, last    time.Time // arrival of the first and the latest new packet
+	marks          map[uint32]rtpMark // by SSRC: the latest packet on it
+	withheld       uint64             // packet numbers the server skipped on purpose (see above)
+	layer          string             // the layer of the latest new packet
+	first, last    time.Time          // arrival of the first and the latest new packet
 
 	// RFC 3550 §6.4.1 interarrival jitter over the send stamps, in ns.
 	jitter     float64
@@ -42,6 +51,14 @@ type stream struct {
 	maxGap   time.Duration // longest time between two new packets
 	maxGapAt time.Time     // when it ended
 	latency  hist          // receive time − send time
+}
+
+// rtpMark is the latest packet seen on one SSRC: its RTP sequence number,
+// and the layer and packet number its stamp carried.
+type rtpMark struct {
+	seq   uint16
+	layer string
+	stamp uint32
 }
 
 // seqSpace records which packet numbers of one layer arrived.
@@ -89,14 +106,15 @@ func (q *seqSpace) expected() uint64 {
 	return uint64(q.top-q.base) + 1 - q.skipped
 }
 
-// onPacket records one packet that arrived at now.
-func (s *stream) onPacket(payload []byte, now time.Time) {
+// onPacket records one packet that arrived at now with the RTP SSRC and
+// sequence number it carried.
+func (s *stream) onPacket(payload []byte, ssrc uint32, seq uint16, now time.Time) {
 	st, ok := pionpeer.ParseStamp(payload)
-	s.onStamp(st, ok, now)
+	s.onStamp(st, ok, ssrc, seq, now)
 }
 
 // onStamp records one packet whose stamp is st (ok false: none).
-func (s *stream) onStamp(st pionpeer.Stamp, ok bool, now time.Time) {
+func (s *stream) onStamp(st pionpeer.Stamp, ok bool, ssrc uint32, seq uint16, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !ok {
@@ -116,6 +134,7 @@ func (s *stream) onStamp(st pionpeer.Stamp, ok bool, now time.Time) {
 	if st.Layer != s.layer {
 		q.resumed = true
 	}
+	s.noteWithheld(q, st, ssrc, seq)
 	if !q.add(st.Seq) {
 		s.dups++
 		return
@@ -144,14 +163,33 @@ func (s *stream) onStamp(st pionpeer.Stamp, ok bool, now time.Time) {
 	s.transit, s.hasTransit = transit, true
 }
 
+// noteWithheld counts the packet numbers between q's newest and st as
+// withheld when st follows the previous packet of its SSRC, of the same
+// layer, without a gap in RTP sequence numbers. Called with s.mu held.
+func (s *stream) noteWithheld(q *seqSpace, st pionpeer.Stamp, ssrc uint32, seq uint16) {
+	if s.marks == nil {
+		s.marks = map[uint32]rtpMark{}
+	}
+	m, seen := s.marks[ssrc]
+	s.marks[ssrc] = rtpMark{seq: seq, layer: st.Layer, stamp: st.Seq}
+	if !seen || q.seen == nil || q.resumed || m.layer != st.Layer || m.stamp != q.top ||
+		seq != m.seq+1 || st.Seq <= q.top+1 || st.Seq-q.top >= maxSeqSpan {
+		return
+	}
+	n := uint64(st.Seq - q.top - 1)
+	q.skipped += n
+	s.withheld += n
+}
+
 // streamStats is a stream's summary.
 type streamStats struct {
 	Received  uint64        `json:"received"`  // stamped packets, duplicates included
 	Unique    uint64        `json:"unique"`    // distinct packet numbers
 	Dups      uint64        `json:"dups"`      // received − unique
 	Unstamped uint64        `json:"unstamped"` // packets without a stamp
-	Expected  uint64        `json:"expected"`  // per layer: highest − lowest packet number + 1, less what went by on another layer
+	Expected  uint64        `json:"expected"`  // per layer: highest − lowest packet number + 1, less what went by on another layer or was withheld
 	Lost      uint64        `json:"lost"`      // expected − unique
+	Withheld  uint64        `json:"withheld"`  // packet numbers the server skipped on purpose (loudest speakers, bandwidth pauses)
 	Jitter    time.Duration `json:"jitterNs"`
 	MaxGap    time.Duration `json:"maxGapNs"`
 	First     time.Time     `json:"first"`
@@ -167,6 +205,7 @@ func (s *stream) stats() streamStats {
 		Received:  s.received,
 		Dups:      s.dups,
 		Unstamped: s.unstamped,
+		Withheld:  s.withheld,
 		Jitter:    time.Duration(s.jitter),
 		MaxGap:    s.maxGap,
 		First:     s.first,
