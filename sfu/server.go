@@ -59,6 +59,11 @@ type Config struct {
 	// packets carry no transport-wide sequence numbers. For comparisons
 	// (the constrained-link test's positive control, benchmarks).
 	NoBandwidthAdaptation bool
+	// NoDynacast stops the reports that tell publishers which simulcast
+	// layers somebody receives (view.go): every publisher then encodes
+	// all its layers. For comparisons (the publisher's CPU with and
+	// without it, docs/benchmarks.md).
+	NoDynacast bool
 }
 
 // Server is the SFU: it owns the UDP port and the rooms that have SFU

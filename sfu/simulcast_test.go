@@ -404,3 +404,21 @@ func TestSimulcastNACKFromLayer(t *testing.T) {
 		}
 	}
 }
+
+// TestDynacastOff: with NoDynacast the publisher is never told to stop a
+// layer, though its only subscriber takes the lowest (the comparison
+// docs/benchmarks.md makes of a publisher's CPU).
+func TestDynacastOff(t *testing.T) {
+	s := newTestServerWith(t, Config{NoDynacast: true})
+	pub := join(t, s, "r", "pub", clientOptions{publish: true, simulcast: true})
+	viewer := join(t, s, "r", "viewer", clientOptions{data: true, record: true})
+	waitFor(t, 10*time.Second, "the viewer receives video", func() bool { return viewer.packetsFrom("pub", "video") > 10 })
+	viewer.view("pub", 320, 180, true)
+	expectLayer(t, viewer, "pub", 0, 5*time.Second)
+	time.Sleep(dynacastHold + 2*speakerInterval) // past the time h and f would be reported unused
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if len(pub.layerMsgs) != 0 {
+		t.Errorf("dynacast off, yet the publisher was told %+v", pub.layerMsgs)
+	}
+}

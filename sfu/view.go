@@ -284,8 +284,8 @@ func (r *room) tickLayers() {
 // changed: a layer is wanted from the moment a subscriber wants it until
 // dynacastHold after the last one stopped. Room loop only.
 func (u *upTrack) dynacastTick(wanted uint32, now int64) {
-	if u.nLayers < 2 {
-		return // nothing to choose between
+	if u.nLayers < 2 || u.srv.cfg.NoDynacast {
+		return // nothing to choose between, or every layer is wanted
 	}
 	for i := 0; i < u.nLayers; i++ {
 		if wanted&(1<<i) != 0 {

@@ -80,6 +80,7 @@ type SFU struct {
 	Loopback  bool     `yaml:"loopback" help:"offer loopback ICE candidates (a browser on the same machine with no network; make run and tests turn it on)"`
 
 	BandwidthAdaptation bool `yaml:"bandwidth_adaptation" help:"estimate each subscriber's downlink (transport-cc feedback, Google Congestion Control) and send it only the simulcast layers it can carry, pausing its lowest-priority video when even the lowest do not fit; off: every subscriber gets what its view asks for (comparisons, tests)"`
+	Dynacast            bool `yaml:"dynacast" help:"tell each publisher which of its simulcast layers some subscriber receives, so that its browser stops encoding the others; off: publishers encode every layer (comparisons)"`
 }
 
 // TLS configures HTTPS on the HTTP listener.
@@ -130,7 +131,7 @@ func Default() Config {
 		Policy:        "auto",
 		RoomMax:       100,
 		MaxFileBytes:  2 << 30,
-		SFU:           SFU{UDPPort: 7882, BandwidthAdaptation: true},
+		SFU:           SFU{UDPPort: 7882, BandwidthAdaptation: true, Dynacast: true},
 		HSTSMaxAge:    hstsDefault,
 		Metrics:       Metrics{Listen: "127.0.0.1:9464"},
 		TURN: TURN{

@@ -24,6 +24,7 @@ func newSFU(cfg config.Config, log *slog.Logger) (*sfu.Server, error) {
 		Logger:    log.With("part", "sfu"),
 
 		NoBandwidthAdaptation: !cfg.SFU.BandwidthAdaptation,
+		NoDynacast:            !cfg.SFU.Dynacast,
 	})
 	if err != nil {
 		addr := net.JoinHostPort(cfg.SFU.ListenIP, strconv.Itoa(cfg.SFU.UDPPort))
