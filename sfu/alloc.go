@@ -102,7 +102,7 @@ func (ss *Session) allocate(now int64) {
 			}
 			continue
 		}
-		want := d.sub.wantedLayer(u)
+		want := d.sub.wantedLayer(u, now)
 		if want < 0 {
 			d.limit.Store(noLimit) // hidden: the view pauses it, not bandwidth
 			d.probe.Store(0)
@@ -329,7 +329,7 @@ func (u *upTrack) layerRate(i int) int {
 	if u.kind != webrtc.RTPCodecTypeVideo {
 		return 0
 	}
-	w, h := u.layerDims(i)
+	w, h := u.recordedDims(i)
 	return w * h / defaultBitsPerPixelDen * defaultBitsPerPixelNum
 }
 

@@ -67,7 +67,7 @@ func (ss *Session) receiving() Receiving {
 		if u.kind != webrtc.RTPCodecTypeVideo {
 			continue
 		}
-		v := ReceivedVideo{Peer: u.owner.id, Track: u.trackID, Layer: int(d.cur.Load()), Layers: u.nLayers, Want: ss.wantedLayer(u)}
+		v := ReceivedVideo{Peer: u.owner.id, Track: u.trackID, Layer: int(d.cur.Load()), Layers: u.nLayers, Want: ss.wantedLayer(u, ss.srv.now())}
 		if l := u.layer(v.Layer); l != nil {
 			v.RID = l.rid
 		}

@@ -122,7 +122,7 @@ func (ss *Session) setView(items []viewItem) {
 // sent `view` (an older client, the load tool) gets the top layer; one
 // that did gets the lowest layer for a track it has not reported yet
 // (a newcomer's tile, before the next report), the cheapest start.
-func (ss *Session) wantedLayer(u *upTrack) int {
+func (ss *Session) wantedLayer(u *upTrack, now int64) int {
 	if u.kind != webrtc.RTPCodecTypeVideo {
 		return 0
 	}
@@ -138,23 +138,23 @@ func (ss *Session) wantedLayer(u *upTrack) int {
 	case !v.Visible || v.Width == 0 || v.Height == 0:
 		return -1
 	}
-	return u.layerFor(v.Width, v.Height)
+	return u.layerFor(v.Width, v.Height, now)
 }
 
 // initialLayer is the target of a new downTrack.
 func (ss *Session) initialLayer(u *upTrack) int {
-	return ss.wantedLayer(u)
+	return ss.wantedLayer(u, ss.srv.now())
 }
 
 // layerFor is the smallest layer that fills a tile of w×h device pixels,
 // else the largest. Sizes decide, not positions, so a client that lists
 // its encodings in another order still gets the right one once key frames
 // told the sizes.
-func (u *upTrack) layerFor(w, h int) int {
+func (u *upTrack) layerFor(w, h int, now int64) int {
 	best, bestArea := -1, 0
 	largest, largestArea := u.nLayers-1, -1
 	for i := 0; i < u.nLayers; i++ {
-		lw, lh := u.layerDims(i)
+		lw, lh := u.layerDims(i, now)
 		area := lw * lh
 		if area > largestArea {
 			largest, largestArea = i, area
@@ -170,10 +170,42 @@ func (u *upTrack) layerFor(w, h int) int {
 	return best
 }
 
-// layerDims is layer i's size: from its key frames, else estimated from
-// another layer's (each layer is twice the one below, as Parley's client
-// sends them), else from a 720p top layer.
-func (u *upTrack) layerDims(i int) (w, h int) {
+// layerDims is layer i's size for choosing a layer at now. A layer that
+// sends media reports its own size in its key frames. One that sends
+// nothing now (dynacast stopped it, or its encoder did) is estimated from
+// the nearest layer that does (each layer twice the one below, as
+// Parley's client lists them): its own last key frame may be from a start
+// when the browser's encoder sent it tiny ("bandwidth" limited), and that
+// stale size, smaller than the layer below, made it never the largest,
+// so never wanted, so never started again (the top layer stayed off for
+// good under a loaded machine's CI run). With nothing live, the recorded
+// sizes decide (recordedDims).
+func (u *upTrack) layerDims(i int, now int64) (w, h int) {
+	if l := u.layer(i); l != nil && l.live(now) {
+		if w, h = l.dims(); w > 0 {
+			return w, h
+		}
+	}
+	best := -1
+	for j := 0; j < u.nLayers; j++ {
+		l := u.layer(j)
+		if l == nil || !l.live(now) {
+			continue
+		}
+		if lw, _ := l.dims(); lw > 0 && (best < 0 || abs(j-i) < abs(best-i)) {
+			best = j
+		}
+	}
+	if best >= 0 {
+		w, h = u.layer(best).dims()
+		return scaleDims(w, h, i-best)
+	}
+	return u.recordedDims(i)
+}
+
+// recordedDims is layer i's size from its last key frame, else estimated
+// from another layer's, else from a 720p top layer.
+func (u *upTrack) recordedDims(i int) (w, h int) {
 	if l := u.layer(i); l != nil {
 		if w, h = l.dims(); w > 0 {
 			return w, h
@@ -187,6 +219,13 @@ func (u *upTrack) layerDims(i int) (w, h int) {
 		}
 	}
 	return scaleDims(defaultTopWidth, defaultTopHeight, i-(u.nLayers-1))
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // scaleDims doubles (steps > 0) or halves (steps < 0) a size.
@@ -225,7 +264,7 @@ func (u *upTrack) liveLayer(want int, now int64) int {
 // what flows. It returns the wanted layer (for dynacast). Safe from any
 // goroutine: the writer picks up the new target at the next packet.
 func (d *downTrack) choose(now int64) int {
-	want := d.sub.wantedLayer(d.up)
+	want := d.sub.wantedLayer(d.up, now)
 	bandwidth := false
 	if lim := int(d.limit.Load()); want > lim { // alloc.go: the downlink carries no more
 		want, bandwidth = lim, lim < 0

@@ -36,7 +36,7 @@ func TestLayerFor(t *testing.T) {
 	for _, c := range []struct{ w, h, want int }{
 		{320, 180, 0}, {400, 225, 0}, {401, 225, 1}, {640, 360, 1}, {800, 450, 1}, {1280, 720, 2}, {3840, 2160, 2}, {1, 1, 0},
 	} {
-		if got := u.layerFor(c.w, c.h); got != c.want {
+		if got := u.layerFor(c.w, c.h, 0); got != c.want {
 			t.Errorf("layerFor(%d×%d) = %d, want %d (estimated sizes)", c.w, c.h, got, c.want)
 		}
 	}
@@ -47,7 +47,7 @@ func TestLayerFor(t *testing.T) {
 		u.layers[i].Store(l)
 	}
 	for _, c := range []struct{ w, h, want int }{{80, 45, 0}, {100, 56, 0}, {160, 90, 1}, {512, 288, 2}} {
-		if got := u.layerFor(c.w, c.h); got != c.want {
+		if got := u.layerFor(c.w, c.h, 0); got != c.want {
 			t.Errorf("layerFor(%d×%d) = %d, want %d (real sizes)", c.w, c.h, got, c.want)
 		}
 	}
@@ -56,7 +56,7 @@ func TestLayerFor(t *testing.T) {
 	l := newUpLayer(1, "", nil, true)
 	l.size.Store(uint32(480)<<16 | 270)
 	u2.layers[1].Store(l)
-	if w, h := u2.layerDims(2); w != 960 || h != 540 {
+	if w, h := u2.layerDims(2, 0); w != 960 || h != 540 {
 		t.Errorf("layerDims(2) = %d×%d, want 960×540 from layer 1", w, h)
 	}
 }
@@ -125,7 +125,7 @@ func TestLayerForBySize(t *testing.T) {
 		u.layers[i].Store(l)
 	}
 	for _, c := range []struct{ w, h, want int }{{320, 180, 1}, {640, 360, 2}, {1280, 720, 0}, {4000, 3000, 0}} {
-		if got := u.layerFor(c.w, c.h); got != c.want {
+		if got := u.layerFor(c.w, c.h, 0); got != c.want {
 			t.Errorf("layerFor(%d×%d) = %d, want %d", c.w, c.h, got, c.want)
 		}
 	}
@@ -161,5 +161,31 @@ func TestDynacastRepeatsUnheeded(t *testing.T) {
 	u.layers[1].Store(nil)
 	if !u.unheeded(both, now) {
 		t.Error("f wanted and never seen: not repeated")
+	}
+}
+
+// TestStoppedLayerSizeEstimated: a layer that sends nothing now is sized
+// from the live layer below it, not from its own last key frame, which may
+// be from a start when the browser sent it tiny: otherwise it is never the
+// largest, never wanted, and never started again. Live, its real size
+// decides.
+func TestStoppedLayerSizeEstimated(t *testing.T) {
+	u := &upTrack{nLayers: 2}
+	now := int64(100e9)
+	for i, sz := range [][2]int{{320, 180}, {160, 90}} { // h, and f's first key frame
+		l := newUpLayer(i, "", nil, true)
+		l.size.Store(uint32(sz[0])<<16 | uint32(sz[1]))
+		u.layers[i].Store(l)
+	}
+	u.layer(0).lastAt.Store(now) // h flows, f was stopped
+	if w, h := u.layerDims(1, now); w != 640 || h != 360 {
+		t.Errorf("stopped f: layerDims = %d×%d, want 640×360 from h", w, h)
+	}
+	if got := u.layerFor(1280, 720, now); got != 1 {
+		t.Errorf("stopped f, a 1280×720 tile: layerFor = %d, want 1 (ask for f again)", got)
+	}
+	u.layer(1).lastAt.Store(now) // f flows, still tiny
+	if got := u.layerFor(1280, 720, now); got != 0 {
+		t.Errorf("live f at 160×90, a 1280×720 tile: layerFor = %d, want 0 (h is larger)", got)
 	}
 }
