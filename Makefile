@@ -45,6 +45,8 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	@[ -x web/node_modules/.bin/tsc ] || { echo "web/node_modules/.bin/tsc is missing: run make deps"; exit 1; }
+	@out=$$(for f in $$(ls web/js/*.js | grep -v '\.test\.js$$'); do head -n 1 $$f | grep -qx '// @ts-check' || echo $$f; done); \
+	  if [ -n "$$out" ]; then echo "the first line of every web/js module is // @ts-check (web/README.md); missing on:"; echo "$$out"; exit 1; fi
 	web/node_modules/.bin/tsc -p web/jsconfig.json
 
 bench:
