@@ -42,9 +42,13 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	@out=$$(git grep -nE '[Ii]ssues? #?[0-9]+|\.\./shared' -- . ':!web/vendor' 2>/dev/null); \
+	  if [ -n "$$out" ]; then echo "the project is self-contained: point at a file in the repository (e.g. docs/sfu.md, Not done yet), not at a tracker's issue or a directory outside it:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	@[ -x web/node_modules/.bin/tsc ] || { echo "web/node_modules/.bin/tsc is missing: run make deps"; exit 1; }
+	@out=$$(for f in $$(ls web/js/*.js | grep -v '\.test\.js$$'); do head -n 1 $$f | grep -qx '// @ts-check' || echo $$f; done); \
+	  if [ -n "$$out" ]; then echo "the first line of every web/js module is // @ts-check (web/README.md); missing on:"; echo "$$out"; exit 1; fi
 	web/node_modules/.bin/tsc -p web/jsconfig.json
 
 bench:

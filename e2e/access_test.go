@@ -84,7 +84,7 @@ func expIn(d time.Duration) jwt.RegisteredClaims {
 	return jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(time.Now().Add(d))}
 }
 
-// TestAccessPasswordsAndTokens (issue 8): a room with a password refuses
+// TestAccessPasswordsAndTokens (docs/access.md): a room with a password refuses
 // joins without it or with a wrong one and admits the right one; tokens
 // that expired, are signed with another key or name another room are
 // refused; a valid token admits with its name and permissions; rooms
@@ -160,7 +160,7 @@ func TestAccessWrongPasswordsRateLimited(t *testing.T) {
 	wantCode(t, "right password while limited", rawJoin(t, ts.WSURL, map[string]any{"room": "r", "password": "right"}), "rate-limited")
 }
 
-// TestAccessViewerMediaNotForwarded (issue 8): a token with publish:false
+// TestAccessViewerMediaNotForwarded: a token with publish:false
 // makes a viewer. In an SFU room the viewer's client sends media anyway
 // (a pion client ignores its permissions); the server forwards none of it,
 // while the viewer receives everyone and is announced as a viewer.

@@ -1,6 +1,6 @@
 package e2e
 
-// Layouts, who is talking, the lobby's help and the notices (issue 17), as a
+// Layouts, who is talking, the lobby's help and the notices (web/README.md), as a
 // participant sees them in headless Chromium. DOM hooks (web/README.md):
 //   .tile[data-layout=stage|strip|grid|pip]   where the Grid (layout.js) put a tile
 //   .tile[data-speaking]                      talking now (speaking.js, every mode)

@@ -1,6 +1,6 @@
 package e2e
 
-// The mesh ⇄ SFU switch in Chromium (issue 4): make-before-break in both
+// The mesh ⇄ SFU switch in Chromium (docs/protocol.md "Modes and the switch"): make-before-break in both
 // directions, measured in the page with requestVideoFrameCallback.
 
 import (

@@ -1,6 +1,6 @@
 package e2e
 
-// Browser end-to-end tests (issue 2): the real server on 127.0.0.1 and
+// Browser end-to-end tests: the real server on 127.0.0.1 and
 // Debian's headless Chromium with fake camera and microphone, driven through
 // internal/testsupport/browsertest. They never skip: without Chromium they fail and say
 // what to install.

@@ -43,7 +43,7 @@ func clusterDial(t *testing.T, ctx context.Context, n *clusterNode, room, name s
 
 // roomOn is node n's own view of room (not the cluster's), or false.
 func roomOn(n *clusterNode, room string) (signaling.RoomInfo, bool) {
-	for _, r := range n.srv.Hub().Rooms() {
+	for _, r := range n.hooks.Hub.Rooms() {
 		if r.Name == room {
 			return r, true
 		}
@@ -109,7 +109,7 @@ func TestClusterAdminFromAnyNode(t *testing.T) {
 
 	adm1.expect(http.StatusOK, http.MethodPut, "/api/admin/policy", map[string]string{"policy": "mesh-only"}, nil)
 	for _, n := range nodes {
-		if p := n.srv.Hub().DefaultPolicy(); p != signaling.PolicyMeshOnly {
+		if p := n.hooks.Hub.DefaultPolicy(); p != signaling.PolicyMeshOnly {
 			t.Errorf("%s's default policy is %v after node1 set mesh-only everywhere", n.name, p)
 		}
 	}

@@ -26,7 +26,8 @@ import (
 type clusterNode struct {
 	name   string
 	srv    *server.Server
-	url    string // http://127.0.0.1:PORT, direct
+	hooks  *server.TestHooks // its hub, and a crash of its cluster link
+	url    string            // http://127.0.0.1:PORT, direct
 	logs   *testlog.Buffer
 	front  *frontDoor
 	cancel context.CancelFunc
@@ -51,7 +52,8 @@ func startNode(t testing.TB, name string, mutate func(*config.Config)) *clusterN
 	cfg.Cluster.NodeName = name
 	mutate(&cfg)
 	log, logs := testlog.New(t, name+" log")
-	srv, err := server.New(cfg, log.With("node", name))
+	hooks := new(server.TestHooks)
+	srv, err := server.New(cfg, log.With("node", name), server.WithTestHooks(hooks))
 	if err != nil {
 		t.Fatalf("node %s: %v", name, err)
 	}
@@ -60,7 +62,7 @@ func startNode(t testing.TB, name string, mutate func(*config.Config)) *clusterN
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &clusterNode{name: name, srv: srv, url: "http://" + ln.Addr().String(), logs: logs, cancel: cancel, done: make(chan error, 1)}
+	n := &clusterNode{name: name, srv: srv, hooks: hooks, url: "http://" + ln.Addr().String(), logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(n.stop)
 	return n
@@ -152,7 +154,7 @@ func roomNode(nodes []*clusterNode, room string) (*clusterNode, int) {
 	var holder *clusterNode
 	count := 0
 	for _, n := range nodes {
-		for _, r := range n.srv.Hub().Rooms() {
+		for _, r := range n.hooks.Hub.Rooms() {
 			if r.Name == room {
 				holder = n
 				count++
@@ -169,7 +171,7 @@ func (n *clusterNode) kill(nodes []*clusterNode) {
 	for _, o := range nodes {
 		o.front.cut(n)
 	}
-	n.srv.Cluster().Kill()
+	n.hooks.KillCluster()
 	n.srv.SFU().Close()
 }
 

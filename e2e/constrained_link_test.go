@@ -1,6 +1,6 @@
 package e2e
 
-// The constrained downlink (issue 14, "Browser, constrained downlink"): a
+// The constrained downlink (docs/sfu.md "Media", bandwidth adaptation): a
 // viewer's Chromium runs in a network namespace of its own, joined to the
 // server's by a veth pair shaped with tc (tbf 1.5 Mbit/s); six publishers
 // send simulcast. With the SFU's bandwidth adaptation every tile on the
@@ -60,7 +60,7 @@ const (
 	minTileFPS   = 10
 	maxFreeze    = time.Second
 	maxAudioLoss = 0.02
-	// adaptationKey is the SFU's switch (helper "bwe", issue 14).
+	// adaptationKey is the SFU's switch (docs/config.md).
 	adaptationKey = "sfu.bandwidth_adaptation"
 )
 
@@ -288,7 +288,7 @@ func hideVideo(ctx context.Context, p *pionpeer.Peer) {
 	}
 }
 
-// BenchmarkConstrainedRoom is issue 14's "same room with the viewer
+// BenchmarkConstrainedRoom is the "same room with the viewer
 // capped" measurement (docs/benchmarks.md): a 25-person SFU room (24 pion
 // publishers in simulcast, 100/333/1000 kbit/s, and one 1280×720 Chromium
 // viewer) with the viewer's downlink shaped to 2, 1 and 0.5 Mbit/s. Per

@@ -1,6 +1,6 @@
 package e2e
 
-// Firefox and Chromium in one call (issue 15, docs/browsers.md), with E2EE
+// Firefox and Chromium in one call (docs/browsers.md), with E2EE
 // on and the invite link's secret: a mesh where each browser makes the
 // offer, a three-page SFU room (Chromium, Firefox, Chromium) reached and
 // left by the mesh ⇄ SFU switch, chat and a 5 MiB file both ways, and

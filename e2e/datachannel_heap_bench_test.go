@@ -1,7 +1,7 @@
 package e2e
 
 // The receiver's JS heap while a large file arrives over a data channel
-// (issue 6). A measurement, not a test: nothing fails on the figures.
+// (docs/datachannels.md). A measurement, not a test: nothing fails on the figures.
 
 import (
 	"crypto/rand"

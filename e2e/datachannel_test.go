@@ -1,7 +1,7 @@
 package e2e
 
 // Chat, file transfer, the remote pointer, reactions and raised hands over
-// data channels (issue 6), in Chromium, once in a mesh and once through the
+// data channels (docs/datachannels.md), in Chromium, once in a mesh and once through the
 // SFU (mesh_max 2), plus a file transfer across a mesh → SFU switch.
 
 import (

@@ -1,7 +1,7 @@
 package e2e
 
 // The CPU a mesh call with end-to-end encryption costs the browser,
-// compared with the same call unencrypted (issue 5). A measurement, not a
+// compared with the same call unencrypted (docs/benchmarks.md). A measurement, not a
 // test: nothing fails on the figures.
 
 import (

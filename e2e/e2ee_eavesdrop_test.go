@@ -1,11 +1,11 @@
 package e2e
 
-// The eavesdropper (issue 5): a pion client joins an SFU room through the
+// The eavesdropper (docs/e2ee.md): a pion client joins an SFU room through the
 // real protocol, announces no key, and records the VP8 frames the SFU
 // forwards to it from a browser that publishes a known picture. With E2EE
 // every frame has the SFrame layout of docs/e2ee.md and no key frame
 // decodes to the picture, also when the link asks for no encryption
-// (?e2ee=off, issue 13: no silent downgrade); in a room the configuration
+// (?e2ee=off: no silent downgrade, docs/e2ee.md "Unencrypted rooms"); in a room the configuration
 // allows unencrypted (the positive control) the same decoder shows the
 // known colour.
 
@@ -119,7 +119,7 @@ func sframeTrailer(frame []byte) (kid uint64, ok bool) {
 func TestE2EEEavesdropper(t *testing.T) {
 	b := e2eeBrowser(t)
 	// encrypted: the invite link; crafted: a link that asks for no
-	// encryption (?e2ee=off, honoured before issue 13), which must not get
+	// encryption (?e2ee=off, once honoured), which must not get
 	// it; plain: a room the configuration allows unencrypted (the positive
 	// control: the recorder does see the picture there).
 	for _, tc := range []struct {

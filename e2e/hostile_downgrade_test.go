@@ -1,7 +1,7 @@
 package e2e
 
-// A hostile server that tries to turn end-to-end encryption off (issue 13
-// items 7 and 9; docs/e2ee.md "Unencrypted rooms" and "Threat model").
+// A hostile server that tries to turn end-to-end encryption off
+// (docs/e2ee.md "Unencrypted rooms" and "Threat model").
 
 import (
 	"slices"

@@ -6,8 +6,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -75,26 +73,6 @@ func sentBy(p *hostile.Proxy, name string) []string {
 		out = append(out, r.Type)
 	}
 	return out
-}
-
-// mlsLanded reports whether the client runs MLS (issue 13 items 1–6, the
-// mls branch): its E2EE controller imports mls.js. Tests of what only MLS
-// can catch skip, saying so, until then.
-func mlsLanded(t testing.TB) bool {
-	t.Helper()
-	src, err := os.ReadFile("../web/js/e2ee.js")
-	if err != nil {
-		t.Fatalf("reading the client's e2ee.js: %v", err)
-	}
-	return strings.Contains(string(src), "./mls.js")
-}
-
-// needsMLS skips t, saying why, until the client runs MLS.
-func needsMLS(t testing.TB, what string) {
-	t.Helper()
-	if !mlsLanded(t) {
-		t.Skipf("needs MLS in the client (issue 13, the mls branch): %s", what)
-	}
 }
 
 // waitDecryptRises waits until p decrypted more frames from every id than

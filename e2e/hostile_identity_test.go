@@ -1,12 +1,10 @@
 package e2e
 
-// A hostile server that decides who is who (issue 13 #4, items 6 and 9):
+// A hostile server that decides who is who (docs/e2ee.md "Threat model"):
 // it relabels names in `welcome`/`peer-joined`, and in SFU mode it
 // rewrites the SFU's `tracks` payload so one participant's video lands on
-// another's tile. With MLS the client shows the credential's name and
-// plays a track only on the tile of the participant whose key decrypts
-// it. Until the mls branch lands these tests show the hole through the
-// harness and skip, saying so.
+// another's tile. The client shows the MLS credential's name and plays a
+// track only on the tile of the participant whose key decrypts it.
 
 import (
 	"fmt"
@@ -39,12 +37,6 @@ func TestBrowserHostileRelabel(t *testing.T) {
 	bob := openHostile(t, b, p, room, secret, "Bob")["Bob"]
 	aliceID := pageID(t, alice)
 	shown := fmt.Sprintf(jsTileName, aliceID)
-	if !mlsLanded(t) {
-		// Today's client shows the server's name: the harness's relabel
-		// reaches the page.
-		waitOrDump(t, bob, "the relabel reaches Bob", shown+` === 'Carol'`, e2eeTimeout)
-		needsMLS(t, "names from the MLS credential (today Bob's tile for Alice says \"Carol\", issue 13 #4)")
-	}
 	waitOrDump(t, bob, "Bob's tile for Alice shows her credential's name", shown+` === 'Alice'`, e2eeTimeout)
 }
 
@@ -104,16 +96,6 @@ func TestBrowserHostileReroute(t *testing.T) {
 	// Honest control: Alice sees Bob green.
 	waitOrDump(t, alice, "Alice sees Bob's green", fmt.Sprintf(`(() => { const c = %s.Bob; return !!c && c[1] > 150 && c[0] < 100 && c[2] < 100; })()`, jsTilePixels), e2eeTimeout)
 
-	if !mlsLanded(t) {
-		// Today a forwarded frame decrypts under whichever key its KID
-		// names, and `tracks` picks the tile: the harness's reroute
-		// shows Bob's green on Alice's tile.
-		waitOrDump(t, carol, "the reroute reaches Carol", fmt.Sprintf(`(() => {
-		  const px = %s; const g = (c) => c && c[1] > 150 && c[0] < 100 && c[2] < 100;
-		  return g(px.Alice);
-		})()`, jsTilePixels), e2eeTimeout)
-		needsMLS(t, "tiles bound to the MLS sender's key (today Carol's tile for Alice shows Bob's picture, issue 13 #4)")
-	}
 	want := map[string]string{"Alice": "red", "Bob": "green"}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

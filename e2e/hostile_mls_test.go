@@ -1,17 +1,12 @@
 package e2e
 
-// A hostile server against MLS membership (issue 13 items 2–5 and 9;
-// docs/e2ee.md "Threat model"): a ghost member, a stripped or swapped
-// invite proof, a replay after a leave (also to a committer who joined
-// after it), a split room, and a join while a
-// commit is held in flight. They need the mls branch's client; until it
-// lands each skips, saying so (the ghost test first shows today's hole
-// through the harness). The `mls` messages are docs/protocol.md's.
+// A hostile server against MLS membership (docs/e2ee.md "Threat model"):
+// a ghost member, a stripped or swapped invite proof, a replay after a
+// leave (also to a committer who joined after it), a split room, and a
+// join while a commit is held in flight. The `mls` messages are
+// docs/protocol.md's.
 
 import (
-	"crypto/ecdh"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,7 +49,7 @@ func sentTo(p *hostile.Proxy, id string) []string {
 	return out
 }
 
-// jsMLS is the page's MLS view (the mls branch's parley.e2ee()).
+// jsMLS is the page's MLS view (parley.e2ee(): web/js/call.js, e2ee.js info()).
 const jsMLS = `JSON.stringify((({member, epoch, roomCode, members}) => ({member, epoch, roomCode, ids: (members ?? []).map((m) => m.id)}))(parley.e2ee() ?? {}))`
 
 type mlsView struct {
@@ -74,10 +69,8 @@ func mlsOf(t *testing.T, p *browsertest.Page) mlsView {
 	return v
 }
 
-// TestBrowserHostileGhost: the server invents a member. Before MLS it
-// announces a key for an id that never joined, and today's client wraps
-// its media key to it (issue 13 #1: shown, then skipped). With MLS the
-// server replays Bob's KeyPackage (and proof) under a ghost's id, and
+// TestBrowserHostileGhost: the server invents a member: it
+// replays Bob's KeyPackage (and proof) under a ghost's id, and
 // strips Carol's invite proof: nobody sends anything to the ghost or
 // welcomes it or Carol into the group, the others show Carol as not
 // admitted, Carol never becomes a member nor decrypts a frame, and Alice
@@ -88,27 +81,6 @@ func TestBrowserHostileGhost(t *testing.T) {
 	b := e2eeBrowser(t)
 	room, secret := browserRoom("ghost"), roomSecret()
 	ghost := hostile.GhostID()
-
-	if !mlsLanded(t) {
-		pages := openHostile(t, b, p, room, secret, "Alice")
-		key, err := ecdh.P256().GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub := base64.RawURLEncoding.EncodeToString(key.PublicKey().Bytes())
-		c := connsOf(p, "Alice")[0]
-		_ = c.ToClient(hostile.NewMessage("key", map[string]any{"from": ghost, "data": map[string]any{"t": "pub", "pub": pub, "tag": 1}}))
-		deadline := time.Now().Add(e2eeTimeout)
-		for time.Now().Before(deadline) && len(sentTo(p, ghost)) == 0 {
-			time.Sleep(300 * time.Millisecond)
-		}
-		if got := sentTo(p, ghost); len(got) == 0 {
-			t.Logf("today's client sent nothing to the ghost: %s", e2eeDump(pages["Alice"]))
-		} else {
-			t.Logf("today's client sent the ghost %v (issue 13 #1)", got)
-		}
-		needsMLS(t, "a ghost member is never added to the MLS group")
-	}
 
 	nameOf := func(id string) string {
 		for _, c := range p.Conns() {
@@ -184,7 +156,6 @@ func TestBrowserHostileGhost(t *testing.T) {
 // leave. Alice stays in the new epoch, Bob stays out of her group, and she
 // goes on decrypting Carol under the same room code as Carol's.
 func TestBrowserHostileReplayAfterLeave(t *testing.T) {
-	needsMLS(t, "old epochs' secrets are deleted, so a replay after a leave fails")
 	ts := testserver.Start(t, nil)
 	p := hostile.Start(t, ts.URL)
 	b := e2eeBrowser(t)
@@ -251,7 +222,6 @@ func TestBrowserHostileReplayAfterLeave(t *testing.T) {
 // Welcome, docs/e2ee.md "Replayed joins") names that KeyPackage: Dave adds
 // nobody, nothing is welcomed to Bob, and Dave sees a security warning.
 func TestBrowserHostileLateCommitterReplay(t *testing.T) {
-	needsMLS(t, "the group's record of used KeyPackages (SPENT_EXTENSION)")
 	ts := testserver.Start(t, nil)
 	p := hostile.Start(t, ts.URL)
 	b := e2eeBrowser(t)
@@ -309,7 +279,6 @@ func TestBrowserHostileLateCommitterReplay(t *testing.T) {
 // to another room and tells her it is the same one) cannot make Carol's
 // code match the others'.
 func TestBrowserHostileRoomCode(t *testing.T) {
-	needsMLS(t, "one room-wide code from the MLS epoch authenticator")
 	ts := testserver.Start(t, nil)
 	p := hostile.Start(t, ts.URL)
 	b := e2eeBrowser(t)
@@ -345,7 +314,6 @@ func TestBrowserHostileRoomCode(t *testing.T) {
 // adds Bob, lets Carol join meanwhile, then delivers what it held in
 // reverse order. Everyone ends in one group of three with one room code.
 func TestBrowserHostileCommitInFlight(t *testing.T) {
-	needsMLS(t, "the Delivery Service's ordering and the clients' retry of a stale commit")
 	ts := testserver.Start(t, nil)
 	p := hostile.Start(t, ts.URL)
 	b := e2eeBrowser(t)

@@ -21,9 +21,10 @@ import (
 	"github.com/parleyhq/parley/internal/client/sigclient"
 )
 
-// The idle-participant measurement of issue 2 ("server memory per idle
+// The idle-participant measurement ("server memory per idle
 // connected participant: 1,000 pion-free WebSocket clients that joined rooms
-// of 5"), also issue 7's "idle participants per GiB" (target ≤ 64 KiB each).
+// of 5"), also "idle participants per GiB" (target ≤ 64 KiB each,
+// docs/benchmarks.md "Targets of the load test").
 const (
 	idleParticipants = 1000
 	idleRoomSize     = 5

@@ -1,6 +1,6 @@
 package e2e
 
-// Mesh adaptation in Chromium (issue 14 item 5, docs/protocol.md "Mesh
+// Mesh adaptation in Chromium (docs/protocol.md "Mesh
 // adaptation"): each mesh link sends one encoding sized to the receiver's
 // tile. A receiver that shrinks a sender's tile gets a smaller picture from
 // that sender, one that enlarges it the full picture, and one that cannot

@@ -77,7 +77,7 @@ next:
 	return 0, false
 }
 
-// TestMetricsAfterACall (issue 8): three pion participants call in a room
+// TestMetricsAfterACall (docs/install.md "Prometheus metrics"): three pion participants call in a room
 // with mesh_max 2, so it switches to the SFU; one reports E2EE health; a
 // wrong password is tried. Then the metrics listener, scraped with its
 // token and parsed with the Prometheus text parser, has every expected

@@ -12,7 +12,7 @@ import (
 	"github.com/parleyhq/parley/internal/testsupport/testserver"
 )
 
-// Issue 8: a participant's signaling WebSocket dies mid-call (no close
+// Resume (docs/protocol.md "Reconnecting"): a participant's signaling WebSocket dies mid-call (no close
 // frame). It must come back in the same room under the same id, with media
 // flowing from and to it, and the others must see it away and back, never
 // gone (docs/protocol.md "Reconnecting"). pionpeer reconnects and resumes by

@@ -1,6 +1,6 @@
 package e2e
 
-// Issue 4's "done when" in one headless Chromium: seven tabs in one room end
+// docs/benchmarks.md's "Seven tabs in one browser": seven tabs in one room end
 // up in SFU mode and all see and hear each other, then go back to a mesh
 // when four leave. A measurement, not a test (seven pages starve two cores,
 // so nothing here belongs in make test); it fails only when the scenario

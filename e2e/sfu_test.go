@@ -212,7 +212,7 @@ func sfuQuiet(t *testing.T, ts *testserver.Server, d, quiet time.Duration) {
 	})
 }
 
-// TestSFUSwitchAuto (issue 4): eight participants join an auto room with
+// TestSFUSwitchAuto: eight participants join an auto room with
 // mesh_max 6. The 7th join switches the room to SFU; everyone ends up
 // receiving everyone's audio and video through the SFU with their mesh links
 // closed. Three leave; after the hysteresis the room returns to mesh, the

@@ -1,6 +1,6 @@
 package e2e
 
-// Simulcast in Chromium (issue 14, docs/sfu.md "Simulcast and layer
+// Simulcast in Chromium (docs/sfu.md "Simulcast and layer
 // selection"): in an SFU room with E2EE on, every page sends its camera as
 // three layers; a viewer whose tile of a participant is made small
 // receives a low layer, made large the top layer, moved out of view no

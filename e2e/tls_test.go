@@ -64,7 +64,7 @@ func startOps(t *testing.T, mutate func(*config.Config)) (httpAddr, metricsAddr 
 	return lns.HTTP.Addr().String(), lns.Metrics.Addr().String(), srv
 }
 
-// TestTLSServesHTTPSAndWSS (issue 8): with a certificate and key, the one
+// TestTLSServesHTTPSAndWSS (docs/install.md "TLS: three ways"): with a certificate and key, the one
 // listener serves the client over HTTPS and signaling over WSS, and a
 // plain-HTTP request to it gets no page. TURN over TLS, offered in the
 // welcome, presents the same certificate.
@@ -147,7 +147,7 @@ func TestTLSServesHTTPSAndWSS(t *testing.T) {
 	}
 }
 
-// TestBrowserOverTLS (issue 8): two Chromium pages load the client over
+// TestBrowserOverTLS: two Chromium pages load the client over
 // HTTPS (a self-signed certificate, accepted with
 // --ignore-certificate-errors), are a secure context, join over WSS and
 // connect to each other.

@@ -1,6 +1,6 @@
 package e2e
 
-// The TURN relay end to end (issue 3): two Chromium pages that may only use
+// The TURN relay end to end (docs/turn.md): two Chromium pages that may only use
 // relay candidates (?relay=1 sets iceTransportPolicy "relay") call each other
 // through the embedded TURN server, started the way `make run` starts it but
 // on loopback with loopback allowed as a relay peer.

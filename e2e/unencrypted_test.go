@@ -1,6 +1,6 @@
 package e2e
 
-// Unencrypted rooms (issue 13 item 7, docs/e2ee.md "Unencrypted rooms"):
+// Unencrypted rooms (docs/e2ee.md "Unencrypted rooms"):
 // only the configuration or an administrator lets a room go without
 // end-to-end encryption, and then everyone in it sees so; an invite link
 // never joins such a room, and a call that started encrypted stays so.

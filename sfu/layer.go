@@ -81,7 +81,7 @@ func (l *upLayer) dims() (w, h int) {
 // drops its top simulcast layer when its CPU or uplink cannot keep it,
 // and then pads on that SSRC. Counted as flowing, such a layer was chosen
 // and kept, the subscriber waited for a key frame that never came, and its
-// tile froze for good (issue 14).
+// tile froze for good (docs/sfu.md "Media").
 func (l *upLayer) noteArrival(p *packet) {
 	if len(p.payload) > 0 {
 		l.lastAt.Store(p.arrival)

@@ -11,9 +11,12 @@
 //
 // Lock order, everywhere: Server.mu, then room.mu; Session.negMu, then
 // Session.dmu, then room.mu; Session.pubMu, then room.mu; Session.negMu,
-// then Session.vmu; upTrack.mu and packetCache.mu are leaves. No
-// lock is held while sending on a channel that can block (every send is
-// non-blocking), and room.mu is never held while calling into pion.
+// then Session.vmu; upTrack.mu, packetCache.mu and sessionSet.mu are
+// leaves. No lock is held while sending on a channel that can block (every
+// send is non-blocking), and neither Server.mu nor room.mu is ever held
+// while calling into pion: a stalled pion call then holds up one session,
+// never other rooms' joins or a metrics scrape (Stats takes only the
+// sessionSet's leaf lock).
 package sfu
 
 import (
@@ -83,10 +86,11 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // rooms' speaker loops
 
-	mu       sync.Mutex // guards the fields below
-	closed   bool
-	rooms    map[string]*room
-	sessions map[*Session]struct{} // every session not yet retired
+	live sessionSet // every session not yet retired (stats.go); its own leaf lock
+
+	mu     sync.Mutex // guards the fields below; never held while calling into pion
+	closed bool
+	rooms  map[string]*room
 }
 
 // New opens the UDP port and prepares the WebRTC stack. The caller must
@@ -106,14 +110,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux := webrtc.NewICEUDPMux(pionlog.Factory{Log: log, Levels: pionLevels}.NewLogger("ice-mux"), conn)
 	s := &Server{
-		cfg:      cfg,
-		log:      log,
-		conn:     conn,
-		mux:      mux,
-		pool:     newPacketPool(),
-		epoch:    time.Now(),
-		rooms:    map[string]*room{},
-		sessions: map[*Session]struct{}{},
+		cfg:   cfg,
+		log:   log,
+		conn:  conn,
+		mux:   mux,
+		pool:  newPacketPool(),
+		epoch: time.Now(),
+		rooms: map[string]*room{},
+		live:  sessionSet{all: map[*Session]struct{}{}},
 	}
 	se, err := newSettingEngine(cfg, mux, log, &s.ctr)
 	if err != nil {
@@ -176,6 +180,7 @@ func (s *Server) Attach(roomName, peerID string, send func(data json.RawMessage)
 	}
 	ss.sendFn = send
 	ss.receiveOnly = opts.ReceiveOnly
+	ss.log = s.log.With("room", roomName, "peer", peerID)
 
 	s.mu.Lock()
 	if s.closed {
@@ -199,12 +204,16 @@ func (s *Server) Attach(roomName, peerID string, send func(data json.RawMessage)
 	}
 	ss.room = r
 	r.sessions[peerID] = ss
-	s.sessions[ss] = struct{}{}
+	s.live.add(ss) // under s.mu: Close, which sets s.closed under it, sees ss
 	s.ctr.sessions.Add(1)
-	ss.start()
+	s.mu.Unlock()
 	r.greet(ss)
 	r.mu.Unlock()
-	s.mu.Unlock()
+	// pion's setters take the PeerConnection's own locks, so they run
+	// under none of ours. Nothing reaches ss before its first offer
+	// (Signal, after Attach returns) but renegotiation kicks and
+	// forwarded packets, which wait in its buffered channels.
+	ss.start()
 	ss.log.Info("sfu session attached")
 	return ss, nil
 }
@@ -271,11 +280,7 @@ func (s *Server) leave(ss *Session) {
 
 // retire moves a closed session's counters into the server's totals.
 func (s *Server) retire(ss *Session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.sessions[ss]; ok {
-		delete(s.sessions, ss)
-		ss.wstats.addTo(&s.ctr.retired)
+	if s.live.retire(ss) {
 		s.ctr.sessions.Add(-1)
 	}
 }
@@ -289,11 +294,8 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	sessions := make([]*Session, 0, len(s.sessions))
-	for ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
 	s.mu.Unlock()
+	sessions := s.live.list() // Attach adds under s.mu before it sees closed: none is missed
 
 	var wg sync.WaitGroup
 	for _, ss := range sessions {

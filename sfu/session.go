@@ -116,9 +116,9 @@ func newSession(s *Server, peerID string) (*Session, error) {
 }
 
 // start installs the PeerConnection's handlers and starts the session's
-// loops. Called once, by Attach, after the session joined its room.
+// loops. Called once, by Attach, after the session joined its room and
+// with no lock held (pion's setters take the PeerConnection's locks).
 func (ss *Session) start() {
-	ss.log = ss.srv.log.With("room", ss.room.name, "peer", ss.id)
 	ss.pc.OnICECandidate(ss.onLocalCandidate)
 	ss.pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) { ss.onConnectionState() })
 	ss.pc.OnTrack(ss.onTrack)

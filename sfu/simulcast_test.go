@@ -299,7 +299,7 @@ func expectLayer(t *testing.T, c *testClient, peer string, want int, within time
 	}
 }
 
-// TestSimulcastLayerSelection is issue 14's pion test: a subscriber asking
+// TestSimulcastLayerSelection is the pion test of layer selection: a subscriber asking
 // for 320×180 gets the low layer, then full size gets the high layer
 // within 2 s (starting at a key frame, numbers continuous), back to small
 // gets the low layer again (A→B→A), hidden gets no video while audio keeps

@@ -1,6 +1,9 @@
 package sfu
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Stats is a snapshot of the SFU's counters, for /metrics and the load
 // tool. Counters only grow; gauges (Sessions, Tracks, Subscriptions) go up
@@ -43,9 +46,6 @@ type counters struct {
 	sessions, tracks, subscriptions atomic.Int64
 	paused, pausedBW                atomic.Int64
 	none                            atomic.Int64 // pausedGauge's sink for tracks that are not paused
-
-	// retired accumulates the writer counters of closed sessions.
-	retired writerStats
 
 	dropped       atomic.Uint64
 	nacksServed   atomic.Uint64
@@ -92,19 +92,68 @@ func (s *Server) Stats() Stats {
 		SRTPGCM:         s.ctr.srtpGCM.Load(),
 		SRTPOther:       s.ctr.srtpOther.Load(),
 	}
-	var w writerStats
-	s.mu.Lock() // retiring a session's counters also holds s.mu: no double count, no dip
-	s.ctr.retired.addTo(&w)
-	for ss := range s.sessions {
-		ss.wstats.addTo(&w)
-		if e := ss.dl.last.Load(); e > 0 {
-			st.Downlinks = append(st.Downlinks, e)
-		}
-	}
-	s.mu.Unlock()
+	w := s.live.sum(&st.Downlinks)
 	st.ForwardedPackets = w.packets.Load()
 	st.ForwardedBytes = w.bytes.Load()
 	return st
+}
+
+// sessionSet is every session not yet retired, with the writer counters of
+// those that were: what Stats sums and Close closes. Its lock is a leaf,
+// held only to change or walk the set, never across a pion call or a
+// callback, so Stats (every /metrics scrape) never waits behind an Attach
+// or a stalled pion call: Server.mu used to guard the set, and a scrape
+// waited for whatever Attach did under it.
+type sessionSet struct {
+	mu      sync.Mutex
+	all     map[*Session]struct{}
+	retired writerStats // counters of retired sessions, moved in under mu: no double count, no dip
+}
+
+func (set *sessionSet) add(ss *Session) {
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	set.all[ss] = struct{}{}
+}
+
+// retire removes ss and keeps its counters; it reports whether ss was in
+// the set (a session is retired once).
+func (set *sessionSet) retire(ss *Session) bool {
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	if _, ok := set.all[ss]; !ok {
+		return false
+	}
+	delete(set.all, ss)
+	ss.wstats.addTo(&set.retired)
+	return true
+}
+
+// list returns the sessions in the set now.
+func (set *sessionSet) list() []*Session {
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	out := make([]*Session, 0, len(set.all))
+	for ss := range set.all {
+		out = append(out, ss)
+	}
+	return out
+}
+
+// sum adds up every session's writer counters, retired ones included, and
+// appends the live sessions' downlink estimates to downlinks.
+func (set *sessionSet) sum(downlinks *[]int64) *writerStats {
+	w := new(writerStats)
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	set.retired.addTo(w)
+	for ss := range set.all {
+		ss.wstats.addTo(w)
+		if e := ss.dl.last.Load(); e > 0 {
+			*downlinks = append(*downlinks, e)
+		}
+	}
+	return w
 }
 
 // pausedGauge is the gauge a bound video track with target t counts in:

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
+
+	"github.com/parleyhq/parley/internal/logsafe"
 )
 
 const (
@@ -49,6 +52,7 @@ type conn struct {
 	hub     *Hub
 	ws      wsConn // a browser's WebSocket, or a relayed one (remote_ws.go)
 	ip      string // the client's address without port, for per-IP limits
+	logID   string // the request id on every line of this connection
 	log     *slog.Logger
 	out     chan outFrame // bounded; a client that lets it fill is dropped
 	done    chan struct{} // closed when the connection is finished
@@ -86,11 +90,13 @@ func newConn(h *Hub, ws wsConn, remote string) *conn {
 	if host, _, err := net.SplitHostPort(remote); err == nil {
 		ip = host
 	}
+	id := newID()
 	return &conn{
 		hub:     h,
 		ws:      ws,
 		ip:      ip,
-		log:     h.log.With("conn", newID(), "remote", remote), // conn: the request id on every line of this connection
+		logID:   id,
+		log:     h.log.With("conn", id, "remote", remote),
 		out:     make(chan outFrame, h.opts.SendQueue),
 		done:    make(chan struct{}),
 		wdone:   make(chan struct{}),
@@ -300,7 +306,10 @@ func (c *conn) allow() bool {
 	}
 	c.refusals++
 	if c.refusals >= maxRefusals {
-		c.log.Warn("flooding; disconnecting")
+		// Anyone can flood from many connections at once: one line a
+		// second for all of them, with the count of the others.
+		c.hub.refusals.Warn(context.Background(), "flooding", "flooding; disconnecting",
+			"conn", c.logID, "remote", c.ip)
 		c.closeWith(websocket.ClosePolicyViolation, "rate limit exceeded")
 		return false
 	}
@@ -374,7 +383,7 @@ func (c *conn) joined() bool {
 }
 
 func (c *conn) sendError(e *ProtocolError, ref string) {
-	c.log.Debug("refused", "code", e.Code, "msg", e.Message, "ref", ref)
+	c.log.Debug("refused", "code", e.Code, "msg", e.Message, logsafe.String("ref", ref))
 	c.hub.opts.Observer.Error(e.Code)
 	c.send(encode(errorMsg{Type: TypeError, Code: e.Code, Message: e.Message, Ref: truncate(ref, 32)}))
 }

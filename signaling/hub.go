@@ -163,7 +163,7 @@ type Hub struct {
 	probes chan struct{} // one token per goroutine asking the SFU for states (snapshot.go); not guarded by mu
 
 	origins  originPolicy     // set by NewHub, read-only after
-	refusals *logsafe.Limiter // refusals anyone can repeat (refused Origins): capped, once a second; its own lock
+	refusals *logsafe.Limiter // refusals anyone can repeat (refused Origins, floods): capped, once a second; its own lock
 }
 
 // NewHub returns a Hub ready to serve.

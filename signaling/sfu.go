@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+
+	"github.com/parleyhq/parley/internal/logsafe"
 )
 
 // SFU is the media server as signaling sees it: the whole seam between the
@@ -58,7 +60,7 @@ func (h *Hub) signalSFU(c *conn, data json.RawMessage) *ProtocolError {
 		h.mu.Unlock()
 		s, err := h.opts.SFU.Attach(r.name, id, func(d json.RawMessage) { sendRouted(rt, d) }, opts)
 		if err != nil {
-			c.log.Warn("sfu attach failed", "room", r.name, "peer", id, "err", truncate(err.Error(), maxLoggedErr))
+			c.log.Warn("sfu attach failed", "room", r.name, "peer", id, logsafe.String("err", err.Error()))
 			return protoErr(CodeInternal, "the SFU could not take this connection")
 		}
 		h.mu.Lock()
@@ -77,15 +79,12 @@ func (h *Hub) signalSFU(c *conn, data json.RawMessage) *ProtocolError {
 		if clientFault {
 			level = slog.LevelDebug
 		}
-		c.log.Log(context.Background(), level, "sfu refused a signal", "room", r.name, "peer", id, "code", perr.Code, "err", truncate(err.Error(), maxLoggedErr))
+		// The error may quote the client's SDP: capped (internal/logsafe).
+		c.log.Log(context.Background(), level, "sfu refused a signal", "room", r.name, "peer", id, "code", perr.Code, logsafe.String("err", err.Error()))
 		return perr
 	}
 	return nil
 }
-
-// maxLoggedErr caps an SFU error's text in the log: it may quote the
-// client's SDP, and a client must not be able to write much into the log.
-const maxLoggedErr = 256
 
 // detachSFU closes c's SFU session, if any. Called without Hub.mu held.
 func detachSFU(s SFUSession) {

@@ -39,6 +39,8 @@ type Options struct {
 	TLS *tls.Config
 	// Logger receives the node's and the embedded NATS server's logs.
 	Logger *slog.Logger
+	// Hooks, for tests only, is filled in by New (node.go).
+	Hooks *Hooks
 }
 
 // Timing of leases, load reports and liveness. A room's lease is what keeps

@@ -16,7 +16,8 @@ import (
 
 // newCluster builds this node's cluster membership, or returns nil when no
 // cluster is configured: a lone node starts no NATS and opens no port.
-func newCluster(cfg config.Config, log *slog.Logger) (*cluster.Node, error) {
+// hooks is nil but for tests (WithTestHooks).
+func newCluster(cfg config.Config, log *slog.Logger, hooks *cluster.Hooks) (*cluster.Node, error) {
 	if !cfg.ClusterEnabled() {
 		return nil, nil
 	}
@@ -27,7 +28,7 @@ func newCluster(cfg config.Config, log *slog.Logger) (*cluster.Node, error) {
 	}
 	return cluster.New(cluster.Options{
 		Name: cl.NodeName, Listen: cl.Listen, Peers: cl.Peers, NATSURL: cl.NATSURL,
-		Secret: cl.Secret, TLS: tlsCfg, Logger: log.With("part", "cluster"),
+		Secret: cl.Secret, TLS: tlsCfg, Logger: log.With("part", "cluster"), Hooks: hooks,
 	}, nil)
 }
 
@@ -99,6 +100,3 @@ func (s *Server) stopCluster() {
 		s.cluster.Close()
 	}
 }
-
-// Hub returns the signaling hub, for tests that look at one node's rooms.
-func (s *Server) Hub() *signaling.Hub { return s.hub }

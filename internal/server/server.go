@@ -47,6 +47,7 @@ type Server struct {
 	ready   *readiness
 	tls     *tlsSetup // nil: plain HTTP
 	version string
+	hooks   *TestHooks // nil but in tests (WithTestHooks)
 }
 
 // Option changes how New builds a Server.
@@ -90,7 +91,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		s.sfu.Close()
 		return nil, err
 	}
-	if s.cluster, err = newCluster(cfg, log); err != nil {
+	if s.cluster, err = newCluster(cfg, log, s.hooks.clusterHooks()); err != nil {
 		s.sfu.Close()
 		return nil, err
 	}
@@ -129,6 +130,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	s.mux.Handle("GET /readyz", s.ready)
 	s.mux.Handle("/", web.Handler(web.Options{EmbedOrigins: cfg.EmbedOrigins}))
 	s.handler = hsts(cfg.HSTS(), trustProxies(proxies, s.mux))
+	s.hooks.fill(s)
 	return s, nil
 }
 

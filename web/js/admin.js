@@ -1,3 +1,4 @@
+// @ts-check
 // The admin page (/admin) on top of the admin API (docs/admin.md): sign in
 // with the admin token (kept in sessionStorage, this tab only), see every
 // room with its mode, policy and participants (with their SFU pre-flight

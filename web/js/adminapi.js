@@ -1,3 +1,4 @@
+// @ts-check
 // The admin API client (docs/admin.md): /api/admin/ behind a bearer token.
 // DOM-free; admin.js builds the page on it.
 

@@ -1,3 +1,4 @@
+// @ts-check
 // What the admin page shows of what a participant receives from the SFU
 // (docs/admin.md `receiving`): its downlink estimate and, per forwarded
 // video, the simulcast layer it gets or why it gets none.

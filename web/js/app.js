@@ -1,3 +1,4 @@
+// @ts-check
 // The room page (/r/{room}): lobby, then the call (call.js).
 //
 // Query parameters:

@@ -1,3 +1,4 @@
+// @ts-check
 // Reconnection delays: exponential back-off with "equal jitter", so a
 // server restart is not met by every client at the same instant, while each
 // client still waits at least half the nominal delay. DOM-free.

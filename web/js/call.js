@@ -1,3 +1,4 @@
+// @ts-check
 // One call, from join to leave: wires signaling, the mesh links, the SFU
 // link, the mesh ⇄ SFU switch, the tiles, the controls and moderation
 // together.

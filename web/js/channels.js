@@ -1,3 +1,4 @@
+// @ts-check
 // The message layer (docs/datachannels.md): typed envelopes (envelope.js)
 // over data channels, peer to peer on every mesh link and through the SFU
 // link, chosen per remote participant the way their media is.

@@ -1,3 +1,4 @@
+// @ts-check
 // Chat (docs/datachannels.md): the side panel's conversation, over the
 // message layer's `chat` messages. History lives in this page for the
 // length of the call only; nobody who joins later sees what came before

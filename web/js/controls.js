@@ -1,3 +1,4 @@
+// @ts-check
 // The call's control bar: microphone, camera, screen share, invite link,
 // leave; and our own tiles (camera, and the screen share as others see it).
 

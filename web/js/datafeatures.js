@@ -1,3 +1,4 @@
+// @ts-check
 // Wiring of the data-channel features into a call (call.js calls
 // wireData once): chat, files, the pointer, reactions and hands, on top of
 // the message layer (channels.js). It owns nothing but the glue: who is in

@@ -1,3 +1,4 @@
+// @ts-check
 // The E2EE worker (docs/e2ee.md): encrypts every encoded frame we send and
 // decrypts every frame we receive, with SFrame (sframe.js) under the keys
 // of the room's MLS epochs (epochs.js) that the controller (e2ee.js)

@@ -1,3 +1,4 @@
+// @ts-check
 // The E2EE controller (docs/e2ee.md), on the main thread: our MLS group
 // (mls.js) over the server's Delivery Service (`mls` messages,
 // docs/protocol.md), the keys each epoch gives the frame worker

@@ -1,3 +1,4 @@
+// @ts-check
 // The data-channel envelope (docs/datachannels.md): every chat line,
 // reaction, pointer move and file chunk, in mesh and SFU mode alike, is one
 // binary message

@@ -1,3 +1,4 @@
+// @ts-check
 // The SFrame keys of a room's MLS epochs (RFC 9605 §5.2), DOM-free: used by
 // the E2EE worker for frames and by the controller for data. Each epoch
 // brings one base key (from the MLS exporter, mls.js) and the members'

@@ -1,3 +1,4 @@
+// @ts-check
 // Human text for the server's error codes (docs/protocol.md) and for the
 // ways a call can end. DOM-free.
 

@@ -1,3 +1,4 @@
+// @ts-check
 // File transfer, DOM-free (docs/datachannels.md "File transfer"): the
 // sending and receiving ends of one transfer to one participant, chunking,
 // flow control and the integrity check. files.js puts a UI on them;

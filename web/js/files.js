@@ -1,3 +1,4 @@
+// @ts-check
 // File transfer UI (docs/datachannels.md "File transfer"): pick files with
 // the panel's button or drop them on the call, to everyone or to the person
 // chosen in the panel's "To" picker; the receiver accepts or declines before

@@ -1,3 +1,4 @@
+// @ts-check
 // Freehand ink on a shared screen (docs/datachannels.md "Pointer and
 // ink"): while the pointer is on, dragging over a shared-screen tile draws
 // a stroke that everyone sees at the same spot of the shared content, in

@@ -1,3 +1,4 @@
+// @ts-check
 // Encoding helpers of the E2EE layer, DOM-free. The key schedule itself is
 // MLS's (mls.js: group keys, RFC 9420) and RFC 9605 §5.2's (epochs.js:
 // per-sender SFrame keys from the MLS exporter); nothing here makes keys.

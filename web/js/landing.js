@@ -1,3 +1,4 @@
+// @ts-check
 // The landing page: start a new room or join one by name or link.
 
 import { randomRoomName, parseRoomInput } from './rooms.js';

@@ -1,3 +1,4 @@
+// @ts-check
 // Where every tile of the call goes (DOM-free): one pure function,
 // computeLayout, from the tiles, the box they share and the chosen mode to
 // the rectangle of each tile on screen. ui.js (Grid) applies its output;

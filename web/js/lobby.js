@@ -1,3 +1,4 @@
+// @ts-check
 // The lobby: camera and microphone preview, device pickers, display name.
 
 import { listDevices } from './media.js';

@@ -1,3 +1,4 @@
+// @ts-check
 // Local media: camera, microphone and screen share.
 //
 // The camera and microphone live in one MediaStream (`camera`) whose id

@@ -1,3 +1,4 @@
+// @ts-check
 // The full mesh: one RTCPeerConnection per remote participant, negotiated
 // with "perfect negotiation" (W3C WebRTC §10.7): either side may offer at
 // any time; on glare the peer with the lexically smaller id (polite) yields

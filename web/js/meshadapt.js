@@ -1,4 +1,5 @@
-// Mesh adaptation (issue 14, docs/protocol.md "Mesh adaptation"): on each
+// @ts-check
+// Mesh adaptation (docs/protocol.md "Mesh adaptation"): on each
 // mesh link our camera is sent as one encoding sized to the tile the other
 // side shows it in, so a six-person mesh does not upload five full-size
 // copies to people who show small tiles, and nothing at all to someone who

@@ -1,3 +1,4 @@
+// @ts-check
 // MLS (RFC 9420) for Parley's rooms, DOM-free: the group a room's members
 // share, the KeyPackages that ask to join it, the invite-secret proofs that
 // a committer checks before adding one, and what each epoch gives the rest

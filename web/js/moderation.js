@@ -1,3 +1,4 @@
+// @ts-check
 // In-room moderation (docs/protocol.md `moderate`, `muted`): a moderator's
 // menu on every remote tile (mute a microphone, remove from the call), and
 // what happens to us when a moderator mutes us. Who may do what is decided

@@ -1,3 +1,4 @@
+// @ts-check
 // What this participant may do and what the others are (docs/access.md,
 // docs/protocol.md): DOM-free, so node tests cover it.
 //

@@ -1,3 +1,4 @@
+// @ts-check
 // The remote pointer (docs/datachannels.md): while someone shares a
 // screen, any viewer can turn on a pointer; moving over the shared-screen
 // tile sends where they point as normalised (0..1) coordinates of the shared

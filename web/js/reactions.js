@@ -1,3 +1,4 @@
+// @ts-check
 // Reactions and raised hands (docs/datachannels.md): an emoji bar whose
 // picks float up from the sender's tile for everyone, and a hand that
 // shows on the tile and in the participant list, in order of raising.

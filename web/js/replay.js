@@ -1,3 +1,4 @@
+// @ts-check
 // Replay protection for SFrame (RFC 9605 §7.4 leaves it to the
 // application; docs/e2ee.md "Replay"). Each sender key (KID) counts its
 // frames and messages from 0, and every (KID, CTR) is used once, so a

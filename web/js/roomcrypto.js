@@ -1,3 +1,4 @@
+// @ts-check
 // What the client does with the server's word on the room's end-to-end
 // encryption (welcome.e2ee, the `e2ee` message; docs/e2ee.md "Unencrypted
 // rooms"). The server may lie, so the rules only ever let it make a call

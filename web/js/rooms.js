@@ -1,3 +1,4 @@
+// @ts-check
 // Room names: generation of readable random names and validation of names
 // typed or pasted by people. DOM-free (tested with node --test).
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Where things are on a shared screen: positions are normalised (0..1)
 // coordinates of the shared content, so a pointer or a stroke lands on the
 // same spot of the picture whatever the tile's size, aspect ratio and

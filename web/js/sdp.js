@@ -1,3 +1,4 @@
+// @ts-check
 // SDP repair, so that what one browser writes the other accepts.
 //
 // The cause (seen with Firefox ESR 153 and Chromium 156, December 2026):

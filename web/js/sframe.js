@@ -1,3 +1,4 @@
+// @ts-check
 // SFrame (RFC 9605) with WebCrypto: the frame format of Parley's end-to-end
 // encryption (docs/e2ee.md). DOM-free; used by the E2EE worker for media
 // frames and by the controller for sealed data.

@@ -1,3 +1,4 @@
+// @ts-check
 // The client's one RTCPeerConnection to the server's SFU (docs/sfu.md).
 //
 // Pre-flight: right after `welcome`, whatever the room's mode, the link

@@ -1,3 +1,4 @@
+// @ts-check
 // Keyboard shortcuts of the call, and the `?` dialog that lists them.
 //
 // Single keys (as in other meeting apps) press the control bar's buttons,

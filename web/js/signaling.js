@@ -1,3 +1,4 @@
+// @ts-check
 // The signaling client: one WebSocket to /ws speaking docs/protocol.md v1.
 //
 // It joins the room when the socket opens and re-joins after every

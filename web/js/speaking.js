@@ -1,3 +1,4 @@
+// @ts-check
 // Who is talking, in every mode (mesh and SFU alike): from the audio levels
 // the browser already measures. Remote participants: getStats inbound-rtp
 // audio (the energy since the last poll, so a short sound between two polls

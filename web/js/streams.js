@@ -1,3 +1,4 @@
+// @ts-check
 // Which incoming stream of one remote participant is their camera and which
 // their screen share, on one connection (a mesh link or the SFU). Shared by
 // mesh.js and sfu.js so both paths route media the same way.

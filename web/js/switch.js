@@ -1,3 +1,4 @@
+// @ts-check
 // The make-before-break switch between mesh and SFU (docs/architecture.md §2,
 // docs/protocol.md "Modes and the switch"). It knows every remote
 // participant, which path (mesh link or SFU) each of their tiles shows, and

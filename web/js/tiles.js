@@ -1,3 +1,4 @@
+// @ts-check
 // The remote tiles of the call, as switch.js sees them: per participant a
 // camera tile (key = participant id) and, while they share, a screen tile
 // (key = "<id>:screen"). Tiles outlive the streams in them, so a move

@@ -1,3 +1,4 @@
+// @ts-check
 // Short notices at the edge of the call ("Ada joined", "Grace raised a
 // hand"): they come and go by themselves and never take the focus. The
 // region is aria-live="polite", so a screen reader reads each one after

@@ -1,3 +1,4 @@
+// @ts-check
 // DOM pieces of the room page: tiles, the grid that sizes them, the banner,
 // the views. No call logic here.
 

@@ -1,3 +1,4 @@
+// @ts-check
 // What this page shows of each video the SFU forwards, reported to the SFU
 // so it sends the smallest simulcast layer that fills each tile and no
 // video at all for a tile nobody can see (docs/sfu.md `view`).

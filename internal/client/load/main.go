@@ -7,7 +7,7 @@
 // and memory. Publishers may send simulcast, viewers may declare a browser
 // grid's viewport (view.go, layout.go) and sit behind a capped downlink,
 // and the report then says what each viewer received against what its
-// tiles need (issue 14). docs/load.md is the user guide; docs/benchmarks.md
+// tiles need. docs/load.md is the user guide; docs/benchmarks.md
 // holds the figures taken with it.
 //
 // The tool talks only to the --url it is given, bounds its participant

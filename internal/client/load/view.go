@@ -15,7 +15,7 @@ import (
 const (
 	// neededBitsPerPixel and neededFrameRate define "needed": a tile of
 	// P device pixels shows everything its size allows at P × 0.1 bit per
-	// pixel × 30 frames per second (issue 14's yardstick; VP8 at 0.1
+	// pixel × 30 frames per second (docs/load.md's yardstick; VP8 at 0.1
 	// bit/pixel is a sharp picture at camera motion).
 	neededBitsPerPixel = 0.1
 	neededFrameRate    = 30

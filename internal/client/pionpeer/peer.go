@@ -5,7 +5,7 @@
 // counting what it receives from every other participant.
 //
 // Integration tests use it to hold calls against the real server without a
-// browser, and the load tool (issue 7) uses it to measure: every payload ends
+// browser, and the load tool (docs/load.md) uses it to measure: every payload ends
 // with a Stamp (packet number and send time).
 //
 // Mesh behaviour follows docs/protocol.md "Client-to-client payloads": one
@@ -62,7 +62,7 @@ import (
 // Defaults for Config's zero values. Modest on purpose: a 6-person mesh
 // under the race detector is 30 streams on 2 cores.
 const (
-	defaultVideoBitrate     = 300_000 // the lowest of issue 7's bitrates
+	defaultVideoBitrate     = 300_000 // the lowest of the load tool's usual bitrates (docs/load.md)
 	defaultFrameRate        = 15
 	defaultKeyFrameInterval = 3 * time.Second
 )

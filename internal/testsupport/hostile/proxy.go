@@ -1,5 +1,5 @@
-// Package hostile is a misbehaving server for tests (issue 13 item 9,
-// docs/e2ee.md "Threat model"): a proxy on 127.0.0.1 in front of a real
+// Package hostile is a misbehaving server for tests
+// (docs/e2ee.md "Threat model"): a proxy on 127.0.0.1 in front of a real
 // Parley server that forwards HTTP as it is and relays each /ws connection
 // through a script the test writes. The script sees every message in both
 // directions and may pass, drop, rewrite, hold back, reorder or add

@@ -50,7 +50,7 @@ func E2EEOff() Message { return NewMessage("e2ee", map[string]any{"e2ee": false}
 
 // Relabel shows participant name from under the name to, in welcome's
 // peers, peer-joined, peer-away/back and peer-left: the server deciding
-// who is who (issue 13 #4).
+// who is who (docs/e2ee.md "Hostile-server tests").
 func Relabel(from, to string) Script {
 	fix := func(p map[string]any) {
 		if p["name"] == from {
