@@ -189,8 +189,9 @@ const jsBannerClearsHeader = `(() => {
 // the landing page (and its error in a card), the 404 page, the lobby
 // (camera allowed; blocked; missing), a call alone with the invite prompt,
 // a call of two and of four people, a call's banner (at 360 px, where it
-// must clear the header), the chat open, a screen shared (as the others
-// and as the sharer see it), the reaction bar, the layout picker, the
+// must clear the header), the chat open, a screen shared (the sharer's own
+// page is checked in TestBrowserLayout, with two pages: here, with four,
+// one axe run on it took 45 s on a loaded machine), the reaction bar, the layout picker, the
 // shortcuts dialog, the moderator's menu and removal dialog, and the admin
 // page (sign-in, its error, a room). Alongside: the smaller layout fixes
 // (Join and React visible at 360 px, the reaction bar closing after a
@@ -314,8 +315,6 @@ func TestBrowserAxe(t *testing.T) {
 	}
 	waitOrDump(t, ada, "Ada", `document.querySelector('.tile[data-peer="Grace (screen)"]')?.dataset.layout === 'stage'`, axeJoinTimeout)
 	expectNoAxeViolations(t, ada, src, "call of 4, screen shared", axeBoth)
-	waitOrDump(t, grace, "Grace", `document.querySelector('.tile[data-self].screen') !== null`, browserJoinTimeout)
-	expectNoAxeViolations(t, grace, src, "call of 4, the sharer's own page", axeWide)
 
 	jsClick(t, ada, "#react-toggle")
 	expectNoAxeViolations(t, ada, src, "call of 4, reaction bar open", axeBoth)

@@ -77,10 +77,11 @@ const jsRectShare = `(() => {
 })()`
 
 // TestBrowserLayout: two people; a screen share takes the stage for the
-// other (at least half of a 1280×720 viewport), pinning a tile puts it on
-// the stage, a tile goes fullscreen and back, our own video is a small
-// picture in picture, the layout chosen is remembered, and the keyboard
-// shortcuts and Tab work; joining and leaving show notices.
+// other (at least half of a 1280×720 viewport) and the sharer's own page is
+// axe-clean, pinning a tile puts it on the stage, a tile goes fullscreen
+// and back, our own video is a small picture in picture, the layout chosen
+// is remembered, and the keyboard shortcuts and Tab work; joining and
+// leaving show notices.
 func TestBrowserLayout(t *testing.T) {
 	ts := testserver.Start(t, nil)
 	b := browsertest.New(t, browsertest.WithWindowSize(1280, 720))
@@ -116,6 +117,11 @@ func TestBrowserLayout(t *testing.T) {
 		}
 		t.Logf("the shared screen covers %.0f %% of the viewport", share*100)
 		waitOrDump(t, ada, "Ada", `[...document.querySelectorAll('#toasts .toast')].some((e) => e.textContent === 'Grace is sharing their screen')`, browserJoinTimeout)
+	})
+
+	t.Run("axe: the sharer's own page", func(t *testing.T) {
+		waitOrDump(t, grace, "Grace", `document.querySelector('.tile[data-self].screen')?.dataset.layout === 'stage'`, browserJoinTimeout)
+		expectNoAxeViolations(t, grace, axeSource(t), "the sharer's own page", axeWide)
 	})
 
 	t.Run("pinning a tile puts it on the stage; unpinning gives the stage back", func(t *testing.T) {
