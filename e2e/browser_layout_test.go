@@ -1,7 +1,7 @@
 package e2e
 
-// Layouts, who is talking, the lobby's help and the notices (web/README.md), as a
-// participant sees them in headless Chromium. DOM hooks (web/README.md):
+// Layouts, who is talking, the lobby's help, the notices and the keyboard,
+// as a participant sees them in headless Chromium. DOM hooks (web/README.md):
 //   .tile[data-layout=stage|strip|grid|pip]   where the Grid (layout.js) put a tile
 //   .tile[data-speaking]                      talking now (speaking.js, every mode)
 //   .tile .pin (aria-pressed)                 pin to the stage
@@ -12,6 +12,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/testsupport/browsertest"
@@ -73,9 +77,11 @@ const jsRectShare = `(() => {
 })()`
 
 // TestBrowserLayout: two people; a screen share takes the stage for the
-// other (at least half of a 1280×720 viewport), pinning a tile puts it on
-// the stage, our own video is a small picture in picture, and the layout
-// chosen is remembered; joining and leaving show notices.
+// other (at least half of a 1280×720 viewport) and the sharer's own page is
+// axe-clean, pinning a tile puts it on the stage, a tile goes fullscreen
+// and back, our own video is a small picture in picture, the layout chosen
+// is remembered, and the keyboard shortcuts and Tab work; joining and
+// leaving show notices.
 func TestBrowserLayout(t *testing.T) {
 	ts := testserver.Start(t, nil)
 	b := browsertest.New(t, browsertest.WithWindowSize(1280, 720))
@@ -113,6 +119,11 @@ func TestBrowserLayout(t *testing.T) {
 		waitOrDump(t, ada, "Ada", `[...document.querySelectorAll('#toasts .toast')].some((e) => e.textContent === 'Grace is sharing their screen')`, browserJoinTimeout)
 	})
 
+	t.Run("axe: the sharer's own page", func(t *testing.T) {
+		waitOrDump(t, grace, "Grace", `document.querySelector('.tile[data-self].screen')?.dataset.layout === 'stage'`, browserJoinTimeout)
+		expectNoAxeViolations(t, grace, axeSource(t), "the sharer's own page", axeWide)
+	})
+
 	t.Run("pinning a tile puts it on the stage; unpinning gives the stage back", func(t *testing.T) {
 		jsClick(t, ada, `.tile[data-peer="Grace"] .pin`)
 		waitOrDump(t, ada, "Ada", `document.querySelector('.tile[data-peer="Grace"]').dataset.layout === 'stage'
@@ -132,15 +143,98 @@ func TestBrowserLayout(t *testing.T) {
 		pickLayout(t, ada, "stage")
 	})
 
+	t.Run("fullscreen: a tile's button makes it the fullscreen element, Escape leaves", func(t *testing.T) {
+		tile := `.tile[data-peer="Grace (screen)"]`
+		if err := ada.Click(tile + " button.fullscreen"); err != nil { // a real click: fullscreen needs a user gesture
+			t.Fatal(err)
+		}
+		waitOrDump(t, ada, "Ada", fmt.Sprintf(`document.fullscreenElement === document.querySelector(%q)`, tile), browserJoinTimeout)
+		press(t, ada, kb.Escape)
+		waitOrDump(t, ada, "Ada", `document.fullscreenElement === null`, browserJoinTimeout)
+	})
+
+	t.Run("keyboard: the shortcuts do what their buttons do; Tab reaches a tile's buttons with a focus ring", func(t *testing.T) {
+		keyboard(t, ada)
+	})
+
 	t.Run("a leave is announced", func(t *testing.T) {
 		_ = grace.Close()
 		waitOrDump(t, ada, "Ada", `[...document.querySelectorAll('#toasts .toast')].some((e) => e.textContent === 'Grace left')`, browserJoinTimeout)
 	})
 }
 
+// press sends keys to p as a person types them (CDP key events: the focus
+// moves on Tab, shortcuts fire, Escape closes a dialog or fullscreen).
+func press(t *testing.T, p *browsertest.Page, keys string) {
+	t.Helper()
+	if err := chromedp.Do(p.Context(), chromedp.KeyEvent(keys)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// jsFocusRing describes the focused element when it is one of a tile's
+// buttons showing a focus ring (:focus-visible with a solid outline at
+// least 2 px wide, and the buttons shown), or "".
+const jsFocusRing = `(() => {
+  const e = document.activeElement;
+  if (!e?.closest('.tile .tile-actions')) return '';
+  const s = getComputedStyle(e);
+  const shown = getComputedStyle(e.closest('.tile-actions')).opacity === '1';
+  return e.matches(':focus-visible') && s.outlineStyle === 'solid' && parseFloat(s.outlineWidth) >= 2 && shown
+    ? e.getAttribute('aria-label') + ': ' + s.outlineStyle + ' ' + s.outlineWidth + ' ' + s.outlineColor : '';
+})()`
+
+// keyboard presses the call's single-key shortcuts on p (M, V, C, H, L, ?)
+// and checks that each did what its button does, then tabs from the header
+// to the first tile's own buttons and presses one with Enter.
+func keyboard(t *testing.T, p *browsertest.Page) {
+	t.Helper()
+	blur := func() { browsertest.MustEval[bool](p, `(document.activeElement?.blur(), true)`) }
+	blur()
+	for _, c := range []struct{ key, cond string }{
+		{"m", `document.querySelector('#mic-toggle').getAttribute('aria-pressed') === 'false'`},
+		{"m", `document.querySelector('#mic-toggle').getAttribute('aria-pressed') === 'true'`},
+		{"v", `document.querySelector('#cam-toggle').getAttribute('aria-pressed') === 'false'`},
+		{"v", `document.querySelector('#cam-toggle').getAttribute('aria-pressed') === 'true'`},
+		{"h", `document.querySelector('#hand-toggle').getAttribute('aria-pressed') === 'true'`},
+		{"h", `document.querySelector('#hand-toggle').getAttribute('aria-pressed') === 'false'`},
+		{"l", `document.querySelector('#grid').dataset.layout === 'speaker'`},
+		{"l", `document.querySelector('#grid').dataset.layout === 'grid'`},
+		{"l", `document.querySelector('#grid').dataset.layout === 'stage'`},
+		{"c", `!document.querySelector('#side').hidden && document.querySelector('#chat-toggle').getAttribute('aria-expanded') === 'true'`},
+		{"c", `document.querySelector('#side').hidden && document.querySelector('#chat-toggle').getAttribute('aria-expanded') === 'false'`},
+		{"?", `document.querySelector('#shortcuts-dialog').open`},
+		{kb.Escape, `!document.querySelector('#shortcuts-dialog').open`},
+	} {
+		press(t, p, c.key)
+		waitOrDump(t, p, fmt.Sprintf("after the key %q", c.key), c.cond, browserJoinTimeout)
+		blur() // the chat puts the focus in its message box, where keys are typing
+	}
+	browsertest.MustEval[bool](p, `(document.querySelector('#help-toggle').focus(), true)`)
+	inTile := false
+	for i := 0; i < 12 && !inTile; i++ {
+		press(t, p, kb.Tab)
+		inTile = browsertest.MustEval[bool](p, `!!document.activeElement?.closest('.tile .tile-actions')`)
+	}
+	if !inTile {
+		t.Fatalf("Tab from the header never reached a tile's buttons; the focus is on %s\npage state: %s",
+			browsertest.MustEval[string](p, `document.activeElement?.outerHTML.slice(0, 120) ?? 'nothing'`), pageState(p))
+	}
+	// The buttons fade in (a short transition) once the focus is in the tile.
+	waitOrDump(t, p, "a tile's focused button", jsFocusRing, browserJoinTimeout)
+	t.Logf("focus ring: %s", browsertest.MustEval[string](p, jsFocusRing))
+	// Enter presses the focused tile button (a pin, or our own picture's move).
+	before := browsertest.MustEval[string](p, `document.activeElement.closest('.tile').dataset.layout + (document.activeElement.getAttribute('aria-pressed') ?? '')`)
+	press(t, p, "\r")
+	waitOrDump(t, p, "Enter on a tile button", fmt.Sprintf(`document.activeElement.closest('.tile').dataset.layout + (document.activeElement.getAttribute('aria-pressed') ?? '') !== %q`, before), browserJoinTimeout)
+	press(t, p, "\r")
+	waitOrDump(t, p, "Enter again", fmt.Sprintf(`document.activeElement.closest('.tile').dataset.layout + (document.activeElement.getAttribute('aria-pressed') ?? '') === %q`, before), browserJoinTimeout)
+}
+
 // TestBrowserSpeaking: the speaking indicator lights on the tile of the
 // page whose fake microphone beeps, and not on a muted one, in mesh and in
-// SFU mode.
+// SFU mode; the muted page whose microphone beeps on is told it is muted;
+// in mesh mode, the speaker layout follows whoever talks.
 func TestBrowserSpeaking(t *testing.T) {
 	for _, mode := range []string{"mesh", "sfu"} {
 		t.Run(mode, func(t *testing.T) {
@@ -155,6 +249,9 @@ func TestBrowserSpeaking(t *testing.T) {
 			waitOrDump(t, ada, "Ada", `parley.state === 'in-call'`, browserJoinTimeout)
 			quiet := b.NewPage(t, browserRoomURL(ts, room, "Quiet"))
 			waitOrDump(t, quiet, "Quiet", `parley.state === 'in-call'`, browserJoinTimeout)
+			// Quiet's fake microphone beeps on while she is muted: she is
+			// told so (the notice lasts seconds, so it is caught as it comes).
+			browsertest.MustEval[bool](quiet, jsCatchMutedToast)
 			jsClick(t, quiet, "#mic-toggle")
 			for _, p := range []*browsertest.Page{ada, quiet} {
 				waitOrDump(t, p, mode, fmt.Sprintf(`document.querySelector('#mode').dataset.mode === %q`, mode), browserJoinTimeout)
@@ -177,8 +274,46 @@ func TestBrowserSpeaking(t *testing.T) {
 			}
 			// Our own tile: Ada's beeping microphone lights her own tile.
 			waitOrDump(t, ada, "Ada", `'speaking' in document.querySelector('.tile[data-self]:not(.screen)').dataset`, browserJoinTimeout)
+			waitOrDump(t, quiet, "Quiet", `window.__mutedToast?.startsWith('You are muted')`, browserJoinTimeout)
+			if mode == "mesh" {
+				speakerFollows(t, b, ts, room, ada, quiet)
+			}
 		})
 	}
+}
+
+// jsCatchMutedToast records the text of the first "you are muted" notice
+// in window.__mutedToast (notices go after seconds).
+const jsCatchMutedToast = `(() => {
+  const box = document.querySelector('#toasts');
+  new MutationObserver(() => {
+    const t = box.querySelector('.toast[data-kind="muted"]');
+    if (t && !window.__mutedToast) window.__mutedToast = t.textContent;
+  }).observe(box, { childList: true });
+  return true;
+})()`
+
+// speakerFollows: in Ada's speaker layout the stage goes to whoever talks.
+// Bea joins after Quiet, so without the speaking detection Quiet (muted,
+// first in order) would hold the stage; Bea's beeping microphone takes
+// it. Then Bea mutes and Quiet unmutes: the stage follows Quiet.
+func speakerFollows(t *testing.T, b *browsertest.Browser, ts *testserver.Server, room string, ada, quiet *browsertest.Page) {
+	t.Helper()
+	start := time.Now()
+	bea := b.NewPage(t, browserRoomURL(ts, room, "Bea"))
+	waitOrDump(t, ada, "Ada", `document.querySelector('.tile[data-peer="Bea"]')?.dataset.state === 'connected'`, browserJoinTimeout)
+	t.Logf("Bea joined in %v", time.Since(start).Round(time.Millisecond))
+	pickLayout(t, ada, "speaker")
+	staged := `document.querySelector('.tile[data-peer=%q]')?.dataset.layout === 'stage'
+	  && document.querySelector('.tile[data-peer=%q]')?.dataset.layout === 'strip'`
+	d := waitOrDump(t, ada, "Ada's speaker layout", fmt.Sprintf(staged, "Bea", "Quiet"), browserJoinTimeout)
+	t.Logf("the stage went to Bea (talking) in %v", d.Round(time.Millisecond))
+	jsClick(t, bea, "#mic-toggle")
+	jsClick(t, quiet, "#mic-toggle")
+	d = waitOrDump(t, ada, "Ada's speaker layout", fmt.Sprintf(staged, "Quiet", "Bea"), browserJoinTimeout)
+	t.Logf("the stage followed Quiet in %v", d.Round(time.Millisecond))
+	pickLayout(t, ada, "stage")
+	_ = bea.Close()
 }
 
 // TestBrowserLobbyBlocked: with the camera and microphone blocked, the lobby

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/parleyhq/parley/internal/testsupport/browsertest"
 	"github.com/parleyhq/parley/internal/testsupport/testserver"
@@ -131,9 +132,21 @@ func TestBrowserScreenshots(t *testing.T) {
 	}
 	ada.MustWaitFor(`document.querySelector('.tile[data-peer="Grace Hopper (screen)"]')?.dataset.layout === 'stage'`, axeJoinTimeout)
 	shot(ada, "call-screen-stage")
-	pickLayout(t, ada, "grid")
-	shot(ada, "call-screen-grid")
+	shot(grace, "call-sharer") // the sharer's own page
+	for _, mode := range []string{"speaker", "grid"} {
+		pickLayout(t, ada, mode)
+		shot(ada, "call-screen-"+mode)
+	}
 	pickLayout(t, ada, "stage")
+	// A shared screen fullscreen (a real click: fullscreen needs a user gesture).
+	screenTile := `.tile[data-peer="Grace Hopper (screen)"]`
+	if err := ada.Click(screenTile + " button.fullscreen"); err != nil {
+		t.Fatal(err)
+	}
+	ada.MustWaitFor(fmt.Sprintf(`document.fullscreenElement === document.querySelector(%q)`, screenTile), browserJoinTimeout)
+	shot(ada, "call-fullscreen")
+	press(t, ada, kb.Escape)
+	ada.MustWaitFor(`document.fullscreenElement === null`, browserJoinTimeout)
 	browsertest.MustEval[bool](ada, `(document.querySelector('.tile[data-peer="Linus"] .pin').click(), true)`)
 	ada.MustWaitFor(`document.querySelector('.tile[data-peer="Linus"]').dataset.layout === 'stage'`, browserJoinTimeout)
 	shot(ada, "call-pinned")
@@ -156,6 +169,17 @@ func TestBrowserScreenshots(t *testing.T) {
 	click(ada, "#layout-toggle")
 	click(ada, "#help-toggle")
 	shot(ada, "call-shortcuts")
+
+	// The admin page: sign-in, a wrong token, and the rooms with this call.
+	adm := b.NewPage(t, ts.URL+"/admin")
+	shot(adm, "admin-signin")
+	adminSignIn(t, adm, "not-the-admin-token")
+	adm.MustWaitFor(`!document.querySelector('#admin-error').hidden`, adminTimeout)
+	shot(adm, "admin-error")
+	adminSignIn(t, adm, testserver.AdminToken)
+	adm.MustWaitFor(fmt.Sprintf(`!!document.querySelector('.room[data-room=%q] tr[data-peer-id]')`, room), adminTimeout)
+	shot(adm, "admin-rooms")
+	_ = adm.Close()
 	for _, p := range []*browsertest.Page{ada, grace, linus} {
 		_ = p.Close()
 	}

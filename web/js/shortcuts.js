@@ -16,15 +16,19 @@ import { soundOn, setSound } from './toasts.js';
 /** Where "shortcuts off" is remembered (localStorage). */
 export const SHORTCUTS_KEY = 'parley.shortcuts';
 
-/** key → what it does (the button it presses, or an action name), in the dialog's order. */
+/**
+ * key → what it does (the button it presses, or an action name), in the
+ * dialog's order; `what` is the dialog's text (room.html; shortcuts.test.js
+ * keeps the two the same).
+ */
 export const SHORTCUTS = Object.freeze([
-  { key: 'm', button: 'mic-toggle', what: 'Turn the microphone on or off' },
-  { key: 'v', button: 'cam-toggle', what: 'Turn the camera on or off' },
+  { key: 'm', button: 'mic-toggle', what: 'Microphone on or off' },
+  { key: 'v', button: 'cam-toggle', what: 'Camera on or off' },
   { key: 's', button: 'screen-toggle', what: 'Share your screen, or stop' },
-  { key: 'c', button: 'chat-toggle', what: 'Open or close the chat' },
+  { key: 'c', button: 'chat-toggle', what: 'Chat open or closed' },
   { key: 'h', button: 'hand-toggle', what: 'Raise or lower your hand' },
-  { key: 'l', action: 'layout', what: 'Next layout (stage, speaker, grid)' },
-  { key: '?', action: 'help', what: 'Show this list' },
+  { key: 'l', action: 'layout', what: 'Next layout: stage, speaker, grid' },
+  { key: '?', action: 'help', what: 'This list' },
 ]);
 
 /**

@@ -131,8 +131,7 @@ export class Speaking {
     /** @type {Map<string, object>} inbound-rtp id → its last stats */
     this.prev = new Map();
     this.active = '';
-    this.mutedSince = 0;
-    this.lastHint = -Infinity;
+    this.muted = new MutedTalk();
     this.local = new LocalLevel();
     const poll = setInterval(() => this.poll().catch((err) => console.warn('parley: audio levels:', err.message)), POLL_MS);
     const onMedia = () => this.local.follow(media.track('mic'));
@@ -198,22 +197,39 @@ export class Speaking {
     this.grid.setSpeaker(this.active);
   }
 
-  /** mutedTalk calls onMutedTalk when we talk into a muted microphone for a while. */
+  /** mutedTalk calls onMutedTalk when we talk into a muted microphone for a while (MutedTalk). */
   mutedTalk(now) {
-    if (this.media.micOn || !this.media.track('mic')) {
-      this.mutedSince = 0;
-      return;
+    const muted = !this.media.micOn && !!this.media.track('mic');
+    if (this.muted.update(muted ? this.local.take() : 0, muted, now)) this.onMutedTalk();
+  }
+}
+
+/**
+ * MutedTalk decides when to say "you are muted" (DOM-free): once we have
+ * talked into a muted microphone for MUTED_TALK_MS, and at most once per
+ * MUTED_HINT_EVERY_MS. The talking spell has the tiles' hysteresis
+ * (SpeakingDetector): the pauses between words do not start the count
+ * again, or someone who speaks in short bursts would never be told.
+ */
+export class MutedTalk {
+  constructor() {
+    this.det = new SpeakingDetector();
+    this.lastHint = -Infinity;
+  }
+
+  /**
+   * update takes our microphone's level (0..1) at time now (ms) and
+   * whether it is muted; true: show the hint now.
+   */
+  update(level, muted, now) {
+    if (!muted) {
+      this.det.forget('self');
+      return false;
     }
-    const loud = this.local.take() >= ON_LEVEL;
-    if (!loud) {
-      this.mutedSince = 0;
-      return;
-    }
-    if (!this.mutedSince) this.mutedSince = now;
-    if (now - this.mutedSince >= MUTED_TALK_MS && now - this.lastHint >= MUTED_HINT_EVERY_MS) {
-      this.lastHint = now;
-      this.onMutedTalk();
-    }
+    this.det.update('self', level, now);
+    if (this.det.talkingFor('self', now) < MUTED_TALK_MS || now - this.lastHint < MUTED_HINT_EVERY_MS) return false;
+    this.lastHint = now;
+    return true;
   }
 }
 
