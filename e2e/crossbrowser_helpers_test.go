@@ -339,3 +339,26 @@ func xbWaitTransfer(t *testing.T, p *xbPage) {
 		time.Sleep(time.Second)
 	}
 }
+
+// jsXBFirstOffer is, per mesh link of the page (by the other's participant
+// id), which side made its first offer: "sent" or "received" (mesh.js
+// Peer.firstOffer, the negotiation trace's first description).
+const jsXBFirstOffer = `Object.fromEntries((parley.routing?.() ?? []).map((r) => [r.id, r.firstOffer]))`
+
+// xbOfferedBy asserts from both ends' negotiation traces that offerer made
+// the first offer of its mesh link with answerer, and answerer none before
+// receiving it: "Firefox offers" proven, not assumed from the join order.
+func xbOfferedBy(t *testing.T, offerer, answerer *xbPage) {
+	t.Helper()
+	for _, side := range []struct {
+		p, other *xbPage
+		want     string
+	}{{offerer, answerer, "sent"}, {answerer, offerer, "received"}} {
+		id := xbEval[string](t, side.other, `parley.id`)
+		got := xbEval[map[string]string](t, side.p, jsXBFirstOffer)
+		if got[id] != side.want {
+			t.Errorf("%s (%s): first offer of the link to %s was %q, want %q (%s offers)\npage: %s",
+				side.p.name, side.p.tab.Kind(), side.other.name, got[id], side.want, offerer.tab.Kind(), xbState(side.p))
+		}
+	}
+}

@@ -1,6 +1,6 @@
 package e2e
 
-// Firefox and Chromium in one call (issue 15, docs/browsers.md), with E2EE
+// Firefox and Chromium in one call (docs/browsers.md), with E2EE
 // on and the invite link's secret: a mesh where each browser makes the
 // offer, a three-page SFU room (Chromium, Firefox, Chromium) reached and
 // left by the mesh ⇄ SFU switch, chat and a 5 MiB file both ways, and
@@ -29,6 +29,13 @@ import (
 //     sees, hears and decrypts everyone; chat and a 5 MiB file A → F; F
 //     sees A's screen share.
 //   - back to mesh: B leaves, and the room moves back to mesh with F in it.
+//   - mesh of three, Firefox third: a second server at the default
+//     mesh_max (6); Chromium A and B, then Firefox F join one room, which
+//     stays a mesh: F offers to both. Every remote tile presents frames,
+//     audio arrives, decrypt counters rise, locks are verified.
+//
+// Each mesh step proves from the links' negotiation traces which browser
+// offered.
 func TestCrossBrowser(t *testing.T) {
 	ts := testserver.Start(t, func(c *config.Config) {
 		c.MeshMax = 2
@@ -44,6 +51,7 @@ func TestCrossBrowser(t *testing.T) {
 		f := xbJoin(t, firefox, ts, room, "F", secret)
 		pages := []*xbPage{a, f}
 		xbExpectCall(t, "mesh, Firefox offered", pages, nil)
+		xbOfferedBy(t, f, a)
 		xbChatAndFile(t, "mesh", f, a)
 		for _, p := range pages {
 			_ = p.tab.Close()
@@ -60,6 +68,7 @@ func TestCrossBrowser(t *testing.T) {
 	a := xbJoin(t, chromium, ts, room, "A", secret)
 	ok = t.Run("mesh, Chromium offers", func(t *testing.T) {
 		xbExpectCall(t, "mesh, Chromium offered", []*xbPage{f, a}, nil)
+		xbOfferedBy(t, a, f)
 	})
 	if !ok {
 		return
@@ -101,6 +110,28 @@ func TestCrossBrowser(t *testing.T) {
 			xbWait(t, p, "back in a mesh", fmt.Sprintf(jsInCall, "mesh", 1, "mesh")+` && parley.peers()[0].pc?.connectionState === 'connected'`)
 		}
 		xbExpectCall(t, "back in mesh", pages, nil)
+	})
+
+	// The room of the issue's "done when", at the default mesh size: it
+	// stays a mesh of three. Firefox joins last, so it offers to both
+	// Chromium pages (the order no step above has).
+	t.Run("mesh of three, Firefox third", func(t *testing.T) {
+		ts := testserver.Start(t, nil)
+		room := browserRoom("xb-three")
+		a := xbJoin(t, chromium, ts, room, "A", secret)
+		b := xbJoin(t, chromium, ts, room, "B", secret)
+		f := xbJoin(t, firefox, ts, room, "F", secret)
+		pages := []*xbPage{a, b, f}
+		for _, p := range pages {
+			xbWait(t, p, "in a mesh of three", fmt.Sprintf(jsInCall, "mesh", 2, "mesh"))
+		}
+		xbExpectCall(t, "mesh of three", pages, nil)
+		xbOfferedBy(t, f, a)
+		xbOfferedBy(t, f, b)
+		xbOfferedBy(t, b, a)
+		for _, p := range pages {
+			_ = p.tab.Close()
+		}
 	})
 }
 

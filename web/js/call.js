@@ -612,7 +612,7 @@ function expose(debug, s) {
     transceivers: p.pc?.getTransceivers().map((t) => `${t.mid} ${t.direction}/${t.currentDirection} ${t.receiver.track.muted ? 'muted' : 'live'}`) ?? [],
     signaling: p.pc?.signalingState ?? null,
     queued: p.queued, step: p.step && { ...p.step, ms: Date.now() - p.step.since },
-    pendingOffer: !!p.pendingOffer, wantOffer: p.wantOffer, polite: p.polite, trace: p.traced,
+    pendingOffer: !!p.pendingOffer, wantOffer: p.wantOffer, polite: p.polite, firstOffer: p.firstOffer, trace: p.traced,
   }));
   debug.switches = () => sw.history.map((h) => ({ ...h }));
   Object.defineProperty(debug, 'switching', { get: () => sw.switching, configurable: true, enumerable: true });

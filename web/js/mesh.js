@@ -236,6 +236,8 @@ export class Peer {
     this.pendingOffer = null;
     this.wantOffer = false; // negotiation is needed once the connection is stable
     this.glares = 0; // offers that collided with ours (for tests and debugging)
+    /** @type {''|'sent'|'received'} which side made this link's first offer (tests prove who offered) */
+    this.firstOffer = '';
     /** Our tracks were added (the initiator at once, the answerer at the first offer). */
     this.attached = false;
     /** @type {Record<string, Transceiver|null>} our sending transceiver per role */
@@ -371,6 +373,7 @@ export class Peer {
       return;
     }
     this.wantOffer = false;
+    this.firstOffer ||= 'sent';
     if (this.polite && pc.currentLocalDescription) {
       const offer = await pc.createOffer();
       this.pendingOffer = offer;
@@ -392,6 +395,7 @@ export class Peer {
     const description = data.description;
     if (description && typeof description === 'object') {
       if (description.type === 'offer') {
+        this.firstOffer ||= 'received';
         const collision = pc.signalingState !== 'stable' || !!this.pendingOffer;
         if (collision) this.glares++;
         this.ignoreOffer = collision && !this.polite;
