@@ -147,7 +147,7 @@ func xbPeerIDs(t *testing.T, pages []*xbPage, self *xbPage) map[string]string {
 // others: every remote tile in tiles[page] presents new frames, audio
 // packets keep arriving on every connection, frames from every other
 // participant are decrypted (and the counters rise), every lock says
-// verified, and no tile shows a link problem.
+// verified, and no tile shows a link or media problem.
 func xbExpectCall(t *testing.T, label string, pages []*xbPage, tiles map[string][]string) {
 	t.Helper()
 	for _, p := range pages {
@@ -163,6 +163,9 @@ func xbExpectCall(t *testing.T, label string, pages []*xbPage, tiles map[string]
 		if links := xbEval[map[string]string](t, p, jsXBLinks); len(links) > 0 {
 			t.Errorf("%s: %s shows link problems on a working call: %v", label, p.name, links)
 		}
+		// The media state (mediastate.js) samples once a second: it may
+		// lag the frames counted above by a tick.
+		xbWait(t, p, "shows no media problem on a working call", `!document.querySelector('.tile[data-media], .tile .e2ee[data-media]')`)
 		t.Logf("%s: %s (%s) sees %v presenting frames (%v)", label, p.name, p.tab.Kind(), want, first)
 	}
 }

@@ -156,8 +156,10 @@ const jsBlockUntilRelay = `(() => {
 
 // TestBrowserMeshLinkHeals: two Chromium pages whose direct path is
 // blocked. After 10 s each tile says "Can't connect directly to NAME —
-// trying another way" next to a lock that does not claim all is well; the
-// link then heals by itself through the TURN relay, and the note goes.
+// trying another way" next to a lock that does not claim all is well (its
+// media state says nothing arrives; a verified lock reads "Keys verified —
+// no media yet"); the link then heals by itself through the TURN relay,
+// and the note and the media state go.
 func TestBrowserMeshLinkHeals(t *testing.T) {
 	ts := testserver.Start(t, func(c *config.Config) {
 		c.TURN.Listen = "127.0.0.1:0"
@@ -177,19 +179,26 @@ func TestBrowserMeshLinkHeals(t *testing.T) {
 	other := map[string]string{"A": "B", "B": "A"}
 	for _, p := range pages {
 		note := fmt.Sprintf("Can't connect directly to %s — trying another way", other[p.name])
-		// The note, and a lock (if shown yet) whose label does not stop at
-		// "verified".
+		// The note, a media state saying nothing arrives, and a lock (if
+		// shown yet) that does not look or read plain verified.
 		xbWait(t, p, "shows the link problem", fmt.Sprintf(`(() => {
   const t = document.querySelector('.tile[data-peer=%q][data-link]');
   if (!t || t.querySelector('.link-state')?.textContent !== %q) return false;
+  if (t.dataset.media !== 'waiting') return false;
   const lock = t.querySelector('[data-e2ee]');
-  return !lock || (lock.getAttribute('aria-label') ?? '').includes('No picture or sound arrives');
-})()`, other[p.name], note))
-		lock := xbEval[string](t, p, fmt.Sprintf(`document.querySelector('.tile[data-peer=%q] [data-e2ee]')?.dataset.e2ee ?? 'none'`, other[p.name]))
+  if (!lock) return true;
+  if (lock.dataset.media !== 'none' || !lock.title.includes(%q)) return false;
+  return lock.dataset.e2ee !== 'verified' || lock.title.startsWith('Keys verified — no media yet');
+})()`, other[p.name], note, note))
+		lock := xbEval[string](t, p, fmt.Sprintf(`(() => {
+  const l = document.querySelector('.tile[data-peer=%q] [data-e2ee]');
+  return l ? l.dataset.e2ee + ': ' + l.title : 'none';
+})()`, other[p.name]))
 		t.Logf("%s: %q shown, lock %s", p.name, note, lock)
 	}
 	for _, p := range pages {
 		xbWait(t, p, "healed", `parley.peers()[0]?.pc?.connectionState === 'connected' && !document.querySelector('.tile[data-link]')`)
+		xbWait(t, p, "shows the media arriving", `!document.querySelector('.tile[data-media], .tile .e2ee[data-media]')`)
 	}
 	xbExpectCall(t, "healed through the relay", pages, nil)
 	for _, p := range pages {

@@ -24,6 +24,7 @@ import { Channels } from './channels.js';
 import { wireData } from './datafeatures.js';
 import { Roles, permissionsOf, roleLabels } from './permissions.js';
 import { Moderation } from './moderation.js';
+import { MediaWatch, trackCounts } from './mediastate.js';
 
 /** How often the anonymous health report goes to the server, and its cap per count. */
 const STATS_INTERVAL_MS = 15000;
@@ -200,6 +201,36 @@ export function runCall({
       const sends = !isViewer(id);
       view.indicators(id, { mic: sends && (flags.mic ?? true), cam: sends && (flags.cam ?? true) && !muted, state });
     };
+    // --- media state per participant (mediastate.js), shown apart from the lock ---
+    /** watched describes a participant to the media watch: what they send, what their tiles show. */
+    const watched = (p) => {
+      const id = p.id;
+      const link = mesh.peers.get(id)?.pc ? mesh.peers.get(id) : null;
+      const viaSfu = pathOf(id) === 'sfu';
+      /** @type {{mic?: boolean, cam?: boolean}} */
+      const flags = (viaSfu ? sfu.remoteMedia(id) ?? link?.remote : link?.remote ?? sfu.remoteMedia(id)) ?? {};
+      const sends = !isViewer(id);
+      /** @type {{video: string[], audio: string[]}} */
+      const tracks = { video: [], audio: [] };
+      for (const role of ['camera', 'screen']) {
+        const s = view.get(id, role)?.video.srcObject;
+        if (!(s instanceof MediaStream)) continue;
+        for (const t of s.getVideoTracks()) tracks.video.push(t.id);
+        for (const t of s.getAudioTracks()) tracks.audio.push(t.id);
+      }
+      return {
+        id, name: p.name, tracks, link: viaSfu ? null : link?.link ?? null,
+        expectVideo: sends && (flags.cam ?? true) && !view.paused.has(id),
+        expectAudio: sends && (flags.mic ?? true),
+      };
+    };
+    const mediaWatch = new MediaWatch({
+      participants: () => [...sw.parts.values()].map(watched),
+      sample: () => trackCounts([...[...mesh.peers.values()].map((l) => l.pc), sfu.pc].filter((pc) => !!pc)),
+      onVerdict: (id, v) => view.setMedia(id, v),
+    });
+    mediaWatch.start();
+    debug.media = () => Object.fromEntries([...view.media].map(([id, v]) => [id, { ...v }]));
     const refreshAll = () => {
       for (const id of sw.parts.keys()) refresh(id);
     };
@@ -531,6 +562,7 @@ export function runCall({
       if (finished) return;
       finished = true;
       clearInterval(report);
+      mediaWatch.stop();
       ac.abort();
       media.removeEventListener('change', onMedia);
       sig.leave();
