@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -135,23 +136,36 @@ func TestCrossBrowser(t *testing.T) {
 	})
 }
 
-// jsBlockUntilRelay makes a page drop every remote ICE candidate while its
-// connection may use direct paths (iceTransportPolicy 'all'): a network
-// where only the relay gets through, and the browser's first try does not
-// find it. Once the watchdog switches a link to relay only, candidates pass.
+// jsBlockUntilRelay makes a page drop every remote ICE candidate of its
+// mesh links while they may use direct paths (iceTransportPolicy 'all'): a
+// network where only the relay gets through, and the browser's first try
+// does not find it. Once the watchdog switches a link to relay only,
+// candidates pass. The SFU link is not blocked (the server is reachable).
+// Every note a tile shows (link or media state) is kept in
+// window.__xbNotes, so a test sees notes that came and went between two
+// of its polls.
 const jsBlockUntilRelay = `(() => {
+  const blocked = (pc) => pc.getConfiguration().iceTransportPolicy !== 'relay' && window.parley?.sfu?.()?.pc !== pc;
   const add = RTCPeerConnection.prototype.addIceCandidate;
   RTCPeerConnection.prototype.addIceCandidate = function (c, ...rest) {
-    if (c && c.candidate && this.getConfiguration().iceTransportPolicy !== 'relay') return Promise.resolve();
+    if (c && c.candidate && blocked(this)) return Promise.resolve();
     return add.call(this, c, ...rest);
   };
   const srd = RTCPeerConnection.prototype.setRemoteDescription;
   RTCPeerConnection.prototype.setRemoteDescription = function (d, ...rest) {
-    if (d && typeof d.sdp === 'string' && this.getConfiguration().iceTransportPolicy !== 'relay') {
+    if (d && typeof d.sdp === 'string' && blocked(this)) {
       d = { type: d.type, sdp: d.sdp.split('\r\n').filter((l) => !l.startsWith('a=candidate:')).join('\r\n') };
     }
     return srd.call(this, d, ...rest);
   };
+  window.__xbNotes = [];
+  const seen = () => {
+    for (const n of document.querySelectorAll('.tile .link-state, .tile .media-state')) {
+      const s = n.className + ': ' + n.textContent;
+      if (!window.__xbNotes.includes(s)) window.__xbNotes.push(s);
+    }
+  };
+  new MutationObserver(seen).observe(document, { subtree: true, childList: true, characterData: true });
 })()`
 
 // TestBrowserMeshLinkHeals: two Chromium pages whose direct path is
@@ -205,6 +219,51 @@ func TestBrowserMeshLinkHeals(t *testing.T) {
 		types := xbEval[[]string](t, p, jsSelectedPairTypes)
 		if len(types) != 1 || !strings.Contains(types[0], "relay") {
 			t.Errorf("%s: selected candidate pairs %v, want one through the relay", p.name, types)
+		}
+	}
+}
+
+// TestBrowserMeshLinkToSFU: two Chromium pages whose direct path is
+// blocked, on a server without TURN: the watchdog's ladder (ICE restart,
+// no relay to try) ends with `link-failed`, the room moves to the SFU and
+// stays there, and the two see and hear each other through it — the tiles
+// having said "Can't connect directly to NAME — trying another way", then
+// "… — trying through the server", on the way.
+func TestBrowserMeshLinkToSFU(t *testing.T) {
+	// TURN off, SFU on, auto at mesh_max 6; an unpinned room of two would
+	// return to mesh 2 s after the move.
+	ts := testserver.Start(t, func(c *config.Config) { c.MeshDownDelay = 2 * time.Second })
+	chromium := browsertest.New(t)
+	secret := roomSecret()
+	room := browserRoom("xb-via-sfu")
+	block := browsertest.WithInitScript(jsBlockUntilRelay)
+	var pages []*xbPage
+	for _, n := range []string{"A", "B"} {
+		p := &xbPage{name: n, tab: chromium.NewPage(t, e2eeRoomURL(ts, room, n, secret), block)}
+		xbWait(t, p, "in the call", `parley.state === 'in-call' && !!parley.id && parley.mode === 'mesh'`)
+		pages = append(pages, p)
+	}
+	start := time.Now()
+	for _, p := range pages {
+		xbWait(t, p, "moved to the SFU", fmt.Sprintf(jsInCall, "sfu", 1, "sfu"))
+	}
+	t.Logf("the room moved to the SFU %v after the second join", time.Since(start).Round(time.Second))
+	xbExpectCall(t, "through the SFU", pages, nil)
+	other := map[string]string{"A": "B", "B": "A"}
+	for _, p := range pages {
+		notes := xbEval[[]string](t, p, `window.__xbNotes`)
+		for _, want := range []string{
+			fmt.Sprintf("link-state: Can't connect directly to %s — trying another way", other[p.name]),
+			fmt.Sprintf("link-state: Can't connect directly to %s — trying through the server", other[p.name]),
+		} {
+			if !slices.Contains(notes, want) {
+				t.Errorf("%s: the tile never said %q on the way; notes seen: %q", p.name, want, notes)
+			}
+		}
+		// Pinned: an auto room of two would return to mesh 2 s after the
+		// move (more than that has passed); it stays while the pair is in it.
+		if mode := xbEval[string](t, p, `parley.mode`); mode != "sfu" {
+			t.Errorf("%s: the room went back to %s %v after the move", p.name, mode, time.Since(start).Round(time.Second))
 		}
 	}
 }

@@ -77,7 +77,11 @@ export function runCall({
     const isViewer = (id) => roles.viewer(id);
     /** @type {Switcher} */
     let sw;
-    const mesh = new Mesh({ signaling: sig, media, relayOnly, accept: () => sw.mode === 'mesh', viewer: isViewer, e2ee });
+    const mesh = new Mesh({
+      signaling: sig, media, relayOnly, accept: () => sw.mode === 'mesh', viewer: isViewer, e2ee,
+      // A link the watchdog could not heal alone: the room moves to the SFU.
+      viaServer: (id) => sig.linkFailed(id),
+    });
     const sfu = new SfuLink({ signaling: sig, media, relayOnly, viewer: isViewer, e2ee });
     sw = new Switcher({ mesh, sfu, view, signal: (to, data) => sig.signal(to, data) });
     let policy = '';
@@ -440,6 +444,12 @@ export function runCall({
         resolve(detail);
         return;
       }
+      if (detail.ref === 'link-failed') {
+        // Not an auto room (or no SFU): the link's own note already says
+        // it cannot connect, and its watchdog keeps trying.
+        console.info('parley: the server will not carry this room through the SFU:', detail.message);
+        return;
+      }
       if (FINAL_ERRORS.has(detail.code)) {
         end(detail.code, typeof detail.message === 'string' ? detail.message : '');
         return;
@@ -644,7 +654,8 @@ function expose(debug, s) {
     transceivers: p.pc?.getTransceivers().map((t) => `${t.mid} ${t.direction}/${t.currentDirection} ${t.receiver.track.muted ? 'muted' : 'live'}`) ?? [],
     signaling: p.pc?.signalingState ?? null,
     queued: p.queued, step: p.step && { ...p.step, ms: Date.now() - p.step.since },
-    pendingOffer: !!p.pendingOffer, wantOffer: p.wantOffer, polite: p.polite, firstOffer: p.firstOffer, trace: p.traced,
+    pendingOffer: !!p.pendingOffer, wantOffer: p.wantOffer, polite: p.polite, firstOffer: p.firstOffer,
+    ladder: [...p.ladder], trace: p.traced,
   }));
   debug.switches = () => sw.history.map((h) => ({ ...h }));
   Object.defineProperty(debug, 'switching', { get: () => sw.switching, configurable: true, enumerable: true });

@@ -52,8 +52,11 @@
 // still unanswered, that offer sent again), then a relay-only path through
 // the TURN servers of the welcome (iceTransportPolicy 'relay'; an offer
 // still unanswered is rolled back first: the other side refused it), then
+// asking the server to carry the room through the SFU (`link-failed`,
+// docs/protocol.md: an auto room moves there and stays while this pair is
+// in it; the tile says "… — trying through the server" meanwhile), then
 // ICE restarts every LINK_STEP_MS with the state 'failed'. A link that
-// connects clears the state.
+// connects clears the state; `ladder` lists the rungs taken.
 //
 // Viewers (docs/access.md `publish: false`): the server cannot police what
 // a browser sends over a mesh link, so media tracks from a participant the
@@ -109,15 +112,19 @@ export class Mesh extends EventTarget {
    *          relayOnly?: boolean,
    *          accept?: (from: string, data: object) => boolean,
    *          viewer?: (id: string) => boolean,
+   *          viaServer?: ((id: string) => boolean)|null,
    *          e2ee?: import('./e2ee.js').E2EE|null}} opts
    *   accept: whether a signal from someone we have no connection with may
    *   open one (not while the room uses the SFU).
    *   viewer: whether a participant is a viewer, whose media is ignored.
+   *   viaServer: asks the server to carry the room through the SFU
+   *   (`link-failed`), the watchdog's last rung.
    *   e2ee: encrypts our frames and decrypts theirs (attached right after
    *   each transceiver appears; see E2EE.attachAll).
    */
-  constructor({ signaling, media, relayOnly = false, accept = () => true, viewer = () => false, e2ee = null }) {
+  constructor({ signaling, media, relayOnly = false, accept = () => true, viewer = () => false, viaServer = null, e2ee = null }) {
     super();
+    this.viaServer = viaServer;
     this.viewer = viewer;
     this.e2ee = e2ee;
     this.signaling = signaling;
@@ -272,8 +279,10 @@ export class Peer {
     this.restartTimer = 0;
     /** @type {{state: ''|'trying'|'failed', text: string}} the watchdog's verdict (peer-link) */
     this.link = { state: '', text: '' };
-    /** @type {''|'restart'|'relay'|'failed'} the last recovery step taken */
+    /** @type {''|'restart'|'relay'|'server'|'failed'} the last recovery step taken */
     this.rescue = '';
+    /** @type {string[]} the recovery steps taken, in order (tests read the ladder) */
+    this.ladder = [];
     this.linkTimer = 0;
   }
 
@@ -543,8 +552,8 @@ export class Peer {
           this.watchLink(pc, LINK_STEP_MS);
           const giveUp = () => {
             if (this.pc !== pc || pc.connectionState !== 'failed') return;
-            if (this.relayPossible()) {
-              // Not before the relay path had its chance.
+            if (this.relayPossible() || this.serverPossible()) {
+              // Not before the relay path and the SFU had their chance.
               this.rescueStep(pc);
               this.giveUpTimer = setTimeout(giveUp, FAILED_GIVE_UP_MS);
               return;
@@ -616,6 +625,11 @@ export class Peer {
     return this.mesh.iceServers.some((s) => [s.urls].flat().some((u) => /^turns?:/.test(String(u))));
   }
 
+  /** serverPossible: asking the server to carry the room (the SFU) is still to come. */
+  serverPossible() {
+    return this.rescue !== 'server' && this.rescue !== 'failed' && !!this.mesh.viaServer;
+  }
+
   tryingText() {
     return `Can't connect directly to ${this.name || 'this participant'} — trying another way`;
   }
@@ -633,10 +647,17 @@ export class Peer {
       } catch (err) {
         console.warn(`parley: peer ${this.name || this.id}: cannot switch to relay only:`, err.message);
       }
+    } else if (this.serverPossible()) {
+      // Nothing left to try alone: the room moves to the SFU (an auto
+      // room; otherwise the server refuses and the next rung says so).
+      this.rescue = 'server';
+      this.setLink('trying', `Can't connect directly to ${this.name || 'this participant'} — trying through the server`);
+      this.mesh.viaServer?.(this.id);
     } else {
       this.rescue = 'failed';
       this.setLink('failed', `Can't connect to ${this.name || 'this participant'}. Still trying…`);
     }
+    this.ladder.push(this.rescue);
     this.trace(`link: ${this.rescue}`);
     const step = this.rescue;
     this.enqueue(async () => {
