@@ -63,7 +63,7 @@
 // server marked `viewer` are ignored here: never routed, shown or played.
 
 import { RemoteStreams } from './streams.js';
-import { sanitizeDescription } from './sdp.js';
+import { sanitizeDescription, dtlsRole, keepDtlsRole } from './sdp.js';
 import { LinkAdapt, VIEW_CHANNEL } from './meshadapt.js';
 
 /** After this long in `failed` despite ICE restarts, a peer counts as gone. */
@@ -386,11 +386,23 @@ export class Peer {
     if (this.polite && pc.currentLocalDescription) {
       const offer = await pc.createOffer();
       this.pendingOffer = offer;
-      this.signal({ description: sanitizeDescription(offer) });
+      this.signal({ description: this.outgoing(offer) });
       return;
     }
     await pc.setLocalDescription();
-    this.signal({ description: sanitizeDescription(pc.localDescription) });
+    this.signal({ description: this.outgoing(pc.localDescription) });
+  }
+
+  /**
+   * outgoing is a description as it is sent: repaired for the other
+   * browser, and an offer on a link that has a DTLS role states it (sdp.js
+   * keepDtlsRole: Firefox would otherwise take the other role after an ICE
+   * restart, which Chromium refuses).
+   */
+  outgoing(desc) {
+    const pc = this.pc;
+    const role = dtlsRole(pc?.currentLocalDescription?.sdp, pc?.currentRemoteDescription?.sdp);
+    return keepDtlsRole(sanitizeDescription(desc), role);
   }
 
   /** handle processes one signal payload (serialized by enqueue). */
@@ -422,7 +434,7 @@ export class Peer {
           await this.syncSenders(); // our tracks ride in the answer
         }
         await pc.setLocalDescription();
-        this.signal({ description: sanitizeDescription(pc.localDescription) });
+        this.signal({ description: this.outgoing(pc.localDescription) });
       } else if (description.type === 'answer') {
         if (this.pendingOffer) {
           const offer = this.pendingOffer;
@@ -621,7 +633,7 @@ export class Peer {
 
   /** relayPossible: the relay-only rung is still to come and there is a TURN server for it. */
   relayPossible() {
-    if (this.rescue === 'relay' || this.rescue === 'failed' || this.mesh.relayOnly) return false;
+    if ((this.rescue !== '' && this.rescue !== 'restart') || this.mesh.relayOnly) return false;
     return this.mesh.iceServers.some((s) => [s.urls].flat().some((u) => /^turns?:/.test(String(u))));
   }
 
@@ -670,7 +682,7 @@ export class Peer {
           // Unanswered for 10 s: maybe lost, maybe only slow (a loaded
           // machine). Send it again; a rollback now could pair its late
           // answer with the next offer.
-          this.signal({ description: sanitizeDescription(pc.localDescription) });
+          this.signal({ description: this.outgoing(pc.localDescription) });
           return;
         }
         // Unanswered for 20 s or more (the other side refused it): it
