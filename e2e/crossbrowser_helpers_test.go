@@ -151,9 +151,11 @@ func xbPeerIDs(t *testing.T, pages []*xbPage, self *xbPage) map[string]string {
 func xbExpectCall(t *testing.T, label string, pages []*xbPage, tiles map[string][]string) {
 	t.Helper()
 	for _, p := range pages {
+		t0 := time.Now()
 		ids := xbPeerIDs(t, pages, p)
 		others := slices.Sorted(maps.Keys(ids))
 		waitLocksTab(t, p, label, others)
+		locked := time.Since(t0)
 		want := tiles[p.name]
 		if want == nil {
 			want = others
@@ -166,7 +168,8 @@ func xbExpectCall(t *testing.T, label string, pages []*xbPage, tiles map[string]
 		// The media state (mediastate.js) samples once a second: it may
 		// lag the frames counted above by a tick.
 		xbWait(t, p, "shows no media problem on a working call", `!document.querySelector('.tile[data-media], .tile .e2ee[data-media]')`)
-		t.Logf("%s: %s (%s) sees %v presenting frames (%v)", label, p.name, p.tab.Kind(), want, first)
+		t.Logf("%s: %s (%s) sees %v presenting frames (%v); checked in %v (locks verified after %v)",
+			label, p.name, p.tab.Kind(), want, first, time.Since(t0).Round(100*time.Millisecond), locked.Round(100*time.Millisecond))
 	}
 }
 
@@ -290,6 +293,12 @@ func xbChatAndFile(t *testing.T, label string, from, to *xbPage) {
 		xbEval[bool](t, pair[0], fmt.Sprintf(jsSendChat, text))
 		xbWait(t, pair[1], "gets the chat from "+pair[0].name, fmt.Sprintf(jsChatFrom, pair[0].name, text))
 	}
+	xbFile(t, label, from, to)
+}
+
+// xbFile: from sends to a 5 MiB file, which to accepts and receives intact.
+func xbFile(t *testing.T, label string, from, to *xbPage) {
+	t.Helper()
 	want := xbEval[string](t, from, fmt.Sprintf(jsXBSendFile, to.name, xbFileSize))
 	offered := `.transfer[data-dir="in"][data-state="offered"] .accept`
 	xbWait(t, to, "is offered the file", `!!document.querySelector('`+offered+`:not([hidden])')`)

@@ -4,8 +4,9 @@ package e2e
 // on and the invite link's secret: a mesh where each browser makes the
 // offer, a three-page SFU room (Chromium, Firefox, Chromium) reached and
 // left by the mesh ⇄ SFU switch, chat and a 5 MiB file both ways, and
-// Firefox showing a Chromium screen share. Then a mesh link that cannot
-// connect: its tile says so, and it heals through the relay.
+// Firefox showing a Chromium screen share, and a mesh of three at the
+// default size. Then a mesh link that cannot connect: its tile says so,
+// and it heals through the relay, or without TURN through the SFU.
 
 import (
 	"fmt"
@@ -24,10 +25,10 @@ import (
 //
 //   - mesh, Firefox offers: Chromium A, then Firefox F joins (the newcomer
 //     offers: the case Chromium refused before sdp.js); chat both ways and
-//     a 5 MiB file F → A.
+//     a 5 MiB file F → A and one A → F.
 //   - mesh, Chromium offers: F, then A joins.
 //   - SFU: Chromium B joins that room, which moves it to the SFU; everyone
-//     sees, hears and decrypts everyone; chat and a 5 MiB file A → F; F
+//     sees, hears and decrypts everyone; chat and a 5 MiB file A → F and F → A; F
 //     sees A's screen share.
 //   - back to mesh: B leaves, and the room moves back to mesh with F in it.
 //   - mesh of three, Firefox third: a second server at the default
@@ -54,6 +55,7 @@ func TestCrossBrowser(t *testing.T) {
 		xbExpectCall(t, "mesh, Firefox offered", pages, nil)
 		xbOfferedBy(t, f, a)
 		xbChatAndFile(t, "mesh", f, a)
+		xbFile(t, "mesh", a, f) // and the other way
 		for _, p := range pages {
 			_ = p.tab.Close()
 		}
@@ -86,6 +88,7 @@ func TestCrossBrowser(t *testing.T) {
 		}
 		xbExpectCall(t, "SFU", pages, nil)
 		xbChatAndFile(t, "SFU", a, f)
+		xbFile(t, "SFU", f, a) // and the other way
 
 		// A Chromium screen share (the fake capture) on Firefox's screen.
 		if err := a.tab.Click("#screen-toggle"); err != nil {
@@ -117,6 +120,7 @@ func TestCrossBrowser(t *testing.T) {
 	// stays a mesh of three. Firefox joins last, so it offers to both
 	// Chromium pages (the order no step above has).
 	t.Run("mesh of three, Firefox third", func(t *testing.T) {
+		start := time.Now()
 		ts := testserver.Start(t, nil)
 		room := browserRoom("xb-three")
 		a := xbJoin(t, chromium, ts, room, "A", secret)
@@ -126,7 +130,9 @@ func TestCrossBrowser(t *testing.T) {
 		for _, p := range pages {
 			xbWait(t, p, "in a mesh of three", fmt.Sprintf(jsInCall, "mesh", 2, "mesh"))
 		}
+		t.Logf("mesh of three: joined and linked after %v", time.Since(start).Round(100*time.Millisecond))
 		xbExpectCall(t, "mesh of three", pages, nil)
+		t.Logf("mesh of three: call checked after %v", time.Since(start).Round(100*time.Millisecond))
 		xbOfferedBy(t, f, a)
 		xbOfferedBy(t, f, b)
 		xbOfferedBy(t, b, a)
@@ -168,25 +174,28 @@ const jsBlockUntilRelay = `(() => {
   new MutationObserver(seen).observe(document, { subtree: true, childList: true, characterData: true });
 })()`
 
-// TestBrowserMeshLinkHeals: two Chromium pages whose direct path is
-// blocked. After 10 s each tile says "Can't connect directly to NAME —
+// TestBrowserMeshLinkHeals: a Chromium and a Firefox page whose direct
+// path is blocked. After 10 s each tile says "Can't connect directly to NAME —
 // trying another way" next to a lock that does not claim all is well (its
 // media state says nothing arrives; a verified lock reads "Keys verified —
 // no media yet"); the link then heals by itself through the TURN relay,
-// and the note and the media state go.
+// and the note and the media state go. The watchdogs' ladders show the
+// ICE restart before the relay.
 func TestBrowserMeshLinkHeals(t *testing.T) {
 	ts := testserver.Start(t, func(c *config.Config) {
 		c.TURN.Listen = "127.0.0.1:0"
 		c.TURN.PublicIP = "127.0.0.1"
 		c.TURN.AllowPeers = []string{"127.0.0.0/8"}
 	})
-	chromium := browsertest.New(t)
 	secret := roomSecret()
 	room := browserRoom("xb-heal")
 	block := browsertest.WithInitScript(jsBlockUntilRelay)
 	var pages []*xbPage
-	for _, n := range []string{"A", "B"} {
-		p := &xbPage{name: n, tab: chromium.NewPage(t, e2eeRoomURL(ts, room, n, secret), block)}
+	for _, o := range []struct {
+		name   string
+		opener browsertest.Opener
+	}{{"A", browsertest.New(t)}, {"B", browsertest.NewFirefox(t)}} {
+		p := &xbPage{name: o.name, tab: o.opener.Open(t, e2eeRoomURL(ts, room, o.name, secret), block)}
 		xbWait(t, p, "in the call", `parley.state === 'in-call' && !!parley.id`)
 		pages = append(pages, p)
 	}
@@ -215,11 +224,28 @@ func TestBrowserMeshLinkHeals(t *testing.T) {
 		xbWait(t, p, "shows the media arriving", `!document.querySelector('.tile[data-media], .tile .e2ee[data-media]')`)
 	}
 	xbExpectCall(t, "healed through the relay", pages, nil)
+	relayed := false
 	for _, p := range pages {
 		types := xbEval[[]string](t, p, jsSelectedPairTypes)
 		if len(types) != 1 || !strings.Contains(types[0], "relay") {
-			t.Errorf("%s: selected candidate pairs %v, want one through the relay", p.name, types)
+			t.Errorf("%s (%s): selected candidate pairs %v, want one through the relay", p.name, p.tab.Kind(), types)
 		}
+		// The watchdog's ladder, from its own record: an ICE restart
+		// first, the relay after it, and no further rung (the relay healed).
+		ladder := xbEval[[]string](t, p, `parley.routing()[0]?.ladder ?? []`)
+		t.Logf("%s (%s): ladder %v", p.name, p.tab.Kind(), ladder)
+		if len(ladder) == 0 || ladder[0] != "restart" {
+			t.Errorf("%s (%s): ladder %v, want an ICE restart first", p.name, p.tab.Kind(), ladder)
+		}
+		if i := slices.Index(ladder, "relay"); i > 0 {
+			relayed = true
+		}
+		if slices.Contains(ladder, "server") || slices.Contains(ladder, "failed") {
+			t.Errorf("%s (%s): ladder %v went past the relay, which works here", p.name, p.tab.Kind(), ladder)
+		}
+	}
+	if !relayed {
+		t.Errorf("no page's watchdog took the relay rung after its ICE restart")
 	}
 }
 
