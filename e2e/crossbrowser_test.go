@@ -174,27 +174,78 @@ const jsBlockUntilRelay = `(() => {
   new MutationObserver(seen).observe(document, { subtree: true, childList: true, characterData: true });
 })()`
 
-// TestBrowserMeshLinkHeals: a Chromium and a Firefox page whose direct
-// path is blocked. After 10 s each tile says "Can't connect directly to NAME —
-// trying another way" next to a lock that does not claim all is well (its
-// media state says nothing arrives; a verified lock reads "Keys verified —
-// no media yet"); the link then heals by itself through the TURN relay,
-// and the note and the media state go. The watchdogs' ladders show the
-// ICE restart before the relay.
+// TestBrowserMeshLinkHeals: two pages whose direct path is blocked. After
+// 10 s each tile says "Can't connect directly to NAME — trying another way"
+// next to a lock that does not claim all is well (its media state says
+// nothing arrives; a verified lock reads "Keys verified — no media yet");
+// the link then heals by itself, and the note and the media state go. The
+// watchdogs' ladders (parley.ladders()) show the ICE restart before the
+// relay.
+//
+//   - Chromium ↔ Chromium: healed through the TURN relay, nothing past it.
+//   - Chromium ↔ Firefox: healed, through the relay or, where the relay
+//     rung does not connect within its 10 s, by the next rung (the room
+//     moves to the SFU); the test logs which.
 func TestBrowserMeshLinkHeals(t *testing.T) {
 	ts := testserver.Start(t, func(c *config.Config) {
 		c.TURN.Listen = "127.0.0.1:0"
 		c.TURN.PublicIP = "127.0.0.1"
 		c.TURN.AllowPeers = []string{"127.0.0.0/8"}
 	})
+	chromium := browsertest.New(t)
+	t.Run("Chromium", func(t *testing.T) {
+		pages := xbBlockedPair(t, ts, "xb-heal", chromium, chromium)
+		for _, p := range pages {
+			xbWait(t, p, "healed", `parley.peers()[0]?.pc?.connectionState === 'connected' && !document.querySelector('.tile[data-link]')`)
+			xbWait(t, p, "shows the media arriving", `!document.querySelector('.tile[data-media], .tile .e2ee[data-media]')`)
+		}
+		xbExpectCall(t, "healed through the relay", pages, nil)
+		for _, p := range pages {
+			types := xbEval[[]string](t, p, jsSelectedPairTypes)
+			if len(types) != 1 || !strings.Contains(types[0], "relay") {
+				t.Errorf("%s: selected candidate pairs %v, want one through the relay", p.name, types)
+			}
+		}
+		xbLadders(t, pages, true)
+		for _, p := range pages {
+			_ = p.tab.Close()
+		}
+	})
+	t.Run("Chromium and Firefox", func(t *testing.T) {
+		pages := xbBlockedPair(t, ts, "xb-heal-ff", chromium, browsertest.NewFirefox(t))
+		healed := `!document.querySelector('.tile[data-link], .tile[data-media], .tile .e2ee[data-media]') &&
+  ((parley.mode === 'mesh' && parley.peers()[0]?.pc?.connectionState === 'connected') || (parley.mode === 'sfu' && parley.peers()[0]?.path === 'sfu'))`
+		for _, p := range pages {
+			xbWait(t, p, "healed", healed)
+		}
+		xbExpectCall(t, "healed", pages, nil)
+		mode := xbEval[string](t, pages[0], `parley.mode`)
+		if mode == "mesh" {
+			for _, p := range pages {
+				if types := xbEval[[]string](t, p, jsSelectedPairTypes); len(types) != 1 || !strings.Contains(types[0], "relay") {
+					t.Errorf("%s (%s): selected candidate pairs %v, want one through the relay", p.name, p.tab.Kind(), types)
+				}
+			}
+		}
+		t.Logf("Chromium ↔ Firefox healed in mode %s", mode)
+		xbLadders(t, pages, mode == "mesh")
+	})
+}
+
+// xbBlockedPair opens A (in a) and B (in b) in a new room with the direct
+// path between them blocked (jsBlockUntilRelay) and waits until each tile
+// says the link cannot connect, with a media state saying nothing arrives
+// and a lock (if shown yet) that does not look or read plain verified.
+func xbBlockedPair(t *testing.T, ts *testserver.Server, prefix string, a, b browsertest.Opener) []*xbPage {
+	t.Helper()
 	secret := roomSecret()
-	room := browserRoom("xb-heal")
+	room := browserRoom(prefix)
 	block := browsertest.WithInitScript(jsBlockUntilRelay)
 	var pages []*xbPage
 	for _, o := range []struct {
 		name   string
 		opener browsertest.Opener
-	}{{"A", browsertest.New(t)}, {"B", browsertest.NewFirefox(t)}} {
+	}{{"A", a}, {"B", b}} {
 		p := &xbPage{name: o.name, tab: o.opener.Open(t, e2eeRoomURL(ts, room, o.name, secret), block)}
 		xbWait(t, p, "in the call", `parley.state === 'in-call' && !!parley.id`)
 		pages = append(pages, p)
@@ -202,8 +253,6 @@ func TestBrowserMeshLinkHeals(t *testing.T) {
 	other := map[string]string{"A": "B", "B": "A"}
 	for _, p := range pages {
 		note := fmt.Sprintf("Can't connect directly to %s — trying another way", other[p.name])
-		// The note, a media state saying nothing arrives, and a lock (if
-		// shown yet) that does not look or read plain verified.
 		xbWait(t, p, "shows the link problem", fmt.Sprintf(`(() => {
   const t = document.querySelector('.tile[data-peer=%q][data-link]');
   if (!t || t.querySelector('.link-state')?.textContent !== %q) return false;
@@ -217,31 +266,41 @@ func TestBrowserMeshLinkHeals(t *testing.T) {
   const l = document.querySelector('.tile[data-peer=%q] [data-e2ee]');
   return l ? l.dataset.e2ee + ': ' + l.title : 'none';
 })()`, other[p.name]))
-		t.Logf("%s: %q shown, lock %s", p.name, note, lock)
+		t.Logf("%s (%s): %q shown, lock %s", p.name, p.tab.Kind(), note, lock)
 	}
-	for _, p := range pages {
-		xbWait(t, p, "healed", `parley.peers()[0]?.pc?.connectionState === 'connected' && !document.querySelector('.tile[data-link]')`)
-		xbWait(t, p, "shows the media arriving", `!document.querySelector('.tile[data-media], .tile .e2ee[data-media]')`)
-	}
-	xbExpectCall(t, "healed through the relay", pages, nil)
+	return pages
+}
+
+// xbLadders checks each page's watchdog ladder for its link to the other
+// (parley.ladders(): every rung, kept after the link closed): an ICE
+// restart first, then the relay; a page may have gone on to ask the server
+// (the room's move to the SFU) only after its relay rung, and not at all
+// when relayOnly (the relay healed the link).
+func xbLadders(t *testing.T, pages []*xbPage, relayOnly bool) {
+	t.Helper()
 	relayed := false
 	for _, p := range pages {
-		types := xbEval[[]string](t, p, jsSelectedPairTypes)
-		if len(types) != 1 || !strings.Contains(types[0], "relay") {
-			t.Errorf("%s (%s): selected candidate pairs %v, want one through the relay", p.name, p.tab.Kind(), types)
+		ladders := xbEval[map[string][]string](t, p, `parley.ladders()`)
+		var ladder []string
+		for _, l := range ladders {
+			ladder = l
 		}
-		// The watchdog's ladder, from its own record: an ICE restart
-		// first, the relay after it, and no further rung (the relay healed).
-		ladder := xbEval[[]string](t, p, `parley.routing()[0]?.ladder ?? []`)
 		t.Logf("%s (%s): ladder %v", p.name, p.tab.Kind(), ladder)
-		if len(ladder) == 0 || ladder[0] != "restart" {
-			t.Errorf("%s (%s): ladder %v, want an ICE restart first", p.name, p.tab.Kind(), ladder)
+		if len(ladders) != 1 || len(ladder) == 0 || ladder[0] != "restart" {
+			t.Errorf("%s (%s): ladders %v, want one link's, starting with an ICE restart", p.name, p.tab.Kind(), ladders)
+			continue
 		}
-		if i := slices.Index(ladder, "relay"); i > 0 {
+		r, s := slices.Index(ladder, "relay"), slices.Index(ladder, "server")
+		if r > 0 {
 			relayed = true
 		}
-		if slices.Contains(ladder, "server") || slices.Contains(ladder, "failed") {
-			t.Errorf("%s (%s): ladder %v went past the relay, which works here", p.name, p.tab.Kind(), ladder)
+		switch {
+		case relayOnly && (s >= 0 || slices.Contains(ladder, "failed")):
+			t.Errorf("%s (%s): ladder %v went past the relay, which healed the link", p.name, p.tab.Kind(), ladder)
+		case s >= 0 && r < 0:
+			t.Errorf("%s (%s): ladder %v asked the server without trying the relay", p.name, p.tab.Kind(), ladder)
+		case s >= 0 && s < r:
+			t.Errorf("%s (%s): ladder %v asked the server before the relay", p.name, p.tab.Kind(), ladder)
 		}
 	}
 	if !relayed {

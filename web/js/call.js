@@ -657,6 +657,8 @@ function expose(debug, s) {
     pendingOffer: !!p.pendingOffer, wantOffer: p.wantOffer, polite: p.polite, firstOffer: p.firstOffer,
     ladder: [...p.ladder], trace: p.traced,
   }));
+  // Every mesh link watchdog's rungs per participant, kept after the link closed.
+  debug.ladders = () => Object.fromEntries([...mesh.ladders].map(([id, l]) => [id, [...l]]));
   debug.switches = () => sw.history.map((h) => ({ ...h }));
   Object.defineProperty(debug, 'switching', { get: () => sw.switching, configurable: true, enumerable: true });
 }

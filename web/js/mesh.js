@@ -136,6 +136,12 @@ export class Mesh extends EventTarget {
     this.iceServers = [];
     /** @type {Map<string, Peer>} */
     this.peers = new Map();
+    /**
+     * @type {Map<string, string[]>} per participant, the watchdog's rungs
+     * over all their links (kept after a link closes: tests read how a
+     * link healed, also when the room moved to the SFU)
+     */
+    this.ladders = new Map();
   }
 
   /**
@@ -281,8 +287,10 @@ export class Peer {
     this.link = { state: '', text: '' };
     /** @type {''|'restart'|'relay'|'server'|'failed'} the last recovery step taken */
     this.rescue = '';
-    /** @type {string[]} the recovery steps taken, in order (tests read the ladder) */
+    /** @type {string[]} the recovery steps taken, in order (tests read the ladder; Mesh.ladders keeps it) */
     this.ladder = [];
+    if (!mesh.ladders.has(id)) mesh.ladders.set(id, []);
+    this.ladderLog = mesh.ladders.get(id);
     this.linkTimer = 0;
   }
 
@@ -670,6 +678,7 @@ export class Peer {
       this.setLink('failed', `Can't connect to ${this.name || 'this participant'}. Still trying…`);
     }
     this.ladder.push(this.rescue);
+    this.ladderLog.push(this.rescue);
     this.trace(`link: ${this.rescue}`);
     const step = this.rescue;
     this.enqueue(async () => {
