@@ -105,7 +105,7 @@ func xbWait(t *testing.T, p *xbPage, label, cond string) {
 
 // xbState summarizes a page for failure messages (works in both browsers).
 func xbState(p *xbPage) string {
-	s, err := browsertest.Eval[string](p.tab, `JSON.stringify({
+	s, err := browsertest.Eval[string](p.tab, `(async () => JSON.stringify({
   state: parley.state, mode: parley.mode, id: parley.id,
   peers: parley.peers().map((p) => [p.name, p.path, p.pc?.connectionState, p.pc?.signalingState]),
   sfu: parley.sfu()?.state,
@@ -113,7 +113,8 @@ func xbState(p *xbPage) string {
     t.querySelector('[data-e2ee]')?.dataset.e2ee ?? '', t.__xb?.n ?? 0]),
   e2ee: parley.e2ee(),
   routing: parley.routing?.().map((r) => [r.id, r.trace.slice(-20)]),
-})`)
+  media: parley.media?.(), mediaInputs: await parley.mediaInputs?.(),
+}))()`)
 	if err != nil {
 		return err.Error()
 	}

@@ -228,13 +228,20 @@ export function runCall({
         expectAudio: sends && (flags.mic ?? true),
       };
     };
+    const mediaPcs = () => [...[...mesh.peers.values()].map((l) => l.pc), sfu.pc].filter((pc) => !!pc);
     const mediaWatch = new MediaWatch({
       participants: () => [...sw.parts.values()].map(watched),
-      sample: () => trackCounts([...[...mesh.peers.values()].map((l) => l.pc), sfu.pc].filter((pc) => !!pc)),
+      sample: () => trackCounts(mediaPcs()),
       onVerdict: (id, v) => view.setMedia(id, v),
     });
     mediaWatch.start();
+    // Tests: the verdicts, and what the watch reads (for failure dumps).
     debug.media = () => Object.fromEntries([...view.media].map(([id, v]) => [id, { ...v }]));
+    debug.mediaInputs = async () => {
+      const problems = [];
+      const counts = Object.fromEntries(await trackCounts(mediaPcs(), problems));
+      return { counts, problems, watched: [...sw.parts.values()].map(watched) };
+    };
     const refreshAll = () => {
       for (const id of sw.parts.keys()) refresh(id);
     };

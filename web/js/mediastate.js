@@ -167,9 +167,10 @@ export class MediaWatch {
  * inbound-rtp names its track by trackIdentifier; where a browser leaves
  * that out, its mid leads to the transceiver.
  * @param {RTCPeerConnection[]} pcs
+ * @param {string[]|null} [problems] collects what could not be read (tests dump it)
  * @returns {Promise<Map<string, number>>}
  */
-export async function trackCounts(pcs) {
+export async function trackCounts(pcs, problems = null) {
   /** @type {Map<string, number>} */
   const out = new Map();
   for (const pc of pcs) {
@@ -177,14 +178,18 @@ export async function trackCounts(pcs) {
     let stats;
     try {
       stats = await pc.getStats();
-    } catch {
+    } catch (err) {
+      problems?.push(`getStats: ${err}`);
       continue; // closed meanwhile
     }
     const byMid = new Map(pc.getTransceivers().map((t) => [t.mid, t.receiver.track.id]));
     stats.forEach((r) => {
       if (r.type !== 'inbound-rtp') return;
       const id = r.trackIdentifier || byMid.get(r.mid);
-      if (!id) return;
+      if (!id) {
+        problems?.push(`inbound-rtp ${r.kind} ${r.id}: no track (mid ${r.mid})`);
+        return;
+      }
       const n = r.kind === 'video' ? (r.framesDecoded ?? 0) : (r.packetsReceived ?? 0);
       out.set(id, (out.get(id) ?? 0) + n);
     });

@@ -280,6 +280,8 @@ export class Peer {
     /** @type {string[]} the last negotiation steps, for failure dumps */
     this.traced = [];
     this.closed = false;
+    /** the link has been connected once (its DTLS association exists) */
+    this.everConnected = false;
     this.failedSince = 0;
     this.giveUpTimer = 0;
     this.restartTimer = 0;
@@ -403,13 +405,16 @@ export class Peer {
 
   /**
    * outgoing is a description as it is sent: repaired for the other
-   * browser, and an offer on a link that has a DTLS role states it (sdp.js
-   * keepDtlsRole: Firefox would otherwise take the other role after an ICE
-   * restart, which Chromium refuses).
+   * browser, and an offer on a link that has a DTLS role but has never
+   * connected states that role (sdp.js keepDtlsRole: Firefox would
+   * otherwise take the other role after an ICE restart, which Chromium
+   * refuses). A link that connected keeps its DTLS association in both
+   * browsers; its offers go as they are.
    */
   outgoing(desc) {
     const pc = this.pc;
-    const role = dtlsRole(pc?.currentLocalDescription?.sdp, pc?.currentRemoteDescription?.sdp);
+    if (!pc || this.everConnected) return sanitizeDescription(desc);
+    const role = dtlsRole(pc.currentLocalDescription?.sdp, pc.currentRemoteDescription?.sdp);
     return keepDtlsRole(sanitizeDescription(desc), role);
   }
 
@@ -553,6 +558,7 @@ export class Peer {
     if (!pc || this.closed) return;
     switch (pc.connectionState) {
       case 'connected':
+        this.everConnected = true;
         this.watchTransports();
         this.failedSince = 0;
         clearTimeout(this.giveUpTimer);

@@ -169,8 +169,9 @@ export function sanitizeDescription(desc) {
 // role for the transport") and from then on every description of that link
 // fails both ways: the link can never heal, not even through TURN.
 //
-// The choice: an offer on a link whose role is already negotiated states
-// that role (a=setup:active or passive instead of actpass), which RFC 4145
+// The choice: an offer on a link whose role is already negotiated, but
+// whose DTLS association never started (mesh.js: a link that never
+// connected), states that role (a=setup:active or passive instead of actpass), which RFC 4145
 // §4 allows an offerer and which leaves the answerer one valid answer, the
 // opposite role. Only the text sent changes: the local description keeps
 // actpass (Chromium refuses to apply an offer with anything else), and the
