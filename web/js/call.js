@@ -229,9 +229,14 @@ export function runCall({
       };
     };
     const mediaPcs = () => [...[...mesh.peers.values()].map((l) => l.pc), sfu.pc].filter((pc) => !!pc);
+    /** wantedTracks: the ids of every track a remote tile shows. */
+    const wantedTracks = () => new Set([...sw.parts.values()].flatMap((p) => {
+      const { tracks } = watched(p);
+      return [...tracks.video, ...tracks.audio];
+    }));
     const mediaWatch = new MediaWatch({
       participants: () => [...sw.parts.values()].map(watched),
-      sample: () => trackCounts(mediaPcs()),
+      sample: () => trackCounts(mediaPcs(), wantedTracks()),
       onVerdict: (id, v) => view.setMedia(id, v),
     });
     mediaWatch.start();
@@ -239,7 +244,7 @@ export function runCall({
     debug.media = () => Object.fromEntries([...view.media].map(([id, v]) => [id, { ...v }]));
     debug.mediaInputs = async () => {
       const problems = [];
-      const counts = Object.fromEntries(await trackCounts(mediaPcs(), problems));
+      const counts = Object.fromEntries(await trackCounts(mediaPcs(), wantedTracks(), problems));
       return { counts, problems, watched: [...sw.parts.values()].map(watched) };
     };
     const refreshAll = () => {

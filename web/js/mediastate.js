@@ -165,14 +165,21 @@ export class MediaWatch {
  * video frames decoded or the audio packets received. A frame that does
  * not decrypt never reaches the decoder, so it does not count.
  * inbound-rtp names its track by trackIdentifier; where a browser leaves
- * that out, its mid leads to the transceiver.
+ * that out, its mid leads to the transceiver. A wanted track that neither
+ * finds is read from its own receiver (RTCRtpReceiver.getStats), one call
+ * per such track.
  * @param {RTCPeerConnection[]} pcs
+ * @param {Set<string>} wanted the track ids the tiles show
  * @param {string[]|null} [problems] collects what could not be read (tests dump it)
  * @returns {Promise<Map<string, number>>}
  */
-export async function trackCounts(pcs, problems = null) {
+export async function trackCounts(pcs, wanted, problems = null) {
   /** @type {Map<string, number>} */
   const out = new Map();
+  const add = (id, r) => {
+    const n = r.kind === 'video' ? (r.framesDecoded ?? 0) : (r.packetsReceived ?? 0);
+    out.set(id, (out.get(id) ?? 0) + n);
+  };
   for (const pc of pcs) {
     if (pc.connectionState === 'closed') continue;
     let stats;
@@ -186,13 +193,20 @@ export async function trackCounts(pcs, problems = null) {
     stats.forEach((r) => {
       if (r.type !== 'inbound-rtp') return;
       const id = r.trackIdentifier || byMid.get(r.mid);
-      if (!id) {
-        problems?.push(`inbound-rtp ${r.kind} ${r.id}: no track (mid ${r.mid})`);
-        return;
-      }
-      const n = r.kind === 'video' ? (r.framesDecoded ?? 0) : (r.packetsReceived ?? 0);
-      out.set(id, (out.get(id) ?? 0) + n);
+      if (id) add(id, r);
+      else problems?.push(`inbound-rtp ${r.kind} ${r.id}: no track (mid ${r.mid})`);
     });
+    for (const rx of pc.getReceivers()) {
+      const id = rx.track?.id;
+      if (!id || !wanted.has(id) || out.has(id)) continue;
+      try {
+        (await rx.getStats()).forEach((r) => {
+          if (r.type === 'inbound-rtp') add(id, r);
+        });
+      } catch (err) {
+        problems?.push(`receiver ${id}: ${err}`);
+      }
+    }
   }
   return out;
 }
