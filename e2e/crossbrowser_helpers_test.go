@@ -105,7 +105,7 @@ func xbWait(t *testing.T, p *xbPage, label, cond string) {
 
 // xbState summarizes a page for failure messages (works in both browsers).
 func xbState(p *xbPage) string {
-	s, err := browsertest.Eval[string](p.tab, `JSON.stringify({
+	s, err := browsertest.Eval[string](p.tab, `(async () => JSON.stringify({
   state: parley.state, mode: parley.mode, id: parley.id,
   peers: parley.peers().map((p) => [p.name, p.path, p.pc?.connectionState, p.pc?.signalingState]),
   sfu: parley.sfu()?.state,
@@ -113,7 +113,8 @@ func xbState(p *xbPage) string {
     t.querySelector('[data-e2ee]')?.dataset.e2ee ?? '', t.__xb?.n ?? 0]),
   e2ee: parley.e2ee(),
   routing: parley.routing?.().map((r) => [r.id, r.trace.slice(-20)]),
-})`)
+  media: parley.media?.(), mediaInputs: await parley.mediaInputs?.(),
+}))()`)
 	if err != nil {
 		return err.Error()
 	}
@@ -147,13 +148,15 @@ func xbPeerIDs(t *testing.T, pages []*xbPage, self *xbPage) map[string]string {
 // others: every remote tile in tiles[page] presents new frames, audio
 // packets keep arriving on every connection, frames from every other
 // participant are decrypted (and the counters rise), every lock says
-// verified, and no tile shows a link problem.
+// verified, and no tile shows a link or media problem.
 func xbExpectCall(t *testing.T, label string, pages []*xbPage, tiles map[string][]string) {
 	t.Helper()
 	for _, p := range pages {
+		t0 := time.Now()
 		ids := xbPeerIDs(t, pages, p)
 		others := slices.Sorted(maps.Keys(ids))
 		waitLocksTab(t, p, label, others)
+		locked := time.Since(t0)
 		want := tiles[p.name]
 		if want == nil {
 			want = others
@@ -163,7 +166,11 @@ func xbExpectCall(t *testing.T, label string, pages []*xbPage, tiles map[string]
 		if links := xbEval[map[string]string](t, p, jsXBLinks); len(links) > 0 {
 			t.Errorf("%s: %s shows link problems on a working call: %v", label, p.name, links)
 		}
-		t.Logf("%s: %s (%s) sees %v presenting frames (%v)", label, p.name, p.tab.Kind(), want, first)
+		// The media state (mediastate.js) samples once a second: it may
+		// lag the frames counted above by a tick.
+		xbWait(t, p, "shows no media problem on a working call", `!document.querySelector('.tile[data-media], .tile .e2ee[data-media]')`)
+		t.Logf("%s: %s (%s) sees %v presenting frames (%v); checked in %v (locks verified after %v)",
+			label, p.name, p.tab.Kind(), want, first, time.Since(t0).Round(100*time.Millisecond), locked.Round(100*time.Millisecond))
 	}
 }
 
@@ -287,6 +294,12 @@ func xbChatAndFile(t *testing.T, label string, from, to *xbPage) {
 		xbEval[bool](t, pair[0], fmt.Sprintf(jsSendChat, text))
 		xbWait(t, pair[1], "gets the chat from "+pair[0].name, fmt.Sprintf(jsChatFrom, pair[0].name, text))
 	}
+	xbFile(t, label, from, to)
+}
+
+// xbFile: from sends to a 5 MiB file, which to accepts and receives intact.
+func xbFile(t *testing.T, label string, from, to *xbPage) {
+	t.Helper()
 	want := xbEval[string](t, from, fmt.Sprintf(jsXBSendFile, to.name, xbFileSize))
 	offered := `.transfer[data-dir="in"][data-state="offered"] .accept`
 	xbWait(t, to, "is offered the file", `!!document.querySelector('`+offered+`:not([hidden])')`)
@@ -337,5 +350,28 @@ func xbWaitTransfer(t *testing.T, p *xbPage) {
 			t.Fatalf("%s: the transfer stalled at %.0f of %.0f bytes for %v\npage: %s", p.name, cur.Done, cur.Size, xbStall, xbState(p))
 		}
 		time.Sleep(time.Second)
+	}
+}
+
+// jsXBFirstOffer is, per mesh link of the page (by the other's participant
+// id), which side made its first offer: "sent" or "received" (mesh.js
+// Peer.firstOffer, the negotiation trace's first description).
+const jsXBFirstOffer = `Object.fromEntries((parley.routing?.() ?? []).map((r) => [r.id, r.firstOffer]))`
+
+// xbOfferedBy asserts from both ends' negotiation traces that offerer made
+// the first offer of its mesh link with answerer, and answerer none before
+// receiving it: "Firefox offers" proven, not assumed from the join order.
+func xbOfferedBy(t *testing.T, offerer, answerer *xbPage) {
+	t.Helper()
+	for _, side := range []struct {
+		p, other *xbPage
+		want     string
+	}{{offerer, answerer, "sent"}, {answerer, offerer, "received"}} {
+		id := xbEval[string](t, side.other, `parley.id`)
+		got := xbEval[map[string]string](t, side.p, jsXBFirstOffer)
+		if got[id] != side.want {
+			t.Errorf("%s (%s): first offer of the link to %s was %q, want %q (%s offers)\npage: %s",
+				side.p.name, side.p.tab.Kind(), side.other.name, got[id], side.want, offerer.tab.Kind(), xbState(side.p))
+		}
 	}
 }

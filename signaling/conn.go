@@ -67,9 +67,10 @@ type conn struct {
 	relay   relayState  // set once its room turned out to live on another node (remote.go)
 
 	// owned by the read goroutine
-	limiter     *rate.Limiter
-	refusals    int
-	lastRateErr time.Time
+	limiter        *rate.Limiter
+	refusals       int
+	lastRateErr    time.Time
+	lastLinkFailed time.Time // the last link-failed accepted for handling (linkfailed.go)
 
 	// guarded by Hub.mu
 	id, name string
@@ -366,6 +367,12 @@ func (c *conn) handle(frame []byte) {
 			perr = c.hub.moderate(c, req)
 		case TypeMLS:
 			perr = c.hub.mls(c, req)
+		case TypeLinkFailed:
+			if c.allowLinkFailed(time.Now()) {
+				perr = c.hub.linkFailed(c, req)
+			} else {
+				perr = protoErr(CodeRateLimited, "one %s per %v; this one was dropped", TypeLinkFailed, linkFailedSpacing)
+			}
 		}
 	}
 	if perr != nil && req.typ == TypeJoin && !joined {

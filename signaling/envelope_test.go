@@ -35,6 +35,7 @@ func TestEnvelopeKeysExact(t *testing.T) {
 		`{"type":"join","v":1,"room":"r","name":"A","password":"p","token":"t","resume":"x"}`,
 		`{"type":"stats","decryptFailures":1,"decryptedFrames":2,"switchMs":3}`,
 		`{"type":"moderate","action":"mute","to":"abc"}`,
+		`{"type":"link-failed","peer":"abc"}`,
 		`{"type":"key","data":1,"to":null}`,
 	} {
 		if _, perr := decode([]byte(ok)); perr != nil {

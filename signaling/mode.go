@@ -13,6 +13,8 @@ import "time"
 //   - auto: the join that makes the room mesh_max+1 switches it to SFU; it
 //     returns to mesh after staying at or below mesh_down for
 //     MeshDownDelay, so a room hovering around the limit does not flap.
+//     A room pinned by a failed mesh link (linkfailed.go) stays SFU while
+//     the pinned pair is in it.
 func (h *Hub) evaluate(r *room, except *conn) {
 	n, o := len(r.members), h.opts
 	want := r.mode
@@ -26,6 +28,8 @@ func (h *Hub) evaluate(r *room, except *conn) {
 	case PolicyAuto:
 		switch {
 		case n > o.MeshMax:
+			want = ModeSFU
+		case r.mode == ModeSFU && r.pinnedLocked():
 			want = ModeSFU
 		case r.mode == ModeSFU && n <= o.MeshDown:
 			if r.downTimer == nil {
@@ -54,7 +58,7 @@ func (h *Hub) meshDownExpired(r *room, wait uint64) {
 		return
 	}
 	r.downTimer = nil
-	if h.rooms[r.name] != r || r.policy != PolicyAuto || r.mode != ModeSFU || len(r.members) > h.opts.MeshDown {
+	if h.rooms[r.name] != r || r.policy != PolicyAuto || r.mode != ModeSFU || len(r.members) > h.opts.MeshDown || r.pinnedLocked() {
 		return
 	}
 	h.setMode(r, ModeMesh, false, nil)

@@ -50,7 +50,7 @@ func (nopObserver) ClientStats(ClientStats) {}
 
 // knownTypes are the client message types an Observer may see by name.
 var knownTypes = map[string]bool{
-	TypeJoin: true, TypeSignal: true, TypeKey: true, TypeLeave: true, TypeStats: true, TypeModerate: true, TypeMLS: true,
+	TypeJoin: true, TypeSignal: true, TypeKey: true, TypeLeave: true, TypeStats: true, TypeModerate: true, TypeMLS: true, TypeLinkFailed: true,
 }
 
 // messageLabel is typ when it is a protocol type, else "unknown".

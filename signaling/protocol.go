@@ -82,6 +82,9 @@ type inbound struct {
 	// stats: frames that failed before their sender's key arrived (normal)
 	DecryptFailuresBeforeKey json.RawMessage `json:"decryptFailuresBeforeKey"`
 
+	// link-failed's peer (linkfailed.go)
+	Peer json.RawMessage `json:"peer"`
+
 	// mls (mls.go)
 	Kind    json.RawMessage `json:"kind"`
 	Epoch   json.RawMessage `json:"epoch"`
@@ -156,6 +159,8 @@ func decode(frame []byte) (request, *ProtocolError) {
 		return decodeModerate(in, req)
 	case TypeMLS:
 		return decodeMLS(in, req)
+	case TypeLinkFailed:
+		return decodeLinkFailed(in, req)
 	}
 	return req, protoErr(CodeUnknownType, "unknown message type %q", truncate(typ, 32))
 }

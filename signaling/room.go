@@ -17,6 +17,7 @@ type room struct {
 	downTimer *time.Timer // running while an auto SFU room is small enough for mesh
 	downWaits uint64      // numbers the downTimers, so a stale one can tell
 	switches  int         // mode changes since the room was created
+	pins      []pair      // pairs whose mesh link failed: an auto room stays SFU while one is in it (linkfailed.go)
 	mls       mlsRoom     // the MLS Delivery Service's state (mls.go)
 
 	unencrypted bool // clients do not encrypt end to end (e2ee.go)

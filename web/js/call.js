@@ -25,6 +25,7 @@ import { Channels } from './channels.js';
 import { wireData } from './datafeatures.js';
 import { Roles, permissionsOf, roleLabels } from './permissions.js';
 import { Moderation } from './moderation.js';
+import { MediaWatch, trackCounts } from './mediastate.js';
 
 /** How often the anonymous health report goes to the server, and its cap per count. */
 const STATS_INTERVAL_MS = 15000;
@@ -77,7 +78,11 @@ export function runCall({
     const isViewer = (id) => roles.viewer(id);
     /** @type {Switcher} */
     let sw;
-    const mesh = new Mesh({ signaling: sig, media, relayOnly, accept: () => sw.mode === 'mesh', viewer: isViewer, e2ee });
+    const mesh = new Mesh({
+      signaling: sig, media, relayOnly, accept: () => sw.mode === 'mesh', viewer: isViewer, e2ee,
+      // A link the watchdog could not heal alone: the room moves to the SFU.
+      viaServer: (id) => sig.linkFailed(id),
+    });
     const sfu = new SfuLink({ signaling: sig, media, relayOnly, viewer: isViewer, e2ee });
     sw = new Switcher({ mesh, sfu, view, signal: (to, data) => sig.signal(to, data) });
     let policy = '';
@@ -200,6 +205,48 @@ export function runCall({
       // A viewer sends nothing, whatever its `media` payload claims.
       const sends = !isViewer(id);
       view.indicators(id, { mic: sends && (flags.mic ?? true), cam: sends && (flags.cam ?? true) && !muted, state });
+    };
+    // --- media state per participant (mediastate.js), shown apart from the lock ---
+    /** watched describes a participant to the media watch: what they send, what their tiles show. */
+    const watched = (p) => {
+      const id = p.id;
+      const link = mesh.peers.get(id)?.pc ? mesh.peers.get(id) : null;
+      const viaSfu = pathOf(id) === 'sfu';
+      /** @type {{mic?: boolean, cam?: boolean}} */
+      const flags = (viaSfu ? sfu.remoteMedia(id) ?? link?.remote : link?.remote ?? sfu.remoteMedia(id)) ?? {};
+      const sends = !isViewer(id);
+      /** @type {{video: string[], audio: string[]}} */
+      const tracks = { video: [], audio: [] };
+      for (const role of ['camera', 'screen']) {
+        const s = view.get(id, role)?.video.srcObject;
+        if (!(s instanceof MediaStream)) continue;
+        for (const t of s.getVideoTracks()) tracks.video.push(t.id);
+        for (const t of s.getAudioTracks()) tracks.audio.push(t.id);
+      }
+      return {
+        id, name: p.name, tracks, link: viaSfu ? null : link?.link ?? null,
+        expectVideo: sends && (flags.cam ?? true) && !view.paused.has(id),
+        expectAudio: sends && (flags.mic ?? true),
+      };
+    };
+    const mediaPcs = () => [...[...mesh.peers.values()].map((l) => l.pc), sfu.pc].filter((pc) => !!pc);
+    /** wantedTracks: the ids of every track a remote tile shows. */
+    const wantedTracks = () => new Set([...sw.parts.values()].flatMap((p) => {
+      const { tracks } = watched(p);
+      return [...tracks.video, ...tracks.audio];
+    }));
+    const mediaWatch = new MediaWatch({
+      participants: () => [...sw.parts.values()].map(watched),
+      sample: () => trackCounts(mediaPcs(), wantedTracks()),
+      onVerdict: (id, v) => view.setMedia(id, v),
+    });
+    mediaWatch.start();
+    // Tests: the verdicts, and what the watch reads (for failure dumps).
+    debug.media = () => Object.fromEntries([...view.media].map(([id, v]) => [id, { ...v }]));
+    debug.mediaInputs = async () => {
+      const problems = [];
+      const counts = Object.fromEntries(await trackCounts(mediaPcs(), wantedTracks(), problems));
+      return { counts, problems, watched: [...sw.parts.values()].map(watched) };
     };
     const refreshAll = () => {
       for (const id of sw.parts.keys()) refresh(id);
@@ -410,6 +457,12 @@ export function runCall({
         resolve(detail);
         return;
       }
+      if (detail.ref === 'link-failed') {
+        // Not an auto room (or no SFU): the link's own note already says
+        // it cannot connect, and its watchdog keeps trying.
+        console.info('parley: the server will not carry this room through the SFU:', detail.message);
+        return;
+      }
       if (FINAL_ERRORS.has(detail.code)) {
         end(detail.code, typeof detail.message === 'string' ? detail.message : '');
         return;
@@ -532,6 +585,7 @@ export function runCall({
       if (finished) return;
       finished = true;
       clearInterval(report);
+      mediaWatch.stop();
       ac.abort();
       media.removeEventListener('change', onMedia);
       sig.leave();
@@ -613,8 +667,11 @@ function expose(debug, s) {
     transceivers: p.pc?.getTransceivers().map((t) => `${t.mid} ${t.direction}/${t.currentDirection} ${t.receiver.track.muted ? 'muted' : 'live'}`) ?? [],
     signaling: p.pc?.signalingState ?? null,
     queued: p.queued, step: p.step && { ...p.step, ms: Date.now() - p.step.since },
-    pendingOffer: !!p.pendingOffer, wantOffer: p.wantOffer, polite: p.polite, trace: p.traced,
+    pendingOffer: !!p.pendingOffer, wantOffer: p.wantOffer, polite: p.polite, firstOffer: p.firstOffer,
+    ladder: [...p.ladder], trace: p.traced,
   }));
+  // Every mesh link watchdog's rungs per participant, kept after the link closed.
+  debug.ladders = () => Object.fromEntries([...mesh.ladders].map(([id, l]) => [id, [...l]]));
   debug.switches = () => sw.history.map((h) => ({ ...h }));
   Object.defineProperty(debug, 'switching', { get: () => sw.switching, configurable: true, enumerable: true });
 }

@@ -53,15 +53,18 @@
 // still unanswered, that offer sent again), then a relay-only path through
 // the TURN servers of the welcome (iceTransportPolicy 'relay'; an offer
 // still unanswered is rolled back first: the other side refused it), then
+// asking the server to carry the room through the SFU (`link-failed`,
+// docs/protocol.md: an auto room moves there and stays while this pair is
+// in it; the tile says "… — trying through the server" meanwhile), then
 // ICE restarts every LINK_STEP_MS with the state 'failed'. A link that
-// connects clears the state.
+// connects clears the state; `ladder` lists the rungs taken.
 //
 // Viewers (docs/access.md `publish: false`): the server cannot police what
 // a browser sends over a mesh link, so media tracks from a participant the
 // server marked `viewer` are ignored here: never routed, shown or played.
 
 import { RemoteStreams } from './streams.js';
-import { sanitizeDescription } from './sdp.js';
+import { sanitizeDescription, dtlsRole, keepDtlsRole } from './sdp.js';
 import { LinkAdapt, VIEW_CHANNEL } from './meshadapt.js';
 
 /** After this long in `failed` despite ICE restarts, a peer counts as gone. */
@@ -110,15 +113,19 @@ export class Mesh extends EventTarget {
    *          relayOnly?: boolean,
    *          accept?: (from: string, data: object) => boolean,
    *          viewer?: (id: string) => boolean,
+   *          viaServer?: ((id: string) => boolean)|null,
    *          e2ee?: import('./e2ee.js').E2EE|null}} opts
    *   accept: whether a signal from someone we have no connection with may
    *   open one (not while the room uses the SFU).
    *   viewer: whether a participant is a viewer, whose media is ignored.
+   *   viaServer: asks the server to carry the room through the SFU
+   *   (`link-failed`), the watchdog's last rung.
    *   e2ee: encrypts our frames and decrypts theirs (attached right after
    *   each transceiver appears; see E2EE.attachAll).
    */
-  constructor({ signaling, media, relayOnly = false, accept = () => true, viewer = () => false, e2ee = null }) {
+  constructor({ signaling, media, relayOnly = false, accept = () => true, viewer = () => false, viaServer = null, e2ee = null }) {
     super();
+    this.viaServer = viaServer;
     this.viewer = viewer;
     this.e2ee = e2ee;
     this.signaling = signaling;
@@ -130,6 +137,12 @@ export class Mesh extends EventTarget {
     this.iceServers = [];
     /** @type {Map<string, Peer>} */
     this.peers = new Map();
+    /**
+     * @type {Map<string, string[]>} per participant, the watchdog's rungs
+     * over all their links (kept after a link closes: tests read how a
+     * link healed, also when the room moved to the SFU)
+     */
+    this.ladders = new Map();
   }
 
   /**
@@ -237,6 +250,8 @@ export class Peer {
     this.pendingOffer = null;
     this.wantOffer = false; // negotiation is needed once the connection is stable
     this.glares = 0; // offers that collided with ours (for tests and debugging)
+    /** @type {''|'sent'|'received'} which side made this link's first offer (tests prove who offered) */
+    this.firstOffer = '';
     /** Our tracks were added (the initiator at once, the answerer at the first offer). */
     this.attached = false;
     /** @type {Record<string, Transceiver|null>} our sending transceiver per role */
@@ -266,13 +281,19 @@ export class Peer {
     /** @type {string[]} the last negotiation steps, for failure dumps */
     this.traced = [];
     this.closed = false;
+    /** the link has been connected once (its DTLS association exists) */
+    this.everConnected = false;
     this.failedSince = 0;
     this.giveUpTimer = 0;
     this.restartTimer = 0;
     /** @type {{state: ''|'trying'|'failed', text: string}} the watchdog's verdict (peer-link) */
     this.link = { state: '', text: '' };
-    /** @type {''|'restart'|'relay'|'failed'} the last recovery step taken */
+    /** @type {''|'restart'|'relay'|'server'|'failed'} the last recovery step taken */
     this.rescue = '';
+    /** @type {string[]} the recovery steps taken, in order (tests read the ladder; Mesh.ladders keeps it) */
+    this.ladder = [];
+    if (!mesh.ladders.has(id)) mesh.ladders.set(id, []);
+    this.ladderLog = mesh.ladders.get(id);
     this.linkTimer = 0;
   }
 
@@ -372,14 +393,30 @@ export class Peer {
       return;
     }
     this.wantOffer = false;
+    this.firstOffer ||= 'sent';
     if (this.polite && pc.currentLocalDescription) {
       const offer = await pc.createOffer();
       this.pendingOffer = offer;
-      this.signal({ description: sanitizeDescription(offer) });
+      this.signal({ description: this.outgoing(offer) });
       return;
     }
     await pc.setLocalDescription();
-    this.signal({ description: sanitizeDescription(pc.localDescription) });
+    this.signal({ description: this.outgoing(pc.localDescription) });
+  }
+
+  /**
+   * outgoing is a description as it is sent: repaired for the other
+   * browser, and an offer on a link that has a DTLS role but has never
+   * connected states that role (sdp.js keepDtlsRole: Firefox would
+   * otherwise take the other role after an ICE restart, which Chromium
+   * refuses). A link that connected keeps its DTLS association in both
+   * browsers; its offers go as they are.
+   */
+  outgoing(desc) {
+    const pc = this.pc;
+    if (!pc || this.everConnected) return sanitizeDescription(desc);
+    const role = dtlsRole(pc.currentLocalDescription?.sdp, pc.currentRemoteDescription?.sdp);
+    return keepDtlsRole(sanitizeDescription(desc), role);
   }
 
   /** handle processes one signal payload (serialized by enqueue). */
@@ -393,6 +430,7 @@ export class Peer {
     const description = data.description;
     if (description && typeof description === 'object') {
       if (description.type === 'offer') {
+        this.firstOffer ||= 'received';
         const collision = pc.signalingState !== 'stable' || !!this.pendingOffer;
         if (collision) this.glares++;
         this.ignoreOffer = collision && !this.polite;
@@ -410,7 +448,7 @@ export class Peer {
           await this.syncSenders(); // our tracks ride in the answer
         }
         await pc.setLocalDescription();
-        this.signal({ description: sanitizeDescription(pc.localDescription) });
+        this.signal({ description: this.outgoing(pc.localDescription) });
       } else if (description.type === 'answer') {
         if (this.pendingOffer) {
           const offer = this.pendingOffer;
@@ -521,6 +559,7 @@ export class Peer {
     if (!pc || this.closed) return;
     switch (pc.connectionState) {
       case 'connected':
+        this.everConnected = true;
         this.watchTransports();
         this.failedSince = 0;
         clearTimeout(this.giveUpTimer);
@@ -540,8 +579,8 @@ export class Peer {
           this.watchLink(pc, LINK_STEP_MS);
           const giveUp = () => {
             if (this.pc !== pc || pc.connectionState !== 'failed') return;
-            if (this.relayPossible()) {
-              // Not before the relay path had its chance.
+            if (this.relayPossible() || this.serverPossible()) {
+              // Not before the relay path and the SFU had their chance.
               this.rescueStep(pc);
               this.giveUpTimer = setTimeout(giveUp, FAILED_GIVE_UP_MS);
               return;
@@ -609,8 +648,13 @@ export class Peer {
 
   /** relayPossible: the relay-only rung is still to come and there is a TURN server for it. */
   relayPossible() {
-    if (this.rescue === 'relay' || this.rescue === 'failed' || this.mesh.relayOnly) return false;
+    if ((this.rescue !== '' && this.rescue !== 'restart') || this.mesh.relayOnly) return false;
     return this.mesh.iceServers.some((s) => [s.urls].flat().some((u) => /^turns?:/.test(String(u))));
+  }
+
+  /** serverPossible: asking the server to carry the room (the SFU) is still to come. */
+  serverPossible() {
+    return this.rescue !== 'server' && this.rescue !== 'failed' && !!this.mesh.viaServer;
   }
 
   tryingText() {
@@ -630,10 +674,18 @@ export class Peer {
       } catch (err) {
         console.warn(`parley: peer ${this.name || this.id}: cannot switch to relay only:`, err.message);
       }
+    } else if (this.serverPossible()) {
+      // Nothing left to try alone: the room moves to the SFU (an auto
+      // room; otherwise the server refuses and the next rung says so).
+      this.rescue = 'server';
+      this.setLink('trying', `Can't connect directly to ${this.name || 'this participant'} — trying through the server`);
+      this.mesh.viaServer?.(this.id);
     } else {
       this.rescue = 'failed';
       this.setLink('failed', `Can't connect to ${this.name || 'this participant'}. Still trying…`);
     }
+    this.ladder.push(this.rescue);
+    this.ladderLog.push(this.rescue);
     this.trace(`link: ${this.rescue}`);
     const step = this.rescue;
     this.enqueue(async () => {
@@ -646,7 +698,7 @@ export class Peer {
           // Unanswered for 10 s: maybe lost, maybe only slow (a loaded
           // machine). Send it again; a rollback now could pair its late
           // answer with the next offer.
-          this.signal({ description: sanitizeDescription(pc.localDescription) });
+          this.signal({ description: this.outgoing(pc.localDescription) });
           return;
         }
         // Unanswered for 20 s or more (the other side refused it): it

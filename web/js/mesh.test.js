@@ -52,13 +52,13 @@ class FakePC extends EventTarget {
 const TURN = [{ urls: ['turn:127.0.0.1:3478?transport=udp'], username: 'u', credential: 'c' }];
 
 /** setup makes a mesh whose newcomer ("a") connects to Bob ("b"), and records peer-link events. */
-function setup(t, iceServers) {
+function setup(t, iceServers, viaServer = null) {
   mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   t.after(() => mock.timers.reset());
   globalThis.RTCPeerConnection = FakePC;
   const sent = [];
   const media = { describe: () => ({}), track: () => null, camera: null, screen: null };
-  const mesh = new Mesh({ signaling: { signal: (to, data) => sent.push(data) }, media });
+  const mesh = new Mesh({ signaling: { signal: (to, data) => sent.push(data) }, media, viaServer });
   const links = [];
   mesh.addEventListener('peer-link', ({ detail: { peer } }) => links.push({ ...peer.link }));
   mesh.start({ id: 'a', iceServers, peers: [] });
@@ -140,4 +140,31 @@ test('a link still waiting for the first offer shows the note but makes no offer
   assert.ok(links.some((l) => l.state === 'trying'));
   assert.equal(pc.restarts, 0, 'an offer with no m-line would be refused');
   assert.equal(pc.signalingState, 'stable');
+});
+
+test('the ladder ends by asking the server to carry the room (after the relay)', async (t) => {
+  const asked = [];
+  const { peer, pc, links } = setup(t, TURN, (id) => asked.push(id));
+  await advance(10000);
+  await advance(10000);
+  assert.equal(pc.config.iceTransportPolicy, 'relay');
+  assert.deepEqual(asked, []);
+  await advance(10000);
+  assert.deepEqual(asked, ['b'], 'link-failed about Bob, once');
+  assert.deepEqual(links.at(-1), { state: 'trying', text: "Can't connect directly to Bob — trying through the server" });
+  await advance(10000);
+  assert.equal(links.at(-1).state, 'failed', 'the server did not help: the link says it failed');
+  await advance(10000);
+  assert.deepEqual(asked, ['b'], 'asked only once');
+  assert.deepEqual(peer.ladder, ['restart', 'relay', 'server', 'failed', 'failed']);
+});
+
+test('without a TURN server the server is asked right after the ICE restart', async (t) => {
+  const asked = [];
+  const { peer } = setup(t, [], (id) => asked.push(id));
+  await advance(10000);
+  assert.deepEqual(asked, []);
+  await advance(10000);
+  assert.deepEqual(asked, ['b']);
+  assert.deepEqual(peer.ladder, ['restart', 'server']);
 });

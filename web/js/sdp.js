@@ -157,3 +157,62 @@ export function sanitizeDescription(desc) {
   const { type, sdp } = desc;
   return sdp === undefined ? { type } : { type, sdp: sanitizeSdp(sdp) };
 }
+
+// Keeping the DTLS role across an ICE restart.
+//
+// The cause (seen with Firefox ESR 153 and Chromium 156, December 2026, in
+// TestBrowserMeshLinkHeals): a mesh link whose ICE never connected, where
+// Chromium answered the first offer (a=setup:active: Chromium is the DTLS
+// client, Firefox the server). The link watchdog's ICE restart makes
+// Chromium offer again, with a=setup:actpass as JSEP §5.2.2 says; Firefox,
+// whose DTLS association never started, answers a=setup:active as for a
+// new association. Chromium refuses the role change ("Failed to set SSL
+// role for the transport") and from then on every description of that link
+// fails both ways: the link can never heal, not even through TURN.
+//
+// The choice: an offer on a link whose role is already negotiated, but
+// whose DTLS association never started (mesh.js: a link that never
+// connected), states that role (a=setup:active or passive instead of actpass), which RFC 4145
+// §4 allows an offerer and which leaves the answerer one valid answer, the
+// opposite role. Only the text sent changes: the local description keeps
+// actpass (Chromium refuses to apply an offer with anything else), and the
+// answer then matches the role the browser already holds. A first offer
+// (no role yet) is sent as it is.
+
+/**
+ * setupOf returns the first a=setup value of sdp ('' if none).
+ * @param {string|undefined|null} sdp
+ */
+function setupOf(sdp) {
+  const m = /(?:^|\n)a=setup:(\w+)/.exec(sdp ?? '');
+  return m ? m[1] : '';
+}
+
+/**
+ * dtlsRole returns the DTLS role a connection negotiated in its last
+ * completed exchange: 'active' (client) or 'passive' (server), from our
+ * answer's a=setup or else the opposite of theirs; '' before any.
+ * @param {string|undefined|null} localSdp  the current local description
+ * @param {string|undefined|null} remoteSdp the current remote description
+ * @returns {''|'active'|'passive'}
+ */
+export function dtlsRole(localSdp, remoteSdp) {
+  const local = setupOf(localSdp);
+  if (local === 'active' || local === 'passive') return local;
+  const remote = setupOf(remoteSdp);
+  if (remote === 'active') return 'passive';
+  if (remote === 'passive') return 'active';
+  return '';
+}
+
+/**
+ * keepDtlsRole returns an offer whose a=setup:actpass lines state role
+ * instead; answers, and offers when role is '', are returned unchanged.
+ * @param {RTCSessionDescriptionInit} desc
+ * @param {''|'active'|'passive'} role
+ * @returns {RTCSessionDescriptionInit}
+ */
+export function keepDtlsRole(desc, role) {
+  if (desc.type !== 'offer' || !role || typeof desc.sdp !== 'string') return desc;
+  return { type: desc.type, sdp: desc.sdp.replace(/(^|\n)a=setup:actpass(?=\r?\n|$)/g, `$1a=setup:${role}`) };
+}

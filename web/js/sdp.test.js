@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { sanitizeSdp, sanitizeDescription, strayLines } from './sdp.js';
+import { sanitizeSdp, sanitizeDescription, strayLines, dtlsRole, keepDtlsRole } from './sdp.js';
 
 // Real descriptions recorded from Firefox ESR 153 and Chromium 156
 // (headless, December 2026): offers with three m=audio/video/video
@@ -107,4 +107,27 @@ test('sanitizeDescription keeps the type and repairs the sdp', () => {
   assert.equal(d.type, 'offer');
   assert.deepEqual(strayLines(d.sdp), []);
   assert.deepEqual(sanitizeDescription({ type: 'rollback' }), { type: 'rollback' });
+});
+
+test('dtlsRole: from our answer, else the opposite of theirs, else none', () => {
+  const sdp = (setup) => `v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:${setup}\r\n`;
+  assert.equal(dtlsRole(sdp('active'), sdp('actpass')), 'active');
+  assert.equal(dtlsRole(sdp('passive'), sdp('actpass')), 'passive');
+  assert.equal(dtlsRole(sdp('actpass'), sdp('active')), 'passive');
+  assert.equal(dtlsRole(sdp('actpass'), sdp('passive')), 'active');
+  assert.equal(dtlsRole(null, null), '');
+  assert.equal(dtlsRole(sdp('actpass'), null), '');
+});
+
+test('keepDtlsRole states the role in an offer, and only there', () => {
+  const offer = fixture('chromium-offer-prefs');
+  assert.match(offer, /a=setup:actpass/);
+  const kept = keepDtlsRole({ type: 'offer', sdp: offer }, 'active');
+  assert.doesNotMatch(kept.sdp, /a=setup:actpass/);
+  assert.equal(kept.sdp.split('a=setup:active').length, offer.split('a=setup:actpass').length);
+  assert.equal(kept.sdp.replaceAll('a=setup:active', 'a=setup:actpass'), offer, 'nothing else changes');
+  const answer = { type: 'answer', sdp: fixture('firefox-answer-prefs') };
+  assert.equal(keepDtlsRole(answer, 'passive'), answer);
+  const first = { type: 'offer', sdp: offer };
+  assert.equal(keepDtlsRole(first, ''), first, 'no role yet: sent as it is');
 });

@@ -227,6 +227,15 @@ export class Signaling extends EventTarget {
   }
 
   /**
+   * linkFailed tells the server that our mesh link to a participant cannot
+   * connect (docs/protocol.md `link-failed`): an auto room then moves to
+   * the SFU. Not kept for a resume: the watchdog asks again if it must.
+   */
+  linkFailed(peer) {
+    return this.joined && this.send({ type: 'link-failed', peer });
+  }
+
+  /**
    * stats reports the client's health (docs/protocol.md `stats`): counts
    * since the previous report, e.g. {decryptFailures, decryptedFrames,
    * switchMs}. Nothing identifying goes in it.

@@ -25,6 +25,8 @@ export class TileView {
     this.roles = new Map();
     /** @type {Map<string, {state: string, text: string}>} participant id → link problem (setLinkState) */
     this.links = new Map();
+    /** @type {Map<string, import('./mediastate.js').MediaVerdict>} participant id → media state (setMedia) */
+    this.media = new Map();
     /** @type {Set<string>} tile keys whose video the SFU pauses to save bandwidth (setPaused) */
     this.paused = new Set();
     /** @type {((id: string, tile: Tile) => void)|null} adds per-tile controls to camera tiles (moderation.js) */
@@ -42,6 +44,7 @@ export class TileView {
       const lock = this.locks.get(id);
       if (lock) t.setE2ee(lock);
       this.applyLink(id, t);
+      this.applyMedia(id, t);
       this.applyPaused(key, t);
       if (role !== 'screen') {
         const labels = this.roles.get(id);
@@ -67,6 +70,7 @@ export class TileView {
     this.locks.delete(id);
     this.roles.delete(id);
     this.links.delete(id);
+    this.media.delete(id);
     this.paused.delete(id);
     this.paused.delete(screenKey(id));
     this.grid.remove(id);
@@ -146,8 +150,6 @@ export class TileView {
       const t = this.get(id, role);
       if (!t) continue;
       t.setE2ee(lock);
-      if (t.lock) delete t.lock.dataset.linkNote; // setE2ee wrote a fresh label
-      this.applyLink(id, t);
     }
   }
 
@@ -155,8 +157,8 @@ export class TileView {
    * setLinkState shows a problem with the link to a participant next to
    * the lock of their tiles: state 'trying' | 'failed' with a sentence
    * ("Can't connect directly to NAME — trying another way"); '' clears it.
-   * The lock keeps saying whether the key is verified, but never alone on
-   * a tile whose media does not flow: its label says so too.
+   * The lock's own look follows the media state (setMedia), which takes
+   * this sentence while the link has a problem.
    * DOM hook: `.tile[data-link=STATE] .link-state`.
    */
   setLinkState(id, state, text) {
@@ -164,7 +166,10 @@ export class TileView {
     else this.links.delete(id);
     for (const role of ['camera', 'screen']) {
       const t = this.get(id, role);
-      if (t) this.applyLink(id, t);
+      if (t) {
+        this.applyLink(id, t);
+        this.applyMedia(id, t);
+      }
     }
   }
 
@@ -175,10 +180,6 @@ export class TileView {
     if (!link) {
       note?.remove();
       delete t.el.dataset.link;
-      if (t.lock?.dataset.linkNote) {
-        t.lock.setAttribute('aria-label', t.lock.dataset.linkNote);
-        delete t.lock.dataset.linkNote;
-      }
       return;
     }
     if (!note) {
@@ -191,11 +192,47 @@ export class TileView {
     else t.label.prepend(note);
     note.textContent = link.text;
     t.el.dataset.link = link.state;
-    if (t.lock) {
-      const plain = t.lock.dataset.linkNote ?? t.lock.getAttribute('aria-label') ?? '';
-      t.lock.dataset.linkNote = plain;
-      t.lock.setAttribute('aria-label', `${plain} No picture or sound arrives: ${link.text}.`);
+  }
+
+  /**
+   * setMedia shows whether a participant's picture and sound arrive
+   * (mediastate.js verdict), apart from their lock: while nothing
+   * expected arrives the lock reads "keys verified — no media yet" (never
+   * plain verified), and once the grace period is over the tile says
+   * "No picture or sound from NAME yet" (unless the link's own note already
+   * says why). DOM hook: `.tile[data-media=waiting|stalled] .media-state`.
+   * @param {string} id
+   * @param {import('./mediastate.js').MediaVerdict} verdict
+   */
+  setMedia(id, verdict) {
+    this.media.set(id, verdict);
+    for (const role of ['camera', 'screen']) {
+      const t = this.get(id, role);
+      if (t) this.applyMedia(id, t);
     }
+  }
+
+  /** applyMedia puts a participant's media state on one of their tiles. */
+  applyMedia(id, t) {
+    const v = this.media.get(id);
+    const none = v && (v.state === 'waiting' || v.state === 'stalled');
+    const link = this.links.get(id);
+    t.setNoMedia(none ? (link?.text || v.text) : '');
+    if (none) t.el.dataset.media = v.state;
+    else delete t.el.dataset.media;
+    let note = t.el.querySelector('.media-state');
+    if (!none || !v.note || link) {
+      note?.remove();
+      return;
+    }
+    if (!note) {
+      note = document.createElement('span');
+      note.className = 'media-state';
+      note.setAttribute('role', 'status');
+      if (t.lock) t.lock.after(note);
+      else t.label.prepend(note);
+    }
+    note.textContent = v.text; // after insertion: a live region announces changes
   }
 
   /**

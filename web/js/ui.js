@@ -412,8 +412,30 @@ export class Tile {
       this.label.prepend(this.lock);
       this.el.append(this.lockCode);
     }
+    this.lockState = { state, failed };
+    this.renderLock();
+    this.lockCode.textContent = code ? `Room code (everyone should see the same): ${code}` : 'No room code yet';
+  }
+
+  /**
+   * setNoMedia tells the lock whether this participant's picture and sound
+   * arrive (mediastate.js): text is the sentence saying they do not, '' if
+   * they do. A verified lock over media that does not flow looks and reads
+   * "keys verified — no media yet", never plain verified (docs/e2ee.md).
+   * DOM hook: `.tile .e2ee[data-media=none]`.
+   */
+  setNoMedia(text) {
+    if ((this.noMedia ?? '') === text) return;
+    this.noMedia = text;
+    this.renderLock();
+  }
+
+  /** renderLock writes the lock's look, tooltip and label from its state and the media's. */
+  renderLock() {
+    if (!this.lock || !this.lockState) return;
+    const { state, failed } = this.lockState;
     const who = this.name;
-    const text = {
+    let text = {
       verified: `End-to-end encrypted; ${who} was admitted with the invite link`,
       unverified: `End-to-end encrypted; ${who} is not verified: compare the room code`,
       waiting: `${who} is not in the encrypted group yet; nothing is shared with them`,
@@ -421,11 +443,17 @@ export class Tile {
       failing: `End-to-end decryption of ${who} is failing (${failed} frames)`,
       off: 'Not end-to-end encrypted',
     }[state] ?? 'End-to-end encryption';
+    if (this.noMedia) {
+      if (state === 'verified') text = `Keys verified — no media yet: ${this.noMedia}`;
+      else text = `${text}. ${this.noMedia}`;
+      this.lock.dataset.media = 'none';
+    } else {
+      delete this.lock.dataset.media;
+    }
     this.lock.dataset.e2ee = state;
     this.lock.replaceChildren(lockIcon(state === 'off'));
     this.lock.title = text;
     this.lock.setAttribute('aria-label', `${text}. Show the room code.`);
-    this.lockCode.textContent = code ? `Room code (everyone should see the same): ${code}` : 'No room code yet';
   }
 
   remove() {
