@@ -1,3 +1,4 @@
+// @ts-check
 // Whether a participant's picture and sound actually arrive, apart from
 // their encryption lock (docs/e2ee.md "The lock and the media"). A lock
 // says whose keys we hold; it says nothing about whether their media gets
