@@ -11,7 +11,10 @@
 // participant each receiver must carry (mesh: the link's peer; SFU: bound
 // by the controller from the SFU's `tracks`), and the counters it reports
 // every STATS_MS:
-//   {type: 'stats', encrypted, dropped, peers: {id: {decrypted, failed, misbound}}, timing}
+//   {type: 'stats', encrypted, dropped, peers: {id: {decrypted, failed, early, misbound}}, timing}
+// (early: of the failed, frames under an epoch we do not have yet, whose
+// commit had not reached us or was still being processed: join latency,
+// not an alarm)
 // A frame is dropped, never passed on, when it does not decrypt (passed
 // on, Opus plays ciphertext as loud noise), when its KID names a member
 // other than the one its receiver carries (misbound: the server moved a
@@ -55,14 +58,19 @@ let nextEpoch = null;
 let endNextEpochWait = () => {};
 let encrypted = 0;
 let dropped = 0; // frames we could not encrypt (no key yet)
-/** @type {Map<string, {decrypted: number, failed: number, misbound: number}>} */
+/**
+ * Per sender. Of the failed: early (an epoch not ours yet), late (an epoch
+ * retired or unknown), misbound, replayed, forged (did not authenticate);
+ * the rest did not parse.
+ * @type {Map<string, {decrypted: number, failed: number, early: number, late: number, misbound: number, replayed: number, forged: number}>}
+ */
 const peers = new Map();
 const timing = { encrypt: [], decrypt: [], encBytes: 0 };
 
 function count(peer) {
   let c = peers.get(peer);
   if (!c) {
-    c = { decrypted: 0, failed: 0, misbound: 0 };
+    c = { decrypted: 0, failed: 0, early: 0, late: 0, misbound: 0, replayed: 0, forged: 0 };
     peers.set(peer, c);
   }
   return c;
@@ -125,7 +133,10 @@ async function decryptFrame(frame, controller, kind, expected) {
   }
   const who = expected || 'unknown';
   if (!expected || !entry) {
-    count(who).failed++; // an unbound SFU receiver, or no key for this KID
+    const c = count(who);
+    c.failed++; // an unbound SFU receiver, or no key for this KID
+    if (ring.isAhead(Number(parsed.kid))) c.early++; // its epoch has not reached us yet
+    else if (expected) c.late++; // its epoch was retired, or never ours
     return;
   }
   if (entry.peer !== expected) {
@@ -137,12 +148,16 @@ async function decryptFrame(frame, controller, kind, expected) {
   try {
     const out = await unprotectFrame(await entry.key, data, clearBytes(kind, data), parsed);
     if (!ring.fresh(entry, parsed.ctr)) {
-      count(who).failed++; // a replayed frame (replay.js)
+      const c = count(who);
+      c.failed++;
+      c.replayed++; // a replayed frame (replay.js)
       return;
     }
     frame.data = out.buffer;
   } catch {
-    count(who).failed++;
+    const c = count(who);
+    c.failed++;
+    c.forged++; // did not authenticate under its sender's key
     return;
   }
   if (kind === 'video') record(timing.decrypt, performance.now() - t0);

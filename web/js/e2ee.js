@@ -167,6 +167,10 @@ class PeerRecord {
     this.media = 'waiting';
     this.decrypted = 0;
     this.failed = 0;
+    /** of the failed, those that are no key problem: the worker's `early` and `replayed` */
+    this.early = 0;
+    /** the worker's failure counts by reason, for the debug view */
+    this.why = {};
     this.misbound = 0;
     /** whether a member's commit re-added them with a used KeyPackage (hostileAdd) */
     this.hostile = false;
@@ -733,15 +737,30 @@ export class E2EE extends EventTarget {
       if (!p) continue;
       const dd = c.decrypted - p.decrypted;
       const df = c.failed - p.failed;
+      // Not a key problem: frames under an epoch whose commit had not
+      // reached us yet (early), and duplicates the replay check dropped
+      // (a healthy mesh call showed 1–12; a server that replays frames on
+      // purpose would report its own health counts as it liked anyway).
+      const early = (c.early ?? 0) + (c.replayed ?? 0);
+      const de = Math.min(Math.max(0, early - p.early), Math.max(0, df));
       p.decrypted = c.decrypted;
       p.failed = c.failed;
+      p.early = early;
+      p.why = { early: c.early ?? 0, late: c.late ?? 0, replayed: c.replayed ?? 0, forged: c.forged ?? 0, misbound: c.misbound ?? 0 };
       const mis = (c.misbound ?? 0) > p.misbound;
       p.misbound = c.misbound ?? 0;
       this.unreported.decrypted += Math.max(0, dd);
       // Frames that beat the sender's keys are normal, not an alarm: a
-      // batch counts as failed only if the keys were there at the last one.
-      if (p.keyedBefore) this.unreported.failed += Math.max(0, df);
-      else this.unreported.beforeKey += Math.max(0, df);
+      // batch counts as failed only if the keys were there at the last
+      // one, and never its frames under an epoch whose commit had not
+      // reached us yet (a join's, each time someone joins) nor the
+      // duplicates dropped (see above).
+      if (p.keyedBefore) {
+        this.unreported.failed += Math.max(0, df - de);
+        this.unreported.beforeKey += de;
+      } else {
+        this.unreported.beforeKey += Math.max(0, df);
+      }
       p.keyedBefore = p.leaf >= 0;
       const before = this.peerState(p);
       if (dd > 0) p.media = 'ok';
@@ -766,7 +785,8 @@ export class E2EE extends EventTarget {
   /**
    * peerInfo: {state ('verified'|'unverified'|'waiting'|'refused'|'failing'),
    * auth, media, code (the room code), name (from their MLS credential),
-   * leaf, decrypted, failed, misbound, refused (why), gotKey (a member)},
+   * leaf, decrypted, failed, why (failures by reason: early, late, replayed,
+   * forged, misbound), misbound, refused (why), gotKey (a member)},
    * or null for someone we know nothing of.
    */
   peerInfo(id) {
@@ -777,7 +797,7 @@ export class E2EE extends EventTarget {
       state: this.peerState(p),
       auth: member ? (this.secret ? 'verified' : 'unverified') : (p.refused ? 'refused' : 'waiting'),
       media: p.media, code: member ? this.code : '', name: member ? p.name : '', leaf: p.leaf,
-      decrypted: p.decrypted, failed: p.failed, misbound: p.misbound, refused: p.refused, gotKey: member,
+      decrypted: p.decrypted, failed: p.failed, why: p.why, misbound: p.misbound, refused: p.refused, gotKey: member,
     };
   }
 

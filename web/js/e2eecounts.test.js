@@ -26,3 +26,19 @@ test('failures before the key are counted apart from failures after it', async (
   assert.deepEqual(e.takeCounts(), { decrypted: 0, failed: 0, beforeKey: 0 });
   e.close();
 });
+
+test('failures under an epoch that has not reached us yet are not an alarm', async () => {
+  const e = new E2EE({ signaling: { key() {} }, secret: null });
+  const p = e.peer('p');
+  const stats = (decrypted, failed, early) =>
+    e.onWorker({ type: 'stats', encrypted: 0, dropped: 0, peers: { p: { decrypted, failed, early } } });
+  p.leaf = 1;
+  stats(100, 0, 0);
+  stats(200, 12, 12); // someone joined: p's frames under the new epoch beat its commit to us
+  stats(300, 14, 12); // 2 failures under an epoch we have: an alarm
+  assert.deepEqual(e.takeCounts(), { decrypted: 300, failed: 2, beforeKey: 12 });
+  // A duplicate the replay check dropped is no key problem either.
+  e.onWorker({ type: 'stats', encrypted: 0, dropped: 0, peers: { p: { decrypted: 400, failed: 17, early: 12, replayed: 3 } } });
+  assert.deepEqual(e.takeCounts(), { decrypted: 100, failed: 0, beforeKey: 3 });
+  e.close();
+});

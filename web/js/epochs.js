@@ -80,6 +80,14 @@ export const GRACE_MS = 3000;
 export const NEXT_EPOCH_WAIT_MS = 1000;
 
 /**
+ * How many epochs past our newest a KID may name and still count as one
+ * whose commit is on its way (isAhead): a few joins in a row while this
+ * member is busy; far more than a room changes epoch in the seconds a
+ * commit takes to arrive, far fewer than the 2^E a KID can name.
+ */
+export const AHEAD_EPOCHS = 16;
+
+/**
  * @typedef {{epoch: number, base: Uint8Array, groupSize: number,
  *   members: Map<number, string>, keys: Map<number, Promise<SFrameKey>>,
  *   windows: Map<number, ReplayWindow>}} Epoch
@@ -137,6 +145,21 @@ export class EpochRing {
   isNext(kid) {
     if (this.newest < 0 || !Number.isSafeInteger(kid) || kid < 0) return false;
     return kidEpochBits(kid) === kidEpochBits(this.newest + 1) && !this.has(this.newest + 1);
+  }
+
+  /**
+   * isAhead says whether a KID names an epoch after the newest one
+   * installed, by at most AHEAD_EPOCHS (or any epoch, before the first):
+   * its commit has not reached us yet, or is still being processed. A
+   * frame under it failing is join latency, not an alarm; one under a
+   * retired or unknown epoch is.
+   */
+  isAhead(kid) {
+    if (!Number.isSafeInteger(kid) || kid < 0) return false;
+    if (this.newest < 0) return true;
+    const e = 2 ** EPOCH_BITS;
+    const d = (kidEpochBits(kid) - kidEpochBits(this.newest) + e) % e;
+    return d >= 1 && d <= AHEAD_EPOCHS && !this.has(this.newest + d);
   }
 
   /** has says whether an epoch is installed and not retired. */

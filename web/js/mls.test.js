@@ -13,7 +13,7 @@ import {
   welcomeTag, checkWelcomeTag, makeKid, kidIndex, kidEpochBits, indexBits, roomCode,
   encodeIdentity, decodeIdentity, MlsInputError, EPOCH_BITS, KP_LIFETIME_S, MAX_KP_LIFETIME_S, lifetimeProblem,
 } from './mls.js';
-import { EpochRing } from './epochs.js';
+import { EpochRing, AHEAD_EPOCHS } from './epochs.js';
 import { SFrameKey, protectFrame, unprotectFrame, parseFrame, deriveKeySaltRaw } from './sframe.js';
 
 const enc = new TextEncoder();
@@ -214,12 +214,18 @@ test('replay: frames of an epoch retired after a leave are refused', async () =>
   assert.ok(ring.isNext(next), 'a frame of the epoch after ours is held for it');
   assert.equal(ring.isNext(makeKid(k1.epoch + 2, 0, 3)), false, 'two ahead: not held');
   assert.equal(ring.isNext(makeKid(k1.epoch, 0, 3)), false, 'ours: not held');
+  // Failing under an epoch still on its way is join latency, not an alarm.
+  assert.ok(ring.isAhead(next) && ring.isAhead(makeKid(k1.epoch + 2, 0, 3)), 'one and two ahead: early');
+  assert.equal(ring.isAhead(makeKid(k1.epoch + 1 + AHEAD_EPOCHS, 0, 3)), false, 'far ahead: an alarm');
+  assert.equal(ring.isAhead(makeKid(k1.epoch, 0, 3)), false, 'ours: not early');
+  assert.ok(new EpochRing().isAhead(next), 'before any epoch, every frame is early');
   const k2 = await install('c');
   assert.equal(k2.epoch, k1.epoch + 1);
   assert.equal(ring.isNext(next), false, 'installed: nothing to wait for');
   assert.ok(ring.lookup(Number(parseFrame(old).kid)), 'still open during the grace');
   ring.retireBefore(k2.epoch);
   assert.equal(ring.lookup(Number(parseFrame(old).kid)), null, 'replayed after the grace: no key');
+  assert.equal(ring.isAhead(Number(parseFrame(old).kid)), false, 'a retired epoch: not early, an alarm');
   assert.equal(ring.add({ epoch: k1.epoch, base: a1.media, groupSize: 3, members: [[0, 'a']] }), false, 'a retired epoch never comes back');
   // A KID of a leaf that is not a member opens nothing.
   assert.equal(ring.lookup(makeKid(k2.epoch, 1, k2.groupSize)), null);
