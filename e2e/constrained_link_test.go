@@ -39,7 +39,7 @@ import (
 
 // The constrained link and what is asserted on it.
 const (
-	// narrowRate is the viewer's downlink: the 1.5 Mbit/s.
+	// narrowRate is the viewer's downlink: 1.5 Mbit/s, a hotel Wi-Fi.
 	narrowRate = 1_500_000
 	// wideRate carries everything the publishers send (6 × 1.43 Mbit/s
 	// with audio and headers) with room to spare.
@@ -56,7 +56,7 @@ const (
 	// the measurement; narrowWindow is the measurement.
 	narrowWarmup = 8 * time.Second
 	narrowWindow = 15 * time.Second
-	// minTileFPS, maxFreeze and maxAudioLoss are the bounds.
+	// minTileFPS, maxFreeze and maxAudioLoss are the bounds a usable call keeps (docs/sfu.md, Bandwidth).
 	minTileFPS   = 10
 	maxFreeze    = time.Second
 	maxAudioLoss = 0.02
@@ -127,7 +127,7 @@ type narrowResult struct {
 }
 
 // problems lists the tiles (of the publishers in ids) that failed the
-// issue's bounds, and the audio if it did.
+// bounds above, and the audio if it did.
 func (r narrowResult) problems(ids []string) []string {
 	var out []string
 	for _, id := range ids {

@@ -22,7 +22,7 @@ import (
 // switch, a 5 MiB file) on a busy 2-core machine running two browsers.
 const xbTimeout = 45 * time.Second
 
-// xbFileSize is the file the tests send each way: 5 MiB, as the issue says.
+// xbFileSize is the file the tests send each way: 5 MiB.
 const xbFileSize = 5 << 20
 
 // xbMinFrames is how many more frames each remote tile must present while a

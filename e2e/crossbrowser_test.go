@@ -116,7 +116,7 @@ func TestCrossBrowser(t *testing.T) {
 		xbExpectCall(t, "back in mesh", pages, nil)
 	})
 
-	// The room of the "done when", at the default mesh size: it
+	// The room docs/browsers.md promises works, at the default mesh size: it
 	// stays a mesh of three. Firefox joins last, so it offers to both
 	// Chromium pages (the order no step above has).
 	t.Run("mesh of three, Firefox third", func(t *testing.T) {

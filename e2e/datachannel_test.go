@@ -173,7 +173,7 @@ func sendFile(t testing.TB, p *browsertest.Page, to, path string) {
 	}
 }
 
-// TestBrowserDataChannels runs the scenario in a mesh and in SFU mode.
+// TestBrowserDataChannels runs docs/datachannels.md's features in a mesh and in SFU mode.
 func TestBrowserDataChannels(t *testing.T) {
 	for _, tc := range []struct {
 		mode    string

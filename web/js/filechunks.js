@@ -36,7 +36,7 @@
 
 import { CONTROL_CHARS } from './rooms.js';
 
-/** Default and largest size of one file (the issue's cap). */
+/** Default and largest size of one file (max_file_bytes' default, docs/config.md). */
 export const MAX_FILE_SIZE = 2 * 1024 ** 3;
 /** Chunk size: small enough for every SCTP stack (pion's 64 KiB messages). */
 export const CHUNK_SIZE = 32 * 1024;

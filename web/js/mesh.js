@@ -74,7 +74,7 @@ const ICE_RESTART_SPACING_MS = 5000;
 /**
  * A link not connected this long after it was opened is in trouble: on
  * loopback or a LAN a link connects in well under a second, across the
- * internet in 1–3 s; 10 s is what the issue promises the person.
+ * internet in 1–3 s; 10 s is what docs/browsers.md promises the person.
  */
 const LINK_CONNECT_MS = 10000;
 /** Time each recovery step (ICE restart, relay-only) gets before the next. */
