@@ -149,19 +149,25 @@ func (ss *Session) initialLayer(u *upTrack) int {
 // layerFor is the smallest layer that fills a tile of w×h device pixels,
 // else the largest. Sizes decide, not positions, so a client that lists
 // its encodings in another order still gets the right one once key frames
-// told the sizes.
+// told the sizes: the recorded ones for "fills", and for "the largest"
+// (a tile no layer fills) the sizes at now, where a stopped layer is
+// sized from the live ones (layerDims) — the recorded size of a stopped
+// top layer can be stale and small, and it must not keep the layer off
+// for good. Using those estimates for "fills" too made a two-person call
+// flap between its layers every few seconds once in four runs
+// (BenchmarkDynacastPublisherCPU).
 func (u *upTrack) layerFor(w, h int, now int64) int {
 	best, bestArea := -1, 0
 	largest, largestArea := u.nLayers-1, -1
 	for i := 0; i < u.nLayers; i++ {
-		lw, lh := u.layerDims(i, now)
+		lw, lh := u.recordedDims(i)
 		area := lw * lh
-		if area > largestArea {
-			largest, largestArea = i, area
-		}
 		fills := lw*fillSlackNum >= w*fillSlackDen && lh*fillSlackNum >= h*fillSlackDen
 		if fills && (best < 0 || area < bestArea) {
 			best, bestArea = i, area
+		}
+		if nw, nh := u.layerDims(i, now); nw*nh > largestArea {
+			largest, largestArea = i, nw*nh
 		}
 	}
 	if best < 0 {
