@@ -98,6 +98,7 @@ func checkClusterMetrics(t *testing.T, holder *clusterNode, k int) {
 			fmt.Sprintf(`parley_cluster_rooms{node=%q} 1`, holder.name),
 			fmt.Sprintf(`parley_cluster_participants{node=%q} 3`, holder.name),
 			"parley_cluster_directory_ready 1",
+			"parley_cluster_bad_messages_total 0",
 		} {
 			if !strings.Contains(body, want) {
 				return "metrics lack " + want
