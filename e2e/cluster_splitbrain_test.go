@@ -47,7 +47,7 @@ func TestClusterSplitBrainEviction(t *testing.T) {
 			}
 		}
 	}()
-	b := clusterDialRetry(t, ctx, nodes[1], room, "B")
+	b := clusterDial(t, ctx, nodes[1], room, "B")
 	t.Logf("B welcomed through node1 %v after node0 was cut off", time.Since(cut).Round(time.Millisecond))
 	if p := b.Welcome().Peers; len(p) != 0 {
 		t.Errorf("B is welcomed with %+v, want nobody: A is on node0's copy", p)
@@ -78,24 +78,5 @@ func TestClusterSplitBrainEviction(t *testing.T) {
 	}
 	if !strings.Contains(nodes[0].logs.String(), "lease lost; evicting room") {
 		t.Error("node0 did not log why it evicted the room")
-	}
-}
-
-// clusterDialRetry is clusterDial retried, as a browser retries with
-// back-off, while the join is refused: until node1 takes the room's owner
-// for dead, it relays the join to it, and the refusal says "try again".
-func clusterDialRetry(t *testing.T, ctx context.Context, n *clusterNode, room, name string) *sigclient.Client {
-	t.Helper()
-	for {
-		c, err := sigclient.Dial(ctx, n.wsURL(), room, name)
-		if err == nil {
-			t.Cleanup(func() { c.Close() })
-			return c
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("%s joins %s through %s: %v", name, room, n.name, err)
-		}
-		t.Logf("%s's join through %s refused (%v); retrying", name, n.name, err)
-		time.Sleep(500 * time.Millisecond)
 	}
 }
