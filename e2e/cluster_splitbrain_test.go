@@ -18,6 +18,12 @@ import (
 // fail; a few seconds more for a loaded machine.
 const evictWithin = 20 * time.Second
 
+// maxTwoCopies bounds how long the cut-off owner's copy outlives the new
+// owner's first welcome: the new claim needs the old lease to have expired,
+// and the old owner evicts at most one renewal interval (2 s) after that
+// (docs/cluster.md "Split brain"); one second more for a loaded machine.
+const maxTwoCopies = 3 * time.Second
+
 // TestClusterSplitBrainEviction: a room's owner loses the directory for
 // longer than a lease (its embedded NATS stops: the node is alone on its
 // side of a partition) while its participant stays connected to it. A
@@ -48,6 +54,7 @@ func TestClusterSplitBrainEviction(t *testing.T) {
 		}
 	}()
 	b := clusterDial(t, ctx, nodes[1], room, "B")
+	welcomed := time.Now()
 	t.Logf("B welcomed through node1 %v after node0 was cut off", time.Since(cut).Round(time.Millisecond))
 	if p := b.Welcome().Peers; len(p) != 0 {
 		t.Errorf("B is welcomed with %+v, want nobody: A is on node0's copy", p)
@@ -62,6 +69,9 @@ func TestClusterSplitBrainEviction(t *testing.T) {
 			t.Errorf("A was told %+v, want reconnect: true", ev)
 		}
 		t.Logf("node0 evicted its copy %v after it was cut off: %q", time.Since(cut).Round(time.Millisecond), ev.Message)
+		if two := time.Since(welcomed); two > maxTwoCopies {
+			t.Errorf("two copies of the room for %v (B welcomed on node1 until node0 evicted), want at most %v", two.Round(time.Millisecond), maxTwoCopies)
+		}
 	case <-time.After(time.Until(cut.Add(evictWithin))):
 		t.Fatalf("A not told to reconnect %v after node0 was cut off", evictWithin)
 	}
