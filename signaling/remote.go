@@ -87,6 +87,15 @@ type relay struct {
 // joinOrRelay admits c into the room req names, here or, when the room
 // lives on another node, through a relay to it. frame is the join as the
 // client sent it, passed on unchanged.
+//
+// A room's node that cannot be reached may have just died: until the other
+// nodes take it for dead (internal/cluster: 5 s without a load report) the
+// directory still names it. The join is then tried again, every
+// relayRetry, within locateTimeout: once the dead node is given up, Locate
+// waits for its lease to expire and places the room on a live node. A
+// browser reconnecting at once after its node died is thus taken in, as a
+// relayed one whose entry node noticed later is, instead of being refused
+// and left in the lobby.
 func (h *Hub) joinOrRelay(c *conn, req request, frame []byte) *ProtocolError {
 	cl := h.opts.Cluster
 	if cl == nil {
@@ -94,29 +103,46 @@ func (h *Hub) joinOrRelay(c *conn, req request, frame []byte) *ProtocolError {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), locateTimeout)
 	defer cancel()
-	node, local, err := cl.Locate(ctx, req.room)
-	if err != nil {
-		c.log.Warn("cluster cannot place room", "room", req.room, "err", err)
-		return protoErr(CodeInternal, "the service cannot place this room now; try again")
+	for {
+		node, local, err := cl.Locate(ctx, req.room)
+		if err != nil {
+			c.log.Warn("cluster cannot place room", "room", req.room, "err", err)
+			return protoErr(CodeInternal, "the service cannot place this room now; try again")
+		}
+		if local {
+			return h.join(c, req)
+		}
+		if c.remote {
+			// Relayed here, but the room has moved on since the entry node
+			// looked: the client reconnects and its entry node looks again.
+			c.closeWith(websocket.CloseServiceRestart, "room moved to another node")
+			return protoErr(CodeInternal, "this room has moved to another node; reconnecting")
+		}
+		perr, unreachable := h.startRelay(ctx, c, node, frame)
+		if !unreachable {
+			return perr
+		}
+		select {
+		case <-ctx.Done():
+			return perr
+		case <-time.After(relayRetry):
+		}
 	}
-	if local {
-		return h.join(c, req)
-	}
-	if c.remote {
-		// Relayed here, but the room has moved on since the entry node
-		// looked: the client reconnects and its entry node looks again.
-		c.closeWith(websocket.CloseServiceRestart, "room moved to another node")
-		return protoErr(CodeInternal, "this room has moved to another node; reconnecting")
-	}
-	return h.startRelay(ctx, c, node, frame)
 }
 
 // locateTimeout bounds finding or placing a room, which may wait for a dead
 // owner's lease to expire (internal/cluster: at most 10 s).
 const locateTimeout = 15 * time.Second
 
-// startRelay links c to node and sends it the join.
-func (h *Hub) startRelay(ctx context.Context, c *conn, node string, join []byte) *ProtocolError {
+// relayRetry is the wait before looking for a room again after its node
+// could not be reached: a few looks per second while the cluster gives a
+// dead node up.
+const relayRetry = 250 * time.Millisecond
+
+// startRelay links c to node and sends it the join. unreachable says the
+// link could not be opened (the error is then what the client gets if no
+// later attempt succeeds).
+func (h *Hub) startRelay(ctx context.Context, c *conn, node string, join []byte) (perr *ProtocolError, unreachable bool) {
 	rl := &relay{c: c, node: node}
 	// Frames wait until rl is complete: the room's node may ping before
 	// Dial has returned.
@@ -127,7 +153,7 @@ func (h *Hub) startRelay(ctx context.Context, c *conn, node string, join []byte)
 	if err != nil {
 		close(ready) // nothing more arrives: the link is closed
 		c.log.Warn("cannot reach room node", "node", node, "err", err)
-		return protoErr(CodeInternal, "the room's node cannot be reached; try again")
+		return protoErr(CodeInternal, "the room's node cannot be reached; try again"), true
 	}
 	rl.link = link
 	rl.quiet = time.AfterFunc(h.opts.PongWait, rl.silent)
@@ -137,7 +163,7 @@ func (h *Hub) startRelay(ctx context.Context, c *conn, node string, join []byte)
 	if err := link.Send(Frame{Kind: FrameText, Data: join}); err != nil {
 		rl.silent()
 	}
-	return nil
+	return nil, false
 }
 
 // relayed passes a client frame to the room's node when c is relayed, and

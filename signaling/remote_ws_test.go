@@ -1,7 +1,9 @@
 package signaling
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -98,5 +100,50 @@ func TestRelayedLostIsNotResumable(t *testing.T) {
 	recv(Frame{Kind: FrameLost})
 	if m := a.expect(TypePeerLeft); m.Peer.ID != wb.ID {
 		t.Fatalf("peer-left for %q, want %q", m.Peer.ID, wb.ID)
+	}
+}
+
+// deadOwnerCluster is a directory that names a dead node for a room until
+// unreachable Dials have failed, then places the room here: what an entry
+// node sees while the cluster gives a dead node up.
+type deadOwnerCluster struct {
+	mu          sync.Mutex
+	unreachable int // Dials left to fail
+	dials       int
+}
+
+func (d *deadOwnerCluster) Locate(context.Context, string) (string, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.unreachable > 0 {
+		return "dead", false, nil
+	}
+	return "here", true, nil
+}
+
+func (d *deadOwnerCluster) Dial(context.Context, string, Hello, func(Frame)) (Link, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dials++
+	d.unreachable--
+	return nil, errors.New("no responders")
+}
+
+// TestJoinWaitsOutADeadOwner: a join whose room's node cannot be reached
+// (it just died; the directory still names it) is not refused: the entry
+// node looks again until the room is placed on a live node, here, and the
+// participant is welcomed.
+func TestJoinWaitsOutADeadOwner(t *testing.T) {
+	cl := &deadOwnerCluster{unreachable: 3}
+	_, url := testHub(t, Options{Cluster: cl})
+	c, w := join(t, url, "moved", "A")
+	defer c.ws.Close()
+	if w.ID == "" {
+		t.Fatalf("welcome without an id: %+v", w)
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.dials != 3 {
+		t.Errorf("%d dials to the dead node, want 3", cl.dials)
 	}
 }

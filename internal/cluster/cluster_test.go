@@ -3,8 +3,13 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleyhq/parley/internal/testsupport/ports"
 	"github.com/parleyhq/parley/internal/testsupport/testlog"
@@ -113,11 +118,28 @@ func TestMalformedMessagesDropped(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if got, want := scrape(t, n), fmt.Sprintf("parley_cluster_bad_messages_total %d\n", len(bad)); !strings.Contains(got, want) {
+		t.Errorf("/metrics lacks %q:\n%s", want, got)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, local, err := n.Locate(ctx, "after"); err != nil || !local {
 		t.Fatalf("Locate after garbage: local %v, err %v", local, err)
 	}
+}
+
+// scrape is what a Prometheus scrape of n's cluster metrics reads, through
+// the same handler type a node's /metrics serves.
+func scrape(t *testing.T, n *Node) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(n.Collector())
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET /metrics: %d", rec.Code)
+	}
+	return rec.Body.String()
 }
 
 // TestFrameCodec: every frame kind round-trips; broken frames are refused.

@@ -107,7 +107,8 @@ func (n *Node) bucket() (jetstream.KeyValue, error) {
 
 // Locate implements signaling.Cluster: the node that holds room, placing it
 // when nobody does. A room whose owner is dead is placed again once its
-// lease has expired; Locate waits for that (ctx bounds the wait).
+// lease has expired; Locate waits for that, and looks again while the
+// directory does not answer (ctx bounds the wait).
 func (n *Node) Locate(ctx context.Context, room string) (string, bool, error) {
 	kv, err := n.bucket()
 	if err != nil {
@@ -117,8 +118,11 @@ func (n *Node) Locate(ctx context.Context, room string) (string, bool, error) {
 		}
 		return "", false, err
 	}
+	var lastErr error
 	for {
-		e, err := kv.Get(ctx, room)
+		gctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		e, err := kv.Get(gctx, room)
+		cancel()
 		switch {
 		case err == nil:
 			owner := string(e.Value())
@@ -137,11 +141,14 @@ func (n *Node) Locate(ctx context.Context, room string) (string, bool, error) {
 			}
 			n.log.Debug("placing room failed; looking again", "room", room, "err", err)
 		default:
-			return "", false, fmt.Errorf("cluster: locate %s: %w", room, err)
+			// The directory cannot answer for a moment: a JetStream
+			// leader died with its node and the others elect one.
+			lastErr = err
+			n.log.Debug("room directory did not answer; looking again", "room", room, "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return "", false, fmt.Errorf("cluster: locate %s: %w", room, context.Cause(ctx))
+			return "", false, fmt.Errorf("cluster: locate %s: %w (last answer: %v)", room, context.Cause(ctx), lastErr)
 		case <-time.After(waitStep):
 		}
 	}
@@ -299,8 +306,8 @@ func (n *Node) renewAll(ctx context.Context) {
 		claims[r] = *c
 	}
 	n.dir.mu.Unlock()
-	now := time.Now()
 	for room, c := range claims {
+		now := time.Now() // per claim: each renewal may wait up to renewEvery
 		cctx, cancel := context.WithTimeout(ctx, renewEvery)
 		switch {
 		case !live[room] && now.Sub(c.since) > claimGrace:
@@ -317,8 +324,16 @@ func (n *Node) renewAll(ctx context.Context) {
 }
 
 // renew rewrites one claim; a claim another node overwrote, or one this
-// node could not renew for a whole lease, is lost and its room evicted.
+// node could not renew for a whole lease, is lost and its room evicted. A
+// lease that ran out is given up before asking (a cut-off node's request
+// would only wait its timeout, while the other side may place the room),
+// and after a failed attempt the lease is judged at the attempt's end, so
+// the eviction follows the lease's end by at most about one renewEvery.
 func (n *Node) renew(ctx context.Context, kv jetstream.KeyValue, room string, c claim, now time.Time) {
+	if now.Sub(c.renewed) >= leaseTTL {
+		n.evict(room, fmt.Errorf("not renewed for %v", now.Sub(c.renewed).Round(time.Millisecond)))
+		return
+	}
 	rev, err := kv.Update(ctx, room, []byte(n.opts.Name), c.rev)
 	if err == nil {
 		n.dir.renewed(room, rev, now)
@@ -328,12 +343,17 @@ func (n *Node) renew(ctx context.Context, kv jetstream.KeyValue, room string, c 
 	if mismatch && n.stillOurs(ctx, kv, room, now) {
 		return // an earlier renewal that timed out here had been applied
 	}
-	lost := mismatch || errors.Is(err, jetstream.ErrKeyNotFound) || now.Sub(c.renewed) >= leaseTTL
+	lost := mismatch || errors.Is(err, jetstream.ErrKeyNotFound) || time.Since(c.renewed) >= leaseTTL
 	if !lost {
 		n.log.Warn("lease renewal failed; retrying", "room", room, "err", err)
 		return
 	}
-	n.log.Warn("lease lost; evicting room", "room", room, "err", err)
+	n.evict(room, err)
+}
+
+// evict ends this node's copy of a room whose lease it lost.
+func (n *Node) evict(room string, why error) {
+	n.log.Warn("lease lost; evicting room", "room", room, "err", why)
 	n.dir.forget(room)
 	n.host.EvictRoom(room)
 }

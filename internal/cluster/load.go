@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -182,12 +183,15 @@ func (n *Node) Members() int {
 }
 
 // choose picks the node for a new room: self unless it is loaded, else the
-// least loaded live node.
+// least loaded live node (ties go to the first by name, so that nodes
+// choosing at once agree). A node not heard from within deadAfter is never
+// chosen.
 func (p *peerTable) choose(self string, own Load) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	best, bestLoad := self, own
-	for name, ni := range p.last {
+	for _, name := range slices.Sorted(maps.Keys(p.last)) {
+		ni := p.last[name]
 		if name == self || time.Since(ni.LastSeen) >= deadAfter {
 			continue
 		}
@@ -206,12 +210,17 @@ func (p *peerTable) choose(self string, own Load) string {
 }
 
 // lighter says a is less loaded than b: CPU first when either is busy,
-// else participants.
+// else participants, and between nodes with as many participants, the one
+// forwarding fewer packets per second (its rooms are in a mesh, or smaller:
+// docs/cluster.md "The directory" says why packets/s is no more than that).
 func lighter(a, b Load) bool {
 	if a.CPU >= busyCPU || b.CPU >= busyCPU {
 		return a.CPU < b.CPU
 	}
-	return a.Participants < b.Participants
+	if a.Participants != b.Participants {
+		return a.Participants < b.Participants
+	}
+	return a.PacketsPerSec < b.PacketsPerSec
 }
 
 // reapDead ends the links to nodes no longer heard from, so the clients

@@ -179,6 +179,19 @@ func (n *Node) kill() {
 	n.t.close()
 }
 
+// Isolate cuts this node off the cluster and leaves it running, as a
+// network partition that leaves it alone would: the embedded NATS server
+// stops (the node's routes and its view of the directory go with it), while
+// the node keeps serving the participants connected to it, renewing in vain
+// until it evicts its rooms (docs/cluster.md "Split brain"). For tests; a
+// node on an external NATS cannot be isolated this way and is left as is.
+func (n *Node) Isolate() {
+	if n.t == nil || n.t.ns == nil {
+		return
+	}
+	n.t.ns.Shutdown()
+}
+
 // BadMessages counts malformed messages dropped on Parley subjects.
 func (n *Node) BadMessages() uint64 { return n.bad.Load() }
 

@@ -47,8 +47,9 @@ type Options struct {
 // two nodes from holding it: its owner renews it well within its lifetime,
 // and a dead owner's rooms are free again at most leaseTTL later.
 const (
-	// leaseTTL is how long a room claim lives unless renewed: the issue
-	// asks for at most 10 s between a node's death and its rooms' move.
+	// leaseTTL is how long a room claim lives unless renewed: at most 10 s
+	// between a node's death and its rooms' move, so that an SFU room is
+	// back within the 15 s docs/cluster.md promises.
 	leaseTTL = 8 * time.Second
 	// renewEvery renews each claim four times per lifetime, so one or two
 	// slow JetStream answers (a leader election) do not lose it.
