@@ -43,7 +43,7 @@ func TestClusterSplitBrainEviction(t *testing.T) {
 	}
 
 	cut := time.Now()
-	nodes[0].srv.Cluster().Isolate()
+	nodes[0].hooks.IsolateCluster()
 	told := make(chan sigclient.Event, 1)
 	go func() {
 		for ev := range a.Events() {

@@ -85,6 +85,7 @@ func New(opts Options, host Host) (*Node, error) {
 	n := &Node{opts: opts, log: opts.Logger.With("node", opts.Name), host: host}
 	if opts.Hooks != nil {
 		opts.Hooks.Kill = n.kill
+		opts.Hooks.Isolate = n.isolate
 	}
 	return n, nil
 }
@@ -163,6 +164,9 @@ type Hooks struct {
 	// Kill stops the node as a crash would: NATS is cut without a word
 	// to the others, nothing is released. For tests of failover.
 	Kill func()
+	// Isolate cuts the node off the cluster and leaves it serving, as a
+	// partition would (isolate).
+	Isolate func()
 }
 
 // kill is Hooks.Kill.
@@ -179,13 +183,13 @@ func (n *Node) kill() {
 	n.t.close()
 }
 
-// Isolate cuts this node off the cluster and leaves it running, as a
+// isolate cuts this node off the cluster and leaves it running, as a
 // network partition that leaves it alone would: the embedded NATS server
 // stops (the node's routes and its view of the directory go with it), while
 // the node keeps serving the participants connected to it, renewing in vain
 // until it evicts its rooms (docs/cluster.md "Split brain"). For tests; a
 // node on an external NATS cannot be isolated this way and is left as is.
-func (n *Node) Isolate() {
+func (n *Node) isolate() {
 	if n.t == nil || n.t.ns == nil {
 		return
 	}

@@ -18,6 +18,10 @@ type TestHooks struct {
 	// stops without a word to the others, nothing is released. Nil for
 	// a node that is alone.
 	KillCluster func()
+	// IsolateCluster cuts the node off its cluster and leaves it serving,
+	// as a network partition would (docs/cluster.md "Split brain"). Nil
+	// for a node that is alone.
+	IsolateCluster func()
 
 	cluster cluster.Hooks
 }
@@ -41,4 +45,5 @@ func (h *TestHooks) fill(s *Server) {
 	}
 	h.Hub = s.hub
 	h.KillCluster = h.cluster.Kill
+	h.IsolateCluster = h.cluster.Isolate
 }
