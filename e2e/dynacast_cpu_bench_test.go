@@ -87,20 +87,11 @@ func dynacastCPU(b *testing.B, dynacast bool) {
 		}
 		return n
 	}
-	e0, c0, start := encoded(), browserCPU(b, dir), time.Now()
-	b.StartTimer()
-	time.Sleep(cpuWindow)
-	b.StopTimer()
-	e1, c1, elapsed := encoded(), browserCPU(b, dir), time.Since(start).Seconds()
-	var ticks int64
-	for pid, t := range c1 {
-		ticks += t - c0[pid]
-	}
-	cpu := float64(ticks) / clockTicks
+	cpu, frames, elapsed := measureCPU(b, dir, encoded)
 	b.ReportMetric(1000*cpu/elapsed/2, "cpu-ms/s/page")
-	b.ReportMetric((e1-e0)/elapsed/2, "encoded-frames/s/page")
+	b.ReportMetric(frames/elapsed/2, "encoded-frames/s/page")
 	b.Logf("dynacast %v: %.2f CPU-s in %.1f s, %d active encodings per page, %.0f frames encoded; %s",
-		dynacast, cpu, elapsed, want, e1-e0, loadAvg())
+		dynacast, cpu, elapsed, want, frames, loadAvg())
 }
 
 // activeEncodings counts the camera's simulcast encodings page p sends now
