@@ -100,13 +100,7 @@ func TestBrowserClusterMesh(t *testing.T) {
 		oldIDs[n] = browsertest.MustEval[string](pages[n], `parley.id`)
 	}
 	killed := time.Now()
-	holder.kill(nodes)
-	var live []*clusterNode
-	for _, n := range nodes {
-		if n != holder {
-			live = append(live, n)
-		}
-	}
+	live := holder.kill(nodes)
 	waitTilesAdvancing(t, pages, oldIDs, others, killed.Add(browserFailoverBudget))
 	back := time.Since(killed).Round(time.Millisecond)
 	if h, k := roomNode(live, room); k != 1 {

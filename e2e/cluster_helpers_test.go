@@ -166,13 +166,17 @@ func roomNode(nodes []*clusterNode, room string) (*clusterNode, int) {
 
 // kill stops n as a crash would, from everyone else's point of view: its
 // front-door connections are cut, NATS stops without a word, its SFU
-// stops forwarding. Nothing is said to anyone.
-func (n *clusterNode) kill(nodes []*clusterNode) {
+// stops forwarding. Nothing is said to anyone. It returns the other nodes.
+func (n *clusterNode) kill(nodes []*clusterNode) (live []*clusterNode) {
 	for _, o := range nodes {
 		o.front.cut(n)
+		if o != n {
+			live = append(live, o)
+		}
 	}
 	n.hooks.KillCluster()
 	n.srv.SFU().Close()
+	return live
 }
 
 // frontDoor is a TCP proxy standing in for a load balancer: it sends each

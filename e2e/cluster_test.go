@@ -157,13 +157,7 @@ func sfuAndFailover(t *testing.T, nodes []*clusterNode) {
 	t.Logf("room on %s in SFU mode; killing it", holder.name)
 
 	killed := time.Now()
-	holder.kill(nodes)
-	var live []*clusterNode
-	for _, n := range nodes {
-		if n != holder {
-			live = append(live, n)
-		}
-	}
+	live := holder.kill(nodes)
 	base := snapshotVia(peers, pionpeer.PathSFU)
 	// The 15 s of docs/cluster.md count from the kill, not from its end.
 	meshPoll(t, time.Until(killed.Add(15*time.Second)), func() string {

@@ -182,14 +182,8 @@ export class TileView {
       delete t.el.dataset.link;
       return;
     }
-    if (!note) {
-      note = document.createElement('span');
-      note.className = 'link-state';
-      note.setAttribute('role', 'status');
-    }
-    // Right after the lock, so the two are read (and seen) together.
-    if (t.lock) t.lock.after(note);
-    else t.label.prepend(note);
+    note ??= statusNote('link-state');
+    placeNote(t, note);
     note.textContent = link.text;
     t.el.dataset.link = link.state;
   }
@@ -226,11 +220,8 @@ export class TileView {
       return;
     }
     if (!note) {
-      note = document.createElement('span');
-      note.className = 'media-state';
-      note.setAttribute('role', 'status');
-      if (t.lock) t.lock.after(note);
-      else t.label.prepend(note);
+      note = statusNote('media-state');
+      placeNote(t, note);
     }
     note.textContent = v.text; // after insertion: a live region announces changes
   }
@@ -279,4 +270,18 @@ export class TileView {
     if (cam !== undefined) t.setCam(cam);
     if (state) t.setState(state);
   }
+}
+
+/** statusNote makes a tile's note: a live region screen readers announce. */
+function statusNote(className) {
+  const note = document.createElement('span');
+  note.className = className;
+  note.setAttribute('role', 'status');
+  return note;
+}
+
+/** placeNote puts a note right after the tile's lock, so the two are read (and seen) together. */
+function placeNote(t, note) {
+  if (t.lock) t.lock.after(note);
+  else t.label.prepend(note);
 }
