@@ -46,8 +46,9 @@ const (
 )
 
 // CodeMLSStale refuses a commit for an epoch that is not the room's
-// current DS epoch (another commit won it), or a create when a group
-// exists: the client catches up on what it missed and tries again.
+// current DS epoch (another commit won it) or from a participant who does
+// not hold the group, or a create when a group exists: the client catches
+// up on what it missed and tries again.
 const CodeMLSStale Code = "mls-stale"
 
 // staleMsg is the mls-stale `error`: the common error fields plus which
@@ -217,7 +218,12 @@ func (h *Hub) mls(c *conn, req request) *ProtocolError {
 // commit only then), then its Welcome to the newcomers. Hub.mu held.
 func (h *Hub) mlsCommitLocked(c *conn, r *room, m mlsReq) *ProtocolError {
 	ds := &r.mls
-	if !ds.group || m.epoch != ds.epoch {
+	// A commit from someone who does not hold the group is refused like a
+	// late one: it can only come from a group of its own (a create that
+	// lost a race it has not heard of yet), and relayed it would be
+	// applied by no member of the real group (RFC 9420 §6.3.2: it does not
+	// decrypt under their keys), leaving them all behind for good.
+	if !ds.group || m.epoch != ds.epoch || !ds.holders[c.id] {
 		h.mlsStaleLocked(c, ds, mlsCommit, ptr(m.epoch))
 		return nil
 	}

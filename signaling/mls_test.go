@@ -72,7 +72,8 @@ func (c *client) expectStale(of string, epoch int64, current uint64) {
 
 // TestMLSDeliveryService: create once, KeyPackages to the others, the
 // first commit for an epoch wins and reaches everyone (its sender too)
-// before its Welcome, a stale commit is refused with mls-stale, and the
+// before its Welcome, a stale commit or one from a participant who holds no
+// group is refused with mls-stale, and the
 // group resets when every holder has left.
 func TestMLSDeliveryService(t *testing.T) {
 	_, url := testHub(t, Options{MeshMax: 6})
@@ -93,7 +94,7 @@ func TestMLSDeliveryService(t *testing.T) {
 	if m := a.expectMLS("kp"); m.From != wb.id || m.Data != "S1AtYg" || m.Proof != "cHJvb2Y" {
 		t.Fatalf("kp relayed as %+v", m)
 	}
-	c, wc := joinMLS(t, url, "r")
+	c, _ := joinMLS(t, url, "r")
 	a.expect(TypePeerJoined)
 	b.expect(TypePeerJoined)
 
@@ -110,15 +111,19 @@ func TestMLSDeliveryService(t *testing.T) {
 	}
 	c.send(map[string]any{"type": "mls", "kind": "commit", "epoch": 0, "data": "bGF0ZQ"})
 	c.expectStale("commit", 0, 1) // names the losing commit's epoch, not the room's
-	c.send(map[string]any{"type": "mls", "kind": "commit", "epoch": 1, "data": "bmV4dA"})
+	// c holds no group (it was never welcomed: a create of its own that
+	// lost, say): its commit for the right epoch is refused all the same.
+	c.send(map[string]any{"type": "mls", "kind": "commit", "epoch": 1, "data": "b3JwaGFu"})
+	c.expectStale("commit", 1, 1)
+	b.send(map[string]any{"type": "mls", "kind": "commit", "epoch": 1, "data": "bmV4dA"})
 	for _, cl := range []*client{a, b, c} {
-		if m := cl.expectMLS("commit"); m.From != wc.id || *m.Epoch != 1 {
+		if m := cl.expectMLS("commit"); m.From != wb.id || *m.Epoch != 1 {
 			t.Fatalf("second commit relayed as %+v", m)
 		}
 	}
 
-	// Holders now: a, b (welcomed), c (committed). All leave but one who
-	// never held it: the room resets.
+	// Holders now: a (created), b (welcomed, committed). All leave but one
+	// who never held it: the room resets.
 	d, wd := joinMLS(t, url, "r")
 	if !wd.group || wd.epoch != 2 {
 		t.Fatalf("d's welcome: mls = %+v", wd)
@@ -126,7 +131,7 @@ func TestMLSDeliveryService(t *testing.T) {
 	for _, cl := range []*client{a, b, c} {
 		cl.expect(TypePeerJoined)
 	}
-	for _, cl := range []*client{a, b, c} {
+	for _, cl := range []*client{c, a, b} {
 		cl.send(map[string]any{"type": "leave"})
 		d.expect(TypePeerLeft)
 	}

@@ -443,7 +443,7 @@ export class E2EE extends EventTarget {
         case 'kp': await this.onKeyPackage(m); break;
         case 'commit': await this.onCommit(m); break;
         case 'welcome': await this.onWelcome(m); break;
-        case 'created': if (!this.group) await this.sendKeyPackage(); break;
+        case 'created': await this.onCreated(m); break;
         case 'reset': await this.onReset(); break;
         default: break;
       }
@@ -462,13 +462,7 @@ export class E2EE extends EventTarget {
     console.debug('parley: e2ee: the DS refused:', err.message);
     this.inOrder(async () => {
       if (err.of === 'create') {
-        if (!this.creating || !this.group || this.group.epoch !== 0 || this.inFlight) return;
-        // Another participant's create won: join theirs instead.
-        this.creating = false;
-        this.group = null;
-        this.worker?.postMessage({ type: 'reset' });
-        this.dataRing.clear();
-        await this.sendKeyPackage();
+        if (this.creating && this.group?.epoch === 0) await this.createLost();
         return;
       }
       if (err.of !== 'commit' || !this.inFlight || err.epoch !== this.inFlight.epoch) {
@@ -480,6 +474,52 @@ export class E2EE extends EventTarget {
       this.inFlight = null;
       await this.maybeCommit();
     });
+  }
+
+  /**
+   * onCreated: a group exists now. One of our own that the DS never
+   * acknowledged lost to it (the DS accepts one create per group and never
+   * tells its creator), even with a commit of ours on its way: the DS
+   * refuses commits from anyone not holding its group, and that orphan
+   * group's commit must never be applied by members of the real one.
+   */
+  async onCreated(m) {
+    if (this.creating && this.group?.epoch === 0 && m.from !== this.selfId) {
+      await this.createLost();
+      return;
+    }
+    if (!this.group) await this.sendKeyPackage();
+  }
+
+  /**
+   * createLost drops the group we created when another participant's
+   * create won, and any commit we made in it, and asks to join theirs.
+   * When a whole room re-joins at once (its node died, docs/cluster.md),
+   * several create and the losers hear of the winner only after some
+   * KeyPackages: before this, a loser committed in its own group and then
+   * could apply none of the real group's commits, for good.
+   */
+  async createLost() {
+    this.dropGroup();
+    await this.sendKeyPackage();
+  }
+
+  /**
+   * dropGroup forgets the group we hold and its keys, but not the call
+   * (the peers, the replay defence): we are about to ask to join again.
+   */
+  dropGroup() {
+    this.creating = false;
+    this.group = null;
+    this.inFlight = null;
+    this.worker?.postMessage({ type: 'reset' });
+    this.dataRing.clear();
+    this.dataSend = null;
+    this.active = { epoch: -1, leaf: -1, groupSize: 0 };
+    this.dataActive = { epoch: -1, leaf: -1 };
+    this.code = '';
+    this.memberKeys = new Set();
+    this.memberIds = new Set();
   }
 
   async onKeyPackage(m) {
@@ -593,16 +633,19 @@ export class E2EE extends EventTarget {
         const { removed } = await this.group.process(b64.decode(m.data));
         if (removed) {
           // The others removed us (the server said we left): ask again.
-          this.group = null;
-          this.worker?.postMessage({ type: 'reset' });
-          this.dataRing.clear();
-          this.inFlight = null;
+          this.dropGroup();
           this.kp = await M.newKeyPackage(this.cs, { id: this.selfId, name: this.selfName });
           await this.sendKeyPackage();
           return;
         }
       } catch (err) {
+        // The others move on without us, or the server relayed a commit
+        // that is no member's: either way the person must know, since
+        // nothing here heals it (docs/e2ee.md, Not done yet).
         console.warn('parley: e2ee: a commit did not apply:', err.message);
+        this.dispatchEvent(new CustomEvent('problem', {
+          detail: { text: 'A change to the call\'s keys did not apply here: you may not see or hear the others, nor they you. If that lasts, leave and join again.' },
+        }));
         return;
       }
     }

@@ -26,9 +26,37 @@ class FakeDS {
     this.nodes = new Map();
     this.group = false;
     this.epoch = 0;
+    /** who holds the group: its creator, committers and the welcomed (commits from others are refused) */
+    this.holders = new Set();
     this.log = [];
     /** tamper(from, msg) → msg to relay, or null to drop (a hostile server) */
     this.tamper = (from, msg) => msg;
+    /** id → {in, out}: queues of what a slow link has not delivered yet (hold) */
+    this.held = new Map();
+  }
+
+  /** hold stops everything to and from id, in order, until release (a slow link). */
+  hold(id) {
+    this.held.set(id, { in: [], out: [], holdIn: true, holdOut: true });
+  }
+
+  /** release delivers what was held one way ('out': from id to the DS; 'in': to id) and stops holding it. */
+  release(id, way) {
+    const h = this.held.get(id);
+    if (way === 'out') {
+      h.holdOut = false;
+      for (const m of h.out.splice(0)) this.onMls(id, m);
+    } else {
+      h.holdIn = false;
+      for (const fn of h.in.splice(0)) fn(this.nodes.get(id));
+    }
+  }
+
+  /** deliver hands a node something from the DS, or queues it while its link is held. */
+  deliver(id, fn) {
+    const h = this.held.get(id);
+    if (h?.holdIn) h.in.push(fn);
+    else if (this.nodes.has(id)) fn(this.nodes.get(id));
   }
 
   join(id, { secret = null, name = id.toUpperCase() } = {}) {
@@ -47,14 +75,21 @@ class FakeDS {
   }
 
   onMls(from, m) {
+    if (this.held.get(from)?.holdOut) {
+      this.held.get(from).out.push(m);
+      return undefined;
+    }
     this.log.push({ from, ...m });
-    const to = (id, msg) => this.nodes.get(id)?.onMls(msg);
+    const to = (id, msg) => this.deliver(id, (n) => n.onMls(msg));
     const others = (msg) => { for (const id of this.nodes.keys()) if (id !== from) to(id, msg); };
+    const refuse = (err) => this.deliver(from, (n) => n.onError({ code: 'mls-stale', ref: 'mls', current: this.epoch, group: this.group, ...err }));
     if (m.kind === 'create') {
-      if (this.group) return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls', of: 'create', current: this.epoch, group: true });
+      if (this.group) return refuse({ of: 'create' });
       this.group = true;
       this.epoch = 0;
-      return others({ type: 'mls', kind: 'created', from, epoch: 0 });
+      this.holders = new Set([from]);
+      const msg = this.tamper(from, { type: 'mls', kind: 'created', from, epoch: 0 });
+      return msg && others(msg);
     }
     if (m.kind === 'kp') {
       const msg = this.tamper(from, { type: 'mls', kind: 'kp', from, data: m.data, proof: m.proof });
@@ -62,13 +97,15 @@ class FakeDS {
       return undefined;
     }
     if (m.kind === 'commit') {
-      if (!this.group || m.epoch !== this.epoch) {
-        return this.nodes.get(from).onError({ code: 'mls-stale', ref: 'mls', of: 'commit', epoch: m.epoch, current: this.epoch, group: !!this.group });
-      }
+      if (!this.group || m.epoch !== this.epoch || !this.holders.has(from)) return refuse({ of: 'commit', epoch: m.epoch });
       this.epoch++;
+      this.holders.add(from);
       for (const id of this.nodes.keys()) to(id, { type: 'mls', kind: 'commit', from, epoch: m.epoch, data: m.data });
       if (m.welcome) {
-        for (const id of m.welcome.to) to(id, { type: 'mls', kind: 'welcome', from, epoch: this.epoch, data: m.welcome.data, tag: m.welcome.tag });
+        for (const id of m.welcome.to) {
+          this.holders.add(id);
+          to(id, { type: 'mls', kind: 'welcome', from, epoch: this.epoch, data: m.welcome.data, tag: m.welcome.tag });
+        }
       }
     }
     return undefined;
@@ -221,6 +258,64 @@ test('two participants create at once: one group wins, the other joins it', asyn
     await ds.settle(20);
     assert.equal(a.info().member && b.info().member, true);
     assert.equal(a.info().roomCode, b.info().roomCode);
+  } finally {
+    ds.close();
+  }
+});
+
+/**
+ * createRace makes the start of a room whose members all arrive at once
+ * (its node died and they re-join a survivor, docs/cluster.md): x and y
+ * both welcomed with "no group", y's link slow, so y's create reaches the
+ * DS after x's, and y hears of x's group only after z's KeyPackage. Then
+ * y's link delivers, to the DS first (its create is refused), then to y.
+ */
+async function createRace(ds) {
+  const x = new E2EE({ secret: null, signaling: { mls: (m) => ds.onMls('x', m) } });
+  const y = new E2EE({ secret: null, signaling: { mls: (m) => ds.onMls('y', m) } });
+  ds.nodes.set('x', x);
+  ds.nodes.set('y', y);
+  ds.hold('y');
+  x.start('x', { group: false }, ['y'], 'X');
+  y.start('y', { group: false }, ['x'], 'Y');
+  await ds.settle(20);
+  assert.equal(ds.holders.has('x'), true, "x's create won");
+  assert.equal(y.creating, true, 'y made a group of its own');
+  const z = ds.join('z');
+  await ds.settle(20);
+  assert.equal(z.info().member, true, 'x added z');
+  ds.release('y', 'out');
+  ds.release('y', 'in');
+  await ds.settle(30);
+  return [x, y, z];
+}
+
+test('a whole room re-joins at once: a create that lost after KeyPackages came does not leave anyone behind', async () => {
+  const ds = new FakeDS();
+  try {
+    const [x, y, z] = await createRace(ds);
+    for (const n of [x, y, z]) {
+      assert.equal(n.info().member, true);
+      assert.equal(n.info().epoch, 2);
+    }
+    assert.equal(new Set([x, y, z].map((n) => n.info().roomCode)).size, 1, 'one group');
+    assert.equal(ds.log.filter((e) => e.from === 'y' && e.kind === 'commit').length, 0, 'y committed nothing in its own group');
+  } finally {
+    ds.close();
+  }
+});
+
+test('a create that lost, told only by its refusal, drops its own group even with a commit in flight in it', async () => {
+  const ds = new FakeDS();
+  // The `created` never reaches y (lost, or a server that says nothing):
+  // y commits z's add in its own group, and then learns from the refusal.
+  ds.tamper = (from, msg) => (msg.kind === 'created' ? null : msg);
+  try {
+    const [x, y, z] = await createRace(ds);
+    assert.ok(ds.log.some((e) => e.from === 'y' && e.kind === 'commit'), "y's orphan commit reached the DS, which refused it");
+    for (const n of [x, y, z]) assert.equal(n.info().member, true);
+    assert.equal(new Set([x, y, z].map((n) => n.info().epoch)).size, 1, 'one epoch');
+    assert.equal(new Set([x, y, z].map((n) => n.info().roomCode)).size, 1, 'one group');
   } finally {
     ds.close();
   }
