@@ -55,13 +55,13 @@ type adminError struct {
 
 // adminClient calls the admin API of a test server.
 type adminClient struct {
-	t     *testing.T
+	t     testing.TB
 	base  string // http://127.0.0.1:PORT
 	token string
 	http  *http.Client
 }
 
-func newAdminClient(t *testing.T, ts *testserver.Server, token string) *adminClient {
+func newAdminClient(t testing.TB, ts *testserver.Server, token string) *adminClient {
 	// No proxy, whatever the environment says: requests go to the test
 	// server on 127.0.0.1 only.
 	tr := &http.Transport{Proxy: nil}

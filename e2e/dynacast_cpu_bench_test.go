@@ -61,11 +61,22 @@ func dynacastCPU(b *testing.B, dynacast bool) {
 		}
 	}
 	want := map[bool]int{true: 1, false: 2}[dynacast]
+	admin := newAdminClient(b, ts, testserver.AdminToken)
 	for i, p := range pages {
 		deadline := time.Now().Add(time.Minute)
-		for active := activeEncodings(b, p); active != want; active = activeEncodings(b, p) {
+		for n, active := 0, activeEncodings(b, p); active != want; n, active = n+1, activeEncodings(b, p) {
+			if time.Now().After(deadline) || n%20 == 19 {
+				// What the SFU does about it: the estimate, and per
+				// tile the layer its view wants and the one it gets.
+				rec, _ := json.Marshal(admin.room(room).Receiving)
+				b.Logf("P%d: %d active encodings with dynacast %v, want %d: %s; the SFU: %s", i, active, dynacast, want, browsertest.MustEval[string](p, jsOutboundVideo), rec)
+				for j, q := range pages {
+					b.Logf("P%d is %s, sends %s, offers %s", j, browsertest.MustEval[string](q, `parley.id`), browsertest.MustEval[string](q, jsOutboundVideo),
+						browsertest.MustEval[string](q, `JSON.stringify((parley.sfu()?.pc?.localDescription?.sdp ?? '').split('\r\n').filter((l) => /^a=(rid|simulcast)/.test(l)))`))
+				}
+			}
 			if time.Now().After(deadline) {
-				b.Fatalf("P%d: %d active encodings with dynacast %v, want %d: %s", i, active, dynacast, want, browsertest.MustEval[string](p, jsOutboundVideo))
+				b.FailNow()
 			}
 			time.Sleep(500 * time.Millisecond)
 		}

@@ -35,6 +35,17 @@ const maxLayers = 3
 // freezes for long.
 const layerTimeout = time.Second
 
+// layerRamp is how long a layer that starts sending again is sized at
+// least as it was while stopped (view.go, layerDims). Chromium sends a
+// restarted top layer small at first, while its lower layers still take
+// the uplink (quality limitation "bandwidth"): judged by those frames, the
+// top layer was smaller than the one below, no longer wanted, stopped
+// (dynacastHold) and wanted again, every ≈2.5 s (two runs in ten of
+// BenchmarkDynacastPublisherCPU). Four seconds covers the hold after which
+// dynacast stops the layers nobody wants, so the top one gets the uplink,
+// and a few of its key frames after that.
+const layerRamp = 4 * time.Second
+
 // upLayer is one simulcast encoding of a published video track (or the
 // only encoding of a track sent without simulcast: layer 0).
 //
@@ -49,6 +60,7 @@ type upLayer struct {
 
 	ssrc   atomic.Uint32 // the layer's SSRC, as last seen on a packet
 	lastAt atomic.Int64  // Server.now() of its last media packet (noteArrival); 0 before any
+	since  atomic.Int64  // Server.now() when it last started sending after a gap (layerRamp)
 	size   atomic.Uint32 // width<<16 | height from its last key frame; 0 before one
 
 	meter meter        // bytes in (reader), turned into rate by the room's loop (alloc.go)
@@ -83,9 +95,17 @@ func (l *upLayer) dims() (w, h int) {
 // and kept, the subscriber waited for a key frame that never came, and its
 // tile froze for good (docs/sfu.md "Media").
 func (l *upLayer) noteArrival(p *packet) {
-	if len(p.payload) > 0 {
-		l.lastAt.Store(p.arrival)
+	if len(p.payload) == 0 {
+		return
 	}
+	if prev := l.lastAt.Swap(p.arrival); prev == 0 || p.arrival-prev > int64(layerTimeout) {
+		l.since.Store(p.arrival)
+	}
+}
+
+// ramping says the layer started sending again less than layerRamp ago.
+func (l *upLayer) ramping(now int64) bool {
+	return l.live(now) && now-l.since.Load() < int64(layerRamp)
 }
 
 // live says the layer sent a media packet within layerTimeout of now.

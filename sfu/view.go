@@ -184,29 +184,49 @@ func (u *upTrack) layerFor(w, h int, now int64) int {
 // when the browser's encoder sent it tiny ("bandwidth" limited), and that
 // stale size, smaller than the layer below, made it never the largest,
 // so never wanted, so never started again (the top layer stayed off for
-// good under a loaded machine's CI run). With nothing live, the recorded
-// sizes decide (recordedDims).
+// good under a loaded machine's CI run). A layer that has just started
+// again (layerRamp) is the larger of the two: its first frames are that
+// small start again. With nothing live, the recorded sizes decide
+// (recordedDims).
 func (u *upTrack) layerDims(i int, now int64) (w, h int) {
-	if l := u.layer(i); l != nil && l.live(now) {
-		if w, h = l.dims(); w > 0 {
+	l := u.layer(i)
+	if l != nil && l.live(now) {
+		w, h = l.dims()
+		if w > 0 && !l.ramping(now) {
+			return w, h
+		}
+		if ew, eh, ok := u.liveEstimate(i, now); ok && ew*eh > w*h {
+			return ew, eh
+		}
+		if w > 0 {
 			return w, h
 		}
 	}
+	if w, h, ok := u.liveEstimate(i, now); ok {
+		return w, h
+	}
+	return u.recordedDims(i)
+}
+
+// liveEstimate sizes layer i from the nearest other layer that sends media
+// now and has told its size; ok is false when none does.
+func (u *upTrack) liveEstimate(i int, now int64) (w, h int, ok bool) {
 	best := -1
 	for j := 0; j < u.nLayers; j++ {
 		l := u.layer(j)
-		if l == nil || !l.live(now) {
+		if j == i || l == nil || !l.live(now) {
 			continue
 		}
 		if lw, _ := l.dims(); lw > 0 && (best < 0 || abs(j-i) < abs(best-i)) {
 			best = j
 		}
 	}
-	if best >= 0 {
-		w, h = u.layer(best).dims()
-		return scaleDims(w, h, i-best)
+	if best < 0 {
+		return 0, 0, false
 	}
-	return u.recordedDims(i)
+	w, h = u.layer(best).dims()
+	w, h = scaleDims(w, h, i-best)
+	return w, h, true
 }
 
 // recordedDims is layer i's size from its last key frame, else estimated
@@ -361,17 +381,18 @@ func (u *upTrack) dynacastTick(wanted uint32, now int64) {
 }
 
 // unheeded says a report of active layers went out dynacastRepeat ago or
-// more and one of those layers still sends nothing: the report is due
-// again. Room loop only.
+// more and the publisher does not follow it: a layer reported wanted
+// sends nothing, or one reported unwanted still sends media (its encoder
+// costs the publisher for nothing): the report is due again. Room loop
+// only.
 func (u *upTrack) unheeded(active uint32, now int64) bool {
 	if now-u.reportedAt < int64(dynacastRepeat) {
 		return false
 	}
 	for i := 0; i < u.nLayers; i++ {
-		if active&(1<<i) == 0 {
-			continue
-		}
-		if l := u.layer(i); l == nil || !l.live(now) {
+		l := u.layer(i)
+		live := l != nil && l.live(now)
+		if wanted := active&(1<<i) != 0; wanted != live {
 			return true
 		}
 	}

@@ -133,8 +133,8 @@ func TestLayerForBySize(t *testing.T) {
 
 // TestDynacastRepeatsUnheeded: a report whose wanted layer still sends
 // nothing dynacastRepeat later is due again (a lost or failed
-// setParameters must not keep the layer off); one the publisher follows,
-// or one too recent, is not.
+// setParameters must not keep the layer off), and so is one whose unwanted
+// layer still sends; one the publisher follows, or one too recent, is not.
 func TestDynacastRepeatsUnheeded(t *testing.T) {
 	u := &upTrack{nLayers: 2}
 	now := int64(100e9)
@@ -157,6 +157,9 @@ func TestDynacastRepeatsUnheeded(t *testing.T) {
 	u.layer(1).lastAt.Store(now)
 	if u.unheeded(both, now) {
 		t.Error("repeated a report the publisher follows")
+	}
+	if !u.unheeded(0b01, now) {
+		t.Error("f reported unwanted and still sending for dynacastRepeat: not repeated")
 	}
 	u.layers[1].Store(nil)
 	if !u.unheeded(both, now) {
@@ -184,8 +187,19 @@ func TestStoppedLayerSizeEstimated(t *testing.T) {
 	if got := u.layerFor(1280, 720, now); got != 1 {
 		t.Errorf("stopped f, a 1280×720 tile: layerFor = %d, want 1 (ask for f again)", got)
 	}
-	u.layer(1).lastAt.Store(now) // f flows, still tiny
-	if got := u.layerFor(1280, 720, now); got != 0 {
-		t.Errorf("live f at 160×90, a 1280×720 tile: layerFor = %d, want 0 (h is larger)", got)
+	// f starts again, its first key frames still tiny: for layerRamp it
+	// is sized as while stopped, so the tile keeps asking for it (judged
+	// by those frames it was dropped again at once, a flap every ≈2.5 s).
+	u.layer(1).lastAt.Store(0)
+	u.layer(1).noteArrival(&packet{arrival: now, payload: []byte{1}})
+	if got := u.layerFor(1280, 720, now); got != 1 {
+		t.Errorf("f started again at 160×90, a 1280×720 tile: layerFor = %d, want 1 (it is ramping up)", got)
+	}
+	later := now + int64(layerRamp)
+	u.layer(0).lastAt.Store(later)
+	u.layer(1).lastAt.Store(later - int64(layerTimeout)/2) // it kept flowing
+	u.layer(1).noteArrival(&packet{arrival: later, payload: []byte{1}})
+	if got := u.layerFor(1280, 720, later); got != 0 {
+		t.Errorf("f still 160×90 after layerRamp, a 1280×720 tile: layerFor = %d, want 0 (h is larger)", got)
 	}
 }
