@@ -125,7 +125,8 @@ func (f *fanout) push(raw []byte) bool {
 	}
 	p.arrival = f.srv.now()
 	if f.up.kind == webrtc.RTPCodecTypeVideo {
-		p.keyframe = vp8KeyframeStart(p.payload)
+		p.classifyVideo()
+		f.up.layer(0).noteTemporal(p, n)
 		f.up.layer(0).cache.add(p)
 	}
 	f.up.dispatch(p)
