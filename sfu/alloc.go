@@ -20,9 +20,9 @@ import (
 //     screen share first), while the estimate lasts; a tile whose lowest
 //     rung does not fit is paused for bandwidth, and the client is told
 //     (`paused`);
-//  2. then every tile, in priority order, gets the lowest layer's full
-//     frame rate, temporal layer by temporal layer: a moving grid before
-//     a sharp one;
+//  2. then the lowest layer's frame rate goes up, one temporal layer at a
+//     time for every tile (in priority order) before the next: a grid
+//     that moves everywhere before a sharp speaker;
 //  3. then, again in priority order, each tile is raised layer by layer up
 //     to what its view asks for, at no lower frame rate than it has,
 //     while the estimate lasts.
@@ -134,6 +134,7 @@ func (ss *Session) allocate(now int64) {
 	canResume := lossFree && now-ss.dl.droppedAt >= int64(probeBackoff)
 	budget, up := allocLowest(items, budget, canResume)
 	budget = delayPauses(items, budget, now, !lossFree)
+	budget = keepFrameRate(items, budget, !lossFree)
 	if anyPaused(items) {
 		budget = 0 // every visible tile gets its lowest layer before anyone gets more
 	}
@@ -246,14 +247,45 @@ func delayPauses(items []allocItem, budget int, now int64, losing bool) int {
 	return budget
 }
 
+// keepFrameRate keeps, while the link loses nothing, the frame rate each
+// tile had of its lowest layer (all of it for a tile that had a higher
+// layer): its cost comes off the budget, so nothing is raised meanwhile.
+// It returns the budget left. As for pauses (delayPauses), gcc's
+// delay-based estimate also falls when only the subscriber's machine is
+// slow to read, and a quarter of the frame rate on every tile is a loss a
+// viewer sees; layers above the lowest still go on the estimate alone. A
+// tile new to the allocation (prev noLimit) starts at its lowest rung.
+func keepFrameRate(items []allocItem, budget int, losing bool) int {
+	if losing {
+		return budget
+	}
+	for i := range items {
+		it := &items[i]
+		if it.limit != 0 || it.prev < 0 || it.prev == noLimit {
+			continue
+		}
+		keep := int(it.prevT)
+		if it.prev > 0 {
+			keep = noTemporalLimit
+		}
+		keep = min(keep, it.d.up.topTemporal(0))
+		if keep > it.tlimit {
+			budget -= it.d.up.layerRateT(0, keep) - it.d.up.layerRateT(0, it.tlimit)
+			it.tlimit = keep
+		}
+	}
+	return budget
+}
+
 // anyPaused says whether some tile of the allocation is paused.
 func anyPaused(items []allocItem) bool {
 	return slices.ContainsFunc(items, func(it allocItem) bool { return it.limit < 0 })
 }
 
 // allocRaise raises each tile up to what its view asks for while the
-// budget lasts: first every tile, by priority, to its lowest layer's full
-// frame rate (temporal layer by temporal layer), then each tile, by
+// budget lasts: first the lowest layer's frame rate, one temporal layer
+// at a time for every tile (by priority) before the next — the half rate
+// for all before the full rate for any —, then each tile, by
 // priority, layer by layer, each at the highest temporal layer that fits
 // and no lower than the one it has (a sharper but choppier picture is no
 // step up). A tile keeps a rung it already had as long as it fits; a step
@@ -261,16 +293,13 @@ func anyPaused(items []allocItem) bool {
 // tile went above its previous limit.
 func allocRaise(items []allocItem, budget int, canRaise bool) bool {
 	raised := false
-	for i := range items {
-		it := &items[i]
-		if it.limit != 0 {
-			continue
-		}
-		for t := it.tlimit + 1; t <= it.d.up.topTemporal(0); t++ {
-			ok, up := it.step(0, t, &budget, canRaise)
-			if !ok {
-				break
+	for t := 1; t < maxTemporal; t++ {
+		for i := range items {
+			it := &items[i]
+			if it.limit != 0 || it.tlimit != t-1 || t > it.d.up.topTemporal(0) {
+				continue // paused, or short of the rung below
 			}
+			_, up := it.step(0, t, &budget, canRaise)
 			raised = raised || up
 		}
 	}

@@ -436,9 +436,10 @@ func TestTemporalWriteAllocates(t *testing.T) {
 
 // TestAllocateTemporal: 24 tiles whose lowest layer is 100 kbit/s at full
 // frame rate (L1T3: 50 kbit/s at TID 0, 75 at TID ≤ 1) behind a budget
-// where only 12 fit at full rate: every tile moves (none paused), the
-// first tiles by priority at full frame rate; with three times the budget
-// every tile gets its lowest layer whole before any gets the next layer.
+// where only 15 fit at full rate: every tile moves (none paused), at a
+// quarter of the frame rate, and the first twelve by priority at half;
+// with more budget every tile gets its lowest layer whole before any gets
+// the next layer.
 func TestAllocateTemporal(t *testing.T) {
 	mk := func() *upTrack {
 		u := &upTrack{nLayers: 3, kind: webrtc.RTPCodecTypeVideo}
@@ -467,23 +468,15 @@ func TestAllocateTemporal(t *testing.T) {
 		allocRaise(it, left, true)
 		return it
 	}
-	it := run(1_250_000) // 12 tiles' lowest layer at full rate, 25 at TID 0
-	full, half, paused := 0, 0, 0
-	for _, x := range it {
-		switch {
-		case x.limit < 0:
-			paused++
-		case x.tlimit == 2:
-			full++
-		case x.tlimit == 1:
-			half++
+	it := run(1_500_000) // 15 tiles' lowest layer at full rate, 24 at TID 0 and 300k left
+	for i, x := range it {
+		want := 0
+		if i < 12 {
+			want = 1 // 300k / 25k
 		}
-	}
-	if paused != 0 || full+half == 0 {
-		t.Errorf("1.25 Mbit/s: %d paused, %d at full rate, %d at TID ≤ 1", paused, full, half)
-	}
-	if it[0].limit != 0 || it[0].tlimit != 2 {
-		t.Errorf("speaker at (%d, T%d), want (0, T2): frame rate before size", it[0].limit, it[0].tlimit)
+		if x.limit != 0 || x.tlimit != want {
+			t.Errorf("1.5 Mbit/s: tile %d at (%d, T%d), want (0, T%d)", i, x.limit, x.tlimit, want)
+		}
 	}
 	// 24 × 100k = 2.4 M: everyone at full rate first, then the speaker up.
 	it = run(2_800_000)
@@ -502,16 +495,50 @@ func TestAllocateTemporal(t *testing.T) {
 			x.d.up.layer(i).tids.Store(0)
 		}
 	}
-	left, _ := allocLowest(it, 1_250_000, true)
+	left, _ := allocLowest(it, 1_500_000, true)
 	allocRaise(it, left, true)
-	paused = 0
+	paused := 0
 	for _, x := range it {
 		if x.limit < 0 {
 			paused++
 		}
 	}
-	if paused != 12 {
-		t.Errorf("without temporal layers: %d paused, want 12", paused)
+	if paused != 9 {
+		t.Errorf("without temporal layers: %d paused, want 9", paused)
+	}
+}
+
+// TestKeepFrameRate: without loss a tile keeps the frame rate it had of
+// the lowest layer (all of it when it had a higher layer), whatever the
+// estimate; with loss, or for a tile new to the allocation, it does not.
+func TestKeepFrameRate(t *testing.T) {
+	u := &upTrack{nLayers: 2, kind: webrtc.RTPCodecTypeVideo}
+	for i, r := range []int64{100_000, 300_000} {
+		l := &upLayer{index: i}
+		l.rate.Store(r)
+		l.tids.Store(3)
+		l.trate[0].Store(r / 2)
+		l.trate[1].Store(r * 3 / 4)
+		u.layers[i].Store(l)
+	}
+	items := []allocItem{
+		{d: &downTrack{up: u}, want: 1, prev: 1, prevT: noTemporalLimit},
+		{d: &downTrack{up: u}, want: 1, prev: 0, prevT: 1},
+		{d: &downTrack{up: u}, want: 1, prev: noLimit, prevT: noTemporalLimit},
+	}
+	left, _ := allocLowest(items, 150_000, true)
+	if left != 0 {
+		t.Fatalf("lowest rungs left %d", left)
+	}
+	if left = keepFrameRate(items, left, false); left != -75_000 {
+		t.Errorf("budget after keeping %d, want -75000 (50k + 25k kept)", left)
+	}
+	if items[0].tlimit != 2 || items[1].tlimit != 1 || items[2].tlimit != 0 {
+		t.Errorf("kept T%d, T%d, T%d; want T2, T1, T0", items[0].tlimit, items[1].tlimit, items[2].tlimit)
+	}
+	allocLowest(items, 150_000, true)
+	if left = keepFrameRate(items, 0, true); left != 0 || items[0].tlimit != 0 {
+		t.Errorf("while losing: budget %d, first tile T%d; want 0, T0", left, items[0].tlimit)
 	}
 }
 
