@@ -100,9 +100,12 @@ export function simulcastFor(height, temporal = false) {
 }
 
 /**
- * vp8TemporalLayers says whether this browser's VP8 encoder offers L1T3
- * (Chromium lists it in its capabilities; Firefox does not, and then each
- * layer is one temporal layer, which the SFU handles as such).
+ * vp8TemporalLayers says whether this browser lists L1T3 among its VP8
+ * encoder's scalability modes, so that asking for it cannot fail. Chromium
+ * (156) does not list it, yet sends every VP8 simulcast encoding as L1T3 by
+ * default (outbound-rtp scalabilityMode; TestBrowserSimulcastViewport);
+ * Firefox lists nothing, and then each layer is one temporal layer, which
+ * the SFU handles as such.
  * @param {{getCapabilities?: (kind: string) => ({codecs: Array<{mimeType: string, scalabilityModes?: string[]}>}|null)}} [sender] RTCRtpSender, or a test's stand-in
  * @returns {boolean}
  */
