@@ -510,9 +510,26 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, arrival int64) (o
 	outSeq, outTS = seq+s.seqOff, ts+s.tsOff
 	if d := outSeq - r.maxSeq; d != 0 && d < 0x8000 { // newer (RFC 3550 A.1 arithmetic)
 		r.maxSeq, r.maxTS, r.maxAt = outSeq, outTS, arrival
+		if span := r.maxSeq - s.start; span >= maxSegmentSpan && span < 0x8000 {
+			// Slide the segment's start along: sequence numbers are
+			// compared within half their range, so a segment's first
+			// packet must stay within that of its newest, or after
+			// 32768 packets of one source (minutes of video, ≈11 of
+			// audio) every packet would look older than the segment
+			// and be dropped. Nothing that far back is resent anyway.
+			adv := span - maxSegmentSpan/2
+			s.start += adv
+			s.srcFirst += adv
+		}
 	}
 	return outSeq, outTS, true
 }
+
+// maxSegmentSpan is how far (in packets) a segment's first number may fall
+// behind its newest before the segment's start slides forward (rewrite),
+// and how far back a NACK is looked up (lookup): a quarter of the sequence
+// number space, far beyond any packet cache (cacheSize).
+const maxSegmentSpan = 0x4000
 
 // audioResumeGap: audio that comes back after a pause longer than this with
 // packets missing in between (a large room stopped forwarding it, audio.go)
@@ -541,8 +558,8 @@ func (r *rewriter) lookup(seq uint16) *segment {
 		return nil
 	}
 	age := r.maxSeq - seq
-	if age >= 0x8000 {
-		return nil
+	if age >= maxSegmentSpan/2 {
+		return nil // ahead of the newest, or older than any cache holds
 	}
 	for i := 0; i < r.count; i++ {
 		s := &r.segs[(r.head-i+maxSegments)%maxSegments]
