@@ -187,6 +187,7 @@ type narrowRoom struct {
 	publishers int
 	bitrate    int           // each publisher's top layer, bits/s
 	warmup     time.Duration // before the measurement; 0: narrowWarmup
+	noTemporal bool          // publishers send one temporal layer, not L1T3
 }
 
 // runNarrow sets up the namespace, the server (adaptation on or off), the
@@ -225,6 +226,7 @@ func runNarrowRoom(t testing.TB, nr narrowRoom) (narrowResult, []string) {
 			URL: ts.WSURL, Room: room, Name: fmt.Sprintf("Pub%d", i+1),
 			Simulcast: true, VideoBitrate: nr.bitrate, FrameRate: 30,
 			SimulcastWidth: 640, SimulcastHeight: 360, // key frames a browser decodes (pionpeer frameHead)
+			NoTemporal: nr.noTemporal,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -294,19 +296,22 @@ func hideVideo(ctx context.Context, p *pionpeer.Peer) {
 // viewer) with the viewer's downlink shaped to 2, 1 and 0.5 Mbit/s. Per
 // cap it reports the tiles on screen, how many move (≥ 10 fps), their
 // lowest frame rate and longest freeze, audio packets, and what the viewer
-// received; the last run is the 2 Mbit/s one without adaptation. Not asserted: two
-// cores run the 24 publishers, the server and the viewer at once.
+// received; then the 2 Mbit/s one without adaptation, and the 2 Mbit/s one
+// with publishers sending one temporal layer instead of L1T3 (as before
+// the SFU used temporal layers). Not asserted: two cores run the 24
+// publishers, the server and the viewer at once.
 //
 //	go test ./e2e -run '^$' -bench ConstrainedRoom -benchtime 1x -timeout 20m
 func BenchmarkConstrainedRoom(b *testing.B) {
 	netns.Skip(b)
 	for _, c := range []struct {
-		rate  int
-		adapt bool
-	}{{2_000_000, true}, {1_000_000, true}, {500_000, true}, {2_000_000, false}} {
-		b.Run(fmt.Sprintf("cap=%dk/adapt=%v", c.rate/1000, c.adapt), func(b *testing.B) {
+		rate       int
+		adapt      bool
+		noTemporal bool
+	}{{2_000_000, true, false}, {1_000_000, true, false}, {500_000, true, false}, {2_000_000, false, false}, {2_000_000, true, true}} {
+		b.Run(fmt.Sprintf("cap=%dk/adapt=%v/temporal=%v", c.rate/1000, c.adapt, !c.noTemporal), func(b *testing.B) {
 			for range b.N {
-				r, _ := runNarrowRoom(b, narrowRoom{adapt: c.adapt, rate: c.rate, publishers: 24, bitrate: narrowBitrate, warmup: 20 * time.Second})
+				r, _ := runNarrowRoom(b, narrowRoom{adapt: c.adapt, rate: c.rate, publishers: 24, bitrate: narrowBitrate, warmup: 20 * time.Second, noTemporal: c.noTemporal})
 				minFPS, maxFreeze, moving := math.Inf(1), 0.0, 0
 				for _, id := range r.Shown {
 					v := r.Video[id]

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
 
 	"github.com/parleyhq/parley/internal/client/pionpeer"
 	"github.com/parleyhq/parley/internal/config"
@@ -15,7 +16,8 @@ import (
 
 // keyWidths records the picture width of every key frame a participant
 // receives from one publisher (the VP8 key-frame header, RFC 6386 §9.1,
-// after pionpeer's 4-byte payload descriptor).
+// after the payload descriptor: 4 bytes, 6 with pionpeer's temporal
+// layers).
 type keyWidths struct {
 	mu     sync.Mutex
 	from   string
@@ -24,12 +26,19 @@ type keyWidths struct {
 }
 
 func (k *keyWidths) onPacket(from string, kind pionpeer.Kind, pkt *rtp.Packet, at time.Time) {
-	p := pkt.Payload
-	if kind != pionpeer.KindVideo || from != k.from || len(p) < 14 || p[0]&0x10 == 0 || p[4]&0x01 != 0 {
+	if kind != pionpeer.KindVideo || from != k.from {
+		return
+	}
+	var d codecs.VP8Packet
+	if _, err := d.Unmarshal(pkt.Payload); err != nil || d.S == 0 || d.PID != 0 {
+		return
+	}
+	p := d.Payload
+	if len(p) < 10 || p[0]&0x01 != 0 {
 		return
 	}
 	k.mu.Lock()
-	k.widths = append(k.widths, int(p[10])|int(p[11]&0x3f)<<8)
+	k.widths = append(k.widths, int(p[6])|int(p[7]&0x3f)<<8)
 	k.at = append(k.at, at)
 	k.mu.Unlock()
 }

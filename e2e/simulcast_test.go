@@ -9,6 +9,7 @@ package e2e
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,13 +38,26 @@ const jsInboundVideo = `(async () => {
 
 // jsOutboundVideo lists what a page encodes, per simulcast layer: a
 // failure to receive a layer starts at the publisher.
+
+// jsTemporalModes lists the scalability mode each active simulcast
+// encoding of the page's camera is sent with (outbound-rtp stats).
+// Chromium sends L1T3 on VP8 simulcast encodings by default; it does not
+// list the mode in RTCRtpSender.getCapabilities, so web/js/sfu.js's
+// explicit request (vp8TemporalLayers) applies only to browsers that do.
+const jsTemporalModes = `(async () => {
+  const out = [];
+  (await parley.sfu().pc.getStats()).forEach((r) => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid && r.framesEncoded > 0) out.push(r.scalabilityMode ?? '');
+  });
+  return out;
+})()`
 const jsOutboundVideo = `(async () => {
   const s = parley.sfu();
   if (!s || !s.pc) return '';
   const out = [];
   (await s.pc.getStats()).forEach((r) => {
     if (r.type !== 'outbound-rtp' || r.kind !== 'video') return;
-    out.push([r.rid ?? '-', r.active, r.frameWidth || 0, r.frameHeight || 0, r.framesEncoded || 0, r.qualityLimitationReason ?? '', r.targetBitrate ?? 0]);
+    out.push([r.rid ?? '-', r.active, r.frameWidth || 0, r.frameHeight || 0, r.framesEncoded || 0, r.qualityLimitationReason ?? '', r.targetBitrate ?? 0, r.scalabilityMode ?? '']);
   });
   return JSON.stringify(out);
 })()`
@@ -182,11 +196,16 @@ func TestBrowserSimulcastViewport(t *testing.T) {
 	large := waitInbound(t, a, bID, "large tile", time.Minute, func(in inbound) bool {
 		fw := forwarded(admin, room, ids["A"], bID)
 		if polls++; polls%10 == 0 {
-			t.Logf("A gets B's layer %q (its view wants layer %d); B encodes [rid active w h frames limitation target]: %s", fw.RID, fw.Want, browsertest.MustEval[string](pages["B"], jsOutboundVideo))
+			t.Logf("A gets B's layer %q (its view wants layer %d); B encodes [rid active w h frames limitation target mode]: %s", fw.RID, fw.Want, browsertest.MustEval[string](pages["B"], jsOutboundVideo))
 		}
 		return fw.RID == "f" && in.H > small.H
 	})
 	t.Logf("large tile receives %v×%v of the top layer", large.W, large.H)
+	// Chromium sends each VP8 simulcast encoding as L1T3 (docs/sfu.md,
+	// Temporal layers), and the frames above still decrypt.
+	if modes := browsertest.MustEval[[]string](pages["B"], jsTemporalModes); len(modes) == 0 || slices.ContainsFunc(modes, func(m string) bool { return m != "L1T3" }) {
+		t.Errorf("B's active simulcast encodings are sent as %q, want L1T3 each", modes)
+	}
 	if large.H > 360 {
 		t.Errorf("large tile: %v×%v, more than the camera's 640×360", large.W, large.H)
 	}

@@ -13,12 +13,22 @@ import (
 // cut down to what its downlink carries (bwe.go). Every 500 ms, on the
 // room's loop:
 //
-//  1. every visible tile gets its lowest layer, in priority order (the
-//     `priority` of the view: active speaker and screen share first),
-//     while the estimate lasts; a tile whose lowest layer does not fit is
-//     paused for bandwidth, and the client is told (`paused`);
-//  2. then, again in priority order, each tile is raised layer by layer up
-//     to what its view asks for, while the estimate lasts.
+//  1. every visible tile gets its lowest rung — the lowest layer at its
+//     lowest temporal layer (temporal.go: a quarter of its frame rate
+//     with L1T3; the whole layer for a track without temporal layers) —
+//     in priority order (the `priority` of the view: active speaker and
+//     screen share first), while the estimate lasts; a tile whose lowest
+//     rung does not fit is paused for bandwidth, and the client is told
+//     (`paused`);
+//  2. then the lowest layer's frame rate goes up, one temporal layer at a
+//     time for every tile (in priority order) before the next: a grid
+//     that moves everywhere before a sharp speaker;
+//  3. then, again in priority order, each tile is raised layer by layer up
+//     to what its view asks for, at no lower frame rate than it has,
+//     while the estimate lasts.
+//
+// The rungs of a track are thus (layer, temporal layer) pairs in
+// increasing cost, and a limit is such a pair (downTrack.limit, tlimit).
 //
 // Audio is never paused, and what the subscriber receives of it is taken
 // off the estimate first. Hysteresis: a tile goes up (or resumes) only when
@@ -67,7 +77,9 @@ type allocItem struct {
 	priority int
 	order    uint64 // publication order: ties keep a stable order
 	prev     int32  // the limit before this allocation
+	prevT    int32  // the temporal limit before (noTemporalLimit: all)
 	limit    int    // the result: highest layer allowed, -1 paused
+	tlimit   int    // the result: highest temporal layer of limit allowed
 }
 
 // allocate sets the bandwidth limit of every video track this subscriber
@@ -79,6 +91,7 @@ func (ss *Session) allocate(now int64) {
 	if !ok {
 		for _, d := range downs {
 			d.limit.Store(noLimit)
+			d.tlimit.Store(noTemporalLimit)
 			d.probe.Store(0)
 		}
 		ss.dl.last.Store(0)
@@ -105,10 +118,11 @@ func (ss *Session) allocate(now int64) {
 		want := d.sub.wantedLayer(u, now)
 		if want < 0 {
 			d.limit.Store(noLimit) // hidden: the view pauses it, not bandwidth
+			d.tlimit.Store(noTemporalLimit)
 			d.probe.Store(0)
 			continue
 		}
-		items = append(items, allocItem{d: d, want: want, priority: ss.viewPriority(u), order: u.order, prev: d.limit.Load()})
+		items = append(items, allocItem{d: d, want: want, priority: ss.viewPriority(u), order: u.order, prev: d.limit.Load(), prevT: d.tlimit.Load()})
 	}
 	slices.SortStableFunc(items, func(a, b allocItem) int {
 		if a.priority != b.priority {
@@ -120,6 +134,7 @@ func (ss *Session) allocate(now int64) {
 	canResume := lossFree && now-ss.dl.droppedAt >= int64(probeBackoff)
 	budget, up := allocLowest(items, budget, canResume)
 	budget = delayPauses(items, budget, now, !lossFree)
+	budget = keepFrameRate(items, budget, !lossFree)
 	if anyPaused(items) {
 		budget = 0 // every visible tile gets its lowest layer before anyone gets more
 	}
@@ -127,12 +142,17 @@ func (ss *Session) allocate(now int64) {
 		ss.dl.changedAt = now
 	}
 	var paused []string
-	for _, it := range items {
+	for i := range items {
+		it := &items[i]
+		if it.limit >= 0 && it.tlimit >= it.d.up.topTemporal(it.limit) {
+			it.tlimit = noTemporalLimit // all of them, however many come
+		}
 		it.d.limit.Store(int32(it.limit))
+		it.d.tlimit.Store(int32(it.tlimit))
 		if it.limit < 0 {
 			paused = append(paused, it.d.up.trackID)
 		} else {
-			media += it.d.up.layerRate(it.limit)
+			media += it.d.up.layerRateT(it.limit, it.tlimit)
 		}
 	}
 	ss.probe(items, est, media, lossFree, now)
@@ -180,7 +200,8 @@ func allocLowest(items []allocItem, budget int, canResume bool) (int, bool) {
 	resumed := false
 	for i := range items {
 		it := &items[i]
-		cost := it.d.up.layerRate(0)
+		it.tlimit = 0
+		cost := it.d.up.layerRateT(0, 0)
 		need := cost
 		if it.prev < 0 {
 			need = cost / allocUpMarginDen * allocUpMarginNum
@@ -219,8 +240,38 @@ func delayPauses(items []allocItem, budget int, now int64, losing bool) int {
 			if it.d.overAt == 0 {
 				it.d.overAt = now
 			}
-			it.limit = 0
-			budget -= it.d.up.layerRate(0)
+			it.limit, it.tlimit = 0, 0
+			budget -= it.d.up.layerRateT(0, 0)
+		}
+	}
+	return budget
+}
+
+// keepFrameRate keeps, while the link loses nothing, the frame rate each
+// tile had of its lowest layer (all of it for a tile that had a higher
+// layer): its cost comes off the budget, so nothing is raised meanwhile.
+// It returns the budget left. As for pauses (delayPauses), gcc's
+// delay-based estimate also falls when only the subscriber's machine is
+// slow to read, and a quarter of the frame rate on every tile is a loss a
+// viewer sees; layers above the lowest still go on the estimate alone. A
+// tile new to the allocation (prev noLimit) starts at its lowest rung.
+func keepFrameRate(items []allocItem, budget int, losing bool) int {
+	if losing {
+		return budget
+	}
+	for i := range items {
+		it := &items[i]
+		if it.limit != 0 || it.prev < 0 || it.prev == noLimit {
+			continue
+		}
+		keep := int(it.prevT)
+		if it.prev > 0 {
+			keep = noTemporalLimit
+		}
+		keep = min(keep, it.d.up.topTemporal(0))
+		if keep > it.tlimit {
+			budget -= it.d.up.layerRateT(0, keep) - it.d.up.layerRateT(0, it.tlimit)
+			it.tlimit = keep
 		}
 	}
 	return budget
@@ -231,35 +282,69 @@ func anyPaused(items []allocItem) bool {
 	return slices.ContainsFunc(items, func(it allocItem) bool { return it.limit < 0 })
 }
 
-// allocRaise raises each tile, by priority, up to what its view asks for
-// while the budget lasts. A tile keeps a layer it already had as long as
-// it fits; a step above that needs allocUpMargin and canRaise. It reports
-// whether any tile went above its previous limit.
+// allocRaise raises each tile up to what its view asks for while the
+// budget lasts: first the lowest layer's frame rate, one temporal layer
+// at a time for every tile (by priority) before the next — the half rate
+// for all before the full rate for any —, then each tile, by
+// priority, layer by layer, each at the highest temporal layer that fits
+// and no lower than the one it has (a sharper but choppier picture is no
+// step up). A tile keeps a rung it already had as long as it fits; a step
+// above that needs allocUpMargin and canRaise. It reports whether any
+// tile went above its previous limit.
 func allocRaise(items []allocItem, budget int, canRaise bool) bool {
 	raised := false
+	for t := 1; t < maxTemporal; t++ {
+		for i := range items {
+			it := &items[i]
+			if it.limit != 0 || it.tlimit != t-1 || t > it.d.up.topTemporal(0) {
+				continue // paused, or short of the rung below
+			}
+			_, up := it.step(0, t, &budget, canRaise)
+			raised = raised || up
+		}
+	}
 	for i := range items {
 		it := &items[i]
 		if it.limit < 0 {
 			continue
 		}
 		for l := it.limit + 1; l <= it.want; l++ {
-			cost := it.d.up.layerRate(l) - it.d.up.layerRate(it.limit)
-			need := cost
-			if int32(l) > it.prev {
-				if !canRaise {
-					break
-				}
-				need = cost / allocUpMarginDen * allocUpMarginNum
+			top := it.d.up.topTemporal(l)
+			done := false
+			for t := top; t >= min(it.tlimit, top) && !done; t-- {
+				ok, up := it.step(l, t, &budget, canRaise)
+				done = ok
+				raised = raised || up
 			}
-			if need > budget {
+			if !done || it.tlimit < top {
 				break
 			}
-			budget -= cost
-			it.limit = l
-			raised = raised || int32(l) > it.prev
 		}
 	}
 	return raised
+}
+
+// step moves the tile to rung (l, t) if the budget allows: the cost is the
+// difference from its current rung, with allocUpMargin (and only when
+// canRaise) for a rung above the one it had before this allocation. It
+// reports whether it moved and whether that was such a step up.
+func (it *allocItem) step(l, t int, budget *int, canRaise bool) (ok, up bool) {
+	u := it.d.up
+	cost := u.layerRateT(l, t) - u.layerRateT(it.limit, it.tlimit)
+	need := cost
+	up = int32(l) > it.prev || int32(l) == it.prev && int32(t) > it.prevT
+	if up {
+		if !canRaise {
+			return false, false
+		}
+		need = cost / allocUpMarginDen * allocUpMarginNum
+	}
+	if need > *budget {
+		return false, false
+	}
+	*budget -= cost
+	it.limit, it.tlimit = l, t
+	return true, up
 }
 
 // downTracks is a snapshot of the tracks forwarded to this participant.
@@ -333,6 +418,38 @@ func (u *upTrack) layerRate(i int) int {
 	return w * h / defaultBitsPerPixelDen * defaultBitsPerPixelNum
 }
 
+// layerRateT is what layer i costs forwarded up to temporal layer t (TID
+// ≤ t): measured, else the last measured while it sent, else the layer's
+// rate shared out evenly among its temporal layers. All of the layer for
+// t at or above its top temporal layer (one, for a track without them).
+func (u *upTrack) layerRateT(i, t int) int {
+	full := u.layerRate(i)
+	l := u.layer(i)
+	if l == nil {
+		return full
+	}
+	n := l.temporalLayers()
+	if t >= n-1 {
+		return full
+	}
+	if r := l.trate[t].Load(); r > 0 && l.rate.Load() > 0 {
+		return min(int(r), full)
+	}
+	if r := l.tknown[t].Load(); r > 0 {
+		return min(int(r), full)
+	}
+	return full * (t + 1) / n
+}
+
+// topTemporal is layer i's highest temporal layer (0 for one without
+// temporal layers, or not seen yet).
+func (u *upTrack) topTemporal(i int) int {
+	if l := u.layer(i); l != nil {
+		return l.temporalLayers() - 1
+	}
+	return 0
+}
+
 // meter measures a layer's bit rate: the reader adds each packet's size,
 // the room's loop turns the count into a rate once per tick.
 type meter struct {
@@ -351,19 +468,35 @@ const rateSmoothingDen = 2
 func (l *upLayer) updateRate(now int64) {
 	m := &l.meter
 	b := m.bytes.Load()
+	live := l.live(now)
 	if m.lastAt != 0 && now > m.lastAt {
-		r := int64(b-m.lastBytes) * 8 * 1e9 / (now - m.lastAt)
-		if !l.live(now) {
-			r = 0
-		}
-		old := l.rate.Load()
-		if old > 0 && r > 0 {
-			r = old + (r-old)/rateSmoothingDen
-		}
-		l.rate.Store(r)
-		if r > 0 {
-			l.known.Store(r)
+		smooth(&l.rate, &l.known, int64(b-m.lastBytes), now-m.lastAt, live)
+		var cum uint64
+		for t := range maxTemporal {
+			tb := l.tbytes[t].Load()
+			cum += tb - l.tlast[t]
+			smooth(&l.trate[t], &l.tknown[t], int64(cum), now-m.lastAt, live)
 		}
 	}
+	for t := range maxTemporal {
+		l.tlast[t] = l.tbytes[t].Load()
+	}
 	m.lastBytes, m.lastAt = b, now
+}
+
+// smooth folds bytes counted over elapsed ns into rate (bits/s), and
+// remembers a rate measured while the layer sent in known.
+func smooth(rate, known *atomic.Int64, bytes, elapsed int64, live bool) {
+	r := bytes * 8 * 1e9 / elapsed
+	if !live {
+		r = 0
+	}
+	old := rate.Load()
+	if old > 0 && r > 0 {
+		r = old + (r-old)/rateSmoothingDen
+	}
+	rate.Store(r)
+	if r > 0 {
+		known.Store(r)
+	}
 }

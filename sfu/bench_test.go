@@ -133,3 +133,64 @@ func benchWritePion(b *testing.B, kind string, cfg Config) {
 	}
 	b.StopTimer()
 }
+
+// BenchmarkForwardTemporal is BenchmarkForward with an L1T3 stream (TIDs
+// 0, 2, 1, 2, one packet per frame) toward 10 subscribers, half of them
+// limited to TID 0: the drops, the segments they start and the rewritten
+// descriptors (temporal.go). allocs/op: the target is 0.
+func BenchmarkForwardTemporal(b *testing.B) {
+	const n = 10
+	f := newFanout(b, n, webrtc.RTPCodecTypeVideo, func(int) *fakeWriter { return &fakeWriter{} })
+	for i, d := range *f.up.downs.Load() {
+		if i%2 == 1 {
+			d.ttarget.Store(0)
+		}
+	}
+	payload := make([]byte, 1200)
+	// X, S; I, L, T; 15-bit PictureID; TL0PICIDX; TID|Y; then the frame.
+	copy(payload, []byte{0x90, 0xe0, 0x80, 0, 0, 0, 0x00})
+	raw := rawPacket(b, 0, 0, payload)
+	const hl = 12 // rawPacket's header: no CSRC, no extension
+	frame := func(i int) {
+		seq, pic := uint16(i), uint16(i)&0x7fff
+		tid := [4]byte{0, 2, 1, 2}[i%4]
+		raw[2], raw[3] = byte(seq>>8), byte(seq)
+		ts := uint32(i) * 3000
+		raw[4], raw[5], raw[6], raw[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+		raw[hl+2], raw[hl+3] = 0x80|byte(pic>>8), byte(pic)
+		raw[hl+4] = byte(i / 4)
+		raw[hl+5] = tid << 6
+		raw[hl+6] = 0x01 // a delta frame
+		if i == 0 {
+			raw[hl+6] = 0x00
+		}
+		f.push(raw)
+	}
+	frame(0)
+	waitFor(b, 5*time.Second, "warm-up", func() bool { return f.writers[0].n.Load() == 1 })
+
+	const slack = writeQueueLen / 2
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	b.ResetTimer()
+	for i := 1; i <= b.N; i++ {
+		frame(i)
+		if i%64 == 0 {
+			// Pace on the queues: a limited subscriber writes a quarter
+			// of the packets, so its writes say nothing of its backlog.
+			for _, ss := range f.subs {
+				for len(ss.queue) > slack {
+					runtime.Gosched()
+				}
+			}
+		}
+	}
+	for _, ss := range f.subs {
+		for len(ss.queue) > 0 {
+			runtime.Gosched()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/fwd")
+	b.ReportMetric(float64(f.srv.ctr.dropped.Load())/float64(b.N), "drops/op")
+}

@@ -200,8 +200,9 @@ func (d *downTrack) resend(subSeq uint16) {
 		return
 	}
 	defer p.release()
-	// Same offsets as when it was first sent: the same numbers again.
-	if d.send(b, p, p.hdr.SequenceNumber+seg.seqOff, p.hdr.Timestamp+seg.tsOff) {
+	// Same offsets as when it was first sent: the same numbers again,
+	// and the same VP8 picture ids (the segment keeps them too).
+	if d.send(b, p, d.payloadFor(p, seg), p.hdr.SequenceNumber+seg.seqOff, p.hdr.Timestamp+seg.tsOff) {
 		d.up.srv.ctr.nacksServed.Add(1)
 	}
 }

@@ -54,6 +54,7 @@ type packet struct {
 	arrival  int64      // Server.now() when read
 	keyframe bool       // VP8: first packet of a key frame
 	layer    int8       // the simulcast layer it came from (0 without simulcast)
+	vp8      vp8Desc    // VP8: its payload descriptor (temporal layer, picture ids)
 	buf      [packetBufSize]byte
 }
 
@@ -90,6 +91,14 @@ func (p *packet) parse(n int) bool {
 	}
 	p.payload = p.buf[hl:end]
 	return true
+}
+
+// classifyVideo reads what the SFU needs of a video packet's payload: key
+// frame or not, and the VP8 payload descriptor. Reader only, once per
+// packet, before the packet is shared.
+func (p *packet) classifyVideo() {
+	p.keyframe = vp8KeyframeStart(p.payload)
+	p.vp8, _ = parseVP8Desc(p.payload)
 }
 
 // release drops one reference; the last one returns the packet to its pool.
@@ -154,8 +163,14 @@ type downTrack struct {
 
 	// limit is the highest layer the subscriber's downlink carries
 	// (alloc.go), -1 none, noLimit without constraint; written by the
-	// room's loop, read by choose.
-	limit atomic.Int32
+	// room's loop, read by choose. tlimit is the highest temporal layer
+	// of that layer it carries (noTemporalLimit: all of them).
+	limit  atomic.Int32
+	tlimit atomic.Int32
+	// ttarget is the highest temporal layer (VP8 TID) to forward, set
+	// with target by choose; the writer moves tcur to it at a frame that
+	// allows the switch (temporalPass).
+	ttarget atomic.Int32
 	// probe is the padding credit in bytes (probe.go): set by the room's
 	// loop, spent by the writer.
 	probe atomic.Int64
@@ -169,6 +184,13 @@ type downTrack struct {
 	rw     rewriter
 	resent *resendLog // retransmissions so far, made on the first NACK (cache.go)
 	padAt  int64      // Server.now() of the last probe burst (probe.go)
+	tcur   int8       // the temporal layers forwarded now: TID ≤ tcur
+	gap    bool       // a packet newer than everything sent was dropped for its TID
+	gapSeq uint16     // the newest such packet's source sequence number
+	// pbuf is the subscriber's own copy of a payload whose VP8
+	// descriptor it rewrites (made on first need: tracks without
+	// temporal layers never need it).
+	pbuf *[packetBufSize]byte
 }
 
 func newDownTrack(up *upTrack, sub *Session) *downTrack {
@@ -180,6 +202,9 @@ func newDownTrack(up *upTrack, sub *Session) *downTrack {
 	}
 	d.cur.Store(-1)
 	d.limit.Store(noLimit)
+	d.tlimit.Store(noTemporalLimit)
+	d.ttarget.Store(noTemporalLimit)
+	d.tcur = noTemporalLimit
 	d.target.Store(int32(sub.initialLayer(up)))
 	return d
 }
@@ -271,13 +296,13 @@ func (d *downTrack) write(p *packet) {
 			d.rw.begin(p.hdr.SSRC, 0, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
 		}
 		if seq, ts, ok := d.rw.rewrite(p.hdr.SSRC, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival); ok {
-			d.send(b, p, seq, ts)
+			d.send(b, p, p.payload, seq, ts)
 		} else if p.hdr.SSRC != d.rw.seg().ssrc {
 			// Audio has no key frames: a new source (the publisher
 			// restarted its stream) continues at once.
 			d.rw.begin(p.hdr.SSRC, 0, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
 			seq, ts, _ := d.rw.rewrite(p.hdr.SSRC, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
-			d.send(b, p, seq, ts)
+			d.send(b, p, p.payload, seq, ts)
 		}
 		return
 	}
@@ -308,6 +333,8 @@ func (d *downTrack) writeVideo(b *binding, p *packet) {
 			return
 		}
 		d.rw.begin(p.hdr.SSRC, p.layer, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
+		d.rw.continuePictures(&p.vp8, true)
+		d.gap = false
 		if target != cur {
 			d.cur.Store(target)
 			if cur >= 0 {
@@ -317,18 +344,34 @@ func (d *downTrack) writeVideo(b *binding, p *packet) {
 	case int32(p.layer) != cur:
 		return // queued before a switch; of no use now
 	}
+	if !d.temporalPass(&p.vp8) {
+		d.noteDrop(p)
+		return
+	}
+	if d.gap && newerSeq(p.hdr.SequenceNumber, d.gapSeq) {
+		// The first packet after frames dropped for their temporal
+		// layer: it continues right after the last one sent.
+		d.gap = false
+		d.rw.skip(p.hdr.SequenceNumber, &p.vp8)
+	}
 	seq, ts, ok := d.rw.rewrite(p.hdr.SSRC, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
 	if !ok {
 		return
 	}
-	if d.send(b, p, seq, ts) && p.hdr.Marker {
+	seg := d.rw.seg()
+	if seq == d.rw.maxSeq {
+		d.rw.notePicture(seg, &p.vp8)
+	}
+	if d.send(b, p, d.payloadFor(p, seg), seq, ts) && p.hdr.Marker {
 		d.pad(b, p.arrival) // probe.go: padding goes between frames
 	}
 }
 
-// send writes p with the subscriber's identifiers and the given sequence
-// number and timestamp. Writer goroutine only; no allocation.
-func (d *downTrack) send(b *binding, p *packet, seq uint16, ts uint32) bool {
+// send writes p with the subscriber's identifiers, the given sequence
+// number and timestamp, and payload (p's own, or the subscriber's copy
+// with its VP8 descriptor rewritten: payloadFor). Writer goroutine only; no
+// allocation.
+func (d *downTrack) send(b *binding, p *packet, payload []byte, seq uint16, ts uint32) bool {
 	h := &d.hdr
 	h.Version = 2
 	h.Padding = p.hdr.Padding
@@ -349,11 +392,11 @@ func (d *downTrack) send(b *binding, p *packet, seq uint16, ts uint32) bool {
 	if len(h.Extensions) == 0 {
 		h.Extension, h.ExtensionProfile = false, 0
 	}
-	if _, err := b.w.WriteRTP(h, p.payload); err != nil {
+	if _, err := b.w.WriteRTP(h, payload); err != nil {
 		return false // the sender is closing; Unbind follows
 	}
 	d.sub.wstats.packets.Add(1)
-	d.sub.wstats.bytes.Add(uint64(len(p.payload)))
+	d.sub.wstats.bytes.Add(uint64(len(payload)))
 	return true
 }
 
@@ -398,16 +441,21 @@ type rewriter struct {
 	maxSeq   uint16 // highest output sequence number so far
 	maxTS    uint32 // its output timestamp
 	maxAt    int64  // its arrival time
+	maxPic   uint16 // VP8: the output PictureID of the newest packet that had one
+	maxTL0   uint8  // and its output TL0PICIDX
+	havePic  bool   // maxPic and maxTL0 are set
 	firstSeq uint16 // random initial output values (RFC 3550 §5.1)
 	firstTS  uint32
 }
 
-// maxSegments is how many recent segments (layer switches, probe padding)
-// a subscriber's track remembers for NACKs. Switches happen at most every
-// few hundred milliseconds (each needs a key frame), probe padding adds
-// two segments at most every probeGap, and a packet older than
-// maxResendAge is never resent, so 32 covers more than that second.
-const maxSegments = 32
+// maxSegments is how many recent segments (layer switches, probe padding,
+// frames dropped for their temporal layer) a subscriber's track remembers
+// for NACKs. Switches happen at most every few hundred milliseconds (each
+// needs a key frame), probe padding adds two segments at most every
+// probeGap (20 a second), dropped frames one per run of them (at most every
+// other frame: 15 a second at 30 fps), and a packet older than
+// maxResendAge is never resent, so 64 covers more than that second.
+const maxSegments = 64
 
 // segment is one run of one source in a subscriber's sequence.
 type segment struct {
@@ -417,6 +465,8 @@ type segment struct {
 	srcFirst uint16 // the source sequence number of that first packet
 	seqOff   uint16 // output = source + seqOff
 	tsOff    uint32
+	picOff   uint16 // VP8 PictureID: output = source + picOff (modulo its width)
+	tl0Off   uint8  // VP8 TL0PICIDX: output = source + tl0Off
 }
 
 func newRewriter(clockRate uint32) rewriter {
@@ -460,9 +510,26 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, arrival int64) (o
 	outSeq, outTS = seq+s.seqOff, ts+s.tsOff
 	if d := outSeq - r.maxSeq; d != 0 && d < 0x8000 { // newer (RFC 3550 A.1 arithmetic)
 		r.maxSeq, r.maxTS, r.maxAt = outSeq, outTS, arrival
+		if span := r.maxSeq - s.start; span >= maxSegmentSpan && span < 0x8000 {
+			// Slide the segment's start along: sequence numbers are
+			// compared within half their range, so a segment's first
+			// packet must stay within that of its newest, or after
+			// 32768 packets of one source (minutes of video, ≈11 of
+			// audio) every packet would look older than the segment
+			// and be dropped. Nothing that far back is resent anyway.
+			adv := span - maxSegmentSpan/2
+			s.start += adv
+			s.srcFirst += adv
+		}
 	}
 	return outSeq, outTS, true
 }
+
+// maxSegmentSpan is how far (in packets) a segment's first number may fall
+// behind its newest before the segment's start slides forward (rewrite),
+// and how far back a NACK is looked up (lookup): a quarter of the sequence
+// number space, far beyond any packet cache (cacheSize).
+const maxSegmentSpan = 0x4000
 
 // audioResumeGap: audio that comes back after a pause longer than this with
 // packets missing in between (a large room stopped forwarding it, audio.go)
@@ -491,8 +558,8 @@ func (r *rewriter) lookup(seq uint16) *segment {
 		return nil
 	}
 	age := r.maxSeq - seq
-	if age >= 0x8000 {
-		return nil
+	if age >= maxSegmentSpan/2 {
+		return nil // ahead of the newest, or older than any cache holds
 	}
 	for i := 0; i < r.count; i++ {
 		s := &r.segs[(r.head-i+maxSegments)%maxSegments]

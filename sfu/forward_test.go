@@ -125,7 +125,8 @@ func (f *fanout) push(raw []byte) bool {
 	}
 	p.arrival = f.srv.now()
 	if f.up.kind == webrtc.RTPCodecTypeVideo {
-		p.keyframe = vp8KeyframeStart(p.payload)
+		p.classifyVideo()
+		f.up.layer(0).noteTemporal(p, n)
 		f.up.layer(0).cache.add(p)
 	}
 	f.up.dispatch(p)
@@ -362,6 +363,34 @@ func TestRewriterContinuity(t *testing.T) {
 	}
 	if seg := r.lookup(s1); seg == nil || s1-seg.seqOff != 101 {
 		t.Errorf("lookup(%d) maps to source %d, want 101", s1, s1-seg.seqOff)
+	}
+}
+
+// TestRewriterLongSegment: one source forwarded without a switch for more
+// than half the sequence-number space stays forwarded and continuous (a
+// segment whose first packet fell 32768 numbers behind dropped everything
+// after), and NACK lookups still find recent packets.
+func TestRewriterLongSegment(t *testing.T) {
+	r := newRewriter(clockRateVideo)
+	r.begin(1, 0, 100, 0, 0)
+	first, _, _ := r.rewrite(1, 100, 0, 0)
+	for i := 1; i < 140000; i++ {
+		seq, _, ok := r.rewrite(1, uint16(100+i), uint32(i*3000), int64(i))
+		if !ok || seq != first+uint16(i) {
+			t.Fatalf("packet %d: %d ok=%v, want %d", i, seq, ok, first+uint16(i))
+		}
+	}
+	for _, age := range []uint16{0, 1, cacheSize} {
+		if s := r.lookup(r.maxSeq - age); s == nil || s.ssrc != 1 {
+			t.Errorf("lookup %d back: %+v", age, s)
+		}
+	}
+	if s := r.lookup(r.maxSeq - maxSegmentSpan); s != nil {
+		t.Errorf("lookup %d back found %+v, want nothing that old", maxSegmentSpan, s)
+	}
+	// A late packet just behind the newest still maps; one far behind does not.
+	if seq, _, ok := r.rewrite(1, r.maxSeq-r.seg().seqOff-4, 0, 0); !ok || seq != r.maxSeq-4 {
+		t.Errorf("late packet → %d ok=%v, want %d", seq, ok, r.maxSeq-4)
 	}
 }
 

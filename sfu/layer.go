@@ -66,6 +66,35 @@ type upLayer struct {
 	meter meter        // bytes in (reader), turned into rate by the room's loop (alloc.go)
 	rate  atomic.Int64 // bits/s, smoothed; 0 while the layer sends nothing
 	known atomic.Int64 // the last rate measured while it sent: its cost once dynacast stopped it
+
+	// Temporal layers (temporal.go): the reader counts bytes per TID
+	// and the highest TID seen (plus one; 0: none, one temporal layer);
+	// the room's loop turns the counts into the cumulative rates of TID
+	// ≤ t (alloc.go updateRate).
+	tbytes [maxTemporal]atomic.Uint64
+	tids   atomic.Int32
+	trate  [maxTemporal]atomic.Int64 // bits/s of TID ≤ t, smoothed
+	tknown [maxTemporal]atomic.Int64 // the last trate measured while it sent
+	tlast  [maxTemporal]uint64       // room loop: tbytes at the last update
+}
+
+// noteTemporal counts a video packet of n bytes toward its temporal
+// layer's rate. Reader only.
+func (l *upLayer) noteTemporal(p *packet, n int) {
+	t := 0
+	if p.vp8.hasTID {
+		t = min(int(p.vp8.tid), maxTemporal-1)
+		if int32(t+1) > l.tids.Load() {
+			l.tids.Store(int32(t + 1))
+		}
+	}
+	l.tbytes[t].Add(uint64(n))
+}
+
+// temporalLayers is how many temporal layers the layer has been seen to
+// send: 1 for a stream without the T bit.
+func (l *upLayer) temporalLayers() int {
+	return max(1, int(l.tids.Load()))
 }
 
 func newUpLayer(index int, rid string, remote *webrtc.TrackRemote, video bool) *upLayer {

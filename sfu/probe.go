@@ -66,7 +66,7 @@ func (ss *Session) probe(items []allocItem, est, media int, lossFree bool, now i
 	held := false
 	var carrier *downTrack
 	for _, it := range items {
-		held = held || it.limit < it.want
+		held = held || it.limit < it.want || it.limit >= 0 && it.tlimit < noTemporalLimit
 		if carrier == nil && it.limit >= 0 && it.d.cur.Load() >= 0 {
 			carrier = it.d
 		}
@@ -128,7 +128,9 @@ func (r *rewriter) pad(n int) (seq uint16, ts uint32, ok bool) {
 	next := r.maxSeq - cur.seqOff + 1 // the source number expected next
 	r.maxSeq += uint16(n)
 	r.head = (r.head + 1) % maxSegments
-	r.segs[r.head] = segment{ssrc: cur.ssrc, layer: cur.layer, start: r.maxSeq + 1, srcFirst: next, seqOff: cur.seqOff + uint16(n), tsOff: cur.tsOff}
+	after := cur // same source, timestamps and picture ids
+	after.start, after.srcFirst, after.seqOff = r.maxSeq+1, next, cur.seqOff+uint16(n)
+	r.segs[r.head] = after
 	r.count = min(r.count+2, maxSegments)
 	return seq, ts, true
 }

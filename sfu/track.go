@@ -174,7 +174,8 @@ func (u *upTrack) run(l *upLayer) {
 			l.ssrc.Store(p.hdr.SSRC)
 		}
 		if u.kind == webrtc.RTPCodecTypeVideo {
-			p.keyframe = vp8KeyframeStart(p.payload)
+			p.classifyVideo()
+			l.noteTemporal(p, n)
 			if p.keyframe {
 				if w, h, ok := vp8KeyframeSize(p.payload); ok {
 					l.size.Store(uint32(w)<<16 | uint32(h))

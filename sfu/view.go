@@ -299,6 +299,13 @@ func (d *downTrack) choose(now int64) int {
 	if want >= 0 {
 		t = d.up.liveLayer(want, now)
 	}
+	// The temporal limit goes with the layer the allocation chose; a lower
+	// one (the chosen layer does not flow) costs less at its full rate.
+	tt := int32(noTemporalLimit)
+	if lim := d.limit.Load(); t >= 0 && int32(t) >= lim {
+		tt = d.tlimit.Load()
+	}
+	d.ttarget.Store(tt)
 	if old := d.setTarget(int32(t), bandwidth); old != int32(t) {
 		d.sub.log.Debug("layer target", "track", d.up.trackID, "from", old, "to", t, "want", want)
 		if t >= 0 {

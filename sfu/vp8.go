@@ -71,3 +71,97 @@ func vp8HeaderOffset(payload []byte) (int, bool) {
 	}
 	return i, true
 }
+
+// vp8Desc is what the SFU reads of a VP8 payload descriptor (RFC 7741
+// §4.2, drawn above) for temporal layers: parsed once by the reader,
+// shared read-only with every subscriber's writer. The zero value is a
+// packet without a descriptor the SFU understands (padding, not VP8): it
+// is forwarded as it is, as one temporal layer.
+type vp8Desc struct {
+	hasTID bool   // T bit: the packet says its temporal layer
+	start  bool   // S set and PID 0: the packet begins a frame
+	sync   bool   // Y: the frame references only TL0 frames (a switch-up point)
+	tid    uint8  // temporal layer id (0 without T)
+	picLen uint8  // PictureID bytes: 0 none, 1 (7 bits), 2 (15 bits)
+	picAt  uint8  // offset of the PictureID in the payload (when picLen > 0)
+	tl0At  uint8  // offset of TL0PICIDX in the payload, 0 when absent (offset 0 is never it)
+	picID  uint16 // PictureID
+	tl0    uint8  // TL0PICIDX
+}
+
+// picMask is the PictureID's range: 7 or 15 bits (RFC 7741 §4.2, M bit).
+func (v *vp8Desc) picMask() uint16 {
+	if v.picLen == 2 {
+		return 0x7fff
+	}
+	return 0x7f
+}
+
+// parseVP8Desc reads the payload descriptor at the start of a VP8 RTP
+// payload. ok is false when the payload is too short for what its flags
+// announce; the descriptor is in clear under E2EE (the packetizer writes it
+// after the frame was encrypted), so nothing is decrypted.
+func parseVP8Desc(payload []byte) (v vp8Desc, ok bool) {
+	if len(payload) < 1 {
+		return vp8Desc{}, false
+	}
+	b0 := payload[0]
+	v.start = b0&0x10 != 0 && b0&0x07 == 0
+	if b0&0x80 == 0 { // no X: nothing but the first byte
+		return v, true
+	}
+	if len(payload) < 2 {
+		return vp8Desc{}, false
+	}
+	ext := payload[1]
+	i := 2
+	if ext&0x80 != 0 { // I: PictureID
+		if len(payload) <= i {
+			return vp8Desc{}, false
+		}
+		v.picAt = uint8(i)
+		if payload[i]&0x80 != 0 { // M: 15 bits
+			if len(payload) <= i+1 {
+				return vp8Desc{}, false
+			}
+			v.picLen, v.picID = 2, uint16(payload[i]&0x7f)<<8|uint16(payload[i+1])
+			i += 2
+		} else {
+			v.picLen, v.picID = 1, uint16(payload[i])
+			i++
+		}
+	}
+	if ext&0x40 != 0 { // L: TL0PICIDX
+		if len(payload) <= i {
+			return vp8Desc{}, false
+		}
+		v.tl0At, v.tl0 = uint8(i), payload[i]
+		i++
+	}
+	if ext&0x20 != 0 { // T: TID and Y
+		if len(payload) <= i {
+			return vp8Desc{}, false
+		}
+		v.hasTID = true
+		v.tid = payload[i] >> 6
+		v.sync = payload[i]&0x20 != 0
+	}
+	return v, true
+}
+
+// rewriteVP8Desc writes PictureID pic and TL0PICIDX tl0 into a copy of a
+// payload whose descriptor v describes (the subscriber's own buffer: the
+// publisher's packet is shared by every writer and never changed). The
+// copy keeps every other byte, and the field widths of the original.
+func rewriteVP8Desc(dst []byte, v *vp8Desc, pic uint16, tl0 uint8) {
+	switch v.picLen {
+	case 1:
+		dst[v.picAt] = byte(pic & 0x7f)
+	case 2:
+		dst[v.picAt] = 0x80 | byte(pic>>8&0x7f)
+		dst[v.picAt+1] = byte(pic)
+	}
+	if v.tl0At != 0 {
+		dst[v.tl0At] = tl0
+	}
+}

@@ -84,14 +84,34 @@ export const SIMULCAST = Object.freeze([
  * layer switch froze the tile for a second or more (TestBrowserSwitch).
  * Below 270 lines there is nothing to choose between: one encoding, no
  * simulcast.
+ * With temporal, each encoding is L1T3 (three VP8 temporal layers): the SFU
+ * can then forward a layer at a quarter or half of its frame rate to a
+ * viewer whose link cannot carry all of it, instead of pausing the tile
+ * (docs/sfu.md "Temporal layers").
  * @param {number} height the capture's height in pixels (0: unknown, taken as 360)
+ * @param {boolean} [temporal] add scalabilityMode L1T3 (vp8TemporalLayers())
  * @returns {RTCRtpEncodingParameters[]|null} null: send one plain encoding
  */
-export function simulcastFor(height) {
+export function simulcastFor(height, temporal = false) {
   const h = height > 0 ? height : 360;
   const n = h >= 540 ? 3 : h >= 270 ? 2 : 1;
   if (n === 1) return null;
-  return SIMULCAST.slice(SIMULCAST.length - n).map((e) => ({ ...e }));
+  return SIMULCAST.slice(SIMULCAST.length - n).map((e) => (temporal ? { ...e, scalabilityMode: 'L1T3' } : { ...e }));
+}
+
+/**
+ * vp8TemporalLayers says whether this browser lists L1T3 among its VP8
+ * encoder's scalability modes, so that asking for it cannot fail. Chromium
+ * (156) does not list it, yet sends every VP8 simulcast encoding as L1T3 by
+ * default (outbound-rtp scalabilityMode; TestBrowserSimulcastViewport);
+ * Firefox lists nothing, and then each layer is one temporal layer, which
+ * the SFU handles as such.
+ * @param {{getCapabilities?: (kind: string) => ({codecs: Array<{mimeType: string, scalabilityModes?: string[]}>}|null)}} [sender] RTCRtpSender, or a test's stand-in
+ * @returns {boolean}
+ */
+export function vp8TemporalLayers(sender = globalThis.RTCRtpSender) {
+  const codecs = sender?.getCapabilities?.('video')?.codecs ?? [];
+  return codecs.some((c) => c.mimeType.toLowerCase() === 'video/vp8' && (c.scalabilityModes ?? []).includes('L1T3'));
 }
 
 /** Most entries read from one `paused` payload: the SFU forwards at most 256 videos to a client (its `view` limit). */
@@ -437,7 +457,7 @@ export class SfuLink extends EventTarget {
   camEncodings() {
     const cam = this.media.track('cam');
     const height = cam?.getSettings?.().height ?? this.media.quality?.height ?? 0;
-    const enc = simulcastFor(height);
+    const enc = simulcastFor(height, vp8TemporalLayers());
     return enc ? { sendEncodings: enc } : {};
   }
 

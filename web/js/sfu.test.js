@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { pausedTracks, pausedTiles, MAX_PAUSED, simulcastFor } from './sfu.js';
+import { pausedTracks, pausedTiles, MAX_PAUSED, simulcastFor, vp8TemporalLayers } from './sfu.js';
 
 test('pausedTracks keeps the bandwidth pauses of a `paused` payload', () => {
   const got = pausedTracks([
@@ -46,4 +46,19 @@ test('simulcastFor: as many layers as the capture allows, the top one at full si
   const a = simulcastFor(720);
   a[0].active = false;
   assert.equal(simulcastFor(720)[0].active, undefined, 'fresh objects each time');
+});
+
+test('simulcastFor with temporal layers: L1T3 on every encoding', () => {
+  assert.deepEqual(simulcastFor(720, true).map((e) => e.scalabilityMode), ['L1T3', 'L1T3', 'L1T3']);
+  assert.equal(simulcastFor(720)[0].scalabilityMode, undefined);
+  assert.equal(simulcastFor(180, true), null);
+});
+
+test('vp8TemporalLayers: only when VP8 lists L1T3', () => {
+  const caps = (codecs) => ({ getCapabilities: () => ({ codecs }) });
+  assert.equal(vp8TemporalLayers(caps([{ mimeType: 'video/VP8', scalabilityModes: ['L1T1', 'L1T2', 'L1T3'] }])), true);
+  assert.equal(vp8TemporalLayers(caps([{ mimeType: 'video/VP8' }, { mimeType: 'video/VP9', scalabilityModes: ['L1T3'] }])), false);
+  assert.equal(vp8TemporalLayers(caps([])), false);
+  assert.equal(vp8TemporalLayers({}), false);
+  assert.equal(vp8TemporalLayers(undefined), false);
 });

@@ -61,6 +61,9 @@ type Options struct {
 	// layers (RIDs q, h, f: 320×180, 640×360 and 1280×720 at a tenth, a
 	// third and all of VideoBitrate), as the browser does in SFU mode.
 	Simulcast bool
+	// NoTemporal sends each simulcast layer as one temporal layer
+	// instead of L1T3 (three VP8 temporal layers, as Chromium sends).
+	NoTemporal bool
 	// View is how the participants that only receive show the remote
 	// videos (view.go): none (the default: no layout, no view reports),
 	// hidden, thumbnails, or a browser grid of WIDTHxHEIGHT[@DPR] CSS
@@ -101,7 +104,7 @@ var errUsage = errors.New("usage")
 func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	var o Options
 	var bitrate, duration, downlink string
-	var viewReports bool
+	var viewReports, temporal bool
 	fs := flag.NewFlagSet("parley load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -118,6 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&o.AudioOnly, "audio-only", false, "publish Opus only")
 	fs.IntVar(&o.FrameRate, "fps", defaultFrameRate, "video frames per second")
 	fs.BoolVar(&o.Simulcast, "simulcast", false, "publishers send three simulcast layers to the SFU (q/h/f: 320×180, 640×360, 1280×720 at 1/10, 1/3 and all of --video-bitrate)")
+	fs.BoolVar(&temporal, "temporal", true, "with --simulcast, each layer carries three VP8 temporal layers (L1T3: TIDs 0,2,1,2), as Chromium sends; false: one")
 	fs.StringVar(&o.View, "view", "none", "what receive-only participants show: none, hidden, thumbnails, or a browser grid WIDTHxHEIGHT[@DPR] (CSS px), reported to the SFU")
 	fs.StringVar(&o.PublisherView, "publisher-view", "", "the same for publishers (default: as --view); hidden keeps a big room's publishers from receiving video")
 	fs.BoolVar(&viewReports, "view-reports", true, "send the receive-only participants' views to the SFU; false only computes them for \"needed\", as a browser that sends no view reports (publishers' views are always sent)")
@@ -142,6 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 		return o, fmt.Errorf("%w: --video-bitrate: %v", errUsage, err)
 	}
 	o.NoViewReports = !viewReports
+	o.NoTemporal = !temporal
 	if downlink != "" {
 		if o.Downlink, err = parseBitrate(downlink); err != nil {
 			return o, fmt.Errorf("%w: --downlink: %v", errUsage, err)

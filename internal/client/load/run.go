@@ -241,6 +241,7 @@ func (r *runner) join(ctx context.Context, p *participant) {
 		VideoBitrate:    r.opts.VideoBitrate,
 		FrameRate:       r.opts.FrameRate,
 		Simulcast:       r.opts.Simulcast,
+		NoTemporal:      r.opts.NoTemporal,
 		DownlinkBitrate: p.downlink,
 		SFUPreflight:    true, // as the browser client does
 		OnPacket:        p.onPacket,

@@ -19,6 +19,10 @@ const (
 	// decodes only the first frame of a pion stream without one (NOTES).
 	vp8DescriptorLen = 4
 
+	// vp8TemporalDescriptorLen adds L and T (RFC 7741 §4.2): TL0PICIDX
+	// and the TID/Y/KEYIDX byte, on every packet of an L1T3 stream.
+	vp8TemporalDescriptorLen = vp8DescriptorLen + 2
+
 	// vp8KeyHeaderLen and vp8DeltaHeaderLen are the uncompressed VP8
 	// frame header (RFC 6386 §9.1) at the start of a frame: what an SFU
 	// reads to spot key frames and what E2EE leaves in the clear.
@@ -103,14 +107,20 @@ func writeTo(sinks []*sink, pkt *rtp.Packet) {
 // buffer and counters, so it runs on one goroutine; only keyRequested is
 // shared.
 type videoSource struct {
-	sinks     []*sink
-	write     func(*rtp.Packet) // nil: writeTo(sinks); tests capture packets
-	fps       int
-	bitrate   int
-	keyEvery  int // frames between key frames
-	width     int // the size key frames declare; 0: 320×240
-	height    int
-	layer     string // the simulcast RID its stamps name; "" without simulcast
+	sinks    []*sink
+	write    func(*rtp.Packet) // nil: writeTo(sinks); tests capture packets
+	fps      int
+	bitrate  int
+	keyEvery int // frames between key frames
+	width    int // the size key frames declare; 0: 320×240
+	height   int
+	layer    string // the simulcast RID its stamps name; "" without simulcast
+	// temporal sends L1T3 (see temporalFrame); tframe counts frames
+	// since the last key frame, tl0 is the TL0PICIDX of the latest TID 0
+	// frame.
+	temporal  bool
+	tframe    int
+	tl0       uint8
 	keyHead   []byte // frameHead's key frame start, made on first use
 	deltaHead []byte // and its delta frame start
 	frame     int
@@ -162,16 +172,22 @@ func (v *videoSource) sendFrame() {
 	if key {
 		size = deltaBytes * keyFrameFactor
 	}
+	tid, sync := uint8(0), false
+	if v.temporal {
+		tid, sync, size = v.temporalFrame(key, size)
+	}
 	head := v.frameHead(key)
 	size = max(size, len(head)+1) // a token partition of at least a byte
 	v.pictureID = (v.pictureID + 1) & 0x7fff
 
-	const perPacket = maxRTPPayload - vp8DescriptorLen - StampSize
+	dl := v.descLen()
+	perPacket := maxRTPPayload - dl - StampSize
 	for off := 0; off < size; off += perPacket {
 		n := min(perPacket, size-off)
-		p := v.buf[:vp8DescriptorLen+n+StampSize]
+		p := v.buf[:dl+n+StampSize]
 		// RFC 7741 §4.2: X=1 and S=1 on a frame's first packet, PID 0;
-		// then I=1; then M=1 with the 15-bit PictureID.
+		// then I=1 (and L, T for L1T3); then M=1 with the 15-bit
+		// PictureID; then TL0PICIDX and TID|Y.
 		p[0] = 0x80
 		if off == 0 {
 			p[0] |= 0x10
@@ -179,8 +195,16 @@ func (v *videoSource) sendFrame() {
 		p[1] = 0x80
 		p[2] = 0x80 | byte(v.pictureID>>8)
 		p[3] = byte(v.pictureID)
+		if v.temporal {
+			p[1] |= 0x60
+			p[4] = v.tl0
+			p[5] = tid << 6
+			if sync {
+				p[5] |= 0x20
+			}
+		}
 		// The frame's bytes: its head where it reaches, zeros after.
-		body := p[vp8DescriptorLen : vp8DescriptorLen+n]
+		body := p[dl : dl+n]
 		clear(body[copy(body, head[min(off, len(head)):]):])
 		putStamp(p, Stamp{Seq: v.stampSeq, Sent: time.Now(), Layer: v.layer})
 		v.stampSeq++
@@ -202,6 +226,45 @@ func (v *videoSource) sendFrame() {
 		writeTo(v.sinks, &pkt)
 	}
 	v.ts += uint32(videoClockRate / v.fps)
+}
+
+// l1t3Pattern is the temporal layer of each frame in a cycle of four, as
+// libwebrtc's L1T3 sends them: TID 0 every fourth frame, TID 1 halfway
+// between, TID 2 in between those.
+var l1t3Pattern = [4]uint8{0, 2, 1, 2}
+
+// temporalFrame returns the next frame's temporal layer, whether it is a
+// layer sync point (Y: it references only a TID 0 frame, the first TID 2
+// and TID 1 frames after one), and its size in bytes, given the size of a
+// frame without temporal layers: libwebrtc gives L1T3's TID 0 40 % of
+// the bitrate and TID ≤ 1 60 %, so a TID 0 frame is twice the others
+// (weights 2, 1, 1, 1 over a cycle). A key frame starts a cycle; TL0PICIDX
+// counts TID 0 frames.
+func (v *videoSource) temporalFrame(key bool, size int) (tid uint8, sync bool, bytes int) {
+	if key {
+		v.tframe = 0
+	}
+	i := v.tframe % len(l1t3Pattern)
+	v.tframe++
+	tid = l1t3Pattern[i]
+	if tid == 0 {
+		v.tl0++
+	}
+	if key {
+		return tid, false, size
+	}
+	if tid == 0 {
+		return tid, false, size * 8 / 5
+	}
+	return tid, i == 1 || i == 2, size * 4 / 5
+}
+
+// descLen is the length of the payload descriptor this source writes.
+func (v *videoSource) descLen() int {
+	if v.temporal {
+		return vp8TemporalDescriptorLen
+	}
+	return vp8DescriptorLen
 }
 
 // frameHead is the start of every key (or delta) frame of this source:
@@ -233,7 +296,7 @@ func (v *videoSource) frameHead(key bool) []byte {
 	} else {
 		b = []byte{1, 0, 0}
 	}
-	const room = maxRTPPayload - vp8DescriptorLen - StampSize
+	room := maxRTPPayload - v.descLen() - StampSize
 	if fp := vp8FirstPartition(nil, key, w, h); len(b)+len(fp) <= room {
 		b = append(b, fp...)
 	}

@@ -213,3 +213,57 @@ func TestSinkGate(t *testing.T) {
 		t.Errorf("open sink got %v, want 65530..3", alwaysRec.seqs)
 	}
 }
+
+// TestVideoTemporalLayers: an L1T3 source marks every packet with its
+// frame's TID (0, 2, 1, 2 from each key frame), TL0PICIDX counting TID 0
+// frames, Y on the frames that reference only a TID 0 one, and gives TID
+// 0 about 40 % of the bytes and TID ≤ 1 about 60 %, as libwebrtc does.
+func TestVideoTemporalLayers(t *testing.T) {
+	v := &videoSource{fps: 10, bitrate: 400_000, keyEvery: 1000, temporal: true}
+	var bytes [3]int
+	var tids []uint8
+	var tl0s []uint8
+	v.write = func(p *rtp.Packet) {
+		var d codecs.VP8Packet
+		if _, err := d.Unmarshal(p.Payload); err != nil {
+			t.Fatal(err)
+		}
+		if d.L != 1 || d.T != 1 {
+			t.Fatalf("descriptor without L or T: %x", p.Payload[:6])
+		}
+		bytes[d.TID] += len(p.Payload)
+		if d.S == 1 {
+			tids = append(tids, d.TID)
+			tl0s = append(tl0s, d.TL0PICIDX)
+			if y := d.Y == 1; len(tids) <= 41 && y != (len(tids)%4 == 2 || len(tids)%4 == 3) {
+				t.Errorf("frame %d (TID %d): Y %v", len(tids)-1, d.TID, y)
+			}
+		}
+		if _, ok := ParseStamp(p.Payload); !ok {
+			t.Error("packet without a stamp")
+		}
+	}
+	for range 41 {
+		v.sendFrame()
+	}
+	if want := []uint8{0, 2, 1, 2, 0, 2, 1, 2}; !slices.Equal(tids[:8], want) {
+		t.Errorf("TIDs %v, want %v…", tids[:8], want)
+	}
+	if tl0s[0]+1 != tl0s[4] || tl0s[4] != tl0s[7] || tl0s[4]+1 != tl0s[8] {
+		t.Errorf("TL0PICIDX %v: +1 per TID 0 frame", tl0s[:9])
+	}
+	total := bytes[0] + bytes[1] + bytes[2]
+	if s0 := bytes[0] * 100 / total; s0 < 35 || s0 > 60 { // the key frame adds a little
+		t.Errorf("TID 0 has %d %% of the bytes, want 40–60", s0)
+	}
+	if s1 := (bytes[0] + bytes[1]) * 100 / total; s1 < 55 || s1 > 75 {
+		t.Errorf("TID ≤ 1 has %d %% of the bytes", s1)
+	}
+	v.requestKeyFrame()
+	n := len(tids)
+	v.sendFrame()
+	v.sendFrame()
+	if tids[n] != 0 || tids[n+1] != 2 {
+		t.Errorf("after a key frame: TIDs %v, want 0, 2", tids[n:])
+	}
+}

@@ -95,6 +95,9 @@ type Config struct {
 	// A browser decodes the synthetic key frames only up to ≈ 1,000
 	// macroblocks (960×540): see media.go frameHead.
 	SimulcastWidth, SimulcastHeight int
+	// NoTemporal sends each simulcast layer as one temporal layer; by
+	// default each is L1T3, as Chromium sends it (media.go temporal).
+	NoTemporal bool
 	// AudioPacketTime is the duration of one Opus packet: 2.5, 5, 10,
 	// 20 (the default: 50 packets per second, as browsers send), 40 or
 	// 60 ms. Tests of many participants under the race detector use
@@ -409,6 +412,7 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 				width:    l.width * cfg.SimulcastWidth / simulcastLayers[len(simulcastLayers)-1].width,
 				height:   l.height * cfg.SimulcastHeight / simulcastLayers[len(simulcastLayers)-1].height,
 				layer:    l.rid,
+				temporal: !cfg.NoTemporal,
 			}
 			p.sim.srcs[i] = src
 			p.wg.Go(func() { src.run(p.ctx) })
