@@ -97,8 +97,8 @@ func (p *packet) parse(n int) bool {
 // frame or not, and the VP8 payload descriptor. Reader only, once per
 // packet, before the packet is shared.
 func (p *packet) classifyVideo() {
-	p.keyframe = vp8KeyframeStart(p.payload)
 	p.vp8, _ = parseVP8Desc(p.payload)
+	p.keyframe = p.vp8.keyframe(p.payload)
 }
 
 // release drops one reference; the last one returns the packet to its pool.

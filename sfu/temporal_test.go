@@ -230,11 +230,11 @@ func TestParseVP8Desc(t *testing.T) {
 		want vp8Desc
 		ok   bool
 	}{
-		{"no X", []byte{0x10, 0x9d}, vp8Desc{start: true}, true},
-		{"15-bit, L, T, Y", []byte{0x90, 0xe0, 0x81, 0x02, 7, 0x60, 0x00}, vp8Desc{start: true, hasTID: true, sync: true, tid: 1, picLen: 2, picAt: 2, tl0At: 4, picID: 0x102, tl0: 7}, true},
-		{"7-bit, T only", []byte{0x80, 0xa0, 0x05, 0x80, 0x01}, vp8Desc{hasTID: true, tid: 2, picLen: 1, picAt: 2, picID: 5}, true},
-		{"middle partition", []byte{0x91, 0x20, 0x40}, vp8Desc{hasTID: true, tid: 1}, true},
-		{"K only: no TID", []byte{0x90, 0x10, 0x1f, 0}, vp8Desc{start: true}, true},
+		{"no X", []byte{0x10, 0x9d}, vp8Desc{start: true, hdrAt: 1}, true},
+		{"15-bit, L, T, Y", []byte{0x90, 0xe0, 0x81, 0x02, 7, 0x60, 0x00}, vp8Desc{start: true, hasTID: true, sync: true, tid: 1, picLen: 2, picAt: 2, tl0At: 4, picID: 0x102, tl0: 7, hdrAt: 6}, true},
+		{"7-bit, T only", []byte{0x80, 0xa0, 0x05, 0x80, 0x01}, vp8Desc{hasTID: true, tid: 2, picLen: 1, picAt: 2, picID: 5, hdrAt: 4}, true},
+		{"middle partition", []byte{0x91, 0x20, 0x40}, vp8Desc{hasTID: true, tid: 1, hdrAt: 3}, true},
+		{"K only: no TID", []byte{0x90, 0x10, 0x1f, 0}, vp8Desc{start: true, hdrAt: 3}, true},
 		{"truncated picture id", []byte{0x90, 0x80, 0x81}, vp8Desc{}, false},
 		{"truncated TID", []byte{0x90, 0x60, 0x01}, vp8Desc{}, false},
 		{"empty", nil, vp8Desc{}, false},

@@ -25,8 +25,8 @@ package sfu
 // then the VP8 payload header (RFC 7741 §4.3), whose first byte ends with
 // the P bit: 0 for a key frame (RFC 6386 §9.1 "frame type").
 func vp8KeyframeStart(payload []byte) bool {
-	i, ok := vp8HeaderOffset(payload)
-	return ok && payload[i]&0x01 == 0 // P bit: 0 = key frame
+	v, _ := parseVP8Desc(payload)
+	return v.keyframe(payload)
 }
 
 // vp8HeaderOffset returns where the VP8 payload header (the frame's first
@@ -34,42 +34,8 @@ func vp8KeyframeStart(payload []byte) bool {
 // payload descriptor drawn above. ok is false when the packet does not
 // begin a frame (S clear or PID ≠ 0) or is too short.
 func vp8HeaderOffset(payload []byte) (int, bool) {
-	if len(payload) < 1 {
-		return 0, false
-	}
-	b0 := payload[0]
-	// S (start of partition) set and PID (partition index) 0: the frame
-	// begins in this packet.
-	if b0&0x10 == 0 || b0&0x07 != 0 {
-		return 0, false
-	}
-	i := 1
-	if b0&0x80 != 0 { // X: extension byte
-		if len(payload) <= i {
-			return 0, false
-		}
-		ext := payload[i]
-		i++
-		if ext&0x80 != 0 { // I: PictureID
-			if len(payload) <= i {
-				return 0, false
-			}
-			if payload[i]&0x80 != 0 { // M: 15-bit PictureID
-				i++
-			}
-			i++
-		}
-		if ext&0x40 != 0 { // L: TL0PICIDX
-			i++
-		}
-		if ext&0x30 != 0 { // T or K: TID/Y/KEYIDX
-			i++
-		}
-	}
-	if len(payload) <= i {
-		return 0, false
-	}
-	return i, true
+	v, _ := parseVP8Desc(payload)
+	return v.header(payload)
 }
 
 // vp8Desc is what the SFU reads of a VP8 payload descriptor (RFC 7741
@@ -87,6 +53,25 @@ type vp8Desc struct {
 	tl0At  uint8  // offset of TL0PICIDX in the payload, 0 when absent (offset 0 is never it)
 	picID  uint16 // PictureID
 	tl0    uint8  // TL0PICIDX
+	hdrAt  uint8  // the descriptor's length: where the VP8 payload header starts
+}
+
+// header returns where the VP8 payload header starts in payload, the
+// packet v was parsed from; ok is false when the packet does not begin a
+// frame or ends before the header (the zero vp8Desc, of a payload too
+// short for its descriptor, never begins one).
+func (v *vp8Desc) header(payload []byte) (int, bool) {
+	if !v.start || len(payload) <= int(v.hdrAt) {
+		return 0, false
+	}
+	return int(v.hdrAt), true
+}
+
+// keyframe says whether payload, the packet v was parsed from, is the
+// first packet of a VP8 key frame (the P bit of the payload header).
+func (v *vp8Desc) keyframe(payload []byte) bool {
+	i, ok := v.header(payload)
+	return ok && payload[i]&0x01 == 0 // P bit: 0 = key frame
 }
 
 // picMask is the PictureID's range: 7 or 15 bits (RFC 7741 §4.2, M bit).
@@ -106,7 +91,10 @@ func parseVP8Desc(payload []byte) (v vp8Desc, ok bool) {
 		return vp8Desc{}, false
 	}
 	b0 := payload[0]
+	// S (start of partition) set and PID (partition index) 0: the frame
+	// begins in this packet.
 	v.start = b0&0x10 != 0 && b0&0x07 == 0
+	v.hdrAt = 1
 	if b0&0x80 == 0 { // no X: nothing but the first byte
 		return v, true
 	}
@@ -146,6 +134,10 @@ func parseVP8Desc(payload []byte) (v vp8Desc, ok bool) {
 		v.tid = payload[i] >> 6
 		v.sync = payload[i]&0x20 != 0
 	}
+	if ext&0x30 != 0 { // T or K: the TID/Y/KEYIDX byte
+		i++
+	}
+	v.hdrAt = uint8(i)
 	return v, true
 }
 
