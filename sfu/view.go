@@ -189,20 +189,16 @@ func (u *upTrack) layerFor(w, h int, now int64) int {
 // small start again. With nothing live, the recorded sizes decide
 // (recordedDims).
 func (u *upTrack) layerDims(i int, now int64) (w, h int) {
-	l := u.layer(i)
-	if l != nil && l.live(now) {
-		w, h = l.dims()
+	if l := u.layer(i); l != nil && l.live(now) {
+		w, h = l.dims() // 0, 0 before its first key frame
 		if w > 0 && !l.ramping(now) {
 			return w, h
 		}
-		if ew, eh, ok := u.liveEstimate(i, now); ok && ew*eh > w*h {
-			return ew, eh
-		}
-		if w > 0 {
-			return w, h
-		}
 	}
-	if w, h, ok := u.liveEstimate(i, now); ok {
+	switch ew, eh, ok := u.liveEstimate(i, now); {
+	case ok && ew*eh > w*h:
+		return ew, eh
+	case w > 0:
 		return w, h
 	}
 	return u.recordedDims(i)
