@@ -338,20 +338,10 @@ export class E2EE extends EventTarget {
     this.timers.clear();
     clearTimeout(this.kpTimer);
     this.kpSent = 0;
-    this.group = null;
-    this.inFlight = null;
-    this.creating = false;
     this.pendingAdds.clear();
     this.present.clear();
-    this.memberKeys = new Set();
-    this.memberIds = new Set();
     for (const id of [...this.peers.keys()]) this.forgetPeer(id);
-    this.dataRing.clear();
-    this.dataSend = null;
-    this.active = { epoch: -1, leaf: -1, groupSize: 0 };
-    this.dataActive = { epoch: -1, leaf: -1 };
-    this.code = '';
-    this.worker?.postMessage({ type: 'reset' });
+    this.dropGroup();
   }
 
   async create() {
