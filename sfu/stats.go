@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -133,11 +135,7 @@ func (set *sessionSet) retire(ss *Session) bool {
 func (set *sessionSet) list() []*Session {
 	set.mu.Lock()
 	defer set.mu.Unlock()
-	out := make([]*Session, 0, len(set.all))
-	for ss := range set.all {
-		out = append(out, ss)
-	}
-	return out
+	return slices.Collect(maps.Keys(set.all))
 }
 
 // sum adds up every session's writer counters, retired ones included, and

@@ -1,6 +1,8 @@
 package turn
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -144,11 +146,7 @@ func (r *relayRegistry) remove(c *relayConn) {
 func (r *relayRegistry) snapshot() []*relayConn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]*relayConn, 0, len(r.live))
-	for c := range r.live {
-		out = append(out, c)
-	}
-	return out
+	return slices.Collect(maps.Keys(r.live))
 }
 
 // Stats returns a snapshot of the counters. It is cheap enough for every
