@@ -200,6 +200,14 @@ func (d *downTrack) resend(subSeq uint16) {
 		return
 	}
 	defer p.release()
+	if v := &p.vp8; v.hasTID && int8(v.tid) > d.tcur {
+		// Above the temporal layers forwarded now: a frame nothing the
+		// subscriber still receives refers to, or one of a run dropped
+		// whose hole only a late packet lost on the way in could fill
+		// (temporal.go skip).
+		d.up.srv.ctr.nacksRefused.Add(1)
+		return
+	}
 	// Same offsets as when it was first sent: the same numbers again,
 	// and the same VP8 picture ids (the segment keeps them too).
 	if d.send(b, p, d.payloadFor(p, seg), p.hdr.SequenceNumber+seg.seqOff, p.hdr.Timestamp+seg.tsOff) {

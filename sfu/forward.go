@@ -187,6 +187,8 @@ type downTrack struct {
 	tcur   int8       // the temporal layers forwarded now: TID ≤ tcur
 	gap    bool       // a packet newer than everything sent was dropped for its TID
 	gapSeq uint16     // the newest such packet's source sequence number
+	gapPic uint16     // its VP8 PictureID
+	gapN   uint16     // how many pictures the run of drops took (temporal.go skip)
 	// pbuf is the subscriber's own copy of a payload whose VP8
 	// descriptor it rewrites (made on first need: tracks without
 	// temporal layers never need it).
@@ -333,7 +335,7 @@ func (d *downTrack) writeVideo(b *binding, p *packet) {
 			return
 		}
 		d.rw.begin(p.hdr.SSRC, p.layer, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
-		d.rw.continuePictures(&p.vp8, true)
+		d.rw.continuePictures(&p.vp8)
 		d.gap = false
 		if target != cur {
 			d.cur.Store(target)
@@ -350,9 +352,9 @@ func (d *downTrack) writeVideo(b *binding, p *packet) {
 	}
 	if d.gap && newerSeq(p.hdr.SequenceNumber, d.gapSeq) {
 		// The first packet after frames dropped for their temporal
-		// layer: it continues right after the last one sent.
+		// layer: what was dropped takes no number (temporal.go skip).
 		d.gap = false
-		d.rw.skip(p.hdr.SequenceNumber, &p.vp8)
+		d.rw.skip(d.gapSeq+1, d.gapN, &p.vp8)
 	}
 	seq, ts, ok := d.rw.rewrite(p.hdr.SSRC, p.hdr.SequenceNumber, p.hdr.Timestamp, p.arrival)
 	if !ok {

@@ -9,11 +9,11 @@ package sfu
 //
 // Per subscriber and track the writer forwards the frames whose TID is at
 // most tcur and drops the rest. Dropping must leave no trace a receiver
-// sees as loss: the packets after a dropped run continue the subscriber's
-// sequence right after the last one sent (a new segment of the same
-// source, rewriter.skip), and its VP8 PictureID right after the last
-// picture sent (Chromium's VP8 reference finder waits for a missing
-// picture id). TL0PICIDX never skips (TID 0 frames are never dropped) but
+// sees as loss, and loss must stay visible: what a dropped run took,
+// sequence numbers and VP8 PictureIDs, is taken out of the subscriber's
+// numbering (a new segment of the same source, rewriter.skip), and
+// nothing else (Chromium's VP8 reference finder waits for a missing
+// picture id; its NACKs ask for missing numbers). TL0PICIDX never skips (TID 0 frames are never dropped) but
 // is kept continuous across layer switches. Both are written into the
 // subscriber's own copy of the payload (payloadFor); the publisher's
 // packet is shared by every writer and stays as it came. The descriptor
@@ -54,17 +54,25 @@ func (d *downTrack) temporalPass(v *vp8Desc) bool {
 }
 
 // noteDrop records a packet dropped for its temporal layer when it is newer
-// than everything sent from the current segment: the next packet sent
-// after it starts a new segment (writeVideo). Writer goroutine only.
+// than everything sent from the current segment, and counts the pictures
+// the run of drops takes: the next packet sent after it starts a new
+// segment (writeVideo). Writer goroutine only.
 func (d *downTrack) noteDrop(p *packet) {
 	r := &d.rw
 	s := r.seg()
 	if !r.started || p.hdr.SSRC != s.ssrc || !newerSeq(p.hdr.SequenceNumber, r.maxSeq-s.seqOff) {
 		return // late: it takes no number the sequence would give
 	}
-	if !d.gap || newerSeq(p.hdr.SequenceNumber, d.gapSeq) {
-		d.gap, d.gapSeq = true, p.hdr.SequenceNumber
+	if !d.gap {
+		d.gap, d.gapN = true, 0
+	} else if !newerSeq(p.hdr.SequenceNumber, d.gapSeq) {
+		return
 	}
+	if v := &p.vp8; v.picLen > 0 && (d.gapN == 0 || v.picID != d.gapPic) {
+		d.gapN++ // a frame's packets share its PictureID
+		d.gapPic = v.picID
+	}
+	d.gapSeq = p.hdr.SequenceNumber
 }
 
 // newerSeq says whether sequence number a comes after b (RFC 3550 A.1
@@ -95,30 +103,41 @@ func (d *downTrack) payloadFor(p *packet, seg *segment) []byte {
 }
 
 // skip begins a new segment of the current source at source sequence
-// number seq, numbered right after the newest packet sent, after packets
-// dropped for their temporal layer: no gap in the sequence, timestamps as
-// before, and the packet's picture right after the newest picture sent.
-func (r *rewriter) skip(seq uint16, v *vp8Desc) {
+// number seq, the one after the last packet dropped for its temporal
+// layer, numbered right after the newest packet sent; pics is how many
+// pictures the drops took. What was dropped takes no number, sequence or
+// picture; anything else missing keeps its place. A packet lost on the
+// way in between the drops and the next one sent (the start of a TID 0
+// frame, say) thus leaves a hole the subscriber sees and NACKs, and the
+// packet, should it come late, fills it. Closing the hole instead would
+// hide the loss: the subscriber would see an unfinished frame with no
+// packet missing, ask for nothing, and wait for a key frame until its own
+// timeout (Chromium's is 3 s). A packet lost amid the dropped ones does
+// lose its sequence number (nothing tells its place from theirs), but a
+// frame lost whole there keeps its picture id. Timestamps go on as before.
+func (r *rewriter) skip(seq, pics uint16, v *vp8Desc) {
 	cur := *r.seg()
 	if !r.started {
 		return
 	}
 	next := cur
 	next.start, next.srcFirst, next.seqOff = r.maxSeq+1, seq, r.maxSeq+1-seq
+	if r.havePic && v.hasTID && v.picLen > 0 {
+		next.picOff = cur.picOff - pics
+	}
 	r.head = (r.head + 1) % maxSegments
 	r.count = min(r.count+1, maxSegments)
 	r.segs[r.head] = next
-	r.continuePictures(v, false)
 }
 
-// continuePictures sets the current segment's picture-id offsets so that
-// v's picture is the one after the newest picture sent, and with keyframe
-// (a new segment begun at a key frame: a layer switch, a resume) its
-// TL0PICIDX the one after the newest sent, since a key frame is a TID 0
-// picture. After dropped frames TL0PICIDX needs no change: TID 0 frames
-// are never dropped. Nothing before the first picture: the first segment
-// keeps the publisher's values.
-func (r *rewriter) continuePictures(v *vp8Desc, keyframe bool) {
+// continuePictures sets the current segment's picture-id offsets, for a
+// segment begun at a key frame (a layer switch, a resume), so that v's
+// picture and TL0PICIDX are the ones after the newest sent: a key frame
+// is a TID 0 picture. (After frames dropped for their temporal layer,
+// skip moves the PictureID alone: TID 0 frames are never dropped.)
+// Nothing before the first picture: the first segment keeps the
+// publisher's values.
+func (r *rewriter) continuePictures(v *vp8Desc) {
 	s := r.seg()
 	if !r.havePic || !v.hasTID {
 		return
@@ -126,7 +145,7 @@ func (r *rewriter) continuePictures(v *vp8Desc, keyframe bool) {
 	if v.picLen > 0 {
 		s.picOff = r.maxPic + 1 - v.picID
 	}
-	if v.tl0At != 0 && keyframe {
+	if v.tl0At != 0 {
 		s.tl0Off = r.maxTL0 + 1 - v.tl0
 	}
 }

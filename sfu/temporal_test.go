@@ -134,27 +134,42 @@ func newTHarness(t *testing.T, layers int) *tharness {
 
 // frame feeds a frame of s through the reader's steps and the writer.
 func (h *tharness) frame(s *l1t3, f vp8Frame) {
+	for _, raw := range h.packets(s, f) {
+		h.feed(s.layer, raw)
+	}
+}
+
+// packets returns the frame's RTP packets, numbered on from s.
+func (h *tharness) packets(s *l1t3, f vp8Frame) [][]byte {
+	var out [][]byte
 	for _, pl := range f.payloads() {
 		raw, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: s.seq, Timestamp: f.ts, SSRC: s.ssrc}, Payload: pl}).Marshal()
 		if err != nil {
 			h.t.Fatal(err)
 		}
 		s.seq++
-		p := h.srv.pool.Get().(*packet)
-		p.refs.Store(1)
-		n := copy(p.buf[:], raw)
-		if !p.parse(n) {
-			h.t.Fatal("parse")
-		}
-		p.arrival = h.srv.now()
-		p.layer = s.layer
-		p.classifyVideo()
-		l := h.up.layer(int(s.layer))
-		l.noteTemporal(p, n)
-		l.cache.add(p)
-		h.d.write(p)
-		p.release()
+		out = append(out, raw)
 	}
+	return out
+}
+
+// feed passes one packet of layer through the reader's steps and the
+// writer.
+func (h *tharness) feed(layer int8, raw []byte) {
+	p := h.srv.pool.Get().(*packet)
+	p.refs.Store(1)
+	n := copy(p.buf[:], raw)
+	if !p.parse(n) {
+		h.t.Fatal("parse")
+	}
+	p.arrival = h.srv.now()
+	p.layer = layer
+	p.classifyVideo()
+	l := h.up.layer(int(layer))
+	l.noteTemporal(p, n)
+	l.cache.add(p)
+	h.d.write(p)
+	p.release()
 }
 
 // sent is one packet the subscriber received, decoded.
@@ -310,6 +325,70 @@ func TestTemporalSwitchUpAtSync(t *testing.T) {
 		t.Errorf("frames of TIDs %v, want [0 1 0]", got)
 	}
 	checkContinuous(t, out)
+}
+
+// TestTemporalDropsKeepLoss: a packet lost on the way in right after
+// frames dropped for their temporal layer (the first packet of the next
+// TID 0 frame) leaves a hole in the subscriber's sequence, where its NACK
+// points, and the packet, come late, fills it with its own picture id.
+// Closing the hole hid such a loss: the subscriber had an unfinished frame
+// and nothing to NACK, and froze until its own key-frame timeout. A NACK
+// for a packet of a dropped frame gets nothing, and a frame lost whole
+// amid dropped ones keeps its hole in the picture ids.
+func TestTemporalDropsKeepLoss(t *testing.T) {
+	h := newTHarness(t, 1)
+	s := &l1t3{ssrc: 10, seq: 65530, pic: 0x7ff0, wide: true, tl0: 9}
+	h.d.ttarget.Store(1)
+	h.frame(s, s.next(true))           // TID 0
+	h.frame(s, s.next(false))          // TID 2: dropped
+	h.frame(s, s.next(false))          // TID 1
+	h.frame(s, s.next(false))          // TID 2: dropped
+	tl0 := h.packets(s, s.next(false)) // TID 0: its first packet is lost on the way in
+	h.feed(0, tl0[1])
+	out := h.sent()
+	if len(out) != 5 {
+		t.Fatalf("%d packets sent, want 5 (key frame, TID 1, half a TID 0)", len(out))
+	}
+	last, prev := out[4], out[3]
+	if last.seq != prev.seq+2 {
+		t.Fatalf("after a lost packet: seq %d follows %d, want a hole of one", last.seq, prev.seq)
+	}
+	if want := (prev.desc.picID + 1) & 0x7fff; last.desc.picID != want {
+		t.Errorf("the TID 0 frame's picture id is %d after %d, want %d", last.desc.picID, prev.desc.picID, want)
+	}
+	h.feed(0, tl0[0]) // the lost packet comes late
+	out = h.sent()
+	if len(out) != 6 || out[5].seq != prev.seq+1 || !out[5].desc.start || out[5].desc.picID != last.desc.picID {
+		t.Fatalf("the late packet went out as %+v, want seq %d, picture %d", out[len(out)-1], prev.seq+1, last.desc.picID)
+	}
+	checkContinuous(t, []sent{out[0], out[1], out[2], out[3], out[5], out[4]})
+	h.d.resend(prev.seq + 1) // a NACK for it: resent
+	if out = h.sent(); len(out) != 7 || out[6].seq != prev.seq+1 || out[6].desc.picID != last.desc.picID {
+		t.Fatalf("the NACK got %+v, want seq %d, picture %d", out[len(out)-1], prev.seq+1, last.desc.picID)
+	}
+
+	tid2 := h.packets(s, s.next(false)) // TID 2: dropped, its last packet lost on the way in
+	h.feed(0, tid2[0])
+	h.frame(s, s.next(false)) // TID 1
+	h.feed(0, tid2[1])        // late: dropped too
+	h.d.resend(last.seq + 1)  // the hole it left: nothing the subscriber needs
+	out = h.sent()
+	if len(out) != 9 || out[7].seq != last.seq+2 || out[7].desc.tid != 1 {
+		t.Fatalf("%d packets sent, the TID 1 frame as %+v; want 9, from seq %d", len(out), out[7], last.seq+2)
+	}
+
+	h.frame(s, s.next(false))   // TID 2: dropped
+	h.packets(s, s.next(false)) // TID 0: lost whole on the way in
+	h.frame(s, s.next(false))   // TID 2: dropped
+	h.frame(s, s.next(false))   // TID 1
+	out = h.sent()
+	if len(out) != 11 {
+		t.Fatalf("%d packets sent, want 11", len(out))
+	}
+	if a, b := out[8], out[9]; b.desc.picID != (a.desc.picID+2)&0x7fff || b.desc.tl0 != a.desc.tl0+1 {
+		t.Errorf("after a TID 0 frame lost amid dropped ones: picture %d TL0PICIDX %d after %d, %d; want holes of one in both",
+			b.desc.picID, b.desc.tl0, a.desc.picID, a.desc.tl0)
+	}
 }
 
 // TestTemporalAcrossLayerSwitch: a simulcast switch (at the new layer's
