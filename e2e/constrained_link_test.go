@@ -64,17 +64,30 @@ const (
 	adaptationKey = "sfu.bandwidth_adaptation"
 )
 
-// jsStartSampler starts sampling the SFU connection's inbound stats every
-// 100 ms: per publisher, decoded frames and the longest time without a new
-// one; audio packets received and lost. jsReadSampler reads it.
+// jsStartSampler starts sampling the SFU connection's inbound stats about
+// every 100 ms: per publisher, decoded frames and the longest time between
+// two samples that saw none new; audio packets received and lost.
+// jsReadSampler reads it.
+//
+// One getStats at a time: the next starts 100 ms after the last one
+// resolved, and each sample is timed when its stats came. A timer that
+// started one every 100 ms regardless piled them up whenever one took
+// longer (24 inbound videos on a busy renderer): after a few seconds no
+// sample resolved until the measurement ended, and every tile looked
+// frozen although the page decoded all of them.
 const jsStartSampler = `(() => {
   const s = parley.sfu();
-  const st = { video: {}, audio: { received0: -1, lost0: -1, received: 0, lost: 0 }, bytes0: -1, bytes: 0, since: performance.now() };
+  const st = { video: {}, audio: { received0: -1, lost0: -1, received: 0, lost: 0 }, bytes0: -1, bytes: 0,
+    since: 0, last: 0, stopped: false, timer: 0 };
   window.__narrow = st;
   const tick = async () => {
+    const report = await s.pc.getStats();
+    if (st.stopped) return;
     const now = performance.now();
+    if (!st.since) st.since = now;
+    st.last = now;
     let received = 0, lost = 0, bytes = 0;
-    (await s.pc.getStats()).forEach((r) => {
+    report.forEach((r) => {
       if (r.type === 'transport') bytes += r.bytesReceived || 0;
       if (r.type !== 'inbound-rtp') return;
       if (r.kind === 'audio') { received += r.packetsReceived || 0; lost += r.packetsLost || 0; return; }
@@ -89,16 +102,17 @@ const jsStartSampler = `(() => {
     if (st.audio.received0 < 0) { st.audio.received0 = received; st.audio.lost0 = lost; st.bytes0 = bytes; }
     st.bytes = bytes;
     st.audio.received = received; st.audio.lost = lost;
+    st.timer = setTimeout(tick, 100);
   };
-  st.timer = setInterval(tick, 100);
   tick();
   return true;
 })()`
 
 const jsReadSampler = `(() => {
   const st = window.__narrow;
-  clearInterval(st.timer);
-  const secs = (performance.now() - st.since) / 1000;
+  st.stopped = true;
+  clearTimeout(st.timer);
+  const secs = (st.last - st.since) / 1000;
   const video = {};
   for (const [peer, v] of Object.entries(st.video)) {
     video[peer] = { fps: (v.frames - v.frames0) / secs, maxFreezeMs: v.maxFreeze };
