@@ -33,6 +33,24 @@ export const MUTED_HINT_EVERY_MS = 30000;
  * SpeakingDetector turns level samples into talking / not talking per id,
  * with hysteresis (DOM-free).
  */
+/**
+ * oneAtATime wraps an async job run on a timer so that a call while the
+ * previous one is still pending is skipped. getStats over a large room's
+ * connection can take longer than POLL_MS on a busy machine; started
+ * regardless, the calls queue up behind each other, every level read
+ * comes later than the last, and the page spends its time on stats.
+ * @param {() => Promise<unknown>} job
+ * @returns {() => void}
+ */
+export function oneAtATime(job) {
+  let pending = false;
+  return () => {
+    if (pending) return;
+    pending = true;
+    job().finally(() => { pending = false; });
+  };
+}
+
 export class SpeakingDetector {
   constructor() {
     /** @type {Map<string, {on: boolean, since: number, lastLoud: number}>} */
@@ -133,7 +151,7 @@ export class Speaking {
     this.active = '';
     this.muted = new MutedTalk();
     this.local = new LocalLevel();
-    const poll = setInterval(() => this.poll().catch((err) => console.warn('parley: audio levels:', err.message)), POLL_MS);
+    const poll = setInterval(oneAtATime(() => this.poll().catch((err) => console.warn('parley: audio levels:', err.message))), POLL_MS);
     const onMedia = () => this.local.follow(media.track('mic'));
     media.addEventListener('change', onMedia, { signal });
     onMedia();
