@@ -100,7 +100,7 @@ func (ss *Session) allocate(now int64) {
 	}
 	ss.dl.last.Store(int64(est))
 	if est < ss.dl.prev/probeDropDen*probeDropNum {
-		ss.dl.droppedAt = now
+		ss.dl.fell(now)
 	}
 	ss.dl.prev = est
 	budget := est / allocShareDen * allocShareNum

@@ -144,6 +144,8 @@ type downlink struct {
 	// Room loop only.
 	prev       int   // the estimate at the previous tick
 	droppedAt  int64 // Server.now() when the estimate last fell: no probing right after
+	probeWait  int64 // ns without probing after such a fall (probe.go fell)
+	probedAt   int64 // when the allocation last gave probe credit
 	changedAt  int64 // when the allocation last went up: no upgrade before allocHold
 	pausedSent string
 	sentPaused bool

@@ -394,3 +394,35 @@ func TestBandwidthAdaptationOff(t *testing.T) {
 	}
 	t.Logf("link drops with adaptation off: %d packets in 5 s", dropped)
 }
+
+// TestProbeBackoff: a fall of the estimate while padding doubles the wait
+// before the next padding, up to maxProbeBackoff; a fall with no padding
+// before it keeps the wait; after probeQuiet without a fall the wait
+// starts again from probeBackoff.
+func TestProbeBackoff(t *testing.T) {
+	var dl downlink
+	now := int64(1e9)
+	dl.fell(now)
+	if dl.probeWait != int64(probeBackoff) {
+		t.Fatalf("first fall, no padding: wait %v, want %v", time.Duration(dl.probeWait), probeBackoff)
+	}
+	for _, want := range []time.Duration{2 * probeBackoff, 4 * probeBackoff, maxProbeBackoff, maxProbeBackoff} {
+		now += dl.probeWait // padding again once the wait is over…
+		dl.probedAt = now
+		now += int64(speakerInterval) // …and the estimate falls a tick later
+		dl.fell(now)
+		if dl.probeWait != int64(want) {
+			t.Fatalf("fall while padding: wait %v, want %v", time.Duration(dl.probeWait), want)
+		}
+	}
+	now += int64(10 * time.Second) // a fall long after the last padding
+	dl.fell(now)
+	if dl.probeWait != int64(maxProbeBackoff) {
+		t.Errorf("fall without padding: wait %v, want it kept (%v)", time.Duration(dl.probeWait), maxProbeBackoff)
+	}
+	now += int64(probeQuiet)
+	dl.fell(now)
+	if dl.probeWait != int64(probeBackoff) {
+		t.Errorf("fall after %v without one: wait %v, want %v", probeQuiet, time.Duration(dl.probeWait), probeBackoff)
+	}
+}

@@ -23,8 +23,15 @@ import (
 // the link (TestBrowserConstrainedDownlink).
 //
 // Bounded: at most maxProbeRate, in bursts of at most maxProbeBurst
-// packets at least probeGap apart, not for probeBackoff after the
-// estimate fell (the link just said no), and not while gcc sees loss.
+// packets at least probeGap apart, not while gcc sees loss, and not for
+// a while after the estimate fell (the link just said no): probeBackoff,
+// doubled by every fall that came while padding (the padding found the
+// link's limit), up to maxProbeBackoff. Padding up to gcc's estimate
+// finds that limit by overflowing it: the estimate climbs past what the
+// link carries, the padding follows, the queue overflows, and the loss
+// takes every tile down a rung. With a fixed 2 s wait that came back
+// every 4-6 s behind a 2 Mbit/s link (BenchmarkConstrainedRoom), and
+// tiles spent a third of the time at a quarter of their frame rate.
 
 const (
 	// probePadding is the padding of one probe packet: RTP's maximum
@@ -45,6 +52,15 @@ const (
 	// probeBackoff: after the estimate fell, no padding for 2 s: the drop
 	// means the link is full, and padding would only add loss.
 	probeBackoff = 2e9 // ns
+
+	// maxProbeBackoff bounds the doubled wait: a link that frees up is
+	// found again within 16 s (gcc also climbs by itself meanwhile, up
+	// to 1.5× what it sees acknowledged).
+	maxProbeBackoff = 16e9 // ns
+
+	// probeQuiet: a subscriber whose estimate did not fall for this long
+	// starts again from probeBackoff: its link may have changed.
+	probeQuiet = 2 * maxProbeBackoff
 
 	// probeDrop: a fall of the estimate below 9/10 of the previous tick's
 	// is a drop that stops probing (probeBackoff); gcc's estimate wobbles
@@ -71,8 +87,11 @@ func (ss *Session) probe(items []allocItem, est, media int, lossFree bool, now i
 			carrier = it.d
 		}
 	}
-	if !held || now-ss.dl.droppedAt < int64(probeBackoff) || !lossFree {
+	if !held || now-ss.dl.droppedAt < ss.dl.probeWait || !lossFree {
 		carrier = nil
+	}
+	if carrier != nil {
+		ss.dl.probedAt = now
 	}
 	for _, it := range items {
 		if it.d != carrier {
@@ -133,4 +152,18 @@ func (r *rewriter) pad(n int) (seq uint16, ts uint32, ok bool) {
 	r.segs[r.head] = after
 	r.count = min(r.count+2, maxSegments)
 	return seq, ts, true
+}
+
+// fell records a fall of the estimate at now: no padding for probeWait
+// after it, doubled when the fall came while padding (credit given within
+// the last two allocations: the loss or queue the padding made shows in
+// feedback a tick later). Room loop only.
+func (dl *downlink) fell(now int64) {
+	if dl.probeWait == 0 || now-dl.droppedAt >= int64(probeQuiet) {
+		dl.probeWait = int64(probeBackoff)
+	}
+	if dl.probedAt != 0 && now-dl.probedAt <= int64(2*speakerInterval) {
+		dl.probeWait = min(2*dl.probeWait, int64(maxProbeBackoff))
+	}
+	dl.droppedAt = now
 }
