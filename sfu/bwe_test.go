@@ -358,6 +358,9 @@ func TestReceiving(t *testing.T) {
 	if len(rc.Video) != 1 || rc.Video[0].Peer != "pub" || rc.Video[0].Layer != 0 || rc.Video[0].RID != "q" || rc.Video[0].Layers != 3 || rc.Video[0].Paused != "" {
 		t.Errorf("Receiving: %+v, want pub's video on layer 0 (q) of 3", rc)
 	}
+	if v := rc.Video[0]; v.Temporals != 1 || v.Temporal != 0 {
+		t.Errorf("Receiving: temporal layer %d of %d, want 0 of 1 (no temporal layers)", v.Temporal, v.Temporals)
+	}
 	viewer.view("pub", 320, 180, false)
 	waitFor(t, 2*time.Second, "the hidden track shown paused by the view", func() bool {
 		rc := s.Receiving("r")["viewer"]

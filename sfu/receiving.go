@@ -30,6 +30,11 @@ type ReceivedVideo struct {
 	Layer  int    `json:"layer"`
 	RID    string `json:"rid,omitempty"`
 	Layers int    `json:"layers"` // how many layers the publisher sends
+	// Temporal is the highest temporal layer (VP8 TID) of Layer
+	// forwarded, of Temporals it has (1 without temporal layers): with
+	// L1T3, 0 is a quarter of its frame rate, 1 half, 2 all (temporal.go).
+	Temporal  int `json:"temporal"`
+	Temporals int `json:"temporals"`
 	// Want is the layer the subscriber's view asks for (view.go), before
 	// its downlink and what flows decide: -1 when it does not show the
 	// tile. Layer below Want says the SFU is falling back.
@@ -68,9 +73,11 @@ func (ss *Session) receiving() Receiving {
 			continue
 		}
 		v := ReceivedVideo{Peer: u.owner.id, Track: u.trackID, Layer: int(d.cur.Load()), Layers: u.nLayers, Want: ss.wantedLayer(u, ss.srv.now())}
+		v.Temporals = 1
 		if l := u.layer(v.Layer); l != nil {
-			v.RID = l.rid
+			v.RID, v.Temporals = l.rid, l.temporalLayers()
 		}
+		v.Temporal = min(int(d.ttarget.Load()), v.Temporals-1)
 		u.mu.Lock()
 		switch {
 		case d.target.Load() >= 0:
@@ -81,7 +88,7 @@ func (ss *Session) receiving() Receiving {
 		}
 		u.mu.Unlock()
 		if v.Paused != "" {
-			v.Layer, v.RID = -1, ""
+			v.Layer, v.RID, v.Temporal, v.Temporals = -1, "", 0, 1
 		}
 		rc.Video = append(rc.Video, v)
 	}

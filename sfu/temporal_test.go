@@ -391,6 +391,28 @@ func TestTemporalDropsKeepLoss(t *testing.T) {
 	}
 }
 
+// TestReceivingTemporal: the admin snapshot says which of a layer's
+// temporal layers a subscriber gets.
+func TestReceivingTemporal(t *testing.T) {
+	h := newTHarness(t, 1)
+	h.up.owner, h.up.trackID = &Session{id: "pub"}, "v"
+	h.d.sub.downs = map[*upTrack]*downTrack{h.up: h.d}
+	h.d.ttarget.Store(1)
+	s := &l1t3{ssrc: 10, seq: 1, pic: 1, wide: true}
+	h.frame(s, s.next(true))
+	for range 7 {
+		h.frame(s, s.next(false))
+	}
+	rc := h.d.sub.receiving()
+	if len(rc.Video) != 1 || rc.Video[0].Temporal != 1 || rc.Video[0].Temporals != 3 {
+		t.Fatalf("Receiving: %+v, want temporal layer 1 of 3", rc.Video)
+	}
+	h.d.ttarget.Store(noTemporalLimit)
+	if v := h.d.sub.receiving().Video[0]; v.Temporal != 2 {
+		t.Errorf("all of them forwarded: temporal layer %d, want 2", v.Temporal)
+	}
+}
+
 // TestTemporalAcrossLayerSwitch: a simulcast switch (at the new layer's
 // key frame) continues the subscriber's sequence, picture ids and
 // TL0PICIDX from what it had, and the temporal limit applies to the new

@@ -7,7 +7,7 @@
  * receivingText says what one participant receives from the SFU: its
  * downlink estimate, then each forwarded video's layer or why it is
  * paused (docs/admin.md `receiving`).
- * @param {{estimate: number, video?: {peer: string, layer: number, rid?: string, layers: number, paused?: string}[]}} recv
+ * @param {{estimate: number, video?: {peer: string, layer: number, rid?: string, layers: number, temporal?: number, temporals?: number, paused?: string}[]}} recv
  * @param {{id: string, name: string}[] | undefined} people
  * @returns {string}
  */
@@ -19,9 +19,25 @@ export function receivingText(recv, people) {
     if (v.paused === 'bandwidth') return `${who}: paused (bandwidth)`;
     if (v.paused === 'view') return `${who}: hidden`;
     if (v.layer < 0) return `${who}: starting`;
-    return v.layers > 1 ? `${who}: ${v.rid || `layer ${v.layer + 1}`} (${v.layer + 1}/${v.layers})` : `${who}: video`;
+    const rate = frameRateText(v.temporal ?? 0, v.temporals ?? 1);
+    if (v.layers > 1) return `${who}: ${v.rid || `layer ${v.layer + 1}`} (${v.layer + 1}/${v.layers}${rate ? `, ${rate}` : ''})`;
+    return `${who}: video${rate ? ` (${rate})` : ''}`;
   });
   return [est, ...video].join(' · ');
+}
+
+/**
+ * frameRateText says what share of a layer's frame rate its temporal
+ * layers up to `temporal` (of `temporals`) carry: each one below the top
+ * halves it (L1T3: ¼, ½, all); empty for all of it.
+ * @param {number} temporal
+ * @param {number} temporals
+ * @returns {string}
+ */
+export function frameRateText(temporal, temporals) {
+  const below = temporals - 1 - temporal;
+  if (below <= 0) return '';
+  return `1/${2 ** below} frame rate`;
 }
 
 /**
