@@ -20,12 +20,15 @@ import (
 //     screen share first), while the estimate lasts; a tile whose lowest
 //     rung does not fit is paused for bandwidth, and the client is told
 //     (`paused`);
-//  2. then the lowest layer's frame rate goes up, one temporal layer at a
-//     time for every tile (in priority order) before the next: a grid
-//     that moves everywhere before a sharp speaker;
+//  2. then the lowest layer's frame rate goes up to half, one temporal
+//     layer at a time for every tile (in priority order) before the next:
+//     a grid that moves everywhere before a sharp speaker;
 //  3. then, again in priority order, each tile is raised layer by layer up
 //     to what its view asks for, at no lower frame rate than it has,
-//     while the estimate lasts.
+//     while the estimate lasts: a sharp speaker (or screen share) before
+//     a grid at full frame rate;
+//  4. then the lowest layer's top temporal layer, for every tile left on
+//     it, in priority order.
 //
 // The rungs of a track are thus (layer, temporal layer) pairs in
 // increasing cost, and a limit is such a pair (downTrack.limit, tlimit).
@@ -283,26 +286,19 @@ func anyPaused(items []allocItem) bool {
 }
 
 // allocRaise raises each tile up to what its view asks for while the
-// budget lasts: first the lowest layer's frame rate, one temporal layer
-// at a time for every tile (by priority) before the next — the half rate
-// for all before the full rate for any —, then each tile, by
-// priority, layer by layer, each at the highest temporal layer that fits
-// and no lower than the one it has (a sharper but choppier picture is no
-// step up). A tile keeps a rung it already had as long as it fits; a step
-// above that needs allocUpMargin and canRaise. It reports whether any
-// tile went above its previous limit.
+// budget lasts, in three passes: first the lowest layer's frame rate up to
+// half (every temporal layer but the top one, one at a time for every
+// tile, by priority, before the next); then each tile, by priority, layer
+// by layer, each at the highest temporal layer that fits and no lower
+// than the one it has (a sharper but choppier picture is no step up);
+// then the rest of the lowest layer's frame rate. So behind a narrow link
+// every tile moves at half its frame rate before the speaker (the first by
+// priority) is made sharp, and the speaker is made sharp before the grid
+// gets its full frame rate. A tile keeps a rung it already had as long as
+// it fits; a step above that needs allocUpMargin and canRaise. It reports
+// whether any tile went above its previous limit.
 func allocRaise(items []allocItem, budget int, canRaise bool) bool {
-	raised := false
-	for t := 1; t < maxTemporal; t++ {
-		for i := range items {
-			it := &items[i]
-			if it.limit != 0 || it.tlimit != t-1 || t > it.d.up.topTemporal(0) {
-				continue // paused, or short of the rung below
-			}
-			_, up := it.step(0, t, &budget, canRaise)
-			raised = raised || up
-		}
-	}
+	raised := raiseFrameRate(items, 1, maxTemporal-2, &budget, canRaise)
 	for i := range items {
 		it := &items[i]
 		if it.limit < 0 {
@@ -319,6 +315,25 @@ func allocRaise(items []allocItem, budget int, canRaise bool) bool {
 			if !done || it.tlimit < top {
 				break
 			}
+		}
+	}
+	return raiseFrameRate(items, maxTemporal-1, maxTemporal-1, &budget, canRaise) || raised
+}
+
+// raiseFrameRate raises the tiles on their lowest layer through temporal
+// layers from to to (inclusive), one at a time for every tile, by
+// priority, before the next. It reports whether any tile went above its
+// previous limit.
+func raiseFrameRate(items []allocItem, from, to int, budget *int, canRaise bool) bool {
+	raised := false
+	for t := from; t <= to; t++ {
+		for i := range items {
+			it := &items[i]
+			if it.limit != 0 || it.tlimit != t-1 || t > it.d.up.topTemporal(0) {
+				continue // paused, raised above the lowest layer, or short of the rung below
+			}
+			_, up := it.step(0, t, budget, canRaise)
+			raised = raised || up
 		}
 	}
 	return raised

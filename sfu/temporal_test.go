@@ -579,15 +579,29 @@ func TestAllocateTemporal(t *testing.T) {
 			t.Errorf("1.5 Mbit/s: tile %d at (%d, T%d), want (0, T%d)", i, x.limit, x.tlimit, want)
 		}
 	}
-	// 24 × 100k = 2.4 M: everyone at full rate first, then the speaker up.
-	it = run(2_800_000)
-	for i, x := range it {
-		if x.tlimit != 2 || i > 0 && x.limit != 0 {
-			t.Errorf("2.8 Mbit/s: tile %d at (%d, T%d)", i, x.limit, x.tlimit)
+	// Half the frame rate everywhere (24 × 75k = 1.8 M), then the speaker
+	// as sharp as what is left allows, then the full frame rate for the
+	// others, by priority, while the rest lasts (25k a tile).
+	for _, c := range []struct {
+		budget, speaker, fullRate int
+	}{
+		{2_100_000, 1, 3}, // 300k left: layer 1 costs 225k more, layer 2 700k
+		{2_800_000, 2, 3}, // 1 M left: layer 2 costs 925k more
+		{4_000_000, 2, 23},
+	} {
+		it = run(c.budget)
+		if it[0].limit != c.speaker || it[0].tlimit != 2 {
+			t.Errorf("%d bit/s: speaker at (%d, T%d), want (%d, T2)", c.budget, it[0].limit, it[0].tlimit, c.speaker)
 		}
-	}
-	if it[0].limit != 1 {
-		t.Errorf("2.8 Mbit/s: speaker at layer %d, want 1 (400k left: layer 1 costs 200k more, layer 2 900k)", it[0].limit)
+		for i, x := range it[1:] {
+			want := 1
+			if i < c.fullRate {
+				want = 2
+			}
+			if x.limit != 0 || x.tlimit != want {
+				t.Errorf("%d bit/s: tile %d at (%d, T%d), want (0, T%d)", c.budget, i+1, x.limit, x.tlimit, want)
+			}
+		}
 	}
 	// Without temporal layers only what fits at full rate moves.
 	it = items(24)
