@@ -97,6 +97,19 @@ func (l *resendLog) allow(seq uint16, now int64) bool {
 	return true
 }
 
+// giveUp reports, once per packet, that seq was NACKed again after its
+// maxResends attempts (retransmissions, or NACKs for a packet the cache
+// does not have), and not within resendInterval of the last: the
+// subscriber still lacks it. Call when allow refused.
+func (l *resendLog) giveUp(seq uint16, now int64) bool {
+	e := &l[seq%resendLogSize]
+	if e.seq != seq || e.n != maxResends || now-e.at < int64(resendInterval) || now-e.at > int64(maxResendAge) {
+		return false
+	}
+	e.n++ // allow refuses it from now on, and giveUp too
+	return true
+}
+
 // packetCache holds the last cacheSize packets of a track, by sequence
 // number. mu guards slots; the reader adds once per packet, writers look
 // up only on a NACK, so the lock is not contended.
@@ -200,14 +213,6 @@ func (d *downTrack) resend(subSeq uint16) {
 		return
 	}
 	defer p.release()
-	if v := &p.vp8; v.hasTID && int8(v.tid) > d.tcur {
-		// Above the temporal layers forwarded now: a frame nothing the
-		// subscriber still receives refers to, or one of a run dropped
-		// whose hole only a late packet lost on the way in could fill
-		// (temporal.go skip).
-		d.up.srv.ctr.nacksRefused.Add(1)
-		return
-	}
 	// Same offsets as when it was first sent: the same numbers again,
 	// and the same VP8 picture ids (the segment keeps them too).
 	if d.send(b, p, d.payloadFor(p, seg), p.hdr.SequenceNumber+seg.seqOff, p.hdr.Timestamp+seg.tsOff) {
@@ -221,6 +226,16 @@ func (d *downTrack) resend(subSeq uint16) {
 // and under which source numbers (rewriter.lookup), so a NACK for a packet
 // sent before a layer switch gets that packet, not the new layer's packet
 // that happens to carry the same source number.
+//
+// A packet above the temporal layers forwarded now is not resent: no frame
+// the subscriber still receives refers to it, or it belongs to a dropped
+// run whose hole only a late packet could fill (temporal.go skip). A
+// packet NACKed again after all its retransmissions (or never cached: lost
+// on the way in, or evicted) is one the subscriber will not get: its
+// frame, and every frame after that refers to it, cannot be decoded, and
+// the subscriber would wait for its own key-frame timeout (Chromium's is
+// 3 s). So the SFU asks the publisher for a key frame at once (giveUp),
+// throttled per layer as every request is.
 func (d *downTrack) resendable(subSeq uint16) (*packet, *segment) {
 	seg := d.rw.lookup(subSeq)
 	if seg == nil {
@@ -230,16 +245,26 @@ func (d *downTrack) resendable(subSeq uint16) (*packet, *segment) {
 	if l == nil || l.cache == nil {
 		return nil, nil
 	}
+	p := l.cache.get(seg.ssrc, subSeq-seg.seqOff)
+	if p != nil && p.vp8.hasTID && int8(p.vp8.tid) > d.tcur {
+		p.release()
+		return nil, nil
+	}
 	if d.resent == nil {
 		d.resent = new(resendLog)
 	}
 	now := d.up.srv.now()
 	if !d.resent.allow(subSeq, now) {
+		if d.resent.giveUp(subSeq, now) {
+			d.up.requestKeyframe(int(d.cur.Load()))
+		}
+		if p != nil {
+			p.release()
+		}
 		return nil, nil
 	}
-	p := l.cache.get(seg.ssrc, subSeq-seg.seqOff)
 	if p == nil {
-		return nil, nil // evicted: older than the cache
+		return nil, nil // lost on the way in, or evicted: older than the cache
 	}
 	if now-p.arrival > int64(maxResendAge) {
 		p.release()

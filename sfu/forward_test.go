@@ -648,11 +648,24 @@ func TestResendLimits(t *testing.T) {
 	if served() != maxResends {
 		t.Fatalf("served %d after spaced NACKs, want %d", served(), maxResends)
 	}
+	f.up.layer(0).ssrc.Store(42) // so that a key-frame request goes out (sendPLI)
+	plis := f.srv.ctr.plisSent.Load()
 	time.Sleep(resendInterval + 10*time.Millisecond)
 	nack(seq)
 	settle("one NACK too many", maxResends+2)
 	if served() != maxResends || sent() != maxResends {
 		t.Fatalf("served %d, wrote %d: a packet was resent more than %d times", served(), sent(), maxResends)
+	}
+	// The subscriber still lacks it after every retransmission: the SFU
+	// asks the publisher for a key frame rather than let it wait for its
+	// own timeout; once, however often the NACK comes again.
+	waitFor(t, 2*time.Second, "a key-frame request", func() bool { return f.srv.ctr.plisSent.Load() == plis+1 })
+	time.Sleep(resendInterval + 10*time.Millisecond)
+	nack(seq)
+	settle("another NACK too many", maxResends+3)
+	time.Sleep(keyframeInterval + 50*time.Millisecond)
+	if got := f.srv.ctr.plisSent.Load(); got != plis+1 {
+		t.Fatalf("%d key-frame requests for one lost packet, want 1", got-plis)
 	}
 
 	// Too old: the packet reached the SFU longer ago than maxResendAge.
@@ -660,7 +673,7 @@ func TestResendLimits(t *testing.T) {
 	old.arrival -= int64(2 * maxResendAge)
 	old.release()
 	nack(d.rw.firstSeq + 10)
-	settle("a NACK for an old packet", maxResends+3)
+	settle("a NACK for an old packet", maxResends+4)
 	if served() != maxResends {
 		t.Fatalf("a packet older than %v was resent", maxResendAge)
 	}
