@@ -242,6 +242,15 @@ func TestBrowserMeshCall(t *testing.T) {
 // negotiation must settle it with every video still moving: this caught a
 // Chromium fault where the polite side's rollback froze remote video for
 // good (web/js/mesh.js explains the workaround).
+//
+// Each click on Share races the other person's share starting or stopping,
+// which changes this page's control bar (the Point button is enabled while
+// someone else shares). The Share button must stay where it is: when the bar
+// re-centred, a click aimed at it landed beside it, that person went on
+// sharing, and the other page kept their screen tile (web/js/controls.test.js).
+// Each share must show its first frame once: the second share's tile was
+// rebuilt at the next renegotiation, its picture restarting, while shares
+// went out in a new stream each (web/js/mesh.js explains why).
 func TestBrowserGlare(t *testing.T) {
 	ts := testserver.Start(t, nil)
 	b := browsertest.New(t)
@@ -251,8 +260,32 @@ func TestBrowserGlare(t *testing.T) {
 		pages[n] = b.NewPage(t, browserRoomURL(ts, room, n))
 	}
 	other := map[string]string{"A": "C", "C": "A"}
+	shareAt := map[string]string{} // where each page's Share button is while nobody shares
 	for _, n := range []string{"A", "C"} {
 		pages[n].MustWaitFor(`parley.state === 'in-call' && parley.peers()[0]?.pc?.connectionState === 'connected'`, browserJoinTimeout)
+		shareAt[n] = browsertest.MustEval[string](pages[n], jsShareButtonBox)
+	}
+	// stayed checks that a page's Share button has not moved (see above).
+	stayed := func(n, when string) {
+		if at := browsertest.MustEval[string](pages[n], jsShareButtonBox); at != shareAt[n] {
+			t.Errorf("%s, %s: the Share button moved from %s to %s (x,y,w,h): a click aimed at it as the other share starts or stops lands beside it", n, when, shareAt[n], at)
+		}
+	}
+	t.Cleanup(func() { // before the pages close
+		if t.Failed() {
+			for n, p := range pages {
+				t.Logf("%s's routing (negotiation trace included): %s", n, browsertest.MustEval[string](p, `JSON.stringify(parley.routing(), null, 1)`))
+			}
+		}
+	})
+	// screenShows counts the first frames page n showed of the other's
+	// screen: one per share. A second one in a share means the tile was
+	// rebuilt (the picture restarted; web/js/mesh.js, the screen stream).
+	screenShows := func(n string, round int, when string) {
+		got := browsertest.MustEval[int](pages[n], fmt.Sprintf(`performance.getEntriesByName('parley:first-frame').filter((m) => m.detail?.peer === %q).length`, other[n]+" (screen)"))
+		if got != round {
+			t.Errorf("%s, round %d, %s: %s's screen tile showed a first frame %d times, want %d (once per share)", n, round, when, other[n], got, round)
+		}
 	}
 	clickBoth := func() {
 		errs := make(chan error, 2)
@@ -269,20 +302,32 @@ func TestBrowserGlare(t *testing.T) {
 		clickBoth() // both start sharing
 		for n, p := range pages {
 			expectRemoteVideo(t, p, fmt.Sprintf("%s, round %d, both sharing", n, round), []string{other[n], other[n] + " (screen)"}, nil, false)
+			stayed(n, fmt.Sprintf("round %d, both sharing", round))
+			screenShows(n, round, "both sharing")
 		}
 		clickBoth() // both stop
 		for n, p := range pages {
 			if _, err := p.WaitFor(fmt.Sprintf(`!document.querySelector('.tile[data-peer=%q]')`, other[n]+" (screen)"), 10*time.Second); err != nil {
-				t.Fatalf("%s, round %d: %s's screen tile stays after the share stopped: %v\nrouting: %s\n%s's routing: %s", n, round, other[n], err,
-					browsertest.MustEval[string](p, `JSON.stringify(parley.routing(), null, 1)`), other[n],
-					browsertest.MustEval[string](pages[other[n]], `JSON.stringify(parley.routing(), null, 1)`))
+				// Whether the other page still shares tells a click that
+				// did not stop the share from an announcement lost on the way.
+				t.Fatalf("%s, round %d: %s's screen tile stays after the share stopped: %v\n%s's Share button pressed: %s", n, round, other[n], err,
+					other[n], browsertest.MustEval[string](pages[other[n]], `document.querySelector('#screen-toggle').getAttribute('aria-pressed')`))
 			}
 			expectRemoteVideo(t, p, fmt.Sprintf("%s, round %d, both stopped", n, round), []string{other[n]}, nil, false)
+			stayed(n, fmt.Sprintf("round %d, both stopped", round))
+			screenShows(n, round, "both stopped")
 		}
 	}
 	glares := browsertest.MustEval[int](pages["A"], `parley.peers()[0].glares`) + browsertest.MustEval[int](pages["C"], `parley.peers()[0].glares`)
 	t.Logf("offers that collided: %d", glares)
 }
+
+// jsShareButtonBox is where the Share button is on the page: x,y,w,h in CSS
+// pixels, rounded.
+const jsShareButtonBox = `(() => {
+  const r = document.querySelector('#screen-toggle').getBoundingClientRect();
+  return [r.x, r.y, r.width, r.height].map(Math.round).join(',');
+})()`
 
 // TestBrowserLobbyAndRoomFull: the landing page makes a room; the lobby
 // joins with a typed name (remembered); a join refused because the room is

@@ -27,6 +27,17 @@
 // keeps renegotiations small and the SDP stable, and gives the E2EE
 // transforms (set right after a transceiver is created) a fixed place.
 //
+// Every screen share on a link goes out in one stream of that link's own
+// (Peer.screenStream, made at the first share), and our `media` payload to
+// that peer names it. Reason: Chromium (seen with 156) takes a sender's
+// stream ids back from the first send stream it negotiated on that
+// transceiver each time it applies a local description, whatever
+// setStreams said since. With a new stream per share, the offer for the
+// second share named the new stream and every later description the first
+// one again: the other side moved the track back into the old stream and
+// rebuilt the screen tile (its picture restarted), at the first
+// renegotiation of that share — at once after a glare (TestBrowserGlare).
+//
 // The mesh knows nothing of the DOM. It fires CustomEvents whose detail
 // holds the remote `peer` (a Peer):
 //   peer-stream  {peer, role: 'camera'|'screen', stream}  a stream to show
@@ -89,6 +100,12 @@ const LINK_STEP_MS = 10000;
  * @typedef {RTCRtpTransceiver & {stopped?: boolean}} Transceiver
  */
 
+/**
+ * Negotiation steps a link's trace keeps: two share rounds with a glare
+ * each, as TestBrowserGlare makes, with their candidates and tracks.
+ */
+const TRACE_STEPS = 80;
+
 /** Our sending slots, one transceiver each, in m-line order. */
 const SLOTS = /** @type {const} */ ([['mic', 'audio'], ['cam', 'video'], ['screen', 'video']]);
 
@@ -101,6 +118,11 @@ function describeSignal(data) {
     // failure mode of their own (Firefox and Chromium interop).
     const setup = /\na=setup:(\w+)/.exec(String(data.description.sdp ?? ''));
     if (setup) parts.push(`setup=${setup[1]}`);
+    // The stream id each m-line's sender announces (msid), in m-line order,
+    // '-' for none: which stream a track lands in on the other side.
+    const msids = String(data.description.sdp ?? '').split(/\r?\nm=/).slice(1)
+      .map((m) => /\na=msid:(\S+)/.exec(m)?.[1].slice(0, 8) ?? '-');
+    if (msids.length) parts.push(`msid=${msids.join(',')}`);
   }
   if (data.media) parts.push(`screen=${data.media.screen ?? '-'}`);
   return parts.join(' ');
@@ -258,6 +280,8 @@ export class Peer {
     this.tx = { mic: null, cam: null, screen: null };
     /** the stream id each slot's sender announces (msid), to avoid no-op setStreams */
     this.msid = { mic: '', cam: '', screen: '' };
+    /** @type {MediaStream|null} the stream every screen share on this link is sent in (see the header) */
+    this.screenStream = null;
     /** Incoming streams and which is the camera / the screen share. */
     /** @type {LinkAdapt|null} our camera's encoding for their tile, and our reports of theirs (meshadapt.js) */
     this.adapt = null;
@@ -271,6 +295,7 @@ export class Peer {
         this.fire('peer-unstream', { peer: this, role });
       },
       accept: () => !mesh.viewer(id),
+      trace: (w) => this.trace(w),
     });
     /** Frames of one of its streams (`mid:` keys) for senders without a stream. */
     this.midStreams = new Map();
@@ -323,7 +348,7 @@ export class Peer {
   /** trace keeps the last few negotiation steps (tests dump them on failure). */
   trace(what) {
     this.traced.push(`${Date.now() % 100000} ${what}`);
-    if (this.traced.length > 30) this.traced.shift();
+    if (this.traced.length > TRACE_STEPS) this.traced.shift();
   }
 
   signal(data) {
@@ -331,8 +356,17 @@ export class Peer {
     this.mesh.signaling.signal(this.id, data);
   }
 
+  /** sendMedia announces our media; a screen share under this link's stream (see the header). */
   sendMedia() {
-    this.signal({ media: this.mesh.media.describe() });
+    const m = this.mesh.media.describe();
+    this.signal({ media: m.screen ? { ...m, screen: this.sendStream('screen').id } : m });
+  }
+
+  /** sendStream is the stream a slot's track is sent in: our camera stream, or this link's screen stream. */
+  sendStream(role) {
+    if (role !== 'screen') return this.mesh.media.camera;
+    this.screenStream ??= new MediaStream();
+    return this.screenStream;
   }
 
   /** open creates the connection; an initiator adds its tracks (→ offer) at once. */
@@ -485,12 +519,12 @@ export class Peer {
     const media = this.mesh.media;
     for (const [role] of SLOTS) {
       const track = media.track(role);
-      const stream = role === 'screen' ? media.screen : media.camera;
       let tx = this.tx[role];
       if (tx && tx.stopped) tx = this.tx[role] = null;
       if (!tx) {
         // Only with a peer that offered fewer m-lines than we use.
         if (track) {
+          const stream = this.sendStream(role);
           const sender = pc.addTrack(track, stream);
           this.mesh.e2ee?.attachAll(pc, this.id);
           this.tx[role] = pc.getTransceivers().find((t) => t.sender === sender) ?? null;
@@ -500,8 +534,9 @@ export class Peer {
       }
       if (tx.sender.track !== track) await tx.sender.replaceTrack(track);
       if (track) {
+        const stream = this.sendStream(role);
         if (this.msid[role] !== stream.id) {
-          tx.sender.setStreams(stream); // a new screen share is a new stream
+          tx.sender.setStreams(stream); // once per slot: every screen share goes in the same stream
           this.msid[role] = stream.id;
         }
         if (tx.direction === 'recvonly') tx.direction = 'sendrecv';
@@ -533,6 +568,7 @@ export class Peer {
       return;
     }
     let stream = ev.streams[0];
+    this.trace(`track ${track.kind} mid=${ev.transceiver.mid} in ${ev.streams.map((x) => x.id.slice(0, 8)).join(',') || '-'}`);
     if (!stream) {
       // A sender without a stream (not our client): one stream per transceiver.
       const key = `mid:${ev.transceiver.mid}`;

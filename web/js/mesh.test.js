@@ -168,3 +168,45 @@ test('without a TURN server the server is asked right after the ICE restart', as
   assert.deepEqual(asked, ['b']);
   assert.deepEqual(peer.ladder, ['restart', 'server']);
 });
+
+test('every screen share on a link goes out in one stream of that link, and the media payload names it', async (t) => {
+  let made = 0;
+  const hadStream = globalThis.MediaStream;
+  globalThis.MediaStream = class { constructor() { this.id = `link-stream-${++made}`; } };
+  t.after(() => { globalThis.MediaStream = hadStream; });
+  const { mesh, peer, sent } = setup(t, []);
+  await advance(0);
+  const streamsSet = [];
+  peer.tx.screen.sender.setStreams = (s) => streamsSet.push(s.id);
+  // A LocalMedia as it is between shares: each share is a new stream with a
+  // new id from getDisplayMedia.
+  let share = null;
+  mesh.media = {
+    camera: { id: 'camera-stream' },
+    get screen() { return share; },
+    track: (role) => (role === 'screen' ? share?.track ?? null : null),
+    describe: () => ({ camera: 'camera-stream', screen: share?.id ?? null, mic: false, cam: false }),
+  };
+  const announced = () => sent.filter((d) => d.media).at(-1).media.screen;
+
+  share = { id: 'first-share', track: { kind: 'video' } };
+  mesh.localChanged();
+  await advance(0);
+  const linkStream = peer.screenStream?.id;
+  assert.ok(linkStream, 'a link stream is made at the first share');
+  assert.equal(announced(), linkStream);
+  assert.equal(peer.tx.screen.direction, 'sendrecv');
+
+  share = null;
+  mesh.localChanged();
+  await advance(0);
+  assert.equal(announced(), null);
+  assert.equal(peer.tx.screen.direction, 'recvonly');
+
+  share = { id: 'second-share', track: { kind: 'video' } };
+  mesh.localChanged();
+  await advance(0);
+  assert.equal(announced(), linkStream, 'the second share is announced under the same stream');
+  assert.deepEqual(streamsSet, [linkStream], 'setStreams once, at the first share');
+  assert.equal(made, 1);
+});

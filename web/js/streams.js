@@ -9,10 +9,11 @@
 // is the announced camera stream and the screen any other stream whose video
 // is arriving (live and not muted).
 //
-// A track moved to another stream (the sender called setStreams: a new
-// screen share on the same transceiver) is forgotten in its old stream:
-// Chromium leaves it in both, and the stale one must not be shown in place
-// of the new share before the new share's track event arrives.
+// A track moved to another stream (the sender called setStreams: a client
+// from before mesh links kept one screen stream, web/js/mesh.js, sent each
+// share in a new one) is forgotten in its old stream: Chromium leaves it in
+// both, and the stale one must not be shown in place of the new share
+// before the new share's track event arrives.
 //
 // Nothing from a viewer (a participant whose join token says publish:
 // false, docs/access.md) is ever shown or played: `accept` says so, and
@@ -47,13 +48,17 @@ export class RemoteStreams {
   /**
    * @param {{show: (role: 'camera'|'screen', stream: MediaStream) => void,
    *          unshow: (role: 'camera'|'screen') => void,
-   *          prefix?: string, accept?: () => boolean}} opts
+   *          prefix?: string, accept?: () => boolean,
+   *          trace?: (what: string) => void}} opts
    *   prefix: an alternative id prefix ("<peerId>-") the SFU may have put on
    *   this participant's stream ids.
    *   accept: whether this participant's media may be shown at all (false
    *   for a viewer); call route() when the answer changes.
+   *   trace: told each show and unshow (a mesh link's negotiation trace,
+   *   which tests dump on failure).
    */
-  constructor({ show, unshow, prefix = '', accept = () => true }) {
+  constructor({ show, unshow, prefix = '', accept = () => true, trace = () => {} }) {
+    this.trace = trace;
     this.accept = accept;
     this.onShow = show;
     this.onUnshow = unshow;
@@ -150,6 +155,7 @@ export class RemoteStreams {
     const tracks = source.getTracks().filter((t) => t.readyState === 'live');
     const key = `${source.id}:${tracks.map((t) => t.id).sort().join(',')}`;
     if (this.shown[role] && this.shownKey[role] === key) return;
+    this.trace(`show ${role}: stream ${source.id.slice(0, 8)}, ${tracks.length} track(s)`);
     this.shownKey[role] = key;
     const stream = new MediaStream(tracks);
     this.shown[role] = stream;
@@ -158,6 +164,7 @@ export class RemoteStreams {
 
   unshow(role) {
     if (!this.shown[role]) return;
+    this.trace(`unshow ${role}`);
     this.shown[role] = null;
     this.shownKey[role] = '';
     this.onUnshow(role);
