@@ -957,8 +957,12 @@ export class E2EE extends EventTarget {
     if (!this.enabled) return bytes;
     const { kid, ctr } = decodeHeader(bytes);
     let entry = this.dataRing.lookup(Number(kid));
-    if (!entry && this.group && (await this.nextEvent('group', EPOCH_WAIT_MS))) {
-      entry = this.dataRing.lookup(Number(kid)); // it came before the commit that makes its epoch
+    // It came before the epoch that makes its key: before the commit, or,
+    // for a newcomer, before the Welcome (a message sent to the room the
+    // moment we were added). Wait for the epochs that come meanwhile.
+    const end = Date.now() + (this.dataActive.epoch < 0 ? this.joinWaitMs : EPOCH_WAIT_MS);
+    while (!entry && !this.closed && Date.now() < end && (await this.nextEvent('group', end - Date.now()))) {
+      entry = this.dataRing.lookup(Number(kid));
     }
     if (!entry || entry.peer !== senderId) throw new Error(`e2ee: no key of ${senderId} for this message`);
     const pt = await sframeDecrypt(await entry.key, EMPTY, bytes);

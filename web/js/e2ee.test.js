@@ -59,8 +59,8 @@ class FakeDS {
     else if (this.nodes.has(id)) fn(this.nodes.get(id));
   }
 
-  join(id, { secret = null, name = id.toUpperCase() } = {}) {
-    const node = new E2EE({ secret, signaling: { mls: (m) => this.onMls(id, m) }, joinWaitMs: 50, settleMs: 50 });
+  join(id, { secret = null, name = id.toUpperCase(), joinWaitMs = 50 } = {}) {
+    const node = new E2EE({ secret, signaling: { mls: (m) => this.onMls(id, m) }, joinWaitMs, settleMs: 50 });
     const peers = [...this.nodes.keys()];
     this.nodes.set(id, node);
     node.start(id, { group: this.group, epoch: this.epoch }, peers, name);
@@ -149,6 +149,30 @@ test('three participants with the invite secret: one group, verified, one room c
     assert.equal(dec(await c.openData('b', m)), 'hello');
     await assert.rejects(a.openData('c', m), /no key of c/);
     await assert.rejects(a.openData('b', m), /replayed/);
+  } finally {
+    ds.close();
+  }
+});
+
+test('a message sealed in the epoch that adds us waits for our Welcome, not dropped', async () => {
+  const ds = new FakeDS();
+  const k = secret();
+  try {
+    const a = ds.join('a', { secret: k });
+    await ds.settle();
+    const b = ds.join('b', { secret: k });
+    await ds.settle(20);
+    const c = ds.join('c', { secret: k, joinWaitMs: 5000 });
+    ds.hold('c');
+    ds.release('c', 'out'); // its KeyPackage goes out; what comes to it waits (a slow link)
+    await ds.settle(20);
+    assert.equal(a.info().epoch, 2);
+    assert.equal(c.info().member, false);
+    const m = await a.sealData(enc('welcome, c'));
+    const opened = c.openData('a', m);
+    await sleep(100);
+    ds.release('c', 'in'); // the Welcome arrives after the message
+    assert.equal(dec(await opened), 'welcome, c');
   } finally {
     ds.close();
   }
