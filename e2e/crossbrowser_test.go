@@ -23,6 +23,8 @@ import (
 // TestCrossBrowser: one Chromium and one Firefox for every step (the
 // browsers start once), a server with mesh_max 2.
 //
+//   - a stats call on a connection closed under it settles in both
+//     browsers (stats_closed_test.go).
 //   - mesh, Firefox offers: Chromium A, then Firefox F joins (the newcomer
 //     offers: the case Chromium refused before sdp.js); chat both ways and
 //     a 5 MiB file F → A and one A → F.
@@ -47,6 +49,13 @@ func TestCrossBrowser(t *testing.T) {
 	firefox := browsertest.NewFirefox(t)
 	secret := roomSecret()
 
+	t.Run("a stats call on a connection closed under it", func(t *testing.T) {
+		for _, o := range []browsertest.Opener{chromium, firefox} {
+			tab := o.Open(t, ts.URL)
+			statsClosed(t, tab)
+			_ = tab.Close()
+		}
+	})
 	ok := t.Run("mesh, Firefox offers", func(t *testing.T) {
 		room := browserRoom("xb-mesh-ff")
 		a := xbJoin(t, chromium, ts, room, "A", secret)

@@ -21,6 +21,8 @@
 // connections' stats every MEDIA_CHECK_MS and reports changes; trackCounts
 // reads the stats. DOM-free.
 
+import { statsOf } from './stats.js';
+
 /** How often the media of every participant is sampled. */
 export const MEDIA_CHECK_MS = 1000;
 /**
@@ -185,10 +187,10 @@ export async function trackCounts(pcs, wanted, problems = null) {
     if (pc.connectionState === 'closed') continue;
     let stats;
     try {
-      stats = await pc.getStats();
+      stats = await statsOf(pc);
     } catch (err) {
       problems?.push(`getStats: ${err}`);
-      continue; // closed meanwhile
+      continue; // closed meanwhile, or lost by the browser (stats.js)
     }
     const byMid = new Map(pc.getTransceivers().map((t) => [t.mid, t.receiver.track.id]));
     stats.forEach((r) => {
@@ -201,7 +203,7 @@ export async function trackCounts(pcs, wanted, problems = null) {
       const id = rx.track?.id;
       if (!id || !wanted.has(id) || out.has(id)) continue;
       try {
-        (await rx.getStats()).forEach((r) => {
+        (await statsOf(rx)).forEach((r) => {
           if (r.type === 'inbound-rtp') add(id, r);
         });
       } catch (err) {

@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mediaVerdict, MediaWatch, MEDIA_STALE_MS, MEDIA_GRACE_MS } from './mediastate.js';
+import { mediaVerdict, MediaWatch, trackCounts, MEDIA_STALE_MS, MEDIA_GRACE_MS } from './mediastate.js';
+import { STATS_TIMEOUT_MS } from './stats.js';
 
 const base = { name: 'Bo', expectVideo: true, expectAudio: true, lastVideo: 0, lastAudio: 0, since: 1000, now: 1000 };
 
@@ -88,4 +89,19 @@ test('MediaWatch forgets participants who left', async () => {
   who.length = 0;
   await w.tick();
   assert.equal(w.seen.size, 0);
+});
+
+test('trackCounts: a connection whose stats never answer is skipped, the others still read', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const pc = (getStats) => /** @type {any} */ ({
+    connectionState: 'connected', getStats, getTransceivers: () => [], getReceivers: () => [],
+  });
+  // Firefox leaves getStats pending for good when the connection closes under it (stats.js).
+  const lost = pc(() => new Promise(() => {}));
+  const live = pc(async () => new Map([['r', { type: 'inbound-rtp', kind: 'video', trackIdentifier: 'v1', framesDecoded: 42 }]]));
+  const problems = [];
+  const counts = trackCounts([lost, live], new Set(['v1']), problems);
+  t.mock.timers.tick(STATS_TIMEOUT_MS);
+  assert.deepEqual([...(await counts)], [['v1', 42]]);
+  assert.match(problems.join(), /did not answer/);
 });

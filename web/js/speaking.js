@@ -12,6 +12,8 @@
 // active speaker for the speaker layout, which changes only after the new
 // speaker has talked for a while and the old one has stopped.
 
+import { statsOf } from './stats.js';
+
 /** How often the levels are read: often enough to follow speech, cheap with several connections. */
 export const POLL_MS = 400;
 /** Our own microphone is sampled this often (an analyser sees only its last few ms). */
@@ -173,9 +175,9 @@ export class Speaking {
     await Promise.all(this.pcs().map(async (pc) => {
       let report;
       try {
-        report = await pc.getStats();
+        report = await statsOf(pc);
       } catch {
-        return; // closed meanwhile
+        return; // closed meanwhile, or lost by the browser (stats.js)
       }
       report.forEach((r) => {
         if (r.type !== 'inbound-rtp' || r.kind !== 'audio' || !r.trackIdentifier) return;
