@@ -26,7 +26,7 @@ const maxFrozen = 1500 * time.Millisecond
 // between presented frames of its visible <video> (the .live one: a move
 // swaps the element), until jsStopGaps.
 const jsStartGaps = `(() => {
-  const st = { tiles: {}, stopped: false };
+  const st = { tiles: {}, stopped: false, t0: performance.now() };
   const armed = new WeakSet();
   for (const t of document.querySelectorAll('.tile:not([data-self])')) st.tiles[t.dataset.peer] = { last: 0, max: 0, frames: 0 };
   const arm = (tile, v) => {
@@ -37,7 +37,10 @@ const jsStartGaps = `(() => {
       const r = st.tiles[tile.dataset.peer];
       if (r && v.classList.contains('live')) {
         const now = performance.now();
-        if (r.last) r.max = Math.max(r.max, now - r.last);
+        if (r.last && now - r.last > r.max) {
+          r.max = now - r.last;
+          r.maxEnd = Math.round(now - st.t0); // when the longest gap ended (failure dumps)
+        }
         r.last = now;
         r.frames++;
       }
@@ -70,6 +73,16 @@ const jsStopGaps = `(() => {
   }
   return out;
 })()`
+
+// jsGapsDetail is what a failed gap check dumps: each tile's longest gap
+// and when it ended (ms after the recording started), the page's switches
+// and each mesh link's last negotiation steps.
+const jsGapsDetail = `JSON.stringify({
+  tiles: Object.fromEntries(Object.entries(window.__gaps?.tiles ?? {}).map(([k, r]) =>
+    [k, { max: Math.round(r.max), maxEnd: r.maxEnd, frames: r.frames }])),
+  switches: parley.switches().slice(-2),
+  routing: parley.routing().map((r) => [r.id, r.trace.slice(-15)]),
+})`
 
 // jsSwitched is true when the page's room is in mode and every tile has moved.
 const jsSwitched = `(() => document.querySelector('#mode').dataset.mode === %q && parley.mode === %q &&
@@ -164,7 +177,7 @@ func TestBrowserSwitch(t *testing.T) {
 	}
 	t.Logf("mesh → SFU: every page settled %v after C's tab opened; per-page switch times %v; longest frozen tile per page %v",
 		took.Round(time.Millisecond), switchTimes(pages, "A", "B"), gaps)
-	checkGaps(t, "mesh → SFU", gaps)
+	checkGaps(t, "mesh → SFU", gaps, pages)
 
 	// A screen share started in SFU mode reaches the others through the SFU.
 	if err := pages["B"].Click("#screen-toggle"); err != nil {
@@ -217,7 +230,7 @@ func TestBrowserSwitch(t *testing.T) {
 	}
 	t.Logf("SFU → mesh: settled %v after C's tab closed (mesh_down_delay 2 s); per-page switch times %v; longest frozen tile per page %v",
 		took.Round(time.Millisecond), switchTimes(pages, "A", "B"), gaps)
-	checkGaps(t, "SFU → mesh", gaps)
+	checkGaps(t, "SFU → mesh", gaps, pages)
 }
 
 // sfuSources is what jsTileSources says of tiles that all play from the SFU.
@@ -258,17 +271,24 @@ func stopGaps(t testing.TB, pages map[string]*browsertest.Page, names ...string)
 	return out
 }
 
-// checkGaps fails when a tile froze for maxFrozen or never showed a frame.
-func checkGaps(t *testing.T, label string, gaps map[string]map[string]int) {
+// checkGaps fails when a tile froze for maxFrozen or never showed a frame,
+// and then dumps that page's recording (jsGapsDetail).
+func checkGaps(t *testing.T, label string, gaps map[string]map[string]int, pages map[string]*browsertest.Page) {
 	t.Helper()
 	for page, tiles := range gaps {
-		if len(tiles) == 0 {
+		failed := len(tiles) == 0
+		if failed {
 			t.Errorf("%s: %s recorded no tiles", label, page)
 		}
 		for tile, ms := range tiles {
 			if ms < 0 || time.Duration(ms)*time.Millisecond >= maxFrozen {
 				t.Errorf("%s: on %s, tile %q froze for %d ms (limit %v)", label, page, tile, ms, maxFrozen)
+				failed = true
 			}
+		}
+		if failed {
+			detail, err := browsertest.Eval[string](pages[page], jsGapsDetail)
+			t.Logf("%s: %s's recording: %s %v", label, page, detail, err)
 		}
 	}
 }

@@ -114,13 +114,17 @@ func expectRemoteVideo(t *testing.T, p *browsertest.Page, label string, video, s
 	t.Logf("%s: frames in 1 s %v, framesDecoded per connection %v", label, diffFrames(before, after), decoded)
 }
 
-// jsPageState summarizes a page for failure messages.
+// jsPageState summarizes a page for failure messages: with the SFU link's
+// last `view`, the tracks it says are paused for bandwidth and which
+// participant owns each track, a tile that stopped in SFU mode tells why.
 const jsPageState = `JSON.stringify({
   state: window.parley?.state, id: window.parley?.id,
   peers: window.parley?.peers().map((p) => [p.name, p.pc?.connectionState, p.pc?.signalingState]),
   tiles: [...document.querySelectorAll('.tile')].map((t) => [t.dataset.peer, t.dataset.state,
     t.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames]),
   banner: document.querySelector('#banner')?.hidden ? '' : document.querySelector('#banner .banner-text')?.textContent,
+  mode: window.parley?.mode,
+  sfu: (({ state, view, paused, owners } = window.parley?.sfu?.() ?? {}) => ({ state, view, paused, owners }))(),
 })`
 
 // pageState returns jsPageState's summary of p, or why it could not.

@@ -691,6 +691,7 @@ export class SfuLink extends EventTarget {
       // received tracks: getStats' trackIdentifier), and the last `view` we sent
       owners: this.owners(),
       view: this.viewport?.last ?? null,
+      paused: [...this.paused], // forwarded video track ids paused for bandwidth (latest `paused`)
       counts: { ...this.counts },
     };
   }
