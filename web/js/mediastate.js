@@ -21,7 +21,7 @@
 // connections' stats every MEDIA_CHECK_MS and reports changes; trackCounts
 // reads the stats. DOM-free.
 
-import { statsOf } from './stats.js';
+import { oneAtATime, statsOf } from './stats.js';
 
 /** How often the media of every participant is sampled. */
 export const MEDIA_CHECK_MS = 1000;
@@ -108,7 +108,8 @@ export class MediaWatch {
     /** @type {Map<string, Seen>} */
     this.seen = new Map();
     this.timer = 0;
-    this.busy = false;
+    /** tick samples once (skipped while the last sample is still running). */
+    this.tick = oneAtATime(async () => this.update(await this.sample()));
   }
 
   start() {
@@ -119,17 +120,6 @@ export class MediaWatch {
   stop() {
     clearInterval(this.timer);
     this.timer = 0;
-  }
-
-  /** tick samples once (skipped while the last sample is still running). */
-  async tick() {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      this.update(await this.sample());
-    } finally {
-      this.busy = false;
-    }
   }
 
   /** update applies one sample: counts per track id. */

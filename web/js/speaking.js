@@ -12,7 +12,7 @@
 // active speaker for the speaker layout, which changes only after the new
 // speaker has talked for a while and the old one has stopped.
 
-import { statsOf } from './stats.js';
+import { oneAtATime, statsOf } from './stats.js';
 
 /** How often the levels are read: often enough to follow speech, cheap with several connections. */
 export const POLL_MS = 400;
@@ -35,24 +35,6 @@ export const MUTED_HINT_EVERY_MS = 30000;
  * SpeakingDetector turns level samples into talking / not talking per id,
  * with hysteresis (DOM-free).
  */
-/**
- * oneAtATime wraps an async job run on a timer so that a call while the
- * previous one is still pending is skipped. getStats over a large room's
- * connection can take longer than POLL_MS on a busy machine; started
- * regardless, the calls queue up behind each other, every level read
- * comes later than the last, and the page spends its time on stats.
- * @param {() => Promise<unknown>} job
- * @returns {() => void}
- */
-export function oneAtATime(job) {
-  let pending = false;
-  return () => {
-    if (pending) return;
-    pending = true;
-    job().finally(() => { pending = false; });
-  };
-}
-
 export class SpeakingDetector {
   constructor() {
     /** @type {Map<string, {on: boolean, since: number, lastLoud: number}>} */

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SpeakingDetector, MutedTalk, pickActive, oneAtATime, levelFromStats, ON_LEVEL, OFF_LEVEL, HOLD_MS, SWITCH_MS, POLL_MS, MUTED_TALK_MS, MUTED_HINT_EVERY_MS,
+  SpeakingDetector, MutedTalk, pickActive, levelFromStats, ON_LEVEL, OFF_LEVEL, HOLD_MS, SWITCH_MS, POLL_MS, MUTED_TALK_MS, MUTED_HINT_EVERY_MS,
 } from './speaking.js';
 
 test('talking starts above ON_LEVEL and ends only after HOLD_MS below OFF_LEVEL', () => {
@@ -60,27 +60,4 @@ test('no "you are muted" while unmuted, when quiet, or for a cough', () => {
   // Unmuting ends the spell: talking muted again counts from zero.
   m.update(0, false, 11000);
   assert.deepEqual(talk(m, 11000 + POLL_MS, 11000 + POLL_MS + MUTED_TALK_MS - 1, () => true), []);
-});
-
-test('a level poll still running skips the next tick instead of queueing behind it', async () => {
-  let started = 0;
-  /** @type {() => void} */
-  let finish = () => {};
-  const tick = oneAtATime(() => { started++; return new Promise((resolve) => { finish = () => resolve(undefined); }); });
-  tick();
-  tick();
-  tick();
-  assert.equal(started, 1, 'slow getStats: the ticks meanwhile start nothing');
-  finish();
-  await new Promise((resolve) => setImmediate(resolve));
-  tick();
-  assert.equal(started, 2, 'once it resolved, the next tick polls again');
-  finish();
-  await new Promise((resolve) => setImmediate(resolve));
-  let failed = 0;
-  const failing = oneAtATime(() => { failed++; return Promise.reject(new Error('closed')).catch(() => {}); });
-  failing();
-  await new Promise((resolve) => setImmediate(resolve));
-  failing();
-  assert.equal(failed, 2, 'a poll that failed does not block the next');
 });

@@ -7,7 +7,8 @@
 // moment, and the polls that wait for one call before the next
 // (mediastate.js, speaking.js) stopped for good on it: a Firefox page kept
 // "No picture or sound from B yet" over a tile decoding at 15 fps.
-// Every awaited getStats goes through statsOf. DOM-free.
+// Every awaited getStats goes through statsOf, and every poll of them runs
+// one at a time (oneAtATime). DOM-free.
 
 /**
  * How long a getStats call may take before it counts as lost. Far above
@@ -37,4 +38,24 @@ export function statsOf(source, ms = STATS_TIMEOUT_MS) {
     timer = setTimeout(() => reject(new StatsTimeout(ms)), ms);
   });
   return Promise.race([source.getStats(), late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * oneAtATime wraps an async job run on a timer (a poll of getStats) so
+ * that a call while the previous one is still pending is skipped. getStats
+ * over a large room's connection can take longer than a poll's interval
+ * on a busy machine; started regardless, the calls queue up behind each
+ * other, every reading comes later than the last, and the page spends its
+ * time on stats. A call returns the job's promise, or a resolved one when
+ * it was skipped.
+ * @param {() => Promise<unknown>} job
+ * @returns {() => Promise<unknown>}
+ */
+export function oneAtATime(job) {
+  let pending = false;
+  return () => {
+    if (pending) return Promise.resolve();
+    pending = true;
+    return job().finally(() => { pending = false; });
+  };
 }
