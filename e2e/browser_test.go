@@ -76,8 +76,8 @@ const jsTileHasFrames = `(() => {
 // expectRemoteVideo checks that p shows exactly the remote tiles video and
 // still (by data-peer); that the video of each tile in video is decoding
 // (frame count rising over a second, or soon after: waitAdvancing); and,
-// when stats is set, that getStats
-// reports decoded frames on the peer connection of each one that is a person.
+// when stats is set, that getStats reports decoded frames on the peer
+// connection of each one that is a person.
 // Tiles in still must exist and need not show video (camera off).
 func expectRemoteVideo(t *testing.T, p *browsertest.Page, label string, video, still []string, stats bool) {
 	t.Helper()
